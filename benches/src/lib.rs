@@ -1,0 +1,1 @@
+//! Hookgate's benchmarks. See `benches/README.md`.

@@ -1,0 +1,232 @@
+//! The validated configuration: what the rest of the gateway reads.
+//!
+//! Every field here has already been checked (durations parsed, secrets
+//! resolved, ids well-formed, URLs parsed). Defaults are applied by the
+//! parser and documented in `config/hookgate.example.toml`.
+
+use hookgate_core::Secret;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub path: PathBuf,
+    /// `[server]`: the public ingest listener.
+    pub server: ServerConfig,
+    /// `[admin]`: the operators' listener.
+    pub admin: AdminConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[delivery]`: gateway-wide delivery settings.
+    pub delivery: DeliveryConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+    /// `[[sources]]`, in file order.
+    pub sources: Vec<SourceConfig>,
+    /// `[[subscriptions]]`, in file order.
+    pub subscriptions: Vec<SubscriptionConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `listen`, default `127.0.0.1:8080`; env `HOOKGATE_SERVER_LISTEN`.
+    pub listen: SocketAddr,
+    /// `max_body_bytes`, default 1 MiB.
+    pub max_body_bytes: u64,
+    /// `read_timeout`: whole body must arrive within it, default `10s`.
+    pub read_timeout: Duration,
+    /// `header_read_timeout`: request head must arrive within it, default `10s`.
+    pub header_read_timeout: Duration,
+    /// `shutdown_grace`: how long in-flight work gets on SIGTERM, default `10s`.
+    pub shutdown_grace: Duration,
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// `listen`, default `127.0.0.1:9090`; env `HOOKGATE_ADMIN_LISTEN`.
+    pub listen: SocketAddr,
+    /// `[[admin.tokens]]`.
+    pub tokens: Vec<AdminToken>,
+}
+
+/// One admin bearer token, stored as the SHA-256 of the token.
+#[derive(Debug, Clone)]
+pub struct AdminToken {
+    /// `name`: the actor recorded in the audit log.
+    pub name: String,
+    /// `role`.
+    pub role: Role,
+    /// `sha256`: 32 bytes decoded from 64 hex characters.
+    pub sha256: Secret,
+    /// `tenants`: `None` = all tenants.
+    pub tenants: Option<Vec<String>>,
+}
+
+/// Admin roles, ordered by power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read.
+    Viewer,
+    /// Read, replay, pause, resume.
+    Operator,
+    /// Everything, including the audit log.
+    Admin,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `url`, default `redis://127.0.0.1:6379`; env `HOOKGATE_STORE_URL`.
+    /// Held as a secret because it may carry a password.
+    pub url: Secret,
+    /// `store_timeout`: a store call fails after it, default `2s`.
+    pub timeout: Duration,
+    /// `allow_eviction`: accept a Redis whose maxmemory-policy evicts, default false.
+    pub allow_eviction: bool,
+    /// `pool_size`: connections to the store, default 16.
+    pub pool_size: usize,
+    /// `key_prefix`: prefix of every key, default `hg`.
+    pub key_prefix: String,
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// `visibility_timeout`: a leased delivery returns to its queue after
+    /// it, default `60s`. Must exceed every subscription's `timeout`.
+    pub visibility_timeout: Duration,
+    /// `retention`: how long events, attempts and dead letters are kept,
+    /// default `14d`.
+    pub retention: Duration,
+    /// `poll_interval`: how often idle queues are polled for work written
+    /// by other instances or due retries, default `500ms`.
+    pub poll_interval: Duration,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `format`: `text` (default) or `json`.
+    pub format: LogFormat,
+    /// `level`: a tracing filter such as `info` (default) or `hookgate=debug`.
+    pub level: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A token-bucket rate limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// `per_second`: sustained rate, > 0.
+    pub per_second: f64,
+    /// `burst`: bucket size, default = max(1, per_second).
+    pub burst: u32,
+}
+
+/// One `[[sources]]` entry.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// `id`: `[A-Za-z0-9_-]{1,64}`, unique among sources.
+    pub id: String,
+    /// `scheme`: the verification scheme name, as written. Whether it is
+    /// known and well configured is checked by `hookgate-verify`.
+    pub scheme: String,
+    /// The 1-based line of the `scheme` key, so scheme errors can point at it.
+    pub scheme_line: usize,
+    /// `secrets`: at least one for every scheme that signs; several = rotation.
+    /// Raw bytes as resolved (decoding such as `whsec_` base64 is the scheme's).
+    pub secrets: Vec<Secret>,
+    /// `tolerance`: `None` = the scheme's default.
+    pub tolerance: Option<Duration>,
+    /// `dedup_window`: `None` = the scheme's default.
+    pub dedup_window: Option<Duration>,
+    /// `rate_limit`: `None` = unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// `[sources.types]`: provider type -> normalized type.
+    pub types: BTreeMap<String, String>,
+    /// `workers`: size of this source's delivery worker pool, default 32.
+    pub workers: usize,
+    /// `public_url`: the URL the provider calls, for schemes that sign it.
+    pub public_url: Option<String>,
+    /// Scheme-specific keys (`header`, `algorithm`, `encoding`, `prefix`,
+    /// `signed_content`, `timestamp_header`, `event_id`, `event_type`, ...),
+    /// kept as plain strings for `hookgate-verify` to interpret. Keys not
+    /// in [`SCHEME_KEYS`] are rejected by the parser.
+    pub params: BTreeMap<String, String>,
+}
+
+/// Scheme-specific source keys the parser accepts into [`SourceConfig::params`].
+pub const SCHEME_KEYS: &[&str] = &[
+    "header",
+    "algorithm",
+    "encoding",
+    "prefix",
+    "signed_content",
+    "timestamp_header",
+    "event_id",
+    "event_type",
+    "event_time",
+    "event_subject",
+];
+
+/// One `[[subscriptions]]` entry.
+#[derive(Debug, Clone)]
+pub struct SubscriptionConfig {
+    /// `id`: `[A-Za-z0-9_-]{1,64}`, unique among subscriptions.
+    pub id: String,
+    /// `tenant`: optional owner, used by tenant-scoped admin tokens.
+    pub tenant: Option<String>,
+    /// `url`: `http` or `https`, absolute.
+    pub url: http::Uri,
+    /// `events`: glob patterns on the normalized type; at least one.
+    pub events: Vec<String>,
+    /// `secret` or `secrets` (exactly one of the two): Standard Webhooks
+    /// signing keys, decoded (`whsec_` prefix stripped, base64 decoded).
+    /// Several = one signature per key during a rotation.
+    pub secrets: Vec<Secret>,
+    /// `timeout`: per attempt, default `30s`.
+    pub timeout: Duration,
+    /// `max_in_flight`: concurrent attempts across its routes, default 16.
+    pub max_in_flight: usize,
+    /// `rate_limit`: attempts per second across its routes; `None` = unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// `retry`.
+    pub retry: RetryPolicy,
+    /// `breaker`.
+    pub breaker: BreakerConfig,
+}
+
+/// `retry = { ... }`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// `max_attempts`, default 10, >= 1.
+    pub max_attempts: u32,
+    /// `base_delay`, default `1s`.
+    pub base_delay: Duration,
+    /// `max_delay`, default `1h`, >= base_delay.
+    pub max_delay: Duration,
+    /// `max_age`, default `24h`.
+    pub max_age: Duration,
+}
+
+/// `breaker = { ... }`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerConfig {
+    /// `failures`: consecutive failures that open it, default 5, >= 1.
+    pub failures: u32,
+    /// `cooldown`: how long it stays open before a probe, default `30s`.
+    pub cooldown: Duration,
+}

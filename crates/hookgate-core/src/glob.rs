@@ -1,0 +1,77 @@
+//! Subscription patterns (SPEC §4): globs on the normalized type where `*`
+//! matches any run of characters, dots included; anything else matches
+//! exactly. No `?`, no classes: a type containing such characters is matched
+//! literally.
+
+/// A compiled pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    parts: Vec<String>,
+    /// True when the pattern contains no `*`.
+    exact: bool,
+}
+
+impl Pattern {
+    /// Compiles a pattern.
+    pub fn new(pattern: &str) -> Self {
+        Pattern {
+            parts: pattern.split('*').map(str::to_owned).collect(),
+            exact: !pattern.contains('*'),
+        }
+    }
+
+    /// Whether `ty` matches.
+    pub fn matches(&self, ty: &str) -> bool {
+        if self.exact {
+            return self.parts[0] == ty;
+        }
+        let (first, rest) = self
+            .parts
+            .split_first()
+            .expect("split yields one part at least");
+        let (last, middle) = rest.split_last().expect("a `*` yields two parts at least");
+        let Some(mut tail) = ty.strip_prefix(first.as_str()) else {
+            return false;
+        };
+        for part in middle {
+            match tail.find(part.as_str()) {
+                Some(at) => tail = &tail[at + part.len()..],
+                None => return false,
+            }
+        }
+        tail.len() >= last.len() && tail.ends_with(last.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pattern;
+
+    #[test]
+    fn table() {
+        for (pattern, ty, expected) in [
+            ("*", "anything.at.all", true),
+            ("*", "", true),
+            ("payment.*", "payment.succeeded", true),
+            ("payment.*", "payment.refund.created", true),
+            ("payment.*", "payment", false),
+            ("payment.*", "payments.x", false),
+            ("stripe.charge.*", "stripe.charge.refunded", true),
+            ("stripe.*.created", "stripe.customer.created", true),
+            ("stripe.*.created", "stripe.created", false),
+            ("*.created", "a.b.created", true),
+            ("a*a", "a", false),
+            ("a*a", "aa", true),
+            ("exact.type", "exact.type", true),
+            ("exact.type", "exact.types", false),
+            ("a?c", "abc", false),
+            ("a?c", "a?c", true),
+        ] {
+            assert_eq!(
+                Pattern::new(pattern).matches(ty),
+                expected,
+                "{pattern} vs {ty}"
+            );
+        }
+    }
+}

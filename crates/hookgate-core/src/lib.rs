@@ -1,0 +1,28 @@
+//! Hookgate's shared vocabulary.
+//!
+//! Every other crate speaks in these types: the ids that name sources,
+//! subscriptions and events, the redacting [`Secret`], the normalized
+//! [`event::EventRecord`] that ingest writes and delivery reads, and the
+//! [`shutdown::Drain`] every long-lived task is spawned through.
+//!
+//! This crate does no I/O: no sockets, no Redis, no clock reads outside
+//! [`time::now_unix`]. That keeps it cheap to depend on from the pure crates
+//! (`hookgate-verify`, `hookgate-config`).
+//!
+//! # Layout
+//! - [`ids`]: the event id derived from the idempotency key (a storage format).
+//! - [`secret`]: secrets that never print.
+//! - [`event`]: the CloudEvents 1.0 envelope subscribers receive.
+//! - [`glob`]: subscription patterns on normalized types.
+//! - [`shutdown`]: cancellation plus task tracking.
+//! - [`time`]: RFC 3339 formatting and the unix clock.
+
+pub mod event;
+pub mod glob;
+pub mod ids;
+pub mod secret;
+pub mod shutdown;
+pub mod time;
+
+pub use ids::{EventId, idempotency_key};
+pub use secret::Secret;
