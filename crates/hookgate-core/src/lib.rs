@@ -15,14 +15,18 @@
 //! - [`event`]: the CloudEvents 1.0 envelope subscribers receive.
 //! - [`glob`]: subscription patterns on normalized types.
 //! - [`shutdown`]: cancellation plus task tracking.
+//! - [`rate_limit`]: token buckets for sources and subscriptions.
 //! - [`time`]: RFC 3339 formatting and the unix clock.
+//! - [`trace`]: W3C trace context carried from ingest to every attempt.
 
 pub mod event;
 pub mod glob;
 pub mod ids;
+pub mod rate_limit;
 pub mod secret;
 pub mod shutdown;
 pub mod time;
+pub mod trace;
 
 pub use ids::{EventId, idempotency_key};
 pub use secret::Secret;
