@@ -4,6 +4,7 @@
 //! resolved, ids well-formed, URLs parsed). Defaults are applied by the
 //! parser and documented in `config/hookgate.example.toml`.
 
+use crate::error::ConfigError;
 use hookgate_core::Secret;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -29,6 +30,10 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// `[[subscriptions]]`, in file order.
     pub subscriptions: Vec<SubscriptionConfig>,
+    /// Problems that do not stop the gateway, in file order (for example an
+    /// admin token whose `sha256` is not 64 hex characters and so can never
+    /// authenticate). `check-config` and `serve` should print them.
+    pub warnings: Vec<ConfigError>,
 }
 
 /// `[server]`.

@@ -1,0 +1,295 @@
+//! `[[subscriptions]]`: one internal consumer each.
+//!
+//! Besides shape and defaults, this is where outbound signing keys are
+//! decoded: `secret` or `secrets` (exactly one) hold Standard Webhooks keys
+//! (`whsec_` + base64), and `SubscriptionConfig::secrets` holds the decoded
+//! key bytes, so a key that cannot sign is found by `check-config`, not by
+//! the first delivery.
+
+use crate::duration::{Zero, duration};
+use crate::model::{BreakerConfig, RetryPolicy, SubscriptionConfig};
+use crate::raw::{Ctx, Field};
+use crate::secret_ref::{self, decode_standard_webhooks_key};
+use crate::validate::{check_unique, optional, rate_limit, read_id};
+use hookgate_core::Secret;
+use std::time::Duration;
+
+const SUBSCRIPTION_KEYS: &[&str] = &[
+    "id",
+    "tenant",
+    "url",
+    "events",
+    "secret",
+    "secrets",
+    "timeout",
+    "max_in_flight",
+    "rate_limit",
+    "retry",
+    "breaker",
+];
+const RETRY_KEYS: &[&str] = &["max_attempts", "base_delay", "max_delay", "max_age"];
+const BREAKER_KEYS: &[&str] = &["failures", "cooldown"];
+
+/// A subscription's `timeout`, where it was written (or its header when the
+/// default applies), for the `visibility_timeout` cross-check. Kept even
+/// when another key of the subscription is bad, so that check still runs.
+pub(crate) struct TimeoutAt {
+    /// The subscription's id, or its path when it has no valid id.
+    pub(crate) name: String,
+    pub(crate) timeout: Duration,
+    pub(crate) line: Option<usize>,
+}
+
+/// Reads every `[[subscriptions]]` entry and checks ids are unique.
+pub(crate) fn subscriptions(
+    ctx: &mut Ctx<'_>,
+    field: &Field<'_>,
+) -> (Vec<SubscriptionConfig>, Vec<TimeoutAt>) {
+    let mut out = Vec::new();
+    let mut timeouts = Vec::new();
+    let mut ids = Vec::new();
+    for item in ctx.array(field).unwrap_or_default() {
+        let Some(mut t) = ctx.table(&item) else {
+            continue;
+        };
+        let id = read_id(ctx, &mut t, "subscriptions");
+        if let Some(id) = &id {
+            let line = t.get("id").and_then(|f| f.line);
+            ids.push((id.clone(), line, t.key_path("id")));
+        }
+        ctx.check_keys(&t, SUBSCRIPTION_KEYS);
+        let name = id.clone().unwrap_or_else(|| item.path.clone());
+        let (config, timeout) = subscription(ctx, &t, id);
+        out.extend(config);
+        timeouts.extend(timeout.map(|(timeout, line)| TimeoutAt {
+            name,
+            timeout,
+            line,
+        }));
+    }
+    check_unique(
+        ctx,
+        "subscription id",
+        ids.iter()
+            .map(|(id, line, path)| (id.as_str(), *line, path.clone())),
+    );
+    (out, timeouts)
+}
+
+fn subscription(
+    ctx: &mut Ctx<'_>,
+    t: &crate::raw::Fields<'_>,
+    id: Option<String>,
+) -> (
+    Option<SubscriptionConfig>,
+    Option<(Duration, Option<usize>)>,
+) {
+    let tenant = match t.get("tenant") {
+        Some(f) => ctx.nonempty_string(&f).map(Some),
+        None => Some(None),
+    };
+    let url = match t.get("url") {
+        Some(f) => ctx.string(&f).and_then(|s| absolute_http_url(ctx, &f, &s)),
+        None => {
+            ctx.missing(t, "url", "the http(s) endpoint to deliver to");
+            None
+        }
+    };
+    let events = match t.get("events") {
+        Some(f) => match ctx.string_list(&f, true) {
+            Some(list) if list.is_empty() => {
+                ctx.error_at(
+                    &f,
+                    "must list at least one event pattern, e.g. [\"payment.*\"]",
+                );
+                None
+            }
+            other => other,
+        },
+        None => {
+            ctx.missing(t, "events", "event type patterns, e.g. [\"payment.*\"]");
+            None
+        }
+    };
+    let secrets = signing_keys(ctx, t);
+    let timeout_field = t.get("timeout");
+    let timeout_line = timeout_field.as_ref().and_then(|f| f.line).or(t.line);
+    let timeout = match &timeout_field {
+        Some(f) => duration(ctx, f, Zero::Refused),
+        None => Some(Duration::from_secs(30)),
+    };
+    let max_in_flight = match t.get("max_in_flight") {
+        Some(f) => ctx.uint(&f, 1, 1 << 20).map(|n| n as usize),
+        None => Some(16),
+    };
+    let rate = match t.get("rate_limit") {
+        Some(f) => rate_limit(ctx, &f).map(Some),
+        None => Some(None),
+    };
+    let retry = match t.get("retry") {
+        Some(f) => retry(ctx, &f),
+        None => Some(RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(3600),
+            max_age: Duration::from_secs(24 * 3600),
+        }),
+    };
+    let breaker = match t.get("breaker") {
+        Some(f) => breaker(ctx, &f),
+        None => Some(BreakerConfig {
+            failures: 5,
+            cooldown: Duration::from_secs(30),
+        }),
+    };
+    let config = || {
+        Some(SubscriptionConfig {
+            id: id?,
+            tenant: tenant?,
+            url: url?,
+            events: events?,
+            secrets: secrets?,
+            timeout: timeout?,
+            max_in_flight: max_in_flight?,
+            rate_limit: rate?,
+            retry: retry?,
+            breaker: breaker?,
+        })
+    };
+    (config(), timeout.map(|d| (d, timeout_line)))
+}
+
+/// `secret = {...}` or `secrets = [{...}, ...]`, exactly one, each a
+/// Standard Webhooks key, returned decoded.
+fn signing_keys(ctx: &mut Ctx<'_>, t: &crate::raw::Fields<'_>) -> Option<Vec<Secret>> {
+    let raw: Vec<(Secret, Field<'_>)> = match (t.get("secret"), t.get("secrets")) {
+        (Some(one), None) => vec![(secret_ref::secret(ctx, &one)?, one)],
+        (None, Some(many)) => {
+            let items = ctx.array(&many)?;
+            if items.is_empty() {
+                ctx.error_at(&many, "must hold at least one secret reference");
+                return None;
+            }
+            let mut out = Vec::new();
+            let mut ok = true;
+            for item in items {
+                match secret_ref::secret(ctx, &item) {
+                    Some(s) => out.push((s, item)),
+                    None => ok = false,
+                }
+            }
+            if !ok {
+                return None;
+            }
+            out
+        }
+        (Some(_), Some(many)) => {
+            ctx.error_at(
+                &many,
+                "give either `secret` or `secrets`, not both (`secrets` lists several during a rotation)",
+            );
+            return None;
+        }
+        (None, None) => {
+            ctx.missing(
+                t,
+                "secret",
+                "a Standard Webhooks signing key, or `secrets` for several",
+            );
+            return None;
+        }
+    };
+    let mut keys = Vec::with_capacity(raw.len());
+    let mut ok = true;
+    for (secret, field) in raw {
+        match decode_standard_webhooks_key(&secret) {
+            Ok(key) => keys.push(key),
+            Err(message) => {
+                ctx.error_at(&field, message);
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(keys)
+}
+
+/// `retry = { max_attempts, base_delay, max_delay, max_age }`.
+fn retry(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<RetryPolicy> {
+    let t = ctx.table_of(field, RETRY_KEYS)?;
+    let max_attempts = match t.get("max_attempts") {
+        Some(f) => ctx.uint(&f, 1, u64::from(u32::MAX)).map(|n| n as u32),
+        None => Some(10),
+    };
+    let d = |ctx: &mut Ctx<'_>, key: &str, default: Duration| match t.get(key) {
+        Some(f) => duration(ctx, &f, Zero::Refused),
+        None => Some(default),
+    };
+    let base_delay = d(ctx, "base_delay", Duration::from_secs(1));
+    let max_delay = d(ctx, "max_delay", Duration::from_secs(3600));
+    let max_age = d(ctx, "max_age", Duration::from_secs(24 * 3600));
+    let (base_delay, max_delay) = (base_delay?, max_delay?);
+    if max_delay < base_delay {
+        let line = t.get("max_delay").or_else(|| t.get("base_delay"));
+        let (line, key) = match &line {
+            Some(f) => (f.line, f.path.clone()),
+            None => (t.line, t.key_path("max_delay")),
+        };
+        let (max, base) = (
+            crate::duration::show(max_delay),
+            crate::duration::show(base_delay),
+        );
+        ctx.error(
+            line,
+            &key,
+            format!("max_delay ({max}) must be at least base_delay ({base})"),
+        );
+        return None;
+    }
+    Some(RetryPolicy {
+        max_attempts: max_attempts?,
+        base_delay,
+        max_delay,
+        max_age: max_age?,
+    })
+}
+
+/// `breaker = { failures, cooldown }`.
+fn breaker(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<BreakerConfig> {
+    let t = ctx.table_of(field, BREAKER_KEYS)?;
+    let failures = optional(ctx, &t, "failures", |c, f| {
+        c.uint(f, 1, u64::from(u32::MAX))
+    });
+    let cooldown = optional(ctx, &t, "cooldown", |c, f| duration(c, f, Zero::Refused));
+    Some(BreakerConfig {
+        failures: failures?.map_or(5, |n| n as u32),
+        cooldown: cooldown?.unwrap_or(Duration::from_secs(30)),
+    })
+}
+
+/// Parses `s` as an absolute `http`/`https` URL with a host.
+pub(crate) fn absolute_http_url(
+    ctx: &mut Ctx<'_>,
+    field: &Field<'_>,
+    s: &str,
+) -> Option<http::Uri> {
+    let uri: http::Uri = match s.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            ctx.error_at(
+                field,
+                format!("not a URL ({e}): expected e.g. \"https://example.com/events\""),
+            );
+            return None;
+        }
+    };
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
+    if !scheme_ok || !host_ok {
+        ctx.error_at(
+            field,
+            "expected an absolute http or https URL with a host, e.g. \"https://example.com/events\"",
+        );
+        return None;
+    }
+    Some(uri)
+}

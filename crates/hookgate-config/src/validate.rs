@@ -1,0 +1,480 @@
+//! From the parsed document to a [`Config`]: defaults, rules, cross-checks.
+//!
+//! The gateway-wide sections (`[server]`, `[admin]`, `[store]`,
+//! `[delivery]`, `[log]`) are built here; `[[sources]]` and
+//! `[[subscriptions]]` have their own modules ([`crate::source`],
+//! [`crate::subscription`]). Rules that span sections (unique ids,
+//! `visibility_timeout` versus every subscription's `timeout`) run last.
+//!
+//! Every builder reads every key it knows before giving up, so one bad key
+//! never hides the next one. A builder returns its section with defaults in
+//! place of bad values; the caller discards the whole `Config` if any error
+//! was recorded, so a placeholder never escapes.
+
+use crate::duration::{self, Zero, duration};
+use crate::env::{self, override_value};
+use crate::model::*;
+use crate::raw::{Ctx, Field, Fields, parse_socket_addr};
+use crate::secret_ref;
+use crate::{source, subscription};
+use hookgate_core::Secret;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+const ROOT_KEYS: &[&str] = &[
+    "server",
+    "admin",
+    "store",
+    "delivery",
+    "log",
+    "sources",
+    "subscriptions",
+];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "max_body_bytes",
+    "read_timeout",
+    "header_read_timeout",
+    "shutdown_grace",
+];
+const ADMIN_KEYS: &[&str] = &["listen", "tokens"];
+const TOKEN_KEYS: &[&str] = &["name", "role", "sha256", "tenants"];
+const STORE_KEYS: &[&str] = &[
+    "backend",
+    "url",
+    "store_timeout",
+    "allow_eviction",
+    "pool_size",
+    "key_prefix",
+];
+const DELIVERY_KEYS: &[&str] = &["visibility_timeout", "retention", "poll_interval"];
+const LOG_KEYS: &[&str] = &["format", "level"];
+const RATE_LIMIT_KEYS: &[&str] = &["per_second", "burst"];
+
+/// URL schemes the Redis client accepts.
+const STORE_SCHEMES: &[&str] = &[
+    "redis",
+    "rediss",
+    "redis+unix",
+    "unix",
+    "valkey",
+    "valkeys",
+    "valkey+unix",
+];
+
+/// Builds the whole configuration. Returns `None` only when the document
+/// root could not be read at all; otherwise the caller checks the errors
+/// recorded in `ctx`.
+pub(crate) fn build(root: &toml_edit::Table, path: &Path, ctx: &mut Ctx<'_>) -> Option<Config> {
+    let root_field = ctx.root(root);
+    let top = ctx.table_of(&root_field, ROOT_KEYS)?;
+
+    let t = section(ctx, &top, "server", SERVER_KEYS);
+    let server = server(ctx, t.as_ref());
+    let t = section(ctx, &top, "admin", ADMIN_KEYS);
+    let admin = admin(ctx, t.as_ref());
+    let t = section(ctx, &top, "store", STORE_KEYS);
+    let store = store(ctx, t.as_ref());
+    let t = section(ctx, &top, "delivery", DELIVERY_KEYS);
+    let (delivery, visibility) = delivery(ctx, t.as_ref());
+    let t = section(ctx, &top, "log", LOG_KEYS);
+    let log = log(ctx, t.as_ref());
+
+    let sources = match top.get("sources") {
+        Some(f) => source::sources(ctx, &f),
+        None => Vec::new(),
+    };
+    let (subscriptions, timeouts) = match top.get("subscriptions") {
+        Some(f) => subscription::subscriptions(ctx, &f),
+        None => (Vec::new(), Vec::new()),
+    };
+    if let Some(line) = visibility {
+        check_visibility_timeout(ctx, delivery.visibility_timeout, line, &timeouts);
+    }
+
+    Some(Config {
+        path: path.to_owned(),
+        server,
+        admin,
+        store,
+        delivery,
+        log,
+        sources,
+        subscriptions,
+        warnings: Vec::new(),
+    })
+}
+
+/// The table `[key]` of the root, if present and a table.
+fn section<'a>(
+    ctx: &mut Ctx<'_>,
+    top: &Fields<'a>,
+    key: &str,
+    allowed: &[&str],
+) -> Option<Fields<'a>> {
+    let field = top.get(key)?;
+    ctx.table_of(&field, allowed)
+}
+
+/// Reads `key` of `table` (if both exist) with `read`.
+pub(crate) fn opt<'e, T>(
+    ctx: &mut Ctx<'e>,
+    table: Option<&Fields<'_>>,
+    key: &str,
+    read: impl FnOnce(&mut Ctx<'e>, &Field<'_>) -> Option<T>,
+) -> Option<T> {
+    let field = table?.get(key)?;
+    read(ctx, &field)
+}
+
+/// Reads optional `key` of `table`: `Some(None)` when absent,
+/// `Some(Some(v))` when read, `None` when present and bad (already
+/// reported), so `?` on it discards the section being built.
+pub(crate) fn optional<'e, T>(
+    ctx: &mut Ctx<'e>,
+    table: &Fields<'_>,
+    key: &str,
+    read: impl FnOnce(&mut Ctx<'e>, &Field<'_>) -> Option<T>,
+) -> Option<Option<T>> {
+    match table.get(key) {
+        Some(field) => read(ctx, &field).map(Some),
+        None => Some(None),
+    }
+}
+
+/// `[A-Za-z0-9_-]{1,64}`: safe in URLs, Redis keys and metric labels.
+pub(crate) fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Reads `id` of a source or subscription table and, when valid, renames
+/// the table to `{family}.{id}` so later messages name it.
+pub(crate) fn read_id(ctx: &mut Ctx<'_>, table: &mut Fields<'_>, family: &str) -> Option<String> {
+    let Some(field) = table.get("id") else {
+        ctx.missing(table, "id", "a name like \"stripe\"");
+        return None;
+    };
+    let id = ctx.string(&field)?;
+    if !is_valid_id(&id) {
+        ctx.error_at(
+            &field,
+            format!("{id:?} is not a valid id: use 1 to 64 of A-Z a-z 0-9 _ -"),
+        );
+        return None;
+    }
+    table.rename(format!("{family}.{id}"));
+    Some(id)
+}
+
+/// Reports ids that appear twice; `items` are `(id, line, path)`.
+pub(crate) fn check_unique<'a>(
+    ctx: &mut Ctx<'_>,
+    family: &str,
+    items: impl IntoIterator<Item = (&'a str, Option<usize>, String)>,
+) {
+    let mut seen: HashMap<&str, Option<usize>> = HashMap::new();
+    for (id, line, path) in items {
+        match seen.get(id) {
+            Some(first) => {
+                let at = first
+                    .map(|l| format!(" (first at line {l})"))
+                    .unwrap_or_default();
+                ctx.error(line, &path, format!("duplicate {family} {id:?}{at}"));
+            }
+            None => {
+                seen.insert(id, line);
+            }
+        }
+    }
+}
+
+/// A `rate_limit = { per_second, burst }` table.
+pub(crate) fn rate_limit(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<RateLimit> {
+    let t = ctx.table_of(field, RATE_LIMIT_KEYS)?;
+    let per_second = match t.get("per_second") {
+        Some(f) => {
+            let x = ctx.number(&f);
+            match x {
+                Some(x) if x.is_finite() && x > 0.0 => Some(x),
+                Some(_) => {
+                    ctx.error_at(&f, "must be a finite number greater than zero");
+                    None
+                }
+                None => None,
+            }
+        }
+        None => {
+            ctx.missing(&t, "per_second", "events per second, > 0");
+            None
+        }
+    };
+    let burst = optional(ctx, &t, "burst", |c, f| c.uint(f, 1, u64::from(u32::MAX)));
+    let (per_second, burst) = (per_second?, burst?);
+    // `as` saturates for floats: a huge rate gets the largest bucket.
+    let burst = burst.map_or_else(|| (per_second.ceil() as u32).max(1), |b| b as u32);
+    Some(RateLimit { per_second, burst })
+}
+
+// === sections ===
+
+fn server(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> ServerConfig {
+    let listen = opt(ctx, t, "listen", Ctx::socket_addr);
+    let listen = listen_override(ctx, env::SERVER_LISTEN, "server.listen").or(listen);
+    ServerConfig {
+        listen: listen.unwrap_or(([127, 0, 0, 1], 8080).into()),
+        max_body_bytes: opt(ctx, t, "max_body_bytes", |c, f| c.uint(f, 1, u64::MAX))
+            .unwrap_or(1024 * 1024),
+        read_timeout: opt(ctx, t, "read_timeout", |c, f| duration(c, f, Zero::Refused))
+            .unwrap_or(Duration::from_secs(10)),
+        header_read_timeout: opt(ctx, t, "header_read_timeout", |c, f| {
+            duration(c, f, Zero::Refused)
+        })
+        .unwrap_or(Duration::from_secs(10)),
+        shutdown_grace: opt(ctx, t, "shutdown_grace", |c, f| {
+            duration(c, f, Zero::Allowed)
+        })
+        .unwrap_or(Duration::from_secs(10)),
+    }
+}
+
+/// Reads a listen-address override; errors name the variable.
+fn listen_override(ctx: &mut Ctx<'_>, var: &str, key: &str) -> Option<std::net::SocketAddr> {
+    let value = override_value(ctx.env, var)?;
+    match parse_socket_addr(&value) {
+        Ok(addr) => Some(addr),
+        Err(message) => {
+            ctx.error(None, key, format!("environment variable {var}: {message}"));
+            None
+        }
+    }
+}
+
+fn admin(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> AdminConfig {
+    let listen = opt(ctx, t, "listen", Ctx::socket_addr);
+    let listen = listen_override(ctx, env::ADMIN_LISTEN, "admin.listen").or(listen);
+    let mut tokens = Vec::new();
+    let mut names = Vec::new();
+    if let Some(field) = t.and_then(|t| t.get("tokens")) {
+        for item in ctx.array(&field).unwrap_or_default() {
+            if let Some((token, name_line)) = admin_token(ctx, &item) {
+                names.push((token.name.clone(), name_line, format!("{}.name", item.path)));
+                tokens.push(token);
+            }
+        }
+    }
+    check_unique(
+        ctx,
+        "token name",
+        names.iter().map(|(n, l, p)| (n.as_str(), *l, p.clone())),
+    );
+    AdminConfig {
+        listen: listen.unwrap_or(([127, 0, 0, 1], 9090).into()),
+        tokens,
+    }
+}
+
+/// One `[[admin.tokens]]`, with the line of its name.
+fn admin_token(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<(AdminToken, Option<usize>)> {
+    let t = ctx.table_of(field, TOKEN_KEYS)?;
+    let name_field = t.get("name");
+    let name = match &name_field {
+        Some(f) => ctx.nonempty_string(f),
+        None => {
+            ctx.missing(&t, "name", "the actor recorded in the audit log");
+            None
+        }
+    };
+    let role = match t.get("role") {
+        Some(f) => ctx
+            .choice(&f, &["viewer", "operator", "admin"])
+            .map(|i| [Role::Viewer, Role::Operator, Role::Admin][i]),
+        None => {
+            ctx.missing(&t, "role", "viewer | operator | admin");
+            None
+        }
+    };
+    let sha256 = match t.get("sha256") {
+        Some(f) => token_hash(ctx, &f),
+        None => {
+            ctx.missing(&t, "sha256", "the hex SHA-256 of the bearer token");
+            None
+        }
+    };
+    let tenants = match t.get("tenants") {
+        Some(f) => match ctx.string_list(&f, true) {
+            Some(list) if list.is_empty() => {
+                ctx.error_at(
+                    &f,
+                    "an empty list allows no tenant; remove the key to allow all tenants",
+                );
+                None
+            }
+            Some(list) => Some(Some(list)),
+            None => None,
+        },
+        None => Some(None),
+    };
+    let token = AdminToken {
+        name: name?,
+        role: role?,
+        sha256: sha256?,
+        tenants: tenants?,
+    };
+    Some((token, name_field.and_then(|f| f.line)))
+}
+
+/// `sha256 = "<64 hex>"`. Anything else that is a string is accepted with a
+/// warning and becomes a hash no token matches: the SPEC's reference file
+/// ships the placeholder `"<hex SHA-256 of the bearer token>"` and must load.
+/// The value is never shown (it is as sensitive as a password hash).
+fn token_hash(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Secret> {
+    let text = ctx.string(field)?;
+    let decoded = if text.len() == 64 {
+        hex::decode(&text).ok()
+    } else {
+        None
+    };
+    match decoded {
+        Some(bytes) => Some(Secret::new(bytes)),
+        None => {
+            ctx.warn_at(
+                field,
+                "not 64 hex characters: this token can never authenticate",
+            );
+            // An empty hash never equals a 32-byte digest.
+            Some(Secret::default())
+        }
+    }
+}
+
+fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
+    if let Some(f) = t.and_then(|t| t.get("backend")) {
+        ctx.choice(&f, &["redis"]);
+    }
+    let url = opt(ctx, t, "url", |c, f| {
+        // A plain string, or a secret reference when it carries a password.
+        let url = match f.node.as_str() {
+            Some(s) => Secret::new(s),
+            None => secret_ref::secret(c, f)?,
+        };
+        match check_store_url(url.expose()) {
+            Ok(()) => Some(url),
+            Err(message) => {
+                c.error_at(f, message);
+                None
+            }
+        }
+    });
+    let url = match override_value(ctx.env, env::STORE_URL) {
+        Some(v) => match check_store_url(v.as_bytes()) {
+            Ok(()) => Some(Secret::new(v)),
+            Err(message) => {
+                let var = env::STORE_URL;
+                ctx.error(
+                    None,
+                    "store.url",
+                    format!("environment variable {var}: {message}"),
+                );
+                None
+            }
+        },
+        None => url,
+    };
+    let key_prefix = opt(ctx, t, "key_prefix", |c, f| {
+        let p = c.nonempty_string(f)?;
+        if p.contains(['{', '}']) || p.contains(char::is_whitespace) {
+            c.error_at(
+                f,
+                "must not contain braces or whitespace (braces are Redis Cluster hash tags)",
+            );
+            return None;
+        }
+        Some(p)
+    });
+    StoreConfig {
+        url: url.unwrap_or_else(|| Secret::new("redis://127.0.0.1:6379")),
+        timeout: opt(ctx, t, "store_timeout", |c, f| {
+            duration(c, f, Zero::Refused)
+        })
+        .unwrap_or(Duration::from_secs(2)),
+        allow_eviction: opt(ctx, t, "allow_eviction", Ctx::boolean).unwrap_or(false),
+        pool_size: opt(ctx, t, "pool_size", |c, f| c.uint(f, 1, 1 << 16))
+            .map_or(16, |n| n as usize),
+        key_prefix: key_prefix.unwrap_or_else(|| "hg".to_owned()),
+    }
+}
+
+/// Checks the scheme of a store URL. The message never contains the URL: it
+/// may carry a password.
+fn check_store_url(url: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(url).map_err(|_| "the store URL is not UTF-8".to_owned())?;
+    let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme {
+        Some(s) if STORE_SCHEMES.contains(&s.as_str()) => Ok(()),
+        _ => Err(format!(
+            "expected a URL like \"redis://127.0.0.1:6379\" (schemes: {})",
+            STORE_SCHEMES.join(", ")
+        )),
+    }
+}
+
+/// `[delivery]`. Also returns, for the cross-check, `Some(line of
+/// visibility_timeout if written)` when `visibility_timeout` is usable, and
+/// `None` when it is bad (already reported: no second error about it).
+fn delivery(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (DeliveryConfig, Option<Option<usize>>) {
+    let (visibility_timeout, visibility) = match t.and_then(|t| t.get("visibility_timeout")) {
+        Some(f) => match duration(ctx, &f, Zero::Refused) {
+            Some(d) => (d, Some(f.line)),
+            None => (Duration::from_secs(60), None),
+        },
+        None => (Duration::from_secs(60), Some(None)),
+    };
+    let d = |ctx: &mut Ctx<'_>, key: &str, default: Duration| {
+        opt(ctx, t, key, |c, f| duration(c, f, Zero::Refused)).unwrap_or(default)
+    };
+    let config = DeliveryConfig {
+        visibility_timeout,
+        retention: d(ctx, "retention", Duration::from_secs(14 * 86400)),
+        poll_interval: d(ctx, "poll_interval", Duration::from_millis(500)),
+    };
+    (config, visibility)
+}
+
+fn log(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> LogConfig {
+    LogConfig {
+        format: opt(ctx, t, "format", |c, f| c.choice(f, &["text", "json"]))
+            .map_or(LogFormat::Text, |i| [LogFormat::Text, LogFormat::Json][i]),
+        level: opt(ctx, t, "level", Ctx::nonempty_string).unwrap_or_else(|| "info".to_owned()),
+    }
+}
+
+/// A leased delivery must not return to its queue while its attempt may
+/// still be running, so `visibility_timeout` must exceed every `timeout`.
+fn check_visibility_timeout(
+    ctx: &mut Ctx<'_>,
+    vt: Duration,
+    visibility_line: Option<usize>,
+    timeouts: &[subscription::TimeoutAt],
+) {
+    for s in timeouts {
+        let timeout = s.timeout;
+        if vt <= timeout {
+            let id = &s.name;
+            let at = s.line.map(|l| format!(", line {l}")).unwrap_or_default();
+            ctx.error(
+                visibility_line.or(s.line),
+                "delivery.visibility_timeout",
+                format!(
+                    "{} must exceed the timeout of subscription {id:?} ({}{at}): \
+                     a delivery would be reclaimed while its attempt is still running",
+                    duration::show(vt),
+                    duration::show(timeout),
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,576 @@
+//! One failing case per validation rule (and a passing edge where useful).
+
+use super::*;
+
+#[test]
+fn ids_must_match_the_pattern() {
+    for bad in ["", "has space", "dot.ted", "slash/", "é", &"x".repeat(65)] {
+        let text = MINIMAL.replace("id = \"src\"", &format!("id = {bad:?}"));
+        let e = one_err(&text, "sources[0].id", "not a valid id");
+        assert_eq!(e.line, Some(3));
+    }
+    let text = MINIMAL.replace("id = \"sub\"", "id = \"a.b\"");
+    one_err(&text, "subscriptions[0].id", "not a valid id");
+    // 64 characters of the allowed set are fine.
+    let long = "A-z_9".repeat(13)[..64].to_owned();
+    ok(&MINIMAL.replace("id = \"src\"", &format!("id = {long:?}")));
+}
+
+#[test]
+fn ids_must_be_unique_within_their_family() {
+    let text = format!("{MINIMAL}\n[[sources]]\nid = \"src\"\nscheme = \"github\"\n");
+    let e = one_err(
+        &text,
+        "sources.src.id",
+        "duplicate source id \"src\" (first at line 3)",
+    );
+    assert_eq!(e.line, Some(13));
+
+    let text = format!(
+        "{MINIMAL}\n[[subscriptions]]\nid = \"sub\"\nurl = \"http://h/\"\nevents = [\"*\"]\nsecret = {{ value = \"{WHSEC}\" }}\n"
+    );
+    one_err(&text, "subscriptions.sub.id", "duplicate subscription id");
+
+    // A source and a subscription may share an id.
+    ok(&MINIMAL.replace("id = \"sub\"", "id = \"src\""));
+}
+
+#[test]
+fn store_backend_must_be_redis() {
+    let text = format!("[store]\nbackend = \"postgres\"\n{MINIMAL}");
+    let e = one_err(
+        &text,
+        "store.backend",
+        "expected one of redis, found \"postgres\"",
+    );
+    assert_eq!(e.line, Some(2));
+}
+
+#[test]
+fn store_url_must_be_a_redis_url_and_is_never_echoed() {
+    let text = format!("[store]\nurl = \"postgres://u:hunter2@db\"\n{MINIMAL}");
+    let e = one_err(
+        &text,
+        "store.url",
+        "expected a URL like \"redis://127.0.0.1:6379\"",
+    );
+    assert!(!e.to_string().contains("hunter2"));
+    // rediss and cluster-style URLs are fine.
+    ok(&format!(
+        "[store]\nurl = \"rediss://:pw@cache:6380/0\"\n{MINIMAL}"
+    ));
+}
+
+#[test]
+fn store_key_prefix_has_no_hash_tag_braces() {
+    let text = format!("[store]\nkey_prefix = \"hg{{x}}\"\n{MINIMAL}");
+    one_err(&text, "store.key_prefix", "must not contain braces");
+}
+
+#[test]
+fn subscription_url_must_be_absolute_http() {
+    for bad in [
+        "ftp://h/x",
+        "/events",
+        "127.0.0.1:7001",
+        "http://",
+        "not a url",
+    ] {
+        let text = MINIMAL.replace("http://127.0.0.1:7001/events", bad);
+        let e = one_err(&text, "subscriptions.sub.url", "");
+        assert_eq!(e.line, Some(8), "{bad}: {e}");
+    }
+    ok(&MINIMAL.replace(
+        "http://127.0.0.1:7001/events",
+        "https://ledger.internal:8443/hooks?x=1",
+    ));
+}
+
+#[test]
+fn subscription_url_is_required() {
+    let text = MINIMAL.replace("url = \"http://127.0.0.1:7001/events\"\n", "");
+    let e = one_err(&text, "subscriptions.sub.url", "missing required key");
+    assert_eq!(e.line, Some(6), "the [[subscriptions]] header");
+}
+
+#[test]
+fn events_must_be_a_non_empty_list_of_non_empty_strings() {
+    let e = |events: &str| MINIMAL.replace("events = [\"*\"]", &format!("events = {events}"));
+    one_err(&e("[]"), "subscriptions.sub.events", "at least one");
+    one_err(
+        &e("[\"a\", \"\"]"),
+        "subscriptions.sub.events[1]",
+        "must not be empty",
+    );
+    one_err(
+        &e("[\"a\", 1]"),
+        "subscriptions.sub.events[1]",
+        "expected a string",
+    );
+    one_err(
+        &e("\"*\""),
+        "subscriptions.sub.events",
+        "expected an array of strings",
+    );
+    let text = MINIMAL.replace("events = [\"*\"]\n", "");
+    one_err(&text, "subscriptions.sub.events", "missing required key");
+}
+
+#[test]
+fn subscription_needs_exactly_one_of_secret_and_secrets() {
+    let none = MINIMAL.replace(&format!("secret = {{ value = \"{WHSEC}\" }}\n"), "");
+    one_err(&none, "subscriptions.sub.secret", "missing required key");
+
+    let both = with_sub(&format!("secrets = [{{ value = \"{WHSEC}\" }}]"));
+    one_err(&both, "subscriptions.sub.secrets", "not both");
+
+    let empty = none.clone() + "secrets = []\n";
+    one_err(&empty, "subscriptions.sub.secrets", "at least one");
+
+    let two = none
+        + &format!("secrets = [{{ value = \"{WHSEC}\" }}, {{ value = \"whsec_d29ybGQ=\" }}]\n");
+    let c = ok(&two);
+    let keys: Vec<_> = c.subscriptions[0]
+        .secrets
+        .iter()
+        .map(|s| s.expose().to_vec())
+        .collect();
+    assert_eq!(keys, [b"hello".to_vec(), b"world".to_vec()]);
+}
+
+#[test]
+fn subscription_secrets_must_be_standard_webhooks_keys() {
+    let bad = MINIMAL.replace(WHSEC, "whsec_***not-base64***");
+    let e = one_err(
+        &bad,
+        "subscriptions.sub.secret",
+        "not a Standard Webhooks signing key",
+    );
+    assert!(!e.to_string().contains("not-base64"));
+
+    let empty = MINIMAL.replace(WHSEC, "whsec_");
+    one_err(&empty, "subscriptions.sub.secret", "empty after decoding");
+
+    let no_prefix = MINIMAL.replace(WHSEC, "aGVsbG8=");
+    assert_eq!(
+        ok(&no_prefix).subscriptions[0].secrets[0].expose(),
+        b"hello"
+    );
+}
+
+#[test]
+fn retry_rules() {
+    one_err(
+        &with_sub("retry = { max_attempts = 0 }"),
+        "subscriptions.sub.retry.max_attempts",
+        "must be at least 1",
+    );
+    one_err(
+        &with_sub("retry = { max_attempts = -3 }"),
+        "subscriptions.sub.retry.max_attempts",
+        "must be at least 1",
+    );
+    let e = one_err(
+        &with_sub("retry = { base_delay = \"10m\", max_delay = \"1m\" }"),
+        "subscriptions.sub.retry.max_delay",
+        "max_delay (1m) must be at least base_delay (10m)",
+    );
+    assert_eq!(e.line, Some(11));
+    // Against the default max_delay (1h).
+    one_err(
+        &with_sub("retry = { base_delay = \"2h\" }"),
+        "subscriptions.sub.retry.base_delay",
+        "max_delay (1h) must be at least base_delay (2h)",
+    );
+    one_err(
+        &with_sub("retry = { base_delay = \"0s\" }"),
+        "subscriptions.sub.retry.base_delay",
+        "greater than zero",
+    );
+    one_err(
+        &with_sub("retry = { max_age = \"0s\" }"),
+        "subscriptions.sub.retry.max_age",
+        "greater than zero",
+    );
+}
+
+#[test]
+fn breaker_rules() {
+    one_err(
+        &with_sub("breaker = { failures = 0 }"),
+        "subscriptions.sub.breaker.failures",
+        "must be at least 1",
+    );
+    one_err(
+        &with_sub("breaker = { cooldown = 30 }"),
+        "subscriptions.sub.breaker.cooldown",
+        "expected a duration like \"30s\"",
+    );
+}
+
+#[test]
+fn rate_limit_rules() {
+    let key = "subscriptions.sub.rate_limit.per_second";
+    one_err(
+        &with_sub("rate_limit = { per_second = 0 }"),
+        key,
+        "greater than zero",
+    );
+    one_err(
+        &with_sub("rate_limit = { per_second = -1.5 }"),
+        key,
+        "greater than zero",
+    );
+    one_err(
+        &with_sub("rate_limit = { per_second = nan }"),
+        key,
+        "finite",
+    );
+    one_err(
+        &with_sub("rate_limit = { per_second = inf }"),
+        key,
+        "finite",
+    );
+    one_err(
+        &with_sub("rate_limit = { per_second = \"5\" }"),
+        key,
+        "expected a number",
+    );
+    one_err(
+        &with_sub("rate_limit = { burst = 5 }"),
+        "subscriptions.sub.rate_limit.per_second",
+        "missing required key",
+    );
+    one_err(
+        &with_sub("rate_limit = { per_second = 5, burst = 0 }"),
+        "subscriptions.sub.rate_limit.burst",
+        "must be at least 1",
+    );
+    one_err(
+        &with_sub("rate_limit = { per_second = 5, burst = 2.5 }"),
+        "subscriptions.sub.rate_limit.burst",
+        "expected an integer",
+    );
+    // burst defaults to max(1, ceil(per_second)).
+    let burst = |rate: &str| {
+        ok(&with_sub(&format!(
+            "rate_limit = {{ per_second = {rate} }}"
+        )))
+        .subscriptions[0]
+            .rate_limit
+            .unwrap()
+            .burst
+    };
+    assert_eq!(burst("0.2"), 1);
+    assert_eq!(burst("2.5"), 3);
+    assert_eq!(burst("200"), 200);
+}
+
+#[test]
+fn capacity_counts_must_be_at_least_one() {
+    one_err(
+        &with_sub("max_in_flight = 0"),
+        "subscriptions.sub.max_in_flight",
+        "must be at least 1",
+    );
+    one_err(
+        &with_source("id = \"s\"\nscheme = \"stripe\"\nworkers = 0"),
+        "sources.s.workers",
+        "must be at least 1",
+    );
+    one_err(
+        &format!("[server]\nmax_body_bytes = 0\n{MINIMAL}"),
+        "server.max_body_bytes",
+        "must be at least 1",
+    );
+    one_err(
+        &format!("[store]\npool_size = 0\n{MINIMAL}"),
+        "store.pool_size",
+        "must be at least 1",
+    );
+}
+
+#[test]
+fn zero_durations_are_refused_where_meaningless() {
+    for (section, key) in [
+        ("server", "read_timeout"),
+        ("server", "header_read_timeout"),
+        ("store", "store_timeout"),
+        ("delivery", "visibility_timeout"),
+        ("delivery", "retention"),
+        ("delivery", "poll_interval"),
+    ] {
+        let text = format!("[{section}]\n{key} = \"0s\"\n{MINIMAL}");
+        let e = one_err(&text, &format!("{section}.{key}"), "greater than zero");
+        assert_eq!(e.line, Some(2));
+    }
+    one_err(
+        &with_sub("timeout = \"0ms\""),
+        "subscriptions.sub.timeout",
+        "greater than zero",
+    );
+    let src = |k: &str| with_source(&format!("id = \"s\"\nscheme = \"stripe\"\n{k} = \"0s\""));
+    one_err(
+        &src("tolerance"),
+        "sources.s.tolerance",
+        "greater than zero",
+    );
+    one_err(
+        &src("dedup_window"),
+        "sources.s.dedup_window",
+        "greater than zero",
+    );
+    // Zero grace means "stop at once", which is meaningful.
+    let c = ok(&format!("[server]\nshutdown_grace = \"0s\"\n{MINIMAL}"));
+    assert!(c.server.shutdown_grace.is_zero());
+}
+
+#[test]
+fn durations_are_strings_with_a_unit() {
+    let e = one_err(
+        &with_sub("timeout = 30"),
+        "subscriptions.sub.timeout",
+        "expected a duration like \"30s\"",
+    );
+    assert!(e.message.contains("found an integer"));
+    one_err(
+        &with_sub("timeout = \"30\""),
+        "subscriptions.sub.timeout",
+        "expected a duration",
+    );
+    one_err(
+        &with_sub("timeout = \"soon\""),
+        "subscriptions.sub.timeout",
+        "\"soon\"",
+    );
+    let c = ok(&with_sub("timeout = \"100ms\""));
+    assert_eq!(c.subscriptions[0].timeout.as_millis(), 100);
+}
+
+#[test]
+fn source_types_values_are_strings() {
+    let text = with_source(
+        "id = \"s\"\nscheme = \"stripe\"\n[sources.types]\n\"a.b\" = \"c\"\n\"x.y\" = 1",
+    );
+    let e = one_err(
+        &text,
+        "sources.s.types.\"x.y\"",
+        "expected a string, found an integer",
+    );
+    assert_eq!(e.line, Some(6));
+}
+
+#[test]
+fn scheme_keys_go_into_params_as_strings() {
+    let text = with_source(
+        "id = \"h\"\nscheme = \"hmac\"\nheader = \"X-Sig\"\nalgorithm = \"sha256\"\nevent_id = \"/id\"",
+    );
+    let c = ok(&text);
+    let p = &c.sources[0].params;
+    assert_eq!(p.len(), 3);
+    assert_eq!(p["header"], "X-Sig");
+    assert_eq!(p["algorithm"], "sha256");
+    assert_eq!(p["event_id"], "/id");
+
+    let bad = with_source("id = \"h\"\nscheme = \"hmac\"\nheader = 5");
+    one_err(&bad, "sources.h.header", "expected a string");
+}
+
+#[test]
+fn scheme_must_be_a_non_empty_string_and_its_line_is_kept() {
+    one_err(
+        &with_source("id = \"s\"\nscheme = \"\""),
+        "sources.s.scheme",
+        "must not be empty",
+    );
+    one_err(
+        &with_source("id = \"s\""),
+        "sources.s.scheme",
+        "missing required key",
+    );
+    let c = ok(&with_source("id = \"s\"\n\nscheme = \"anything-at-all\""));
+    // Unknown schemes are hookgate-verify's to refuse, at this line.
+    assert_eq!(c.sources[0].scheme, "anything-at-all");
+    assert_eq!(c.sources[0].scheme_line, 4);
+    // Secrets may be empty here: schemes decide whether they need one.
+    assert!(c.sources[0].secrets.is_empty());
+}
+
+#[test]
+fn public_url_must_be_absolute_http_without_query() {
+    let src = |url: &str| {
+        with_source(&format!(
+            "id = \"t\"\nscheme = \"twilio\"\npublic_url = {url:?}"
+        ))
+    };
+    one_err(
+        &src("/ingest/t"),
+        "sources.t.public_url",
+        "absolute http or https",
+    );
+    one_err(
+        &src("ws://h/x"),
+        "sources.t.public_url",
+        "absolute http or https",
+    );
+    one_err(
+        &src("https://h/x?a=1"),
+        "sources.t.public_url",
+        "must not contain a query",
+    );
+    let c = ok(&src("https://hooks.example.com/ingest/t"));
+    assert_eq!(
+        c.sources[0].public_url.as_deref(),
+        Some("https://hooks.example.com/ingest/t")
+    );
+}
+
+#[test]
+fn visibility_timeout_must_exceed_every_subscription_timeout() {
+    let text = format!(
+        "[delivery]\nvisibility_timeout = \"30s\"\n{}",
+        with_sub("timeout = \"30s\"")
+    );
+    let e = one_err(
+        &text,
+        "delivery.visibility_timeout",
+        "subscription \"sub\" (30s, line 13)",
+    );
+    assert_eq!(e.line, Some(2));
+
+    // With the default visibility timeout (60s), the error points at the
+    // subscription's timeout.
+    let e = one_err(
+        &with_sub("timeout = \"2m\""),
+        "delivery.visibility_timeout",
+        "\"sub\" (2m",
+    );
+    assert_eq!(e.line, Some(11));
+
+    ok(&format!(
+        "[delivery]\nvisibility_timeout = \"31s\"\n{}",
+        with_sub("timeout = \"30s\"")
+    ));
+}
+
+#[test]
+fn admin_token_rules() {
+    let hex = "ab".repeat(32);
+    let token = |body: &str| format!("[[admin.tokens]]\n{body}\n{MINIMAL}");
+    one_err(
+        &token(&format!(
+            "name = \"a\"\nrole = \"root\"\nsha256 = \"{hex}\""
+        )),
+        "admin.tokens[0].role",
+        "expected one of viewer | operator | admin, found \"root\"",
+    );
+    one_err(
+        &token(&format!("role = \"admin\"\nsha256 = \"{hex}\"")),
+        "admin.tokens[0].name",
+        "missing required key",
+    );
+    one_err(
+        &token("name = \"a\"\nrole = \"admin\""),
+        "admin.tokens[0].sha256",
+        "missing required key",
+    );
+    one_err(
+        &token(&format!(
+            "name = \"a\"\nrole = \"admin\"\nsha256 = \"{hex}\"\ntenants = []"
+        )),
+        "admin.tokens[0].tenants",
+        "remove the key to allow all tenants",
+    );
+    let dup = format!(
+        "[[admin.tokens]]\nname = \"a\"\nrole = \"admin\"\nsha256 = \"{hex}\"\n[[admin.tokens]]\nname = \"a\"\nrole = \"viewer\"\nsha256 = \"{hex}\"\n{MINIMAL}"
+    );
+    let e = one_err(
+        &dup,
+        "admin.tokens[1].name",
+        "duplicate token name \"a\" (first at line 2)",
+    );
+    assert_eq!(e.line, Some(6));
+}
+
+#[test]
+fn admin_token_hash_decodes_either_case() {
+    let upper = "AB".repeat(32);
+    let c = ok(&format!(
+        "[[admin.tokens]]\nname = \"a\"\nrole = \"viewer\"\nsha256 = \"{upper}\"\n{MINIMAL}"
+    ));
+    assert_eq!(c.admin.tokens[0].sha256.expose(), [0xab; 32]);
+    assert!(c.admin.tokens[0].tenants.is_none());
+    assert!(c.warnings.iter().all(|w| !w.key.starts_with("admin")));
+}
+
+#[test]
+fn admin_token_hash_that_is_not_hex_warns_and_never_matches() {
+    for bad in [
+        "<hex SHA-256 of the bearer token>",
+        &"a".repeat(63),
+        &"g".repeat(64),
+    ] {
+        let c = ok(&format!(
+            "[[admin.tokens]]\nname = \"a\"\nrole = \"viewer\"\nsha256 = {bad:?}\n{MINIMAL}"
+        ));
+        assert!(c.admin.tokens[0].sha256.expose().is_empty());
+        let w = c
+            .warnings
+            .iter()
+            .find(|w| w.key == "admin.tokens[0].sha256")
+            .unwrap();
+        assert_eq!(w.line, Some(4));
+        assert!(!w.to_string().contains(bad));
+    }
+    // Not a string at all is still an error.
+    one_err(
+        &format!("[[admin.tokens]]\nname = \"a\"\nrole = \"viewer\"\nsha256 = 1\n{MINIMAL}"),
+        "admin.tokens[0].sha256",
+        "expected a string",
+    );
+}
+
+#[test]
+fn log_format_is_text_or_json() {
+    one_err(
+        &format!("[log]\nformat = \"xml\"\n{MINIMAL}"),
+        "log.format",
+        "expected one of text | json, found \"xml\"",
+    );
+    let c = ok(&format!(
+        "[log]\nformat = \"json\"\nlevel = \"hookgate=debug\"\n{MINIMAL}"
+    ));
+    assert_eq!(c.log.format, hookgate_config::LogFormat::Json);
+    assert_eq!(c.log.level, "hookgate=debug");
+}
+
+#[test]
+fn listen_addresses_must_be_socket_addresses() {
+    one_err(
+        &format!("[server]\nlisten = \"localhost:80\"\n{MINIMAL}"),
+        "server.listen",
+        "expected an address like \"127.0.0.1:8080\"",
+    );
+    let c = ok(&format!("[admin]\nlisten = \"[::1]:9999\"\n{MINIMAL}"));
+    assert_eq!(c.admin.listen, "[::1]:9999".parse().unwrap());
+}
+
+#[test]
+fn visibility_timeout_is_checked_even_when_the_subscription_has_other_errors() {
+    let text = with_sub("timeout = \"2m\"\nmax_in_flight = 0");
+    let errors = errs(&text);
+    let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "delivery.visibility_timeout",
+            "subscriptions.sub.max_in_flight"
+        ]
+    );
+    // A bad visibility_timeout is reported once, not again per subscription.
+    let text = format!(
+        "[delivery]\nvisibility_timeout = \"soon\"\n{}",
+        with_sub("timeout = \"2m\"")
+    );
+    one_err(&text, "delivery.visibility_timeout", "expected a duration");
+}
