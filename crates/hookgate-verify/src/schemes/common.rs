@@ -1,0 +1,323 @@
+//! What every scheme needs and must get right the same way: reading a header
+//! (absent, duplicated, non-ASCII), HMAC-SHA256, timestamps and their
+//! tolerance, and pulling typed fields out of a JSON body.
+//!
+//! Keeping these in one place means the precedence rules of SPEC §5 (an
+//! empty header is *missing*, a duplicated one *malformed*) and the tolerance
+//! boundary are decided once, not re-derived per provider.
+
+use crate::{MAX_PROVIDER_EVENT_ID, PayloadError, SchemeError};
+use hmac::{Hmac, Mac};
+use hookgate_config::SourceConfig;
+use hookgate_core::Secret;
+use serde_json::{Map, Value};
+use sha2::Sha256;
+use std::time::Duration;
+
+// === headers ===
+
+/// One header as the verifier sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Header<'a> {
+    /// Not sent, or sent empty (the SDKs treat both as "missing").
+    Absent,
+    /// Sent more than once, or not visible ASCII: a proxy or a forger, never
+    /// the provider. Reported as `malformed`.
+    Invalid,
+    /// Exactly one non-empty, visible-ASCII value.
+    Value(&'a str),
+}
+
+/// Looks `name` up (case-insensitively, as `HeaderMap` does).
+pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Header<'a> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Header::Absent;
+    };
+    if values.next().is_some() {
+        return Header::Invalid;
+    }
+    if first.is_empty() {
+        return Header::Absent;
+    }
+    match first.to_str() {
+        Ok(s) => Header::Value(s),
+        Err(_) => Header::Invalid,
+    }
+}
+
+// === HMAC ===
+
+/// HMAC-SHA256 of the concatenation of `parts` (no intermediate buffer).
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length (long ones are hashed), so this
+    // constructor cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+// === timestamps ===
+
+/// Parses a unix-seconds timestamp the way every SDK at least accepts it:
+/// an optionally signed run of ASCII digits that fits an `i64` (Go
+/// `strconv.ParseInt`, Rust `str::parse`; Python and JS accept more, e.g.
+/// spaces or trailing junk, which the stricter verdict rejects).
+pub(crate) fn parse_unix(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok()
+}
+
+/// Whether `ts` is inside `tolerance_secs` of `now`, both directions.
+///
+/// Old side: stale when `now - ts >= tolerance`. stripe-python,
+/// standardwebhooks-python and stripe-go compare against a clock with a
+/// fractional part, so a timestamp exactly `tolerance` whole seconds old is
+/// already past it there (unless the clock sits exactly on the second);
+/// stripe-node and the JS/Rust libraries floor the clock and still accept
+/// it. The stricter verdict wins (SPEC §5).
+///
+/// New side: stale when `ts - now > tolerance`; every SDK that checks the
+/// future at all (the Standard Webhooks ones) agrees at that boundary, and
+/// Stripe's SDKs, which do not check it, are made as strict by SPEC §5.
+pub(crate) fn within_tolerance(now: i64, ts: i64, tolerance_secs: i64) -> bool {
+    // i128: hostile timestamps near i64::MIN/MAX must not overflow.
+    let age = i128::from(now) - i128::from(ts);
+    let tolerance = i128::from(tolerance_secs);
+    age < tolerance && -age <= tolerance
+}
+
+// === building from config ===
+
+/// A build error for `source`, naming `key` (never a secret value).
+pub(crate) fn scheme_error(
+    source: &SourceConfig,
+    key: impl Into<String>,
+    message: impl Into<String>,
+) -> SchemeError {
+    SchemeError {
+        source_id: source.id.clone(),
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The source's secrets: at least one, none empty (an empty secret is an
+/// unset environment variable, not a key).
+pub(crate) fn require_secrets<'s>(
+    source: &'s SourceConfig,
+    scheme: &str,
+) -> Result<&'s [Secret], SchemeError> {
+    if source.secrets.is_empty() {
+        return Err(scheme_error(
+            source,
+            "secrets",
+            format!("scheme {scheme:?} needs at least one secret"),
+        ));
+    }
+    if let Some(i) = source.secrets.iter().position(|s| s.expose().is_empty()) {
+        return Err(scheme_error(source, format!("secrets[{i}]"), "is empty"));
+    }
+    Ok(&source.secrets)
+}
+
+/// Fails closed on scheme keys this scheme does not read, so a typo'd or
+/// misplaced option is never silently ignored.
+pub(crate) fn reject_unused_keys(source: &SourceConfig, scheme: &str) -> Result<(), SchemeError> {
+    if let Some(key) = source.params.keys().next() {
+        return Err(scheme_error(
+            source,
+            key.clone(),
+            format!("not used by scheme {scheme:?}"),
+        ));
+    }
+    if source.public_url.is_some() {
+        return Err(scheme_error(
+            source,
+            "public_url",
+            format!("not used by scheme {scheme:?} (it does not sign the URL)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The effective tolerance in whole seconds.
+pub(crate) fn tolerance_secs(source: &SourceConfig, default: Duration) -> i64 {
+    let tolerance = source.tolerance.unwrap_or(default);
+    i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX)
+}
+
+// === JSON extraction ===
+
+/// The body as a JSON object.
+pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, PayloadError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(PayloadError("body must be a JSON object".into())),
+        Err(e) => Err(PayloadError(format!("body is not valid JSON: {e}"))),
+    }
+}
+
+/// A required non-empty string field.
+pub(crate) fn required_str(obj: &Map<String, Value>, key: &str) -> Result<String, PayloadError> {
+    match obj.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => Err(PayloadError(format!("field `{key}` is empty"))),
+        Some(_) => Err(PayloadError(format!("field `{key}` must be a string"))),
+        None => Err(PayloadError(format!("field `{key}` is missing"))),
+    }
+}
+
+/// Checks a provider event id: non-empty and at most
+/// [`MAX_PROVIDER_EVENT_ID`] bytes, so a hostile id cannot bloat keys.
+pub(crate) fn event_id(id: String, what: &str) -> Result<String, PayloadError> {
+    if id.is_empty() {
+        return Err(PayloadError(format!("{what} is empty")));
+    }
+    if id.len() > MAX_PROVIDER_EVENT_ID {
+        return Err(PayloadError(format!(
+            "{what} is longer than {MAX_PROVIDER_EVENT_ID} bytes"
+        )));
+    }
+    Ok(id)
+}
+
+// === test support ===
+
+/// Builders and the vector runner shared by the schemes' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::{RawRequest, Rejection, Verifier};
+    use hookgate_config::SourceConfig;
+    use hookgate_core::Secret;
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    /// A source as the config crate would hand it over (built directly: the
+    /// parser is someone else's and may not exist yet).
+    pub(crate) fn source(scheme: &str, secrets: &[&str]) -> SourceConfig {
+        SourceConfig {
+            id: "src".into(),
+            scheme: scheme.into(),
+            scheme_line: 1,
+            secrets: secrets.iter().map(|s| Secret::new(s.as_bytes())).collect(),
+            tolerance: None,
+            dedup_window: None,
+            rate_limit: None,
+            types: BTreeMap::new(),
+            workers: 32,
+            public_url: None,
+            params: BTreeMap::new(),
+        }
+    }
+
+    /// One vector file (`tests/vectors/<scheme>/*.json`).
+    #[derive(Deserialize)]
+    struct VectorFile {
+        secrets: Vec<String>,
+        cases: Vec<Case>,
+    }
+
+    #[derive(Deserialize)]
+    struct Case {
+        name: String,
+        #[serde(default)]
+        secrets: Option<Vec<String>>,
+        now: i64,
+        #[serde(default)]
+        tolerance_secs: Option<u64>,
+        headers: BTreeMap<String, String>,
+        body: String,
+        expect: String,
+    }
+
+    /// Runs every case of a vector file through the public [`Verifier`].
+    pub(crate) fn run_vectors(scheme: &str, json: &str) {
+        let file: VectorFile = serde_json::from_str(json).expect("vector file parses");
+        assert!(!file.cases.is_empty());
+        for case in &file.cases {
+            let secrets = case.secrets.as_ref().unwrap_or(&file.secrets);
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            let mut src = source(scheme, &secrets);
+            src.tolerance = case.tolerance_secs.map(Duration::from_secs);
+            let verifier = Verifier::from_source(&src).expect("vector source builds");
+            let mut headers = http::HeaderMap::new();
+            for (k, v) in &case.headers {
+                let name = http::HeaderName::from_bytes(k.as_bytes()).expect("header name");
+                headers.append(name, http::HeaderValue::from_str(v).expect("header value"));
+            }
+            let req = RawRequest {
+                method: "POST",
+                path_and_query: "/ingest/src",
+                headers: &headers,
+                body: case.body.as_bytes(),
+            };
+            let got = match verifier.verify(&req, case.now) {
+                Ok(()) => "valid",
+                Err(r) => Rejection::as_str(r),
+            };
+            assert_eq!(got, case.expect, "vector {:?}", case.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_states() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(header(&h, "x-sig"), Header::Absent);
+        h.insert("x-sig", http::HeaderValue::from_static(""));
+        assert_eq!(header(&h, "x-sig"), Header::Absent);
+        h.insert("x-sig", http::HeaderValue::from_static("a"));
+        assert_eq!(header(&h, "X-Sig"), Header::Value("a"));
+        h.append("x-sig", http::HeaderValue::from_static("a"));
+        assert_eq!(header(&h, "x-sig"), Header::Invalid);
+        h.insert("x-sig", http::HeaderValue::from_bytes(b"\xff").unwrap());
+        assert_eq!(header(&h, "x-sig"), Header::Invalid);
+    }
+
+    #[test]
+    fn tolerance_boundaries() {
+        assert!(within_tolerance(1000, 1000, 300));
+        assert!(within_tolerance(1000, 701, 300));
+        assert!(!within_tolerance(1000, 700, 300));
+        assert!(within_tolerance(1000, 1300, 300));
+        assert!(!within_tolerance(1000, 1301, 300));
+        assert!(!within_tolerance(i64::MAX, i64::MIN, i64::MAX));
+        assert!(!within_tolerance(i64::MIN, i64::MAX, i64::MAX));
+    }
+
+    #[test]
+    fn unix_parsing() {
+        assert_eq!(parse_unix("1614265330"), Some(1_614_265_330));
+        assert_eq!(parse_unix("+5"), Some(5));
+        assert_eq!(parse_unix("-5"), Some(-5));
+        for bad in [
+            "",
+            " 5",
+            "5 ",
+            "5x",
+            "1_000",
+            "1.5",
+            "0x10",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_unix(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hmac_matches_rfc4231_case_2() {
+        // RFC 4231 test case 2 ("Jefe"), split across parts.
+        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

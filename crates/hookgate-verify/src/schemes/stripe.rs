@@ -1,0 +1,316 @@
+//! `scheme = "stripe"`: the `Stripe-Signature` header, byte-exact with
+//! Stripe's SDKs (stripe-python `WebhookSignature`, stripe-node
+//! `Webhooks`, stripe-go `webhook`).
+//!
+//! The header is `t=<unix>,v1=<hex>[,v1=<hex>...][,v0=...]`. The signed
+//! payload is `"{t}.{raw body}"`, HMAC-SHA256 keyed with the signing secret
+//! exactly as configured (`whsec_...` included, not decoded), as lowercase
+//! hex. Stripe sends one `v1` per active secret while a secret is rolled, and
+//! a source may hold several secrets: any (entry, secret) pair matching
+//! accepts.
+//!
+//! Where the SDKs disagree the stricter verdict wins (SPEC §5):
+//! - upper-case hex: stripe-go hex-decodes and accepts it, python/node
+//!   compare strings and reject it. Rejected (it simply mismatches).
+//! - every item must be `key=value` with exactly one `=` (stripe-go; python
+//!   and node skip junk items). Otherwise `malformed`.
+//! - `t` must be an optionally signed integer (stripe-go `ParseInt`; node's
+//!   `parseInt` would take `12abc`). Several `t` items that disagree are
+//!   `malformed` (python takes the first, node and go the last).
+//! - the body must be UTF-8: stripe-python decodes it before signing (and
+//!   raises otherwise), stripe-node decodes it lossily. Otherwise `mismatch`.
+//! - a timestamp further in the future than the tolerance is `stale` (no
+//!   Stripe SDK checks it; SPEC §5 does). The old-side boundary is
+//!   explained in `common::within_tolerance`.
+//!
+//! The tolerance is always enforced (the SDKs' "no tolerance" mode exists
+//! for tests only). `v0` and unknown items are ignored; a header with no
+//! `v1` at all is `malformed` (the SDKs' "no signatures found with expected
+//! scheme").
+
+use super::common::{self, Header};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use hookgate_config::SourceConfig;
+use hookgate_core::Secret;
+use hookgate_core::secret::ct_eq;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// The scheme's name in the config.
+pub const NAME: &str = "stripe";
+/// The signature header.
+pub const HEADER: &str = "stripe-signature";
+/// The SDKs' default tolerance (`DEFAULT_TOLERANCE = 300`).
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+/// Stripe retries for up to 3 days; the window outlasts that (SPEC §2).
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A Stripe source, checked at start.
+#[derive(Debug)]
+pub struct Params {
+    /// Signing secrets as configured; several during a rotation.
+    secrets: Vec<Secret>,
+    tolerance_secs: i64,
+}
+
+impl Params {
+    /// Builds from the source's config: at least one non-empty secret, no
+    /// scheme keys Stripe does not use.
+    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
+        common::reject_unused_keys(source, NAME)?;
+        let secrets = common::require_secrets(source, NAME)?.to_vec();
+        Ok(Params {
+            secrets,
+            tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
+        })
+    }
+}
+
+impl Scheme for Params {
+    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
+        verify(self, req, now_unix)
+    }
+
+    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
+        extract(req).map(|event| vec![event])
+    }
+
+    fn default_dedup_window(&self) -> Duration {
+        DEFAULT_DEDUP_WINDOW
+    }
+}
+
+// === verification ===
+
+/// The parsed `Stripe-Signature` header.
+#[derive(Debug, PartialEq, Eq)]
+struct SignatureHeader<'h> {
+    timestamp: i64,
+    /// The `v1` values, unchecked (anything that is not our lowercase hex
+    /// mismatches).
+    v1: Vec<&'h str>,
+}
+
+/// Parses the header value; every failure is `malformed`.
+fn parse_header(value: &str) -> Result<SignatureHeader<'_>, Rejection> {
+    let mut timestamp = None;
+    let mut v1 = Vec::new();
+    for item in value.split(',') {
+        let mut kv = item.split('=');
+        let (Some(key), Some(val), None) = (kv.next(), kv.next(), kv.next()) else {
+            return Err(Rejection::Malformed);
+        };
+        match key {
+            "t" => {
+                let t = common::parse_unix(val).ok_or(Rejection::Malformed)?;
+                if timestamp.is_some_and(|prev| prev != t) {
+                    return Err(Rejection::Malformed);
+                }
+                timestamp = Some(t);
+            }
+            "v1" => v1.push(val),
+            // v0 (legacy, test mode) and future schemes: ignored.
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or(Rejection::Malformed)?;
+    if v1.is_empty() {
+        return Err(Rejection::Malformed);
+    }
+    Ok(SignatureHeader { timestamp, v1 })
+}
+
+/// The `v1` signature of `body` at `timestamp` under `secret`, lowercase
+/// hex. Public so test kits and benches sign exactly as the verifier checks.
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    // The SDKs format the parsed integer, so `t=+5` signs as "5".
+    let t = timestamp.to_string();
+    hex::encode(common::hmac_sha256(secret, &[t.as_bytes(), b".", body]))
+}
+
+/// A complete `Stripe-Signature` value: `t=<timestamp>` then one `v1` per
+/// secret, as Stripe sends it while a secret is rolled.
+pub fn signature_header(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> String {
+    let mut out = format!("t={timestamp}");
+    for secret in secrets {
+        out.push_str(",v1=");
+        out.push_str(&sign(secret, timestamp, body));
+    }
+    out
+}
+
+/// Checks the signature, then the timestamp (SPEC §5 precedence: missing >
+/// malformed > mismatch > stale).
+pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
+    let value = match common::header(req.headers, HEADER) {
+        Header::Absent => return Err(Rejection::Missing),
+        Header::Invalid => return Err(Rejection::Malformed),
+        Header::Value(v) => v,
+    };
+    let parsed = parse_header(value)?;
+    if std::str::from_utf8(req.body).is_err() {
+        return Err(Rejection::Mismatch);
+    }
+    // Every (secret, entry) pair is compared, without stopping at the first
+    // match, so timing says nothing about which one matched.
+    let mut matched = false;
+    for secret in &params.secrets {
+        let expected = sign(secret.expose(), parsed.timestamp, req.body);
+        for candidate in &parsed.v1 {
+            matched |= ct_eq(candidate.as_bytes(), expected.as_bytes());
+        }
+    }
+    if !matched {
+        return Err(Rejection::Mismatch);
+    }
+    if !common::within_tolerance(now_unix, parsed.timestamp, params.tolerance_secs) {
+        return Err(Rejection::Stale);
+    }
+    Ok(())
+}
+
+// === extraction ===
+
+/// One Stripe event: `id`, `type`, `created` and `data.object.id`.
+pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
+    let obj = common::json_object(req.body)?;
+    let provider_event_id = common::event_id(common::required_str(&obj, "id")?, "field `id`")?;
+    let provider_type = common::required_str(&obj, "type")?;
+    let time = match obj.get("created") {
+        None | Some(Value::Null) => None,
+        // Snapshot events: unix seconds.
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(secs) => hookgate_core::time::rfc3339_secs(secs),
+            None => return Err(PayloadError("field `created` must be an integer".into())),
+        },
+        // Thin (v2) event notifications carry an RFC 3339 string.
+        Some(Value::String(s)) if hookgate_core::time::parse_rfc3339_ms(s).is_some() => {
+            Some(s.clone())
+        }
+        Some(_) => {
+            return Err(PayloadError(
+                "field `created` must be a unix time or an RFC 3339 string".into(),
+            ));
+        }
+    };
+    let subject = obj
+        .get("data")
+        .and_then(|d| d.get("object"))
+        .and_then(|o| o.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(ProviderEvent {
+        provider_event_id,
+        provider_type,
+        time,
+        subject,
+        data_json: Cow::Borrowed(req.body),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schemes::common::testing::{run_vectors, source};
+
+    /// Stripe's SDK test cases, with fixed clocks; see the file's `source`.
+    #[test]
+    fn sdk_vectors() {
+        run_vectors(
+            NAME,
+            include_str!("../../tests/vectors/stripe/sdk_webhook_tests.json"),
+        );
+    }
+
+    /// The payload of stripe-python `tests/test_webhook.py`
+    /// (`DUMMY_WEBHOOK_PAYLOAD`), signed with its `DUMMY_WEBHOOK_SECRET`;
+    /// expected values computed independently with Python's `hmac`.
+    #[test]
+    fn sign_is_pinned() {
+        let body = "{\n  \"id\": \"evt_test_webhook\",\n  \"object\": \"event\",\n  \"data\": { \"object\": { \"id\": \"rdr_123\", \"object\": \"terminal.reader\" } }\n}";
+        assert_eq!(
+            sign(b"whsec_test_secret", 1_700_000_000, body.as_bytes()),
+            "3bfab77baf5f7b6991a46c9b53b6547d7afc56148b10468fcad9f35c1992ffbd"
+        );
+        assert_eq!(
+            sign(b"whsec_test_secret_rolled_key", 12345, body.as_bytes()),
+            "59e6e8306462e09454903d9b6c4cb12d95aecf6fe4deba61995a4447f6361a45"
+        );
+        // `t=+12345` signs as the SDKs format the parsed integer.
+        assert_eq!(
+            sign(b"whsec_test_secret", 12345, body.as_bytes()),
+            "07b1ede164afb7b5de91267ffa656f568c65d6e0783ce0ac55ee094643578eda"
+        );
+    }
+
+    #[test]
+    fn header_parsing() {
+        let ok = parse_header("t=5,v1=aa,v0=bb,v1=cc,x=y").unwrap();
+        assert_eq!(
+            ok,
+            SignatureHeader {
+                timestamp: 5,
+                v1: vec!["aa", "cc"]
+            }
+        );
+        assert_eq!(parse_header("t=5,t=5,v1=aa").unwrap().timestamp, 5);
+        for bad in [
+            "t=5",           // no v1
+            "t=5,v0=aa",     // v0 only
+            "v1=aa",         // no t
+            "t=,v1=aa",      // empty t
+            "t=5x,v1=aa",    // not an integer
+            "t=1.5,v1=aa",   // not an integer
+            "t=5,t=6,v1=aa", // disagreeing t
+            "t=5,v1=a=b",    // two '='
+            "t=5,v1",        // no '='
+            "t=5,v1=aa,",    // empty item
+            "v1,t=1",        // stripe-go's bad header format test
+            "bad_header",    // stripe-python's invalid header test
+            "t=5, v1=aa",    // " v1" is not "v1": no v1
+        ] {
+            assert_eq!(parse_header(bad), Err(Rejection::Malformed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn build_fails_closed() {
+        let err = Params::from_source(&source(NAME, &[])).unwrap_err();
+        assert_eq!(err.key, "secrets");
+        let err = Params::from_source(&source(NAME, &["whsec_a", ""])).unwrap_err();
+        assert_eq!(err.key, "secrets[1]");
+        let mut src = source(NAME, &["whsec_a"]);
+        src.params.insert("header".into(), "x".into());
+        assert_eq!(Params::from_source(&src).unwrap_err().key, "header");
+        let mut src = source(NAME, &["whsec_a"]);
+        src.public_url = Some("https://example.com/".into());
+        assert_eq!(Params::from_source(&src).unwrap_err().key, "public_url");
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let params = Params::from_source(&source(NAME, &["whsec_topsecret"])).unwrap();
+        let debug = format!("{params:?}");
+        assert!(!debug.contains("topsecret"), "{debug}");
+        assert!(debug.contains("REDACTED"));
+    }
+
+    #[test]
+    fn extraction() {
+        let body = br#"{"id":"evt_1","type":"payment_intent.succeeded","created":1700000000,"data":{"object":{"id":"pi_1"}}}"#;
+        let headers = http::HeaderMap::new();
+        let req = RawRequest {
+            method: "POST",
+            path_and_query: "/ingest/stripe",
+            headers: &headers,
+            body,
+        };
+        let event = extract(&req).unwrap();
+        assert_eq!(event.provider_event_id, "evt_1");
+        assert_eq!(event.provider_type, "payment_intent.succeeded");
+        assert_eq!(event.time.as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(event.subject.as_deref(), Some("pi_1"));
+        assert!(matches!(event.data_json, Cow::Borrowed(b) if b == body));
+    }
+}

@@ -1,0 +1,65 @@
+//! Test helpers: sources built as struct literals (the config parser is
+//! developed separately) and requests from header lists.
+
+use hookgate_config::SourceConfig;
+use hookgate_core::Secret;
+use hookgate_verify::{RawRequest, Rejection, Verifier};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A source for `scheme` with `secrets` (rotation when several).
+pub fn source(scheme: &str, secrets: &[&[u8]]) -> SourceConfig {
+    SourceConfig {
+        id: "src".into(),
+        scheme: scheme.into(),
+        scheme_line: 1,
+        secrets: secrets.iter().map(|s| Secret::new(*s)).collect(),
+        tolerance: None,
+        dedup_window: None,
+        rate_limit: None,
+        types: BTreeMap::new(),
+        workers: 32,
+        public_url: None,
+        params: BTreeMap::new(),
+    }
+}
+
+/// The verifier for `scheme` with `secrets` and an optional tolerance.
+pub fn verifier(scheme: &str, secrets: &[&[u8]], tolerance: Option<u64>) -> Verifier {
+    let mut src = source(scheme, secrets);
+    src.tolerance = tolerance.map(Duration::from_secs);
+    Verifier::from_source(&src).expect("source builds")
+}
+
+/// Headers from (name, raw value bytes) pairs, appended in order (so a
+/// repeated name is a duplicated header).
+pub fn headers(pairs: &[(&str, &[u8])]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            http::HeaderValue::from_bytes(value).expect("header value"),
+        );
+    }
+    map
+}
+
+/// Verifies `body` with `headers` at `now` and names the outcome as the 401
+/// body would (`valid` on success).
+pub fn outcome(v: &Verifier, headers: &http::HeaderMap, body: &[u8], now: i64) -> &'static str {
+    let req = request(headers, body);
+    match v.verify(&req, now) {
+        Ok(()) => "valid",
+        Err(r) => Rejection::as_str(r),
+    }
+}
+
+/// A POST request with `headers` and `body`.
+pub fn request<'a>(headers: &'a http::HeaderMap, body: &'a [u8]) -> RawRequest<'a> {
+    RawRequest {
+        method: "POST",
+        path_and_query: "/ingest/src",
+        headers,
+        body,
+    }
+}
