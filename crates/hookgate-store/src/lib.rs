@@ -1,0 +1,551 @@
+//! Hookgate's durable store, on Redis.
+//!
+//! Ingest and delivery never talk to each other: they meet here. Ingest
+//! writes a callback's events with [`Store::ingest`], one atomic script that
+//! claims each idempotency key and stores its event together (the claim is
+//! written last, so no key is ever claimed without its event). Each source's
+//! worker pool then moves events through two kinds of leased queue:
+//!
+//! 1. the source's fan-out queue: [`Store::fanout_claim`] leases events,
+//!    the pool matches subscriptions, [`Store::fanout_commit`] creates each
+//!    delivery once and enqueues it on its route;
+//! 2. each route's queue (source, subscription): [`Store::route_claim`]
+//!    leases due deliveries, [`Store::route_finish`] records the attempt and
+//!    marks it delivered, schedules the retry, or dead-letters it.
+//!
+//! Queues are sorted sets scored by due time, so a retry schedule is just a
+//! future score and survives any restart. A lease is a score in a second
+//! sorted set; a lease that expires (its worker died) returns the delivery
+//! to the queue on the next claim, by any instance. That is the whole
+//! at-least-once machinery: no in-memory backlog, no consumer registry.
+//!
+//! Connections: a few multiplexed, auto-reconnecting redis-rs
+//! `ConnectionManager`s, created lazily so the gateway starts (and answers
+//! 503) while Redis is down, and recovers by itself when it returns. Not
+//! deadpool-redis: its pool PINGs on every checkout, which would double the
+//! round trips of every ingest. Scripts run by EVALSHA and are reloaded
+//! transparently after a Redis restart (NOSCRIPT).
+//!
+//! # Layout
+//! - [`keys`]: every key name (a storage format).
+//! - `scripts/*.lua`: the atomic operations, one file each.
+//! - [`error`]: [`StoreError`], classified for the caller's answer.
+
+pub mod error;
+pub mod keys;
+mod records;
+
+pub use error::StoreError;
+pub use keys::Keys;
+pub use records::{AttemptRecord, DeliveryRecord, DeliveryStatus, StoredEvent};
+
+use hookgate_config::StoreConfig;
+use hookgate_core::EventId;
+use hookgate_core::time::now_ms;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, Value};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// An entry reclaimed this many times is a poison message (SPEC §4).
+pub const RECLAIM_LIMIT: u32 = 5;
+
+/// Attempts kept per delivery in its log.
+pub const ATTEMPT_LOG_CAP: usize = 100;
+
+/// One event to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    /// Derived from the idempotency key.
+    pub id: &'a EventId,
+    /// Normalized type (fan-out matches on it).
+    pub ty: &'a str,
+    /// The CloudEvent JSON body, sent as is on every attempt.
+    pub cloudevent: &'a [u8],
+    /// W3C `traceparent` to continue on deliveries (`""` when none).
+    pub traceparent: &'a str,
+}
+
+/// A delivery leased to this worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    /// The event.
+    pub id: EventId,
+    /// Lease sequence number: pass it back to [`Store::route_finish`].
+    pub lease: i64,
+    /// Attempts already made in the current budget.
+    pub attempts: u32,
+    /// Start of the current budget (ms), for `max_age`.
+    pub first_ms: i64,
+    /// The CloudEvent body.
+    pub cloudevent: Vec<u8>,
+    /// The stored traceparent (`""` when none).
+    pub traceparent: String,
+}
+
+/// What a route claim returned.
+#[derive(Debug, Clone, Default)]
+pub struct RouteClaim {
+    /// Leased deliveries.
+    pub deliveries: Vec<ClaimedDelivery>,
+    /// When the earliest delivery still waiting falls due (ms), if any.
+    pub next_due_ms: Option<i64>,
+}
+
+/// The outcome written by [`Store::route_finish`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// 2xx.
+    Delivered,
+    /// Try again at `due_ms`.
+    Retry {
+        /// Unix ms.
+        due_ms: i64,
+    },
+    /// Park in the dead letters.
+    Dead {
+        /// Why, e.g. `status 400` or `max_attempts`.
+        reason: String,
+    },
+    /// Give the lease back without an attempt (shutdown, breaker).
+    Release,
+}
+
+/// Eviction-policy gate states.
+const POLICY_UNKNOWN: u8 = 0;
+const POLICY_OK: u8 = 1;
+const POLICY_REFUSED: u8 = 2;
+
+struct Scripts {
+    ingest: Script,
+    fanout_claim: Script,
+    fanout_commit: Script,
+    route_claim: Script,
+    route_finish: Script,
+}
+
+struct Inner {
+    conns: Vec<ConnectionManager>,
+    signals: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
+    next: AtomicUsize,
+    keys: Keys,
+    timeout: Duration,
+    allow_eviction: bool,
+    policy: AtomicU8,
+    scripts: Scripts,
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: never print it.
+        f.debug_struct("Store")
+            .field("prefix", &self.inner.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Builds a store handle without connecting (connections open lazily).
+    pub fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let url = std::str::from_utf8(cfg.url.expose())
+            .map_err(|_| StoreError::Protocol("store url is not UTF-8".into()))?;
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Protocol(format!("store url is invalid ({:?})", e.kind())))?;
+        let manager_cfg = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(cfg.timeout))
+            .set_response_timeout(Some(cfg.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let n = cfg.pool_size.clamp(1, 64);
+        let mut conns = Vec::with_capacity(n);
+        for _ in 0..n {
+            let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_cfg.clone())
+                .map_err(StoreError::from_redis)?;
+            conns.push(conn);
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                conns,
+                signals: Default::default(),
+                next: AtomicUsize::new(0),
+                keys: Keys::new(&cfg.key_prefix),
+                timeout: cfg.timeout,
+                allow_eviction: cfg.allow_eviction,
+                policy: AtomicU8::new(POLICY_UNKNOWN),
+                scripts: Scripts {
+                    ingest: Script::new(include_str!("scripts/ingest.lua")),
+                    fanout_claim: Script::new(include_str!("scripts/fanout_claim.lua")),
+                    fanout_commit: Script::new(include_str!("scripts/fanout_commit.lua")),
+                    route_claim: Script::new(include_str!("scripts/route_claim.lua")),
+                    route_finish: Script::new(include_str!("scripts/route_finish.lua")),
+                },
+            }),
+        })
+    }
+
+    /// The in-process signal poked when this handle stores new events of
+    /// `source`, so the source's fan-out loop wakes at once instead of at
+    /// its next poll. Other instances' writes are found by polling.
+    pub fn fanout_signal(&self, source: &str) -> Arc<tokio::sync::Notify> {
+        let mut map = self.inner.signals.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(source.to_owned()).or_default().clone()
+    }
+
+    /// The key layout.
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.conns.len();
+        self.inner.conns[i].clone()
+    }
+
+    /// Runs one store call under `store_timeout`.
+    async fn timed<T, F>(&self, fut: F) -> Result<T, StoreError>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.inner.timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(StoreError::from_redis(e)),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer within {:?}",
+                self.inner.timeout
+            ))),
+        }
+    }
+
+    /// PING: is the store reachable now?
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        let _: String = self.timed(redis::cmd("PING").query_async(&mut c)).await?;
+        Ok(())
+    }
+
+    /// Checks `maxmemory-policy` (SPEC §2 durability): an evicting Redis is
+    /// refused unless `allow_eviction`. Returns the policy seen (`None` when
+    /// the server does not allow CONFIG, as some managed services do; the
+    /// gateway then proceeds and says so).
+    pub async fn check_eviction_policy(&self) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn();
+        let reply: redis::RedisResult<Vec<String>> = match tokio::time::timeout(
+            self.inner.timeout,
+            redis::cmd("CONFIG")
+                .arg("GET")
+                .arg("maxmemory-policy")
+                .query_async(&mut c),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => return Err(StoreError::Unavailable("no answer to CONFIG GET".into())),
+        };
+        let policy = match reply {
+            Ok(v) => v.get(1).cloned(),
+            Err(e)
+                if e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_refusal()
+                    || e.is_connection_dropped() =>
+            {
+                return Err(StoreError::from_redis(e));
+            }
+            Err(_) => None,
+        };
+        let ok = match policy.as_deref() {
+            Some("noeviction") | None => true,
+            Some(_) => self.inner.allow_eviction,
+        };
+        self.inner.policy.store(
+            if ok { POLICY_OK } else { POLICY_REFUSED },
+            Ordering::Relaxed,
+        );
+        match (ok, policy) {
+            (true, p) => Ok(p),
+            (false, p) => Err(StoreError::EvictingPolicy(p.unwrap_or_default())),
+        }
+    }
+
+    /// Writes are allowed only once the eviction policy was seen acceptable.
+    async fn ensure_writable(&self) -> Result<(), StoreError> {
+        match self.inner.policy.load(Ordering::Relaxed) {
+            POLICY_OK => Ok(()),
+            // Unknown (Redis was down at start) or refused (re-checked, so an
+            // operator's fix is picked up without a restart).
+            POLICY_UNKNOWN | POLICY_REFUSED => self.check_eviction_policy().await.map(|_| ()),
+            _ => unreachable!("policy gate holds one of three values"),
+        }
+    }
+
+    /// Atomic dedup + durable enqueue of one callback's events (all of one
+    /// source). Returns, per event, true if stored, false if a duplicate.
+    pub async fn ingest(
+        &self,
+        source: &str,
+        events: &[NewEvent<'_>],
+        dedup_window: Duration,
+        retention: Duration,
+    ) -> Result<Vec<bool>, StoreError> {
+        self.ensure_writable().await?;
+        let keys = &self.inner.keys;
+        let mut inv = self.inner.scripts.ingest.prepare_invoke();
+        inv.key(keys.fanout_queue(source))
+            .key(keys.event_index(source));
+        inv.arg(now_ms())
+            .arg(dedup_window.as_millis().max(1) as u64)
+            .arg(retention.as_millis().max(1) as u64);
+        for ev in events {
+            inv.key(keys.dedup(source, ev.id))
+                .key(keys.event(source, ev.id));
+            inv.arg(ev.id.as_str())
+                .arg(ev.ty)
+                .arg(ev.cloudevent)
+                .arg(ev.traceparent);
+        }
+        let mut c = self.conn();
+        let flags: Vec<i64> = self.timed(inv.invoke_async(&mut c)).await?;
+        if flags.len() != events.len() {
+            return Err(StoreError::Protocol("ingest reply length".into()));
+        }
+        if flags.contains(&1) {
+            self.fanout_signal(source).notify_one();
+        }
+        Ok(flags.into_iter().map(|f| f == 1).collect())
+    }
+
+    /// Leases up to `max` due events of a source's fan-out queue. Returns
+    /// (event id, normalized type) pairs.
+    pub async fn fanout_claim(
+        &self,
+        source: &str,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Vec<(EventId, String)>, StoreError> {
+        let keys = &self.inner.keys;
+        let mut inv = self.inner.scripts.fanout_claim.prepare_invoke();
+        inv.key(keys.fanout_queue(source))
+            .key(keys.fanout_leases(source));
+        inv.arg(now_ms())
+            .arg(lease.as_millis() as u64)
+            .arg(max)
+            .arg(format!("{}e:", keys.source_base(source)));
+        let mut c = self.conn();
+        let flat: Vec<String> = self.timed(inv.invoke_async(&mut c)).await?;
+        let mut out = Vec::with_capacity(flat.len() / 2);
+        for pair in flat.chunks_exact(2) {
+            let id = EventId::parse(&pair[0])
+                .ok_or_else(|| StoreError::Protocol("fan-out queue holds a foreign id".into()))?;
+            out.push((id, pair[1].clone()));
+        }
+        Ok(out)
+    }
+
+    /// Creates the deliveries of leased events (once each) and releases
+    /// their fan-out leases. `items` pairs each event with the ids of the
+    /// subscriptions it goes to (possibly none).
+    pub async fn fanout_commit(
+        &self,
+        source: &str,
+        items: &[(EventId, Vec<&str>)],
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let keys = &self.inner.keys;
+        let mut inv = self.inner.scripts.fanout_commit.prepare_invoke();
+        inv.key(keys.fanout_leases(source));
+        inv.arg(now_ms())
+            .arg(retention.as_millis().max(1) as u64)
+            .arg(keys.source_base(source));
+        for (id, subs) in items {
+            inv.arg(id.as_str()).arg(subs.len());
+            for sub in subs {
+                inv.arg(*sub);
+            }
+        }
+        let mut c = self.conn();
+        let _: i64 = self.timed(inv.invoke_async(&mut c)).await?;
+        Ok(())
+    }
+
+    /// Leases up to `max` due deliveries of a route.
+    pub async fn route_claim(
+        &self,
+        source: &str,
+        sub: &str,
+        max: usize,
+        lease: Duration,
+    ) -> Result<RouteClaim, StoreError> {
+        let keys = &self.inner.keys;
+        let mut inv = self.inner.scripts.route_claim.prepare_invoke();
+        inv.key(keys.route_queue(source, sub))
+            .key(keys.route_leases(source, sub))
+            .key(keys.route_dlq(source, sub));
+        inv.arg(now_ms())
+            .arg(lease.as_millis() as u64)
+            .arg(max)
+            .arg(RECLAIM_LIMIT)
+            .arg(keys.source_base(source))
+            .arg(sub);
+        let mut c = self.conn();
+        let reply: Value = self.timed(inv.invoke_async(&mut c)).await?;
+        records::parse_route_claim(reply)
+    }
+
+    /// Records an attempt and its outcome for a leased delivery. Returns
+    /// false when the lease had been taken over (nothing written).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn route_finish(
+        &self,
+        source: &str,
+        sub: &str,
+        id: &EventId,
+        lease: i64,
+        attempts_after: u32,
+        finish: &Finish,
+        attempt: Option<&AttemptRecord>,
+        retention: Duration,
+    ) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
+        let mut inv = self.inner.scripts.route_finish.prepare_invoke();
+        inv.key(keys.route_queue(source, sub))
+            .key(keys.route_leases(source, sub))
+            .key(keys.route_dlq(source, sub))
+            .key(keys.delivery(source, id, sub))
+            .key(keys.attempts(source, id, sub));
+        let (outcome, due, reason) = match finish {
+            Finish::Delivered => ("delivered", 0, ""),
+            Finish::Retry { due_ms } => ("retry", *due_ms, ""),
+            Finish::Dead { reason } => ("dead", 0, reason.as_str()),
+            Finish::Release => ("release", 0, ""),
+        };
+        let attempt_json = match attempt {
+            Some(a) => serde_json::to_string(a).map_err(|e| StoreError::Protocol(e.to_string()))?,
+            None => String::new(),
+        };
+        let code = attempt
+            .and_then(|a| a.status_code)
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        inv.arg(id.as_str())
+            .arg(lease)
+            .arg(outcome)
+            .arg(now_ms())
+            .arg(due)
+            .arg(attempts_after)
+            .arg(attempt_json)
+            .arg(code)
+            .arg(reason)
+            .arg(retention.as_millis().max(1) as u64)
+            .arg(ATTEMPT_LOG_CAP);
+        let mut c = self.conn();
+        let done: i64 = self.timed(inv.invoke_async(&mut c)).await?;
+        Ok(done == 1)
+    }
+
+    // === reads (admin API, tests) ===
+
+    /// A stored event.
+    pub async fn event(
+        &self,
+        source: &str,
+        id: &EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let mut c = self.conn();
+        let key = self.inner.keys.event(source, id);
+        let map: std::collections::HashMap<String, Vec<u8>> = self
+            .timed(redis::cmd("HGETALL").arg(key).query_async(&mut c))
+            .await?;
+        Ok(records::stored_event(map))
+    }
+
+    /// A delivery's state.
+    pub async fn delivery(
+        &self,
+        source: &str,
+        id: &EventId,
+        sub: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let mut c = self.conn();
+        let key = self.inner.keys.delivery(source, id, sub);
+        let map: std::collections::HashMap<String, String> = self
+            .timed(redis::cmd("HGETALL").arg(key).query_async(&mut c))
+            .await?;
+        Ok(records::delivery_record(map))
+    }
+
+    /// A delivery's attempt log, oldest first.
+    pub async fn attempts(
+        &self,
+        source: &str,
+        id: &EventId,
+        sub: &str,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        let mut c = self.conn();
+        let key = self.inner.keys.attempts(source, id, sub);
+        let items: Vec<String> = self
+            .timed(
+                redis::cmd("LRANGE")
+                    .arg(key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|s| serde_json::from_str(s).ok())
+            .collect())
+    }
+
+    /// A route's dead letters: (event id, dead-at ms), oldest first.
+    pub async fn dead_letters(
+        &self,
+        source: &str,
+        sub: &str,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        let mut c = self.conn();
+        let key = self.inner.keys.route_dlq(source, sub);
+        let items: Vec<(String, f64)> = self
+            .timed(
+                redis::cmd("ZRANGE")
+                    .arg(key)
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|(id, at)| EventId::parse(&id).map(|id| (id, at as i64)))
+            .collect())
+    }
+
+    /// Deliveries waiting or in flight on a route.
+    pub async fn route_depth(&self, source: &str, sub: &str) -> Result<u64, StoreError> {
+        let mut c = self.conn();
+        let keys = &self.inner.keys;
+        let (q, l): (u64, u64) = self
+            .timed(
+                redis::pipe()
+                    .cmd("ZCARD")
+                    .arg(keys.route_queue(source, sub))
+                    .cmd("ZCARD")
+                    .arg(keys.route_leases(source, sub))
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(q + l)
+    }
+}

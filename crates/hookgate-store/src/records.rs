@@ -1,0 +1,161 @@
+//! Typed views of what the scripts store, and parsing of their replies.
+
+use crate::{ClaimedDelivery, RouteClaim, StoreError};
+use hookgate_core::EventId;
+use redis::Value;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// One attempt, as kept in a delivery's log (SPEC §4: time, status code or
+/// error, latency). Serialized as JSON in the store: a storage format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// 1-based attempt number within the current budget.
+    pub n: u32,
+    /// When the attempt started, RFC 3339.
+    pub at: String,
+    /// The subscriber's status code, if it answered.
+    pub status_code: Option<u16>,
+    /// Transport error or timeout, if it did not.
+    pub error: Option<String>,
+    /// Latency.
+    pub duration_ms: u64,
+}
+
+/// A delivery's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting, scheduled for retry, or in flight.
+    Pending,
+    /// A 2xx was received.
+    Delivered,
+    /// Parked in the dead letters.
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// Wire name (`pending|delivered|dead`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+}
+
+/// A delivery's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// State.
+    pub status: DeliveryStatus,
+    /// Attempts made in the current budget.
+    pub attempts: u32,
+    /// Why it is dead, when it is.
+    pub reason: Option<String>,
+    /// Status code of the last attempt, if the subscriber answered.
+    pub last_status_code: Option<u16>,
+    /// When it died (ms).
+    pub dead_at_ms: Option<i64>,
+    /// Times its lease expired and it was reclaimed.
+    pub reclaims: u32,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Normalized type.
+    pub ty: String,
+    /// CloudEvent JSON body.
+    pub cloudevent: Vec<u8>,
+    /// Receive time (ms).
+    pub received_ms: i64,
+    /// Stored traceparent (`""` when none).
+    pub traceparent: String,
+}
+
+fn text(map: &HashMap<String, Vec<u8>>, k: &str) -> Option<String> {
+    map.get(k).and_then(|v| String::from_utf8(v.clone()).ok())
+}
+
+pub(crate) fn stored_event(mut map: HashMap<String, Vec<u8>>) -> Option<StoredEvent> {
+    let cloudevent = map.remove("ce")?;
+    Some(StoredEvent {
+        ty: text(&map, "type").unwrap_or_default(),
+        received_ms: text(&map, "recv").and_then(|s| s.parse().ok()).unwrap_or(0),
+        traceparent: text(&map, "tp").unwrap_or_default(),
+        cloudevent,
+    })
+}
+
+pub(crate) fn delivery_record(map: HashMap<String, String>) -> Option<DeliveryRecord> {
+    let status = match map.get("st")?.as_str() {
+        "delivered" => DeliveryStatus::Delivered,
+        "dead" => DeliveryStatus::Dead,
+        _ => DeliveryStatus::Pending,
+    };
+    let num = |k: &str| map.get(k).and_then(|v| v.parse::<i64>().ok());
+    Some(DeliveryRecord {
+        status,
+        attempts: num("n").unwrap_or(0) as u32,
+        reason: map.get("reason").filter(|r| !r.is_empty()).cloned(),
+        last_status_code: num("code").map(|c| c as u16),
+        dead_at_ms: num("dead_at"),
+        reclaims: num("rc").unwrap_or(0) as u32,
+    })
+}
+
+fn as_bytes(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Some(b.clone()),
+        Value::SimpleString(s) => Some(s.clone().into_bytes()),
+        Value::Int(i) => Some(i.to_string().into_bytes()),
+        _ => None,
+    }
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        other => String::from_utf8(as_bytes(other)?).ok()?.parse().ok(),
+    }
+}
+
+pub(crate) fn parse_route_claim(reply: Value) -> Result<RouteClaim, StoreError> {
+    let bad = || StoreError::Protocol("route claim reply".into());
+    let Value::Array(parts) = reply else {
+        return Err(bad());
+    };
+    let [claimed, next_due] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let flat = match claimed {
+        Value::Array(items) => items.as_slice(),
+        _ => return Err(bad()),
+    };
+    let mut deliveries = Vec::with_capacity(flat.len() / 6);
+    for row in flat.chunks_exact(6) {
+        let id = as_bytes(&row[0])
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| EventId::parse(&s))
+            .ok_or_else(bad)?;
+        deliveries.push(ClaimedDelivery {
+            id,
+            lease: as_i64(&row[1]).ok_or_else(bad)?,
+            attempts: as_i64(&row[2]).unwrap_or(0).max(0) as u32,
+            first_ms: as_i64(&row[3]).unwrap_or(0),
+            cloudevent: as_bytes(&row[4]).ok_or_else(bad)?,
+            traceparent: as_bytes(&row[5])
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default(),
+        });
+    }
+    let next_due_ms = as_bytes(next_due)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(|f| f as i64);
+    Ok(RouteClaim {
+        deliveries,
+        next_due_ms,
+    })
+}
