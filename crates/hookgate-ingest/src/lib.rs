@@ -1,0 +1,42 @@
+//! Hookgate's public listener: `POST /ingest/{source_id}` (SPEC §2).
+//!
+//! Each request goes through the same steps, in this order, each with
+//! exactly one answer on failure ([`respond`] holds them all):
+//!
+//! 1. route: unknown source 404, other method 405;
+//! 2. body: larger than `max_body_bytes` 413 (reading stops at the limit),
+//!    not complete within `read_timeout` 408;
+//! 3. signature, by the source's scheme: 401 with the reason;
+//! 4. payload: 400 when it is not what the scheme requires;
+//! 5. the source's rate limit: 429 with `Retry-After`;
+//! 6. one atomic store call claims every idempotency key and stores every
+//!    event: 503 with `Retry-After` when the store cannot;
+//! 7. 200: accepted / duplicate, or the scheme's fixed acknowledgement.
+//!
+//! Nothing is acknowledged before step 6 returned. Ingest knows nothing of
+//! subscriptions or delivery: it writes only its source's keys, and the
+//! source's worker pool takes over from the store.
+
+pub mod pipeline;
+pub mod respond;
+
+pub use pipeline::{Ingest, SourceRuntime};
+
+use hookgate_core::shutdown::Drain;
+use hookgate_http::ServeOptions;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Serves the ingest listener until `drain` is cancelled.
+pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>, drain: Drain, opts: ServeOptions) {
+    hookgate_http::serve(
+        listener,
+        move |req| {
+            let ingest = ingest.clone();
+            async move { ingest.handle(req).await }
+        },
+        drain,
+        opts,
+    )
+    .await
+}

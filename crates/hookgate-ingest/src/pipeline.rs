@@ -1,0 +1,314 @@
+//! The ingest pipeline: one request through the steps of SPEC §2.
+
+use crate::respond::{self, Outcome};
+use bytes::{Bytes, BytesMut};
+use hookgate_config::Config;
+use hookgate_core::event::{NormalizedEvent, normalized_type};
+use hookgate_core::rate_limit::TokenBucket;
+use hookgate_core::time::{now_ms, rfc3339_ms};
+use hookgate_core::{EventId, idempotency_key, trace};
+use hookgate_http::Body;
+use hookgate_store::{NewEvent, Store, StoreError};
+use hookgate_verify::{RawRequest, SchemeError, Verifier};
+use http::{HeaderValue, Method, Request, Response, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+/// One source, ready to take callbacks.
+#[derive(Debug)]
+pub struct SourceRuntime {
+    id: String,
+    verifier: Verifier,
+    types: BTreeMap<String, String>,
+    rate: Option<TokenBucket>,
+}
+
+/// The ingest listener's state.
+#[derive(Debug)]
+pub struct Ingest {
+    sources: HashMap<String, SourceRuntime>,
+    store: Store,
+    max_body: u64,
+    read_timeout: Duration,
+    retention: Duration,
+}
+
+/// Why the body could not be taken.
+enum BodyError {
+    TooLarge,
+    Timeout,
+    Unreadable,
+}
+
+impl Ingest {
+    /// Builds every source's verifier; any scheme error stops the gateway
+    /// (fail closed: no source runs unverified).
+    pub fn new(cfg: &Config, store: Store) -> Result<Self, Vec<SchemeError>> {
+        let mut sources = HashMap::new();
+        let mut errors = Vec::new();
+        for src in &cfg.sources {
+            match Verifier::from_source(src) {
+                Ok(verifier) => {
+                    sources.insert(
+                        src.id.clone(),
+                        SourceRuntime {
+                            id: src.id.clone(),
+                            verifier,
+                            types: src.types.clone(),
+                            rate: src
+                                .rate_limit
+                                .map(|r| TokenBucket::new(r.per_second, r.burst)),
+                        },
+                    );
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Ingest {
+            sources,
+            store,
+            max_body: cfg.server.max_body_bytes,
+            read_timeout: cfg.server.read_timeout,
+            retention: cfg.delivery.retention,
+        })
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = trace::new_request_id();
+        let (source_label, outcome, mut resp) = self.run(req, &request_id).await;
+        let elapsed = started.elapsed();
+        metrics::counter!(
+            "hookgate_ingest_requests_total",
+            "source" => source_label.clone(),
+            "outcome" => outcome.as_str()
+        )
+        .increment(1);
+        metrics::histogram!("hookgate_ingest_duration_seconds", "source" => source_label.clone())
+            .record(elapsed.as_secs_f64());
+        let status = resp.status().as_u16();
+        match outcome {
+            Outcome::StoreError => tracing::warn!(
+                request_id = %request_id, source = %source_label, outcome = outcome.as_str(),
+                status, duration_ms = elapsed.as_millis() as u64, "ingest failed: store unavailable"
+            ),
+            _ => tracing::info!(
+                request_id = %request_id, source = %source_label, outcome = outcome.as_str(),
+                status, duration_ms = elapsed.as_millis() as u64, "ingest"
+            ),
+        }
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+        resp
+    }
+
+    async fn run(
+        &self,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> (String, Outcome, Response<Body>) {
+        // 1. route
+        let Some(source_id) = req.uri().path().strip_prefix("/ingest/") else {
+            return (
+                "_none".into(),
+                Outcome::UnknownSource,
+                respond::not_found(false),
+            );
+        };
+        let Some(source) = self.sources.get(source_id) else {
+            // Never label metrics with a caller-chosen string.
+            return (
+                "_unknown".into(),
+                Outcome::UnknownSource,
+                respond::not_found(true),
+            );
+        };
+        let label = source.id.clone();
+        if req.method() != Method::POST {
+            return (
+                label,
+                Outcome::MethodNotAllowed,
+                respond::method_not_allowed(),
+            );
+        }
+
+        // 2. body, bounded in size and time
+        let (parts, body) = req.into_parts();
+        let body = match self.read_body(&parts.headers, body).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => {
+                return (label, Outcome::TooLarge, respond::too_large(self.max_body));
+            }
+            Err(BodyError::Timeout) => return (label, Outcome::Timeout, respond::timeout()),
+            Err(BodyError::Unreadable) => {
+                return (label, Outcome::InvalidPayload, respond::unreadable());
+            }
+        };
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let raw = RawRequest {
+            method: parts.method.as_str(),
+            path_and_query,
+            headers: &parts.headers,
+            body: &body,
+        };
+
+        // 3. signature
+        if let Err(reason) = source
+            .verifier
+            .verify(&raw, hookgate_core::time::now_unix())
+        {
+            return (label, Outcome::Rejected(reason), respond::rejected(reason));
+        }
+
+        // 4. payload
+        let events = match source.verifier.extract(&raw) {
+            Ok(events) if !events.is_empty() => events,
+            Ok(_) => {
+                return (
+                    label,
+                    Outcome::InvalidPayload,
+                    respond::invalid_payload("the callback carries no event"),
+                );
+            }
+            Err(e) => {
+                return (
+                    label,
+                    Outcome::InvalidPayload,
+                    respond::invalid_payload(&e.0),
+                );
+            }
+        };
+
+        // 5. rate limit (one token per event: a batch costs what it carries)
+        if let Some(bucket) = &source.rate
+            && let Err(wait) = bucket.try_take(events.len() as f64)
+        {
+            return (label, Outcome::RateLimited, respond::rate_limited(wait));
+        }
+
+        // 6. atomic dedup + durable enqueue
+        let now = now_ms();
+        let traceparent = trace::continue_or_start(
+            parts
+                .headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok()),
+        );
+        let received = rfc3339_ms(now).unwrap_or_default();
+        let mut ids = Vec::with_capacity(events.len());
+        let mut types = Vec::with_capacity(events.len());
+        let mut bodies = Vec::with_capacity(events.len());
+        for ev in &events {
+            let id = EventId::derive(&idempotency_key(&source.id, &ev.provider_event_id));
+            let ty = normalized_type(&source.id, &ev.provider_type, &source.types);
+            let body = NormalizedEvent {
+                id: &id,
+                source_id: &source.id,
+                ty: &ty,
+                time: ev.time.as_deref().unwrap_or(&received),
+                subject: ev.subject.as_deref(),
+                data_json: &ev.data_json,
+            }
+            .to_cloudevent_json();
+            ids.push(id);
+            types.push(ty);
+            bodies.push(body);
+        }
+        let new_events: Vec<NewEvent<'_>> = (0..events.len())
+            .map(|i| NewEvent {
+                id: &ids[i],
+                ty: &types[i],
+                cloudevent: &bodies[i],
+                traceparent: &traceparent,
+            })
+            .collect();
+        let stored = match self
+            .store
+            .ingest(
+                &source.id,
+                &new_events,
+                source.verifier.dedup_window(),
+                self.retention,
+            )
+            .await
+        {
+            Ok(flags) => flags,
+            Err(err) => {
+                log_store_error(request_id, &source.id, &err);
+                return (label, Outcome::StoreError, respond::store_unavailable());
+            }
+        };
+
+        // 7. answer
+        let any_new = stored.iter().any(|&s| s);
+        let answer: Vec<(String, bool)> = ids
+            .iter()
+            .zip(&stored)
+            .map(|(id, &new)| (id.to_string(), !new))
+            .collect();
+        for (id, new) in &answer {
+            tracing::debug!(request_id, source = %source.id, event_id = %id, duplicate = *new, "event");
+        }
+        let outcome = if any_new {
+            Outcome::Accepted
+        } else {
+            Outcome::Duplicate
+        };
+        (
+            label,
+            outcome,
+            respond::accepted(source.verifier.ack(), &answer),
+        )
+    }
+
+    /// Reads the body: at most `max_body` bytes (stops reading past it) and
+    /// within `read_timeout` from the end of the head.
+    async fn read_body(
+        &self,
+        headers: &http::HeaderMap,
+        mut body: Incoming,
+    ) -> Result<Bytes, BodyError> {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body) {
+            return Err(BodyError::TooLarge);
+        }
+        let max = self.max_body as usize;
+        let read = async {
+            let mut buf =
+                BytesMut::with_capacity(declared.unwrap_or(0).min(self.max_body) as usize);
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|_| BodyError::Unreadable)?;
+                if let Ok(data) = frame.into_data() {
+                    if buf.len() + data.len() > max {
+                        return Err(BodyError::TooLarge);
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Ok(buf.freeze())
+        };
+        match tokio::time::timeout(self.read_timeout, read).await {
+            Ok(result) => result,
+            Err(_) => Err(BodyError::Timeout),
+        }
+    }
+}
+
+fn log_store_error(request_id: &str, source: &str, err: &StoreError) {
+    metrics::counter!("hookgate_store_errors_total", "op" => "ingest").increment(1);
+    tracing::warn!(request_id, source, error = %err, "store write failed; answered 503");
+}
