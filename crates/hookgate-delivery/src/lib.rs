@@ -1,0 +1,27 @@
+//! Hookgate's delivery side: per-source worker pools (SPEC §1, §3, §4).
+//!
+//! Each source gets a [`pool`]: one fan-out loop that turns the source's
+//! stored events into deliveries on its routes, and one driver per route
+//! (source, subscription) that leases due deliveries from the store and
+//! sends them. Limits nest, so one sick integration hurts nobody else:
+//!
+//! - the route's [`breaker`] stops claiming while its subscriber is failing
+//!   (deliveries wait in the store and burn no attempts);
+//! - the subscription's `max_in_flight` semaphore and rate limit are shared
+//!   by its routes; its timeout bounds every attempt;
+//! - the source's `workers` semaphore bounds its pool; another source's
+//!   pool is untouched by its flood.
+//!
+//! The backlog lives in Redis; a driver only claims as many deliveries as it
+//! has free permits, so memory stays flat however deep the queues are. What
+//! an attempt means is decided by [`classify`]; when to retry by
+//! [`backoff`]; the outbound signature by [`sign`].
+
+pub mod backoff;
+pub mod breaker;
+pub mod classify;
+mod client;
+pub mod pool;
+pub mod sign;
+
+pub use pool::{Delivery, RouteStatus};

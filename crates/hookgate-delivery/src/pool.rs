@@ -1,0 +1,557 @@
+//! The per-source worker pools: fan-out loop, route drivers, attempts.
+
+use crate::breaker::{Breaker, BreakerState, Permit};
+use crate::classify::{Classified, classify_error, classify_status};
+use crate::client::{self, HttpClient};
+use crate::{backoff, sign};
+use bytes::Bytes;
+use hookgate_config::{Config, RetryPolicy, SubscriptionConfig};
+use hookgate_core::event::CLOUDEVENTS_CONTENT_TYPE;
+use hookgate_core::glob::Pattern;
+use hookgate_core::rate_limit::TokenBucket;
+use hookgate_core::shutdown::Drain;
+use hookgate_core::time::{now_ms, now_unix, rfc3339_ms};
+use hookgate_core::{Secret, trace};
+use hookgate_store::{AttemptRecord, ClaimedDelivery, Finish, Store};
+use http::{HeaderValue, Request, header};
+use http_body_util::{BodyExt, Full};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+/// Deliveries claimed per store round trip, at most.
+const CLAIM_BATCH: usize = 64;
+/// Events fanned out per store round trip, at most.
+const FANOUT_BATCH: usize = 256;
+/// Response bytes kept in the attempt log.
+const RESPONSE_CAP: usize = 1024;
+/// Pause after a store error before a loop tries again.
+const STORE_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Gateway-wide delivery settings.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    visibility_timeout: Duration,
+    retention: Duration,
+    poll_interval: Duration,
+}
+
+/// One subscription, shared by its routes.
+struct Subscription {
+    id: String,
+    url: http::Uri,
+    secrets: Vec<Secret>,
+    timeout: Duration,
+    retry: RetryPolicy,
+    patterns: Vec<Pattern>,
+    in_flight: Arc<Semaphore>,
+    rate: Option<TokenBucket>,
+    client: HttpClient,
+    user_agent: HeaderValue,
+    sub_header: HeaderValue,
+}
+
+impl Subscription {
+    fn new(cfg: &SubscriptionConfig) -> Option<Self> {
+        Some(Subscription {
+            id: cfg.id.clone(),
+            url: cfg.url.clone(),
+            secrets: cfg.secrets.clone(),
+            timeout: cfg.timeout,
+            retry: cfg.retry,
+            patterns: cfg.events.iter().map(|p| Pattern::new(p)).collect(),
+            in_flight: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
+            rate: cfg
+                .rate_limit
+                .map(|r| TokenBucket::new(r.per_second, r.burst)),
+            client: client::build(cfg.timeout, cfg.max_in_flight),
+            user_agent: HeaderValue::from_static(concat!("hookgate/", env!("CARGO_PKG_VERSION"))),
+            sub_header: HeaderValue::from_str(&cfg.id).ok()?,
+        })
+    }
+
+    fn wants(&self, ty: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(ty))
+    }
+}
+
+/// One route: (source, subscription).
+struct Route {
+    source: String,
+    sub: Arc<Subscription>,
+    breaker: Breaker,
+    wake: Notify,
+}
+
+/// A route's state, for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteStatus {
+    /// Source id.
+    pub source: String,
+    /// Subscription id.
+    pub subscription: String,
+    /// Breaker state on this instance.
+    pub breaker: BreakerState,
+}
+
+/// The running delivery side.
+#[derive(Clone)]
+pub struct Delivery {
+    routes: Arc<Vec<Arc<Route>>>,
+}
+
+impl Delivery {
+    /// Starts one pool per source; every task is spawned through `drain`.
+    pub fn start(cfg: &Config, store: Store, drain: &Drain) -> Self {
+        let settings = Settings {
+            visibility_timeout: cfg.delivery.visibility_timeout,
+            retention: cfg.delivery.retention,
+            poll_interval: cfg.delivery.poll_interval,
+        };
+        let subs: Vec<Arc<Subscription>> = cfg
+            .subscriptions
+            .iter()
+            .filter_map(Subscription::new)
+            .map(Arc::new)
+            .collect();
+        let mut all_routes = Vec::new();
+        for src in &cfg.sources {
+            let workers = Arc::new(Semaphore::new(src.workers.max(1)));
+            let routes: Vec<Arc<Route>> = subs
+                .iter()
+                .map(|sub| {
+                    let b = cfg
+                        .subscriptions
+                        .iter()
+                        .find(|s| s.id == sub.id)
+                        .map(|s| s.breaker)
+                        .expect("every subscription runtime comes from the config");
+                    Arc::new(Route {
+                        source: src.id.clone(),
+                        sub: sub.clone(),
+                        breaker: Breaker::new(b.failures, b.cooldown),
+                        wake: Notify::new(),
+                    })
+                })
+                .collect();
+            for route in &routes {
+                drain.spawn(drive_route(
+                    store.clone(),
+                    route.clone(),
+                    workers.clone(),
+                    settings,
+                    drain.clone(),
+                ));
+            }
+            drain.spawn(fan_out(
+                store.clone(),
+                src.id.clone(),
+                routes.clone(),
+                settings,
+                drain.clone(),
+            ));
+            all_routes.extend(routes);
+        }
+        Delivery {
+            routes: Arc::new(all_routes),
+        }
+    }
+
+    /// Every route's state on this instance.
+    pub fn routes(&self) -> Vec<RouteStatus> {
+        let now = Instant::now();
+        self.routes
+            .iter()
+            .map(|r| RouteStatus {
+                source: r.source.clone(),
+                subscription: r.sub.id.clone(),
+                breaker: r.breaker.state(now),
+            })
+            .collect()
+    }
+}
+
+/// Sleeps until `deadline`, a wake-up, or shutdown, whichever comes first.
+async fn idle(deadline: Instant, wake: &Notify, drain: &Drain) {
+    tokio::select! {
+        _ = tokio::time::sleep_until(deadline.into()) => {}
+        _ = wake.notified() => {}
+        _ = drain.cancelled() => {}
+    }
+}
+
+/// The source's fan-out loop: stored events become deliveries on every
+/// route whose subscription wants the type.
+async fn fan_out(
+    store: Store,
+    source: String,
+    routes: Vec<Arc<Route>>,
+    settings: Settings,
+    drain: Drain,
+) {
+    let signal = store.fanout_signal(&source);
+    while !drain.is_cancelled() {
+        let claimed = match store
+            .fanout_claim(&source, FANOUT_BATCH, settings.visibility_timeout)
+            .await
+        {
+            Ok(c) => c,
+            Err(err) => {
+                metrics::counter!("hookgate_store_errors_total", "op" => "fanout").increment(1);
+                tracing::warn!(source = %source, error = %err, "fan-out claim failed");
+                idle(Instant::now() + STORE_BACKOFF, &signal, &drain).await;
+                continue;
+            }
+        };
+        if claimed.is_empty() {
+            idle(Instant::now() + settings.poll_interval, &signal, &drain).await;
+            continue;
+        }
+        let items: Vec<_> = claimed
+            .iter()
+            .map(|(id, ty)| {
+                let subs: Vec<&str> = routes
+                    .iter()
+                    .filter(|r| r.sub.wants(ty))
+                    .map(|r| r.sub.id.as_str())
+                    .collect();
+                (id.clone(), subs)
+            })
+            .collect();
+        match store
+            .fanout_commit(&source, &items, settings.retention)
+            .await
+        {
+            Ok(()) => {
+                for route in &routes {
+                    if items
+                        .iter()
+                        .any(|(_, subs)| subs.contains(&route.sub.id.as_str()))
+                    {
+                        route.wake.notify_one();
+                    }
+                }
+            }
+            Err(err) => {
+                // The leases expire and the events are fanned out again;
+                // deliveries are created once, so nothing doubles.
+                metrics::counter!("hookgate_store_errors_total", "op" => "fanout").increment(1);
+                tracing::warn!(source = %source, error = %err, "fan-out commit failed");
+                idle(Instant::now() + STORE_BACKOFF, &signal, &drain).await;
+            }
+        }
+    }
+}
+
+/// Takes up to `max` permit pairs: waits for the first, takes the rest only
+/// if free now.
+async fn take_capacity(
+    sub: &Subscription,
+    workers: &Arc<Semaphore>,
+    max: usize,
+    drain: &Drain,
+) -> Option<Vec<(OwnedSemaphorePermit, OwnedSemaphorePermit)>> {
+    let first = tokio::select! {
+        p = sub.in_flight.clone().acquire_owned() => p.ok()?,
+        _ = drain.cancelled() => return None,
+    };
+    let first_worker = tokio::select! {
+        p = workers.clone().acquire_owned() => p.ok()?,
+        _ = drain.cancelled() => return None,
+    };
+    let mut permits = vec![(first, first_worker)];
+    while permits.len() < max {
+        let Ok(s) = sub.in_flight.clone().try_acquire_owned() else {
+            break;
+        };
+        let Ok(w) = workers.clone().try_acquire_owned() else {
+            break;
+        };
+        permits.push((s, w));
+    }
+    Some(permits)
+}
+
+/// One route's driver: claims as many due deliveries as it has capacity
+/// for, and starts an attempt for each.
+async fn drive_route(
+    store: Store,
+    route: Arc<Route>,
+    workers: Arc<Semaphore>,
+    settings: Settings,
+    drain: Drain,
+) {
+    let sub = route.sub.clone();
+    while !drain.is_cancelled() {
+        let max = match route.breaker.permit(Instant::now()) {
+            Permit::Flow => CLAIM_BATCH,
+            Permit::Probe => 1,
+            Permit::WaitUntil(t) => {
+                idle(t, &Notify::new(), &drain).await;
+                continue;
+            }
+        };
+        let probing = max == 1 && route.breaker.state(Instant::now()) == BreakerState::HalfOpen;
+        let Some(mut permits) = take_capacity(&sub, &workers, max, &drain).await else {
+            break;
+        };
+        if let Some(rate) = &sub.rate {
+            if let Err(wait) = rate.try_take(1.0) {
+                drop(permits);
+                if probing {
+                    route.breaker.cancel_probe();
+                }
+                idle(Instant::now() + wait, &Notify::new(), &drain).await;
+                continue;
+            }
+            // Extra permits only as far as the bucket allows.
+            let mut allowed = 1;
+            while allowed < permits.len() && rate.try_take(1.0).is_ok() {
+                allowed += 1;
+            }
+            permits.truncate(allowed);
+        }
+        let claim = match store
+            .route_claim(
+                &route.source,
+                &sub.id,
+                permits.len(),
+                settings.visibility_timeout,
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(err) => {
+                drop(permits);
+                if probing {
+                    route.breaker.cancel_probe();
+                }
+                metrics::counter!("hookgate_store_errors_total", "op" => "claim").increment(1);
+                tracing::warn!(source = %route.source, subscription = %sub.id, error = %err, "route claim failed");
+                idle(Instant::now() + STORE_BACKOFF, &route.wake, &drain).await;
+                continue;
+            }
+        };
+        if claim.deliveries.is_empty() {
+            drop(permits);
+            if probing {
+                route.breaker.cancel_probe();
+            }
+            let mut deadline = Instant::now() + settings.poll_interval;
+            if let Some(due) = claim.next_due_ms {
+                let wait = Duration::from_millis((due - now_ms()).max(0) as u64);
+                deadline = deadline.min(Instant::now() + wait);
+            }
+            idle(deadline, &route.wake, &drain).await;
+            continue;
+        }
+        let full = claim.deliveries.len() == permits.len();
+        for (delivery, permit) in claim.deliveries.into_iter().zip(permits.drain(..)) {
+            let store = store.clone();
+            let route = route.clone();
+            drain.spawn(async move {
+                attempt(&store, &route, delivery, settings).await;
+                drop(permit);
+            });
+        }
+        drop(permits);
+        if !full {
+            // Less was due than we could carry: nothing more right now.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// What a single send produced.
+struct Sent {
+    classified: Classified,
+    status_code: Option<u16>,
+    error: Option<String>,
+}
+
+async fn send(route: &Route, d: &ClaimedDelivery, n: u32) -> Sent {
+    let sub = &route.sub;
+    let ts = now_unix();
+    let signature = sign::signature(&sub.secrets, d.id.as_str(), ts, &d.cloudevent);
+    let mut req = Request::post(sub.url.clone());
+    let h = req.headers_mut().expect("a fresh builder has headers");
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(CLOUDEVENTS_CONTENT_TYPE),
+    );
+    h.insert(header::USER_AGENT, sub.user_agent.clone());
+    // Ids are base32 and numbers: always valid header values.
+    h.insert(
+        "webhook-id",
+        HeaderValue::from_str(d.id.as_str()).expect("base32 id"),
+    );
+    h.insert("webhook-timestamp", HeaderValue::from(ts));
+    h.insert(
+        "webhook-signature",
+        HeaderValue::from_str(&signature).expect("base64 signature"),
+    );
+    h.insert("hookgate-attempt", HeaderValue::from(n));
+    h.insert("hookgate-subscription", sub.sub_header.clone());
+    if let Some(tp) = trace::child_of(&d.traceparent).and_then(|t| HeaderValue::from_str(&t).ok()) {
+        h.insert("traceparent", tp);
+    }
+    let req = match req.body(Full::new(Bytes::from(d.cloudevent.clone()))) {
+        Ok(r) => r,
+        Err(e) => {
+            return Sent {
+                classified: Classified::Dead {
+                    reason: format!("invalid request: {e}"),
+                },
+                status_code: None,
+                error: Some("invalid request".into()),
+            };
+        }
+    };
+    let exchange = async {
+        let resp = sub.client.request(req).await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        // Keep a small prefix of the body; stop reading past the cap.
+        let mut body = resp.into_body();
+        let mut kept = 0usize;
+        while kept < RESPONSE_CAP {
+            match body.frame().await {
+                Some(Ok(frame)) => kept += frame.data_ref().map(|d| d.len()).unwrap_or(0),
+                _ => break,
+            }
+        }
+        Ok::<_, hyper_util::client::legacy::Error>((status, headers))
+    };
+    match tokio::time::timeout(sub.timeout, exchange).await {
+        Ok(Ok((status, headers))) => Sent {
+            classified: classify_status(status, &headers, SystemTime::now()),
+            status_code: Some(status.as_u16()),
+            error: None,
+        },
+        Ok(Err(err)) => {
+            let text = describe(&err);
+            Sent {
+                classified: classify_error(&text),
+                status_code: None,
+                error: Some(text),
+            }
+        }
+        Err(_) => {
+            let text = format!("timeout after {}ms", sub.timeout.as_millis());
+            Sent {
+                classified: classify_error(&text),
+                status_code: None,
+                error: Some(text),
+            }
+        }
+    }
+}
+
+/// A short, secret-free description of a transport error.
+fn describe(err: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error as _;
+    let mut text = if err.is_connect() {
+        "connect error".to_owned()
+    } else {
+        "transport error".to_owned()
+    };
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// One attempt, from send to the recorded outcome.
+async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Settings) {
+    let sub = &route.sub;
+    let n = d.attempts + 1;
+    let started_ms = now_ms();
+    let started = Instant::now();
+    let sent = send(route, &d, n).await;
+    let elapsed = started.elapsed();
+    let record = AttemptRecord {
+        n,
+        at: rfc3339_ms(started_ms).unwrap_or_default(),
+        status_code: sent.status_code,
+        error: sent.error.clone(),
+        duration_ms: elapsed.as_millis() as u64,
+    };
+    let now = now_ms();
+    let (finish, outcome) = match &sent.classified {
+        Classified::Delivered => {
+            route.breaker.on_success();
+            (Finish::Delivered, "delivered")
+        }
+        Classified::Dead { reason } => {
+            route.breaker.on_failure(Instant::now());
+            (
+                Finish::Dead {
+                    reason: reason.clone(),
+                },
+                "dead",
+            )
+        }
+        Classified::Retry {
+            reason,
+            retry_after,
+        } => {
+            route.breaker.on_failure(Instant::now());
+            let age = Duration::from_millis((now - d.first_ms).max(0) as u64);
+            if n >= sub.retry.max_attempts {
+                let reason = format!("max_attempts: {n} attempts, last {reason}");
+                (Finish::Dead { reason }, "dead")
+            } else if age >= sub.retry.max_age {
+                let reason = format!("max_age: {}s, last {reason}", age.as_secs());
+                (Finish::Dead { reason }, "dead")
+            } else {
+                let wait =
+                    backoff::delay(sub.retry.base_delay, sub.retry.max_delay, n, *retry_after);
+                let due_ms = now + wait.as_millis() as i64;
+                (Finish::Retry { due_ms }, "retry")
+            }
+        }
+    };
+    metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("hookgate_delivery_duration_seconds", "subscription" => sub.id.clone())
+        .record(elapsed.as_secs_f64());
+    tracing::info!(
+        event_id = %d.id,
+        source = %route.source,
+        subscription = %sub.id,
+        attempt = n,
+        status_code = sent.status_code,
+        error = sent.error.as_deref(),
+        outcome,
+        duration_ms = elapsed.as_millis() as u64,
+        "delivery attempt"
+    );
+    // Record the outcome; a store hiccup is retried briefly. If it still
+    // fails, the lease expires and the delivery is sent again
+    // (at-least-once), never lost.
+    for pause in [50u64, 200, 1000] {
+        match store
+            .route_finish(
+                &route.source,
+                &sub.id,
+                &d.id,
+                d.lease,
+                n,
+                &finish,
+                Some(&record),
+                settings.retention,
+            )
+            .await
+        {
+            Ok(_) => return,
+            Err(err) => {
+                metrics::counter!("hookgate_store_errors_total", "op" => "finish").increment(1);
+                tracing::warn!(event_id = %d.id, subscription = %sub.id, error = %err, "recording attempt failed");
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+        }
+    }
+}
