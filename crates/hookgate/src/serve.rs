@@ -1,0 +1,156 @@
+//! `hookgate serve`: wiring, listeners, signals, graceful shutdown.
+//!
+//! Start-up order: config (every error at once) → logs → metrics recorder
+//! → store handle (lazy: Redis may still be coming up) → eviction-policy
+//! check (an evicting Redis is refused unless `allow_eviction`) → verifiers
+//! (fail closed) → listeners → delivery pools.
+//!
+//! Shutdown on SIGTERM/SIGINT: stop accepting, let in-flight ingest
+//! requests and delivery attempts finish up to `shutdown_grace`; whatever
+//! is still leased after that returns to its queue when the lease expires.
+
+use crate::check;
+use hookgate_core::shutdown::Drain;
+use hookgate_http::ServeOptions;
+use hookgate_store::{Store, StoreError};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub fn run(path: &Path) -> ExitCode {
+    let config = match check::load_checked(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{}: {} error(s); not starting",
+                path.display(),
+                errors.len()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    check::print_warnings(&config);
+    crate::logging::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "gateway stopped");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+        .ok();
+
+    let store = Store::open(&config.store)?;
+    match store.check_eviction_policy().await {
+        Ok(Some(policy)) => tracing::info!(policy, "store reachable"),
+        Ok(None) => {
+            tracing::warn!("store does not allow CONFIG GET; cannot check maxmemory-policy")
+        }
+        Err(StoreError::EvictingPolicy(policy)) => anyhow::bail!(
+            "Redis maxmemory-policy is {policy:?}: an evicted key would be a lost event. \
+             Set maxmemory-policy noeviction, or [store] allow_eviction = true"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "store unreachable at start; ingest answers 503 until it is back")
+        }
+    }
+
+    let ingest = hookgate_ingest::Ingest::new(&config, store.clone()).map_err(|errs| {
+        anyhow::anyhow!(
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    let ingest_listener = TcpListener::bind(config.server.listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {} (server.listen): {e}",
+            config.server.listen
+        )
+    })?;
+    let admin_listener = TcpListener::bind(config.admin.listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {} (admin.listen): {e}",
+            config.admin.listen
+        )
+    })?;
+
+    // Two drains: the listeners stop first, then the delivery pools.
+    let front = Drain::new();
+    let back = Drain::new();
+    let opts = ServeOptions {
+        header_read_timeout: config.server.header_read_timeout,
+    };
+    let admin = Arc::new(hookgate_admin::Admin::new(store.clone(), metrics));
+    front.spawn(hookgate_ingest::serve(
+        ingest_listener,
+        Arc::new(ingest),
+        front.clone(),
+        opts,
+    ));
+    front.spawn(hookgate_admin::serve(
+        admin_listener,
+        admin,
+        front.clone(),
+        opts,
+    ));
+    let _delivery = hookgate_delivery::Delivery::start(&config, store.clone(), &back);
+    tracing::info!(
+        ingest = %config.server.listen,
+        admin = %config.admin.listen,
+        sources = config.sources.len(),
+        subscriptions = config.subscriptions.len(),
+        "hookgate started"
+    );
+
+    let signal = wait_for_signal().await;
+    tracing::info!(signal, "shutting down");
+    let grace = config.server.shutdown_grace;
+    let started = tokio::time::Instant::now();
+    let front_done = front.shutdown(grace).await;
+    let left = grace.saturating_sub(started.elapsed());
+    let back_done = back.shutdown(left).await;
+    if front_done && back_done {
+        tracing::info!("shutdown complete");
+    } else {
+        tracing::warn!("shutdown grace elapsed; unfinished deliveries return to their queues");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}

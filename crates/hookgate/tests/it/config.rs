@@ -1,0 +1,111 @@
+//! The operator's first contact: `check-config` and a gateway that refuses
+//! a bad file, naming every problem with its line.
+
+use crate::common::*;
+use std::process::Command;
+
+fn check(config: &str, envs: &[(&str, &str)]) -> (bool, String) {
+    let dir = tempfile_dir();
+    let path = dir.join("hookgate.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("STRIPE_WEBHOOK_SECRET")
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "hookgate-check-{}-{}",
+        std::process::id(),
+        hookgate_testkit::free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn base() -> String {
+    config_text(
+        "127.0.0.1:1",
+        "127.0.0.1:2",
+        "redis://127.0.0.1:3",
+        "http://127.0.0.1:4/e",
+        &Options::default(),
+    )
+}
+
+#[test]
+fn a_valid_file_checks_ok() {
+    let (ok, out) = check(&base(), &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
+fn every_error_is_reported_at_once_with_key_and_line() {
+    // An unknown key (line 3), a bad duration, and a missing env secret.
+    let text = base()
+        .replacen("[server]\n", "[server]\nlisten_adress = \"x\"\n", 1)
+        .replace("\nread_timeout = \"1s\"", "\nread_timeout = \"soon\"")
+        .replace(
+            &format!("secrets = [{{ value = \"{ACME_SECRET}\" }}]"),
+            "secrets = [{ env = \"HOOKGATE_TEST_UNSET_SECRET\" }]",
+        );
+    let (ok, out) = check(&text, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("listen_adress"),
+        "names the unknown key: {out}"
+    );
+    assert!(out.contains(":3:"), "with its line: {out}");
+    assert!(out.contains("read_timeout"), "{out}");
+    assert!(
+        out.contains("HOOKGATE_TEST_UNSET_SECRET"),
+        "names the variable: {out}"
+    );
+    assert!(out.contains("3 error"), "{out}");
+}
+
+#[test]
+fn an_unknown_scheme_is_refused_never_run_unverified() {
+    let text = base().replace("scheme = \"standard-webhooks\"", "scheme = \"none\"");
+    let (ok, out) = check(&text, &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("sources.acme.scheme"), "{out}");
+    assert!(out.contains("unknown scheme"), "{out}");
+}
+
+#[test]
+fn the_spec_reference_configuration_is_accepted() {
+    let reference = include_str!("../../../../config/hookgate.example.toml");
+    let (ok, out) = check(
+        reference,
+        &[
+            ("STRIPE_WEBHOOK_SECRET", "whsec_reference"),
+            ("LEDGER_SIGNING_SECRET", "whsec_bGVkZ2VyLXNpZ25pbmc="),
+        ],
+    );
+    assert!(ok, "{out}");
+}
+
+#[tokio::test]
+async fn serve_refuses_a_bad_file_and_says_why() {
+    let text = base().replace("[admin]", "[admin]\nbogus = 1");
+    let mut gw = hookgate_testkit::GatewayProcess::start(bin(), &text, &[]).await;
+    let status = gw
+        .wait_exit(std::time::Duration::from_secs(10))
+        .await
+        .expect("exits");
+    assert!(!status.success());
+    assert!(gw.logs().contains("admin.bogus"), "{}", gw.logs());
+}

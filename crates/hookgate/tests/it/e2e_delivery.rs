@@ -1,0 +1,223 @@
+//! Delivery flows: the CloudEvent and its signature, retries with the same
+//! id, dead letters, and a retry schedule that survives a restart.
+
+use crate::common::*;
+use hookgate_testkit::receiver::Reply;
+use hookgate_testkit::sign;
+use std::time::Duration;
+
+#[tokio::test]
+async fn signed_stripe_event_arrives_once_as_a_signed_cloudevent() {
+    let h = Harness::start().await;
+    let body = stripe_event("evt_ce_1", "payment_intent.succeeded");
+    let resp = h.post_stripe(&body).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let id = event_id("stripe", "evt_ce_1");
+
+    let got = h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    let req = &got[0];
+    assert_eq!(req.method, http::Method::POST);
+    assert_eq!(req.path, "/events");
+    assert_eq!(
+        req.header("content-type"),
+        Some("application/cloudevents+json")
+    );
+    assert_eq!(req.header("webhook-id"), Some(id.as_str()));
+    assert_eq!(req.header("hookgate-attempt"), Some("1"));
+    assert_eq!(req.header("hookgate-subscription"), Some("ledger"));
+    let tp = req
+        .header("traceparent")
+        .expect("traceparent on every delivery");
+    assert_eq!(tp.len(), 55, "{tp}");
+    sign::verify_standard_webhooks(
+        LEDGER_SECRET,
+        &req.headers,
+        &req.body,
+        sign::now_unix(),
+        300,
+    )
+    .expect("webhook-signature verifies with the subscription secret");
+    // ... and not with another key.
+    assert!(
+        sign::verify_standard_webhooks(ACME_SECRET, &req.headers, &req.body, sign::now_unix(), 300)
+            .is_err()
+    );
+
+    let ce = req.json();
+    assert_eq!(ce["specversion"], "1.0");
+    assert_eq!(ce["id"], id.as_str());
+    assert_eq!(ce["source"], "hookgate/stripe");
+    assert_eq!(
+        ce["type"], "payment.succeeded",
+        "the source's type mapping applies"
+    );
+    assert_eq!(ce["time"], "2023-11-14T22:13:20Z");
+    assert_eq!(ce["subject"], "pi_evt_ce_1");
+    assert_eq!(ce["datacontenttype"], "application/json");
+    let original: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ce["data"], original, "the provider payload is unchanged");
+    let text = String::from_utf8(req.body.to_vec()).unwrap();
+    assert!(
+        text.contains(std::str::from_utf8(&body).unwrap()),
+        "payload bytes embedded verbatim"
+    );
+
+    settle(Duration::from_millis(500)).await;
+    assert_eq!(h.receiver.count(), 1, "delivered exactly once");
+    let d = h.delivery("stripe", &id).await;
+    assert_eq!(d.get("st").map(String::as_str), Some("delivered"));
+}
+
+#[tokio::test]
+async fn unmapped_type_is_prefixed_with_the_source() {
+    let h = Harness::start().await;
+    h.post_stripe(&stripe_event("evt_type_1", "charge.refunded"))
+        .await;
+    let got = h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].json()["type"], "stripe.charge.refunded");
+}
+
+#[tokio::test]
+async fn two_failures_then_success_is_delivered_on_attempt_three_with_one_id() {
+    let h = Harness::start().await;
+    h.receiver.push_n(2, Reply::Status(500));
+    h.post_stripe(&stripe_event("evt_retry_1", "charge.succeeded"))
+        .await;
+    let got = h.receiver.wait_for(3, Duration::from_secs(15)).await;
+    let id = event_id("stripe", "evt_retry_1");
+    for (i, req) in got.iter().enumerate() {
+        assert_eq!(req.header("webhook-id"), Some(id.as_str()));
+        assert_eq!(
+            req.header("hookgate-attempt"),
+            Some((i + 1).to_string().as_str())
+        );
+        sign::verify_standard_webhooks(
+            LEDGER_SECRET,
+            &req.headers,
+            &req.body,
+            sign::now_unix(),
+            300,
+        )
+        .expect("every attempt is signed afresh");
+    }
+    assert_eq!(got[0].body, got[2].body, "same body on every attempt");
+    hookgate_testkit::wait::assert_eventually(
+        "delivery marked delivered",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async {
+            h.delivery("stripe", &id)
+                .await
+                .get("st")
+                .map(String::as_str)
+                == Some("delivered")
+        },
+    )
+    .await;
+    let d = h.delivery("stripe", &id).await;
+    assert_eq!(d["n"], "3");
+    settle(Duration::from_millis(400)).await;
+    assert_eq!(h.receiver.count(), 3);
+}
+
+#[tokio::test]
+async fn a_400_is_dead_lettered_after_one_attempt_with_its_reason() {
+    let h = Harness::start().await;
+    h.receiver.set_default(Reply::Status(400));
+    h.post_stripe(&stripe_event("evt_dead_1", "charge.succeeded"))
+        .await;
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    let id = event_id("stripe", "evt_dead_1");
+    hookgate_testkit::wait::assert_eventually(
+        "dead letter stored",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async {
+            h.delivery("stripe", &id)
+                .await
+                .get("st")
+                .map(String::as_str)
+                == Some("dead")
+        },
+    )
+    .await;
+    let d = h.delivery("stripe", &id).await;
+    assert_eq!(d["reason"], "status 400");
+    assert_eq!(d["code"], "400");
+    let mut c = h.redis_conn().await;
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg("hg:{stripe}:dlq:ledger")
+        .arg(&id)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(score.is_some(), "in the route's dead letters");
+    settle(Duration::from_millis(500)).await;
+    assert_eq!(h.receiver.count(), 1, "a 4xx is never retried");
+}
+
+#[tokio::test]
+async fn exhausted_attempts_end_in_a_dead_letter() {
+    let h = Harness::start_with(Options {
+        max_attempts: 3,
+        ..Options::default()
+    })
+    .await;
+    h.receiver.set_default(Reply::Status(503));
+    h.post_stripe(&stripe_event("evt_exhaust_1", "charge.succeeded"))
+        .await;
+    h.receiver.wait_for(3, Duration::from_secs(15)).await;
+    let id = event_id("stripe", "evt_exhaust_1");
+    hookgate_testkit::wait::assert_eventually(
+        "dead after max_attempts",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async {
+            h.delivery("stripe", &id)
+                .await
+                .get("st")
+                .map(String::as_str)
+                == Some("dead")
+        },
+    )
+    .await;
+    let d = h.delivery("stripe", &id).await;
+    assert!(d["reason"].starts_with("max_attempts"), "{:?}", d["reason"]);
+    assert_eq!(d["code"], "503");
+    settle(Duration::from_millis(500)).await;
+    assert_eq!(h.receiver.count(), 3);
+}
+
+#[tokio::test]
+async fn a_pending_retry_survives_a_gateway_crash() {
+    // The first attempt fails; the retry is scheduled 2 s out (Retry-After).
+    // The gateway is killed before it falls due; a new process delivers it.
+    let mut h = Harness::start_with(Options {
+        max_delay: "5s",
+        ..Options::default()
+    })
+    .await;
+    h.receiver.push(Reply::StatusWithHeaders(
+        503,
+        vec![("retry-after".into(), "2".into())],
+    ));
+    h.post_stripe(&stripe_event("evt_crash_1", "charge.succeeded"))
+        .await;
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    let id = event_id("stripe", "evt_crash_1");
+    hookgate_testkit::wait::assert_eventually(
+        "first attempt recorded",
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || async { h.delivery("stripe", &id).await.get("n").map(String::as_str) == Some("1") },
+    )
+    .await;
+    h.restart_gateway().await;
+    let got = h.receiver.wait_for(2, Duration::from_secs(15)).await;
+    assert_eq!(got[1].header("webhook-id"), Some(id.as_str()));
+    assert_eq!(got[1].header("hookgate-attempt"), Some("2"));
+    assert!(
+        got[1].at.duration_since(got[0].at) >= Duration::from_millis(1900),
+        "Retry-After was honoured"
+    );
+}

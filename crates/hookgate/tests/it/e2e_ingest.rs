@@ -1,0 +1,119 @@
+//! Ingest flows that must work: accepted, duplicates, rotation, batches of
+//! concurrent retries, the 2xx answer's shape.
+
+use crate::common::*;
+use futures::future::join_all;
+use hookgate_testkit::sign;
+use std::time::Duration;
+
+#[tokio::test]
+async fn accepted_answer_names_the_derived_event_id() {
+    let h = Harness::start().await;
+    let resp = h
+        .post_stripe(&stripe_event("evt_accept_1", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let body = resp.json();
+    assert_eq!(body["status"], "accepted");
+    assert_eq!(body["events"][0]["id"], event_id("stripe", "evt_accept_1"));
+    assert_eq!(body["events"][0]["duplicate"], false);
+    assert!(resp.header("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn same_event_twice_is_a_duplicate_and_delivered_once() {
+    let h = Harness::start().await;
+    let body = stripe_event("evt_dup_1", "charge.succeeded");
+    let first = h.post_stripe(&body).await;
+    assert_eq!(first.json()["events"][0]["duplicate"], false);
+    // A provider retry is signed afresh (new timestamp): still the same event.
+    let ts = sign::now_unix() - 10;
+    let second = h
+        .post_stripe_signed("stripe", &body, STRIPE_SECRET, ts)
+        .await;
+    assert_eq!(second.status, 200);
+    assert_eq!(second.json()["events"][0]["duplicate"], true);
+    assert_eq!(
+        second.json()["events"][0]["id"],
+        first.json()["events"][0]["id"]
+    );
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    settle(Duration::from_millis(500)).await;
+    assert_eq!(
+        h.receiver.count(),
+        1,
+        "a duplicate must not be delivered again"
+    );
+}
+
+#[tokio::test]
+async fn forty_concurrent_identical_callbacks_enqueue_exactly_one() {
+    let h = Harness::start().await;
+    let body = stripe_event("evt_race_1", "charge.succeeded");
+    let sig = sign::stripe_signature(STRIPE_SECRET, sign::now_unix(), &body);
+    let url = h.url("stripe");
+    let answers =
+        join_all(
+            (0..40).map(|_| {
+                let (url, sig, body) = (url.clone(), sig.clone(), body.clone());
+                async move {
+                    hookgate_testkit::http::post(&url, &[("stripe-signature", &sig)], body).await
+                }
+            }),
+        )
+        .await;
+    let mut fresh = 0;
+    for a in &answers {
+        assert_eq!(a.status, 200, "{}", a.text());
+        if a.json()["events"][0]["duplicate"] == false {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 1, "exactly one of 40 racing callbacks is new");
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    settle(Duration::from_millis(500)).await;
+    assert_eq!(h.receiver.count(), 1);
+    let mut c = h.redis_conn().await;
+    let queued: i64 = redis::cmd("EXISTS")
+        .arg(format!(
+            "hg:{{stripe}}:e:{}",
+            event_id("stripe", "evt_race_1")
+        ))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+}
+
+#[tokio::test]
+async fn previous_secret_is_accepted_during_rotation() {
+    let h = Harness::start().await;
+    let body = stripe_event("evt_rotate_1", "charge.succeeded");
+    let resp = h
+        .post_stripe_signed("stripe", &body, STRIPE_OLD_SECRET, sign::now_unix())
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn standard_webhooks_source_is_accepted_and_delivered() {
+    let h = Harness::start().await;
+    let body =
+        br#"{"type":"invoice.paid","timestamp":"2024-01-02T03:04:05Z","data":{"invoice":"inv_1"}}"#;
+    let ts = sign::now_unix();
+    let headers = sign::standard_webhooks_headers(ACME_SECRET, "msg_acme_1", ts, body);
+    let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let resp = h.post("acme", &hs, body).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(
+        resp.json()["events"][0]["id"],
+        event_id("acme", "msg_acme_1")
+    );
+    let got = h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    let ce = got[0].json();
+    assert_eq!(ce["type"], "acme.invoice.paid");
+    assert_eq!(ce["source"], "hookgate/acme");
+    assert_eq!(ce["time"], "2024-01-02T03:04:05Z");
+    assert_eq!(ce["data"]["data"]["invoice"], "inv_1");
+}

@@ -1,0 +1,76 @@
+//! The store goes away: the gateway answers 503 (never 2xx without the
+//! write) and recovers by itself when Redis is back.
+
+use crate::common::*;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn redis_down_is_503_and_the_retry_after_recovery_is_delivered() {
+    let mut h = Harness::start().await;
+    let body = stripe_event("evt_down_1", "charge.succeeded");
+    h.redis.stop();
+
+    let started = Instant::now();
+    let resp = h.post_stripe(&body).await;
+    assert_eq!(resp.status, 503, "{}", resp.text());
+    assert_eq!(resp.json()["error"], "store_unavailable");
+    assert!(resp.header("retry-after").is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "fails fast, inside store_timeout"
+    );
+    let ready = hookgate_testkit::http::get(&format!("http://{}/readyz", h.admin_addr), None).await;
+    assert_eq!(ready.status, 503, "not ready while the store is down");
+
+    h.redis.start_again().await;
+    // The provider retries until it gets a 2xx; the gateway was not restarted.
+    let accepted = hookgate_testkit::wait::eventually(
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+        || async { h.post_stripe(&body).await.status == 200 },
+    )
+    .await;
+    assert!(accepted, "ingest resumes by itself once Redis is back");
+    let got = h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        got[0].header("webhook-id"),
+        Some(event_id("stripe", "evt_down_1").as_str())
+    );
+    let ready = hookgate_testkit::http::get(&format!("http://{}/readyz", h.admin_addr), None).await;
+    assert_eq!(ready.status, 200);
+}
+
+#[tokio::test]
+async fn an_evicting_redis_is_refused_at_start() {
+    let redis =
+        hookgate_testkit::RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]).await;
+    let receiver = hookgate_testkit::Receiver::start().await;
+    let admin = format!("127.0.0.1:{}", hookgate_testkit::free_port());
+    let ingest = format!("127.0.0.1:{}", hookgate_testkit::free_port());
+    let config = config_text(
+        &ingest,
+        &admin,
+        &redis.url(),
+        &receiver.url("/e"),
+        &Options::default(),
+    );
+    let mut gw = hookgate_testkit::GatewayProcess::start(bin(), &config, &[]).await;
+    let status = gw
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("refuses to start");
+    assert!(!status.success());
+    assert!(gw.logs().contains("maxmemory-policy"), "{}", gw.logs());
+
+    // ... unless the operator says eviction is acceptable.
+    let o = Options {
+        extra: "",
+        ..Options::default()
+    };
+    let config = config_text(&ingest, &admin, &redis.url(), &receiver.url("/e"), &o).replace(
+        "store_timeout = \"500ms\"",
+        "store_timeout = \"500ms\"\nallow_eviction = true",
+    );
+    let mut gw = hookgate_testkit::GatewayProcess::start(bin(), &config, &[]).await;
+    gw.wait_healthy(&admin, Duration::from_secs(10)).await;
+}

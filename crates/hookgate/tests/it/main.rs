@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `hookgate` binary as a child process, a
+//! throwaway `redis-server` per test, a scripted local subscriber, real
+//! HTTP on loopback. Modules by kind: `e2e_*` for the flows that must work,
+//! `hostile_*` for what a hostile or unlucky caller does, `config` for the
+//! operator's first contact.
+
+mod common;
+mod config;
+mod e2e_delivery;
+mod e2e_ingest;
+mod hostile_ingest;
+mod hostile_store;
