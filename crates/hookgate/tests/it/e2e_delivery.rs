@@ -118,6 +118,11 @@ async fn two_failures_then_success_is_delivered_on_attempt_three_with_one_id() {
     assert_eq!(d["n"], "3");
     settle(Duration::from_millis(400)).await;
     assert_eq!(h.receiver.count(), 3);
+    assert_eq!(
+        h.receiver.connections(),
+        1,
+        "attempts reuse one keep-alive connection"
+    );
 }
 
 #[tokio::test]
