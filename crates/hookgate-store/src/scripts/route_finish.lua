@@ -11,7 +11,14 @@
 -- log cap.
 -- Returns 1, or 0 when the lease was taken over (the outcome is dropped:
 -- the new holder decides; at-least-once allows the extra send).
-if redis.call('HGET', KEYS[4], 'lease') ~= ARGV[2] then
+--
+-- The lease is held only while its sequence number is current AND its entry
+-- is still in the leases zset: a claim that found it expired removed that
+-- entry (back to the queue, or dead-lettered as poison) without bumping the
+-- sequence, and a late finish must not then mark a queued or dead-lettered
+-- delivery done, or put a dead letter back in the queue.
+if redis.call('HGET', KEYS[4], 'lease') ~= ARGV[2]
+  or not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return 0
 end
 local id = ARGV[1]

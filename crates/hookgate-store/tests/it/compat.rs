@@ -1,0 +1,374 @@
+//! Backward compatibility of stored records (SPEC §9, STYLE 13).
+//!
+//! `tests/fixtures/v1/records.json` rebuilds, with raw Redis commands and
+//! without any of this crate's code, what version 1 writes: a pending
+//! delivery with a retry due, a dead letter, and an event waiting for
+//! fan-out. The current readers and queue operations must keep reading it.
+//! [`current_writer_matches_the_v1_layout`] fails when the current code
+//! writes another layout: then add `fixtures/v2/` (see the fixtures README)
+//! and keep these v1 tests passing.
+
+use crate::support::*;
+use hookgate_core::EventId;
+use hookgate_store::{AttemptRecord, DeliveryStatus, Finish, Store};
+use hookgate_testkit::RedisServer;
+use redis::aio::MultiplexedConnection;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const V1: &str = include_str!("../fixtures/v1/records.json");
+
+/// The v1 fixture: its event ids by role and its commands.
+struct Fixture {
+    doc: Value,
+}
+
+impl Fixture {
+    fn v1() -> Self {
+        Fixture {
+            doc: serde_json::from_str(V1).expect("v1 fixture is JSON"),
+        }
+    }
+
+    fn id(&self, role: &str) -> EventId {
+        let id = self.doc["events"][role]["id"].as_str().expect("event id");
+        let parsed = EventId::parse(id).expect("fixture id has the event id shape");
+        // Ids are a storage format too: the fixture's were derived by v1.
+        let provider = self.doc["events"][role]["provider_id"].as_str().unwrap();
+        assert_eq!(parsed, EventId::derive(&format!("stripe:{provider}")));
+        parsed
+    }
+
+    fn provider_id(&self, role: &str) -> &str {
+        self.doc["events"][role]["provider_id"].as_str().unwrap()
+    }
+
+    fn roles(&self) -> Vec<(EventId, &'static str)> {
+        ["pending", "dead", "new"]
+            .into_iter()
+            .map(|r| (self.id(r), r))
+            .collect()
+    }
+
+    /// The CloudEvent body the fixture stored for `role`.
+    fn cloudevent(&self, role: &str) -> Vec<u8> {
+        let key = format!("hg:{{stripe}}:e:{}", self.id(role));
+        let cmd = self.doc["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c[0] == "HSET" && c[1] == key.as_str())
+            .expect("HSET of the event");
+        let args = cmd.as_array().unwrap();
+        let at = args.iter().position(|a| a == "ce").unwrap();
+        args[at + 1].as_str().unwrap().as_bytes().to_vec()
+    }
+
+    /// Replays the fixture's commands into `server`, bypassing the store.
+    async fn load(&self, server: &RedisServer) {
+        let mut c = server.conn().await;
+        for command in self.doc["commands"].as_array().expect("commands") {
+            let args: Vec<&str> = command
+                .as_array()
+                .expect("a command is an array")
+                .iter()
+                .map(|a| a.as_str().expect("arguments are strings"))
+                .collect();
+            let _: redis::Value = raw(&mut c, &args).await;
+        }
+    }
+}
+
+async fn loaded() -> (RedisServer, Store, Fixture) {
+    let redis = RedisServer::start().await;
+    let fixture = Fixture::v1();
+    fixture.load(&redis).await;
+    let store = open(&redis).await;
+    (redis, store, fixture)
+}
+
+#[tokio::test]
+async fn v1_events_are_read() {
+    let (_redis, store, fx) = loaded().await;
+
+    let pending = store
+        .event("stripe", &fx.id("pending"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.ty, "payment.succeeded");
+    assert_eq!(pending.received_ms, 1_735_787_045_678);
+    assert_eq!(
+        pending.traceparent,
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
+    assert_eq!(pending.cloudevent, fx.cloudevent("pending"));
+    let ce: Value = serde_json::from_slice(&pending.cloudevent).unwrap();
+    assert_eq!(ce["id"], fx.id("pending").as_str());
+
+    let dead = store
+        .event("stripe", &fx.id("dead"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dead.ty, "payment.failed");
+    assert_eq!(dead.traceparent, "", "no traceparent was received");
+    assert_eq!(dead.received_ms, 1_735_787_046_000);
+}
+
+#[tokio::test]
+async fn v1_deliveries_and_attempts_are_read() {
+    let (_redis, store, fx) = loaded().await;
+
+    let pending = store
+        .delivery("stripe", &fx.id("pending"), "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.status, DeliveryStatus::Pending);
+    assert_eq!(pending.attempts, 1);
+    assert_eq!(pending.last_status_code, Some(503));
+    assert_eq!(pending.reason, None);
+    assert_eq!(pending.dead_at_ms, None);
+    assert_eq!(pending.reclaims, 0);
+    assert_eq!(
+        store
+            .attempts("stripe", &fx.id("pending"), "ledger")
+            .await
+            .unwrap(),
+        [AttemptRecord {
+            n: 1,
+            at: "2025-01-02T03:04:06.000Z".to_owned(),
+            status_code: Some(503),
+            error: None,
+            duration_ms: 87,
+        }]
+    );
+
+    let dead = store
+        .delivery("stripe", &fx.id("dead"), "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dead.status, DeliveryStatus::Dead);
+    assert_eq!(dead.attempts, 3);
+    assert_eq!(dead.last_status_code, None);
+    assert_eq!(
+        dead.reason.as_deref(),
+        Some("max_attempts: 3 attempts, last connect refused")
+    );
+    assert_eq!(dead.dead_at_ms, Some(1_735_790_000_000));
+    let log = store
+        .attempts("stripe", &fx.id("dead"), "ledger")
+        .await
+        .unwrap();
+    assert_eq!(log.iter().map(|a| a.n).collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(
+        log.iter()
+            .all(|a| a.status_code.is_none() && a.error.as_deref() == Some("connect refused"))
+    );
+}
+
+#[tokio::test]
+async fn v1_dead_letters_are_read() {
+    let (_redis, store, fx) = loaded().await;
+    assert_eq!(
+        store.dead_letters("stripe", "ledger").await.unwrap(),
+        [(fx.id("dead"), 1_735_790_000_000)]
+    );
+    assert_eq!(
+        bounded(store.route_depth("stripe", "ledger"))
+            .await
+            .unwrap(),
+        1,
+        "the pending retry"
+    );
+}
+
+#[tokio::test]
+async fn v1_queues_are_claimed_and_finished_by_the_current_code() {
+    let (redis, store, fx) = loaded().await;
+    let mut c = redis.conn().await;
+
+    // The retry v1 scheduled is due: claimed with its history.
+    let claim = bounded(store.route_claim("stripe", "ledger", 10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(claim.deliveries.len(), 1, "{claim:?}");
+    let d = &claim.deliveries[0];
+    assert_eq!(d.id, fx.id("pending"));
+    assert_eq!(d.attempts, 1);
+    assert_eq!(d.first_ms, 1_735_787_045_700);
+    assert_eq!(d.lease, 2, "v1's lease sequence continues");
+    assert_eq!(d.cloudevent, fx.cloudevent("pending"));
+    assert_eq!(
+        d.traceparent,
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
+    assert_eq!(claim.next_due_ms, None);
+    let rec = attempt(2, Some(200), None);
+    assert!(
+        bounded(store.route_finish(
+            "stripe",
+            "ledger",
+            &d.id,
+            d.lease,
+            2,
+            &Finish::Delivered,
+            Some(&rec),
+            RETENTION
+        ))
+        .await
+        .unwrap()
+    );
+    let log = store.attempts("stripe", &d.id, "ledger").await.unwrap();
+    assert_eq!(log.iter().map(|a| a.n).collect::<Vec<_>>(), [1, 2]);
+
+    // The event v1 left in the fan-out queue is fanned out.
+    let fanout = bounded(store.fanout_claim("stripe", 10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(
+        fanout,
+        [(fx.id("new"), "stripe.charge.refunded".to_owned())]
+    );
+    bounded(store.fanout_commit("stripe", &[(fx.id("new"), vec!["ledger"])], RETENTION))
+        .await
+        .unwrap();
+    assert_eq!(
+        zmembers(&mut c, "hg:{stripe}:q:ledger").await[0].0,
+        fx.id("new").as_str()
+    );
+}
+
+#[tokio::test]
+async fn v1_dedup_markers_are_honoured() {
+    let (_redis, store, fx) = loaded().await;
+    for role in ["pending", "dead", "new"] {
+        let ev = TestEvent::new("stripe", fx.provider_id(role), "payment.succeeded");
+        assert_eq!(ev.id, fx.id(role));
+        assert_eq!(
+            ingest(&store, "stripe", &[&ev]).await.unwrap(),
+            [false],
+            "{role} was stored again"
+        );
+    }
+}
+
+/// Describes every key as `name with ids replaced by roles -> type and
+/// shape` (hash field names, zset members, JSON keys of list items).
+async fn layout(
+    c: &mut MultiplexedConnection,
+    roles: &[(EventId, &'static str)],
+) -> BTreeMap<String, String> {
+    let anonymize = |s: &str| {
+        roles.iter().fold(s.to_owned(), |s, (id, role)| {
+            s.replace(id.as_str(), &format!("<{role}>"))
+        })
+    };
+    let mut out = BTreeMap::new();
+    for key in scan(c, "*").await {
+        let ty: String = raw(c, &["TYPE", &key]).await;
+        let shape = match ty.as_str() {
+            "hash" => {
+                let mut fields: Vec<String> = hgetall(c, &key).await.into_keys().collect();
+                fields.sort();
+                format!("hash {fields:?}")
+            }
+            "zset" => {
+                let mut members: Vec<String> = zmembers(c, &key)
+                    .await
+                    .into_iter()
+                    .map(|(m, _)| anonymize(&m))
+                    .collect();
+                members.sort();
+                format!("zset {members:?}")
+            }
+            "list" => {
+                let items = lrange(c, &key).await;
+                let mut fields: Vec<String> = match serde_json::from_str(&items[0]) {
+                    Ok(Value::Object(map)) => map.keys().cloned().collect(),
+                    _ => vec!["<not a JSON object>".to_owned()],
+                };
+                fields.sort();
+                format!("list of {fields:?}")
+            }
+            other => other.to_owned(),
+        };
+        out.insert(anonymize(&key), shape);
+    }
+    out
+}
+
+#[tokio::test]
+async fn current_writer_matches_the_v1_layout() {
+    let fx = Fixture::v1();
+    let roles = fx.roles();
+
+    let old = RedisServer::start().await;
+    fx.load(&old).await;
+    let expected = layout(&mut old.conn().await, &roles).await;
+
+    // The same three states, written by the current code.
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let events: Vec<TestEvent> = ["pending", "dead"]
+        .iter()
+        .map(|r| TestEvent::new("stripe", fx.provider_id(r), "payment.succeeded"))
+        .collect();
+    assert_eq!(
+        ingest(&store, "stripe", &[&events[0], &events[1]])
+            .await
+            .unwrap(),
+        [true, true]
+    );
+    let claimed = bounded(store.fanout_claim("stripe", 10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let items: Vec<(EventId, Vec<&str>)> = claimed
+        .into_iter()
+        .map(|(id, _)| (id, vec!["ledger"]))
+        .collect();
+    bounded(store.fanout_commit("stripe", &items, RETENTION))
+        .await
+        .unwrap();
+    let leased = bounded(store.route_claim("stripe", "ledger", 10, Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .deliveries;
+    assert_eq!(leased.len(), 2);
+    for d in &leased {
+        let (finish, rec) = if d.id == fx.id("pending") {
+            let due = hookgate_core::time::now_ms() + 60_000;
+            (Finish::Retry { due_ms: due }, attempt(1, Some(503), None))
+        } else {
+            let reason = "max_attempts: 1 attempts, last connect refused".to_owned();
+            (
+                Finish::Dead { reason },
+                attempt(1, None, Some("connect refused")),
+            )
+        };
+        let done = bounded(store.route_finish(
+            "stripe",
+            "ledger",
+            &d.id,
+            d.lease,
+            1,
+            &finish,
+            Some(&rec),
+            RETENTION,
+        ))
+        .await
+        .unwrap();
+        assert!(done);
+    }
+    let new = TestEvent::new("stripe", fx.provider_id("new"), "stripe.charge.refunded");
+    assert_eq!(ingest(&store, "stripe", &[&new]).await.unwrap(), [true]);
+
+    let actual = layout(&mut redis.conn().await, &roles).await;
+    assert_eq!(
+        actual, expected,
+        "the current code writes a different layout than v1: add fixtures/v2 and keep v1 readable"
+    );
+}

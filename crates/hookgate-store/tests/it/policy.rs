@@ -1,0 +1,73 @@
+//! The eviction-policy gate (SPEC §2 "Durability"): an evicting Redis could
+//! drop a dedup marker or an event silently, so writes are refused unless the
+//! operator opted in with `allow_eviction = true`.
+
+use crate::support::*;
+use hookgate_store::{Store, StoreError};
+use hookgate_testkit::RedisServer;
+
+#[tokio::test]
+async fn noeviction_redis_passes_the_check() {
+    let redis = RedisServer::start_with(&["--maxmemory-policy", "noeviction"]).await;
+    let store = Store::open(&config(&redis)).unwrap();
+    assert_eq!(
+        bounded(store.check_eviction_policy()).await.unwrap(),
+        Some("noeviction".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn evicting_redis_is_refused_and_ingest_writes_nothing() {
+    let redis = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]).await;
+    let store = Store::open(&config(&redis)).unwrap();
+    let mut c = redis.conn().await;
+
+    match bounded(store.check_eviction_policy()).await {
+        Err(StoreError::EvictingPolicy(p)) => assert_eq!(p, "allkeys-lru"),
+        other => panic!("expected EvictingPolicy, got {other:?}"),
+    }
+
+    // Ingest is refused on its own too (also without a prior check: the
+    // gate is not only a start-up formality).
+    let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
+    for store in [store.clone(), Store::open(&config(&redis)).unwrap()] {
+        match ingest(&store, "stripe", &[&ev]).await {
+            Err(StoreError::EvictingPolicy(p)) => assert_eq!(p, "allkeys-lru"),
+            other => panic!("expected EvictingPolicy, got {other:?}"),
+        }
+    }
+    let dbsize: i64 = raw(&mut c, &["DBSIZE"]).await;
+    assert_eq!(dbsize, 0, "a refused ingest wrote keys");
+
+    // The operator fixes Redis: the same handle accepts writes again,
+    // without a gateway restart.
+    let _: String = raw(&mut c, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await;
+    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
+}
+
+#[tokio::test]
+async fn evicting_redis_is_accepted_with_allow_eviction() {
+    let redis = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]).await;
+    let mut cfg = config(&redis);
+    cfg.allow_eviction = true;
+    let store = Store::open(&cfg).unwrap();
+
+    assert_eq!(
+        bounded(store.check_eviction_policy()).await.unwrap(),
+        Some("allkeys-lru".to_owned())
+    );
+    let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
+    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
+}
+
+#[tokio::test]
+async fn redis_without_config_command_is_accepted_as_unknown() {
+    // Some managed services disable CONFIG; the gateway proceeds (and says
+    // so) rather than refusing to start.
+    let redis = RedisServer::start_with(&["--rename-command", "CONFIG", ""]).await;
+    let store = Store::open(&config(&redis)).unwrap();
+
+    assert_eq!(bounded(store.check_eviction_policy()).await.unwrap(), None);
+    let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
+    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
+}

@@ -1,0 +1,663 @@
+//! Fan-out and route queues (SPEC §4): leases, creation of each delivery
+//! once, retries on a durable schedule, dead letters, stale leases and
+//! poison messages.
+
+use crate::support::*;
+use hookgate_core::time::now_ms;
+use hookgate_store::{
+    ATTEMPT_LOG_CAP, ClaimedDelivery, DeliveryStatus, Finish, RECLAIM_LIMIT, Store,
+};
+use hookgate_testkit::RedisServer;
+use std::time::Duration;
+
+const LONG_LEASE: Duration = Duration::from_secs(30);
+const SHORT_LEASE: Duration = Duration::from_millis(50);
+/// Sleep that outlasts [`SHORT_LEASE`] with a wide margin.
+const PAST_SHORT_LEASE: Duration = Duration::from_millis(150);
+
+fn key(kind: &str, rest: &str) -> String {
+    format!("hg:{{stripe}}:{kind}{rest}")
+}
+
+async fn claim(
+    store: &Store,
+    sub: &str,
+    max: usize,
+    lease: Duration,
+) -> hookgate_store::RouteClaim {
+    bounded(store.route_claim("stripe", sub, max, lease))
+        .await
+        .expect("route claim")
+}
+
+async fn claim_one(store: &Store, sub: &str, lease: Duration) -> ClaimedDelivery {
+    let mut claim = claim(store, sub, 10, lease).await;
+    assert_eq!(
+        claim.deliveries.len(),
+        1,
+        "expected one delivery: {claim:?}"
+    );
+    claim.deliveries.remove(0)
+}
+
+async fn finish(
+    store: &Store,
+    d: &ClaimedDelivery,
+    n: u32,
+    how: Finish,
+    code: Option<u16>,
+) -> bool {
+    let record = attempt(n, code, code.is_none().then_some("connect refused"));
+    let record = (how != Finish::Release).then_some(&record);
+    bounded(store.route_finish(
+        "stripe", "ledger", &d.id, d.lease, n, &how, record, RETENTION,
+    ))
+    .await
+    .expect("route finish")
+}
+
+// === fan-out ===
+
+#[tokio::test]
+async fn fanout_claim_leases_events_with_their_types_and_hides_them_while_leased() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let a = TestEvent::new("stripe", "evt_a", "payment.succeeded");
+    let b = TestEvent::new("stripe", "evt_b", "stripe.charge.refunded");
+    let d = TestEvent::new("stripe", "evt_c", "payment.failed");
+    for ev in [&a, &b, &d] {
+        assert_eq!(ingest(&store, "stripe", &[ev]).await.unwrap(), [true]);
+    }
+
+    let first = bounded(store.fanout_claim("stripe", 2, LONG_LEASE))
+        .await
+        .unwrap();
+    let second = bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
+        .await
+        .unwrap();
+    let none = bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(second.len(), 1);
+    assert!(
+        none.is_empty(),
+        "leased events were claimed again: {none:?}"
+    );
+
+    let mut all: Vec<(String, String)> = first
+        .into_iter()
+        .chain(second)
+        .map(|(id, ty)| (id.to_string(), ty))
+        .collect();
+    all.sort();
+    let mut expected: Vec<(String, String)> = [&a, &b, &d]
+        .iter()
+        .map(|e| (e.id.to_string(), e.ty.clone()))
+        .collect();
+    expected.sort();
+    assert_eq!(all, expected);
+
+    assert!(zmembers(&mut c, &key("fq", "")).await.is_empty());
+    let leases = zmembers(&mut c, &key("fl", "")).await;
+    assert_eq!(leases.len(), 3);
+    let now = now_ms() as f64;
+    for (id, expiry) in leases {
+        assert!(expiry > now, "lease of {id} already expired: {expiry}");
+    }
+}
+
+#[tokio::test]
+async fn fanout_commit_creates_each_delivery_once() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_1", &["ledger", "audit"]).await;
+    let id = ev.id.as_str();
+
+    for sub in ["ledger", "audit"] {
+        let x = hgetall(&mut c, &key("x:", &format!("{id}:{sub}"))).await;
+        assert_eq!(x["st"], "pending");
+        assert_eq!(x["n"], "0");
+        assert!(x["first"].parse::<i64>().is_ok(), "{x:?}");
+        assert_ttl_near(
+            pttl(&mut c, &key("x:", &format!("{id}:{sub}"))).await,
+            RETENTION,
+            "delivery",
+        );
+        let q = zmembers(&mut c, &key("q:", sub)).await;
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].0, id);
+    }
+    assert!(
+        zmembers(&mut c, &key("fl", "")).await.is_empty(),
+        "fan-out lease kept"
+    );
+
+    // A worker takes the ledger delivery; then the fan-out step is retried
+    // (a crash between commit and ack, or a reclaimed fan-out lease).
+    let leased = claim_one(&store, "ledger", LONG_LEASE).await;
+    let before = hgetall(&mut c, &key("x:", &format!("{id}:ledger"))).await;
+    bounded(store.fanout_commit(
+        "stripe",
+        &[(ev.id.clone(), vec!["ledger", "audit"])],
+        RETENTION,
+    ))
+    .await
+    .unwrap();
+
+    assert!(
+        zmembers(&mut c, &key("q:", "ledger")).await.is_empty(),
+        "an in-flight delivery was enqueued a second time"
+    );
+    assert_eq!(zmembers(&mut c, &key("q:", "audit")).await.len(), 1);
+    assert_eq!(
+        hgetall(&mut c, &key("x:", &format!("{id}:ledger"))).await,
+        before
+    );
+    assert_eq!(
+        bounded(store.route_depth("stripe", "ledger"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(finish(&store, &leased, 1, Finish::Delivered, Some(200)).await);
+
+    // Fanned out again after delivery: still not sent twice.
+    bounded(store.fanout_commit("stripe", &[(ev.id.clone(), vec!["ledger"])], RETENTION))
+        .await
+        .unwrap();
+    assert_eq!(
+        bounded(store.route_depth("stripe", "ledger"))
+            .await
+            .unwrap(),
+        0
+    );
+    let d = store
+        .delivery("stripe", &ev.id, "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.status, DeliveryStatus::Delivered);
+}
+
+#[tokio::test]
+async fn fanout_commit_without_subscriptions_releases_the_lease() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_nobody", &[]).await;
+
+    assert!(zmembers(&mut c, &key("fl", "")).await.is_empty());
+    assert!(zmembers(&mut c, &key("fq", "")).await.is_empty());
+    assert!(scan(&mut c, "hg:{stripe}:x:*").await.is_empty());
+    assert!(
+        bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The event itself is kept (admin API) until retention.
+    assert!(store.event("stripe", &ev.id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn expired_fanout_lease_is_reclaimed_by_the_next_claim() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
+    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
+
+    let first = bounded(store.fanout_claim("stripe", 10, SHORT_LEASE))
+        .await
+        .unwrap();
+    assert_eq!(first, [(ev.id.clone(), ev.ty.clone())]);
+    // The worker dies without committing.
+    tokio::time::sleep(PAST_SHORT_LEASE).await;
+
+    let again = bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
+        .await
+        .unwrap();
+    assert_eq!(again, [(ev.id.clone(), ev.ty.clone())]);
+    let leases = zmembers(&mut c, &key("fl", "")).await;
+    assert_eq!(leases.len(), 1);
+    assert!(
+        leases[0].1 > now_ms() as f64 + 10_000.0,
+        "new lease: {leases:?}"
+    );
+    assert!(zmembers(&mut c, &key("fq", "")).await.is_empty());
+}
+
+// === route queues ===
+
+#[tokio::test]
+async fn route_claim_returns_the_stored_event_and_the_next_due_time() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let a = ingest_and_fan_out(&store, "stripe", "evt_a", &["ledger"]).await;
+    let b = ingest_and_fan_out(&store, "stripe", "evt_b", &["ledger"]).await;
+    let first_ms: i64 = hgetall(&mut c, &key("x:", &format!("{}:ledger", a.id))).await["first"]
+        .parse()
+        .unwrap();
+
+    let got = claim(&store, "ledger", 1, LONG_LEASE).await;
+    assert_eq!(got.deliveries.len(), 1);
+    let d = &got.deliveries[0];
+    let (this, other) = if d.id == a.id { (&a, &b) } else { (&b, &a) };
+    assert_eq!(d.cloudevent, this.ce);
+    assert_eq!(d.traceparent, this.tp);
+    assert_eq!(d.attempts, 0);
+    assert_eq!(d.lease, 1);
+    if d.id == a.id {
+        assert_eq!(d.first_ms, first_ms);
+    }
+    // The other one is still waiting, and due already.
+    let waiting = zmembers(&mut c, &key("q:", "ledger")).await;
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].0, other.id.as_str());
+    assert_eq!(got.next_due_ms, Some(waiting[0].1 as i64));
+    let leases = zmembers(&mut c, &key("l:", "ledger")).await;
+    assert_eq!(leases.len(), 1);
+    assert_eq!(leases[0].0, this.id.as_str());
+
+    let rest = claim(&store, "ledger", 10, LONG_LEASE).await;
+    assert_eq!(rest.deliveries.len(), 1);
+    assert_eq!(rest.deliveries[0].id, other.id);
+    assert_eq!(rest.next_due_ms, None, "nothing is waiting any more");
+    assert!(
+        claim(&store, "ledger", 10, LONG_LEASE)
+            .await
+            .deliveries
+            .is_empty()
+    );
+    assert_eq!(
+        bounded(store.route_depth("stripe", "ledger"))
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn route_finish_delivered_records_the_attempt_and_the_state() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_1", &["ledger"]).await;
+    let d = claim_one(&store, "ledger", LONG_LEASE).await;
+
+    assert!(finish(&store, &d, 1, Finish::Delivered, Some(204)).await);
+
+    let xk = key("x:", &format!("{}:ledger", ev.id));
+    let x = hgetall(&mut c, &xk).await;
+    assert_eq!(x["st"], "delivered");
+    assert_eq!(x["n"], "1");
+    assert_eq!(x["code"], "204");
+    assert!(x["done_at"].parse::<i64>().is_ok(), "{x:?}");
+    assert!(!x.contains_key("reason"));
+    assert_ttl_near(pttl(&mut c, &xk).await, RETENTION, "delivery");
+
+    let ak = key("a:", &format!("{}:ledger", ev.id));
+    let log = lrange(&mut c, &ak).await;
+    assert_eq!(log.len(), 1);
+    let json: serde_json::Value = serde_json::from_str(&log[0]).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "n": 1, "at": "2025-01-02T03:04:05.678Z", "status_code": 204,
+            "error": null, "duration_ms": 12
+        })
+    );
+    assert_ttl_near(pttl(&mut c, &ak).await, RETENTION, "attempt log");
+
+    let rec = store
+        .delivery("stripe", &ev.id, "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, DeliveryStatus::Delivered);
+    assert_eq!(rec.attempts, 1);
+    assert_eq!(rec.last_status_code, Some(204));
+    assert_eq!(rec.reason, None);
+    assert_eq!(
+        store.attempts("stripe", &ev.id, "ledger").await.unwrap(),
+        [attempt(1, Some(204), None)]
+    );
+    assert!(zmembers(&mut c, &key("q:", "ledger")).await.is_empty());
+    assert!(zmembers(&mut c, &key("l:", "ledger")).await.is_empty());
+    assert!(zmembers(&mut c, &key("dlq:", "ledger")).await.is_empty());
+    assert_eq!(
+        bounded(store.route_depth("stripe", "ledger"))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn retry_is_not_claimable_before_it_is_due_and_is_after() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let far = ingest_and_fan_out(&store, "stripe", "evt_far", &["ledger"]).await;
+
+    // A retry an hour away: deterministic "not before".
+    let d = claim_one(&store, "ledger", LONG_LEASE).await;
+    let due_far = now_ms() + 3_600_000;
+    assert!(finish(&store, &d, 1, Finish::Retry { due_ms: due_far }, None).await);
+    let x = hgetall(&mut c, &key("x:", &format!("{}:ledger", far.id))).await;
+    assert_eq!(x["st"], "pending");
+    assert_eq!(x["n"], "1");
+    assert_eq!(x["code"], "", "no status code for a transport error");
+    assert_eq!(
+        zmembers(&mut c, &key("q:", "ledger")).await,
+        [(far.id.to_string(), due_far as f64)]
+    );
+    let none = claim(&store, "ledger", 10, LONG_LEASE).await;
+    assert!(none.deliveries.is_empty(), "claimed before due: {none:?}");
+    assert_eq!(none.next_due_ms, Some(due_far));
+    let rec = store
+        .delivery("stripe", &far.id, "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (rec.status, rec.attempts, rec.last_status_code),
+        (DeliveryStatus::Pending, 1, None)
+    );
+    assert_eq!(
+        store.attempts("stripe", &far.id, "ledger").await.unwrap(),
+        [attempt(1, None, Some("connect refused"))]
+    );
+
+    // A retry due shortly: claimable once due, with its attempt count and
+    // its budget start unchanged.
+    let soon = ingest_and_fan_out(&store, "stripe", "evt_soon", &["ledger"]).await;
+    let d = claim_one(&store, "ledger", LONG_LEASE).await;
+    assert_eq!(d.id, soon.id);
+    let due_soon = now_ms() + 200;
+    assert!(finish(&store, &d, 1, Finish::Retry { due_ms: due_soon }, Some(503)).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = claim_one(&store, "ledger", LONG_LEASE).await;
+    assert_eq!(again.id, soon.id);
+    assert_eq!(again.attempts, 1);
+    assert_eq!(again.first_ms, d.first_ms);
+    assert_eq!(again.lease, d.lease + 1);
+    assert_eq!(again.cloudevent, soon.ce);
+}
+
+#[tokio::test]
+async fn route_finish_dead_parks_the_delivery_in_the_dead_letters() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_1", &["ledger"]).await;
+    let d = claim_one(&store, "ledger", LONG_LEASE).await;
+
+    let dead = Finish::Dead {
+        reason: "status 410".to_owned(),
+    };
+    assert!(finish(&store, &d, 1, dead, Some(410)).await);
+
+    let x = hgetall(&mut c, &key("x:", &format!("{}:ledger", ev.id))).await;
+    assert_eq!(x["st"], "dead");
+    assert_eq!(x["reason"], "status 410");
+    assert_eq!(x["code"], "410");
+    assert_eq!(x["n"], "1");
+    let dead_at: i64 = x["dead_at"].parse().unwrap();
+    assert_eq!(
+        zmembers(&mut c, &key("dlq:", "ledger")).await,
+        [(ev.id.to_string(), dead_at as f64)]
+    );
+    assert_eq!(
+        lrange(&mut c, &key("a:", &format!("{}:ledger", ev.id)))
+            .await
+            .len(),
+        1
+    );
+    assert!(zmembers(&mut c, &key("q:", "ledger")).await.is_empty());
+    assert!(zmembers(&mut c, &key("l:", "ledger")).await.is_empty());
+
+    assert_eq!(
+        store.dead_letters("stripe", "ledger").await.unwrap(),
+        [(ev.id.clone(), dead_at)]
+    );
+    let rec = store
+        .delivery("stripe", &ev.id, "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, DeliveryStatus::Dead);
+    assert_eq!(rec.reason.as_deref(), Some("status 410"));
+    assert_eq!(rec.last_status_code, Some(410));
+    assert_eq!(rec.dead_at_ms, Some(dead_at));
+    assert!(
+        claim(&store, "ledger", 10, LONG_LEASE)
+            .await
+            .deliveries
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn stale_lease_claimed_again_cannot_finish() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_1", &["ledger"]).await;
+    let xk = key("x:", &format!("{}:ledger", ev.id));
+
+    let old = claim_one(&store, "ledger", SHORT_LEASE).await;
+    tokio::time::sleep(PAST_SHORT_LEASE).await;
+    let new = claim_one(&store, "ledger", LONG_LEASE).await;
+    assert_eq!(new.id, old.id);
+    assert_eq!(new.lease, old.lease + 1);
+
+    let before = hgetall(&mut c, &xk).await;
+    let leases_before = zmembers(&mut c, &key("l:", "ledger")).await;
+    for how in [
+        Finish::Delivered,
+        Finish::Retry { due_ms: now_ms() },
+        Finish::Dead {
+            reason: "status 400".to_owned(),
+        },
+        Finish::Release,
+    ] {
+        assert!(
+            !finish(&store, &old, 1, how.clone(), Some(500)).await,
+            "stale lease finished with {how:?}"
+        );
+    }
+    assert_eq!(hgetall(&mut c, &xk).await, before);
+    assert_eq!(zmembers(&mut c, &key("l:", "ledger")).await, leases_before);
+    assert!(zmembers(&mut c, &key("q:", "ledger")).await.is_empty());
+    assert!(zmembers(&mut c, &key("dlq:", "ledger")).await.is_empty());
+    assert!(!exists(&mut c, &key("a:", &format!("{}:ledger", ev.id))).await);
+
+    // The current holder can.
+    assert!(finish(&store, &new, 1, Finish::Delivered, Some(200)).await);
+}
+
+#[tokio::test]
+async fn lease_reclaimed_to_the_queue_cannot_finish_before_it_is_claimed_again() {
+    // Two deliveries leased together expire together; the next claim (room
+    // for one) reclaims both but leases only one. The other is back in the
+    // queue, no longer its old holder's: finishing it must not mark it done
+    // while it waits to be sent again.
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    ingest_and_fan_out(&store, "stripe", "evt_a", &["ledger"]).await;
+    ingest_and_fan_out(&store, "stripe", "evt_b", &["ledger"]).await;
+
+    let both = claim(&store, "ledger", 2, SHORT_LEASE).await.deliveries;
+    assert_eq!(both.len(), 2);
+    tokio::time::sleep(PAST_SHORT_LEASE).await;
+    let taken = claim(&store, "ledger", 1, LONG_LEASE).await.deliveries;
+    assert_eq!(taken.len(), 1);
+    let waiting = both.iter().find(|d| d.id != taken[0].id).unwrap();
+    let xk = key("x:", &format!("{}:ledger", waiting.id));
+    assert_eq!(
+        zmembers(&mut c, &key("q:", "ledger")).await[0].0,
+        waiting.id.as_str(),
+        "the reclaimed delivery is back in the queue"
+    );
+    let before = hgetall(&mut c, &xk).await;
+
+    assert!(
+        !finish(&store, waiting, 1, Finish::Delivered, Some(200)).await,
+        "a reclaimed lease finished"
+    );
+    assert_eq!(hgetall(&mut c, &xk).await, before);
+    assert_eq!(zmembers(&mut c, &key("q:", "ledger")).await.len(), 1);
+    assert!(!exists(&mut c, &key("a:", &format!("{}:ledger", waiting.id))).await);
+}
+
+#[tokio::test]
+async fn delivery_whose_lease_expires_five_times_is_dead_lettered_as_poison() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_poison", &["ledger"]).await;
+
+    // Claimed and abandoned (the worker dies each time) RECLAIM_LIMIT times.
+    let mut last = None;
+    for i in 1..=RECLAIM_LIMIT {
+        let d = claim_one(&store, "ledger", SHORT_LEASE).await;
+        assert_eq!(d.lease, i64::from(i));
+        last = Some(d);
+        tokio::time::sleep(PAST_SHORT_LEASE).await;
+    }
+    let got = claim(&store, "ledger", 10, LONG_LEASE).await;
+    assert!(
+        got.deliveries.is_empty(),
+        "poison message claimed again: {got:?}"
+    );
+
+    let x = hgetall(&mut c, &key("x:", &format!("{}:ledger", ev.id))).await;
+    assert_eq!(x["st"], "dead");
+    assert_eq!(x["rc"], RECLAIM_LIMIT.to_string());
+    assert!(x["reason"].starts_with("poison"), "{x:?}");
+    let dead_at: i64 = x["dead_at"].parse().unwrap();
+    assert_eq!(
+        store.dead_letters("stripe", "ledger").await.unwrap(),
+        [(ev.id.clone(), dead_at)]
+    );
+    let rec = store
+        .delivery("stripe", &ev.id, "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, DeliveryStatus::Dead);
+    assert_eq!(rec.reclaims, RECLAIM_LIMIT);
+    assert_eq!(
+        bounded(store.route_depth("stripe", "ledger"))
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Its last holder wakes up late: the dead letter stays a dead letter.
+    let last = last.unwrap();
+    assert!(
+        !finish(
+            &store,
+            &last,
+            1,
+            Finish::Retry { due_ms: now_ms() },
+            Some(503)
+        )
+        .await
+    );
+    assert!(zmembers(&mut c, &key("q:", "ledger")).await.is_empty());
+    let after = hgetall(&mut c, &key("x:", &format!("{}:ledger", ev.id))).await;
+    assert_eq!(after, x);
+}
+
+#[tokio::test]
+async fn release_returns_the_delivery_without_counting_an_attempt() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_1", &["ledger"]).await;
+    let xk = key("x:", &format!("{}:ledger", ev.id));
+
+    let d = claim_one(&store, "ledger", LONG_LEASE).await;
+    let before = hgetall(&mut c, &xk).await;
+    assert!(finish(&store, &d, 0, Finish::Release, None).await);
+
+    assert_eq!(
+        hgetall(&mut c, &xk).await,
+        before,
+        "release changed the delivery"
+    );
+    assert!(!exists(&mut c, &key("a:", &format!("{}:ledger", ev.id))).await);
+    assert!(zmembers(&mut c, &key("l:", "ledger")).await.is_empty());
+    assert_eq!(zmembers(&mut c, &key("q:", "ledger")).await.len(), 1);
+
+    let again = claim_one(&store, "ledger", LONG_LEASE).await;
+    assert_eq!(again.id, ev.id);
+    assert_eq!(again.attempts, 0);
+    assert_eq!(again.lease, d.lease + 1);
+    let rec = store
+        .delivery("stripe", &ev.id, "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((rec.attempts, rec.reclaims), (0, 0));
+}
+
+#[tokio::test]
+async fn delivery_of_an_event_past_retention_is_dead_lettered_as_expired() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_old", &["ledger"]).await;
+    // Retention expired the event before its delivery was sent.
+    let _: i64 = raw(&mut c, &["DEL", &key("e:", ev.id.as_str())]).await;
+
+    let got = claim(&store, "ledger", 10, LONG_LEASE).await;
+    assert!(got.deliveries.is_empty());
+    let rec = store
+        .delivery("stripe", &ev.id, "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, DeliveryStatus::Dead);
+    assert!(
+        rec.reason.as_deref().unwrap_or("").starts_with("expired"),
+        "{rec:?}"
+    );
+    assert_eq!(
+        store.dead_letters("stripe", "ledger").await.unwrap().len(),
+        1
+    );
+    assert!(zmembers(&mut c, &key("l:", "ledger")).await.is_empty());
+}
+
+#[tokio::test]
+async fn attempt_log_keeps_the_latest_attempts_up_to_its_cap() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_flaky", &["ledger"]).await;
+
+    let total = ATTEMPT_LOG_CAP as u32 + 5;
+    for n in 1..=total {
+        let d = claim_one(&store, "ledger", LONG_LEASE).await;
+        assert_eq!(d.attempts, n - 1);
+        assert!(finish(&store, &d, n, Finish::Retry { due_ms: 0 }, Some(503)).await);
+    }
+    let log = store.attempts("stripe", &ev.id, "ledger").await.unwrap();
+    assert_eq!(log.len(), ATTEMPT_LOG_CAP);
+    assert_eq!(log.first().unwrap().n, 6, "oldest kept");
+    assert_eq!(log.last().unwrap().n, total, "newest last");
+    let rec = store
+        .delivery("stripe", &ev.id, "ledger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.attempts, total);
+}
