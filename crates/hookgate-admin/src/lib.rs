@@ -1,41 +1,200 @@
 //! Hookgate's admin listener (SPEC §7, §8), loopback by default.
 //!
-//! This first cut serves the endpoints that need no token: `/healthz`
-//! (the process is up), `/readyz` (the store answers; the config was loaded,
-//! or the process would not be running) and `/metrics` (Prometheus text).
-//! The authenticated operators' API joins it here.
+//! Without a token: `/healthz` (process up), `/readyz` (store reachable;
+//! the config is loaded or the process would not run), `/metrics`
+//! (Prometheus text) and `/admin/v1/openapi.json` (this API's contract).
+//!
+//! Under `/admin/v1/`, with `Authorization: Bearer <token>`: events,
+//! subscriptions (pause, resume), dead letters (list, replay) and the audit
+//! log. Tokens carry a role — viewer reads, operator also replays, pauses
+//! and redelivers, admin also reads the audit log — and optional tenants: a
+//! tenant-scoped token sees only its tenants' subscriptions (lists are
+//! filtered, direct access is 403) and only events some of them receive.
+//! Every mutating call appends an audit record.
+//!
+//! # Layout
+//! - [`api`]: wire types shared with the CLI.
+//! - [`auth`]: token hashes, roles, tenants.
+//! - `routes/*`: one module per resource.
+//! - `query`, `error`: parameters, cursors and failure answers.
 
+pub mod api;
+pub mod auth;
+mod error;
+mod query;
+mod routes;
+
+use auth::Caller;
+use error::ApiError;
+use hookgate_config::{Config, Role, SubscriptionConfig};
 use hookgate_core::shutdown::Drain;
 use hookgate_http::{Body, ServeOptions, json, text};
-use hookgate_store::Store;
-use http::{Method, Request, Response, StatusCode};
+use hookgate_store::{AuditRecord, Store};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+
+/// The OpenAPI document of this API (served at `/admin/v1/openapi.json`).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Largest admin request body.
+const MAX_BODY: usize = 1 << 20;
+
+/// What the admin API needs from the running delivery side of this
+/// instance (implemented by the binary over `hookgate-delivery`, so the two
+/// crates stay independent).
+pub trait Runtime: Send + Sync {
+    /// Breaker state of a route on this instance (`closed|open|half_open`).
+    fn breaker(&self, source: &str, subscription: &str) -> &'static str;
+    /// Applies a pause or resume at once on this instance.
+    fn set_paused(&self, subscription: &str, paused: bool);
+}
 
 /// The admin listener's state.
 pub struct Admin {
+    config: Arc<Config>,
     store: Store,
     metrics: Option<PrometheusHandle>,
+    runtime: Option<Arc<dyn Runtime>>,
+}
+
+/// One authenticated call.
+pub(crate) struct Call<'a> {
+    pub(crate) admin: &'a Admin,
+    pub(crate) caller: Caller,
+    pub(crate) request_id: String,
+}
+
+impl Call<'_> {
+    /// 403 unless the caller's role is at least `role`.
+    pub(crate) fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.caller.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this call needs role {} (token {:?} has {})",
+                auth::role_name(role),
+                self.caller.name,
+                self.caller.role_name()
+            )))
+        }
+    }
+
+    /// The subscription, if it exists (404) and the caller may touch it (403).
+    pub(crate) fn subscription(&self, id: &str) -> Result<&SubscriptionConfig, ApiError> {
+        let sub = self
+            .admin
+            .config
+            .subscriptions
+            .iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| ApiError::not_found(format!("no subscription {id:?}")))?;
+        if !self.caller.sees_tenant(sub.tenant.as_deref()) {
+            return Err(ApiError::forbidden(format!(
+                "subscription {id:?} belongs to a tenant this token does not cover"
+            )));
+        }
+        Ok(sub)
+    }
+
+    /// Subscriptions the caller may see, in config order.
+    pub(crate) fn visible_subscriptions(&self) -> Vec<&SubscriptionConfig> {
+        self.admin
+            .config
+            .subscriptions
+            .iter()
+            .filter(|s| self.caller.sees_tenant(s.tenant.as_deref()))
+            .collect()
+    }
+
+    /// Whether the caller may see an event of normalized type `ty`: always
+    /// for an all-tenants token, else when one of its subscriptions wants it.
+    pub(crate) fn sees_type(&self, ty: &str) -> bool {
+        self.caller.tenants.is_none()
+            || self.visible_subscriptions().iter().any(|s| {
+                s.events
+                    .iter()
+                    .any(|p| hookgate_core::glob::Pattern::new(p).matches(ty))
+            })
+    }
+
+    /// Appends an audit record. A failure is logged loudly: the mutation
+    /// itself already happened and is not undone.
+    pub(crate) async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        filter: serde_json::Value,
+        count: u64,
+    ) {
+        let record = AuditRecord {
+            actor: self.caller.name.clone(),
+            role: self.caller.role_name().to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            filter,
+            count,
+            request_id: self.request_id.clone(),
+            at: hookgate_core::time::rfc3339_ms(hookgate_core::time::now_ms()).unwrap_or_default(),
+        };
+        tracing::info!(
+            request_id = %self.request_id, actor = %record.actor, action, target, count, "admin action"
+        );
+        if let Err(err) = self.admin.store.audit_append(&record).await {
+            tracing::error!(request_id = %self.request_id, action, error = %err, "audit record NOT written");
+        }
+    }
 }
 
 impl Admin {
-    /// Admin state over the store and the installed metrics recorder.
-    pub fn new(store: Store, metrics: Option<PrometheusHandle>) -> Self {
-        Admin { store, metrics }
+    /// Admin state over the config, the store, the installed metrics
+    /// recorder and this instance's delivery side.
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        metrics: Option<PrometheusHandle>,
+        runtime: Option<Arc<dyn Runtime>>,
+    ) -> Self {
+        Admin {
+            config,
+            store,
+            metrics,
+            runtime,
+        }
     }
 
     /// Answers one request.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
-        if req.method() != Method::GET && req.method() != Method::HEAD {
-            return json(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &json!({ "error": "method_not_allowed" }),
-            );
+        let path = req.uri().path().to_owned();
+        match path.as_str() {
+            "/healthz" | "/readyz" | "/metrics" | "/admin/v1/openapi.json" => {
+                if req.method() != Method::GET && req.method() != Method::HEAD {
+                    return ApiError::method_not_allowed().into_response();
+                }
+                self.unauthenticated(&path).await
+            }
+            p if p.starts_with("/admin/v1/") => {
+                let request_id = hookgate_core::trace::new_request_id();
+                let mut resp = match self.api(req, &request_id).await {
+                    Ok(resp) => resp,
+                    Err(err) => err.into_response(),
+                };
+                if let Ok(v) = HeaderValue::from_str(&request_id) {
+                    resp.headers_mut().insert("x-request-id", v);
+                }
+                resp
+            }
+            _ => ApiError::not_found("no such route").into_response(),
         }
-        match req.uri().path() {
+    }
+
+    async fn unauthenticated(&self, path: &str) -> Response<Body> {
+        match path {
             "/healthz" => json(StatusCode::OK, &json!({ "status": "ok" })),
             "/readyz" => match self.store.ping().await {
                 Ok(()) => json(StatusCode::OK, &json!({ "status": "ready" })),
@@ -52,9 +211,96 @@ impl Admin {
                     .unwrap_or_default();
                 text(StatusCode::OK, "text/plain; version=0.0.4", body)
             }
-            _ => json(StatusCode::NOT_FOUND, &json!({ "error": "not_found" })),
+            _ => text(StatusCode::OK, "application/json", OPENAPI),
         }
     }
+
+    async fn api(
+        &self,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let caller = auth::authenticate(&self.config.admin.tokens, authorization)
+            .ok_or_else(ApiError::unauthorized)?;
+        let call = Call {
+            admin: self,
+            caller,
+            request_id: request_id.to_owned(),
+        };
+        let (parts, body) = req.into_parts();
+        let path = parts
+            .uri
+            .path()
+            .trim_start_matches("/admin/v1/")
+            .trim_end_matches('/');
+        let segments: Vec<&str> = path.split('/').collect();
+        let query = parts.uri.query();
+        let method = parts.method.clone();
+        use routes::{audit, dlq, events, subscriptions};
+        match (segments.as_slice(), &method) {
+            (["events"], &Method::GET) => events::list(&call, query).await,
+            (["events", id], &Method::GET) => events::show(&call, id).await,
+            (["events", id, "redeliver"], &Method::POST) => {
+                events::redeliver(&call, id, read_json(body).await?).await
+            }
+            (["subscriptions"], &Method::GET) => subscriptions::list(&call).await,
+            (["subscriptions", id, "pause"], &Method::POST) => {
+                subscriptions::pause(&call, id, true).await
+            }
+            (["subscriptions", id, "resume"], &Method::POST) => {
+                subscriptions::pause(&call, id, false).await
+            }
+            (["subscriptions", id, "dead-letters"], &Method::GET) => {
+                dlq::list(&call, id, query).await
+            }
+            (["subscriptions", id, "dead-letters", "replay"], &Method::POST) => {
+                dlq::replay(&call, id, read_json(body).await?).await
+            }
+            (["audit"], &Method::GET) => audit::list(&call, query).await,
+            (
+                ["events"]
+                | ["events", _]
+                | ["subscriptions"]
+                | ["audit"]
+                | ["subscriptions", _, "dead-letters"],
+                _,
+            )
+            | (
+                ["events", _, "redeliver"]
+                | ["subscriptions", _, "pause" | "resume"]
+                | ["subscriptions", _, "dead-letters", "replay"],
+                _,
+            ) => Err(ApiError::method_not_allowed()),
+            _ => Err(ApiError::not_found("no such route")),
+        }
+    }
+
+    pub(crate) fn retention(&self) -> Duration {
+        self.config.delivery.retention
+    }
+}
+
+/// Reads a JSON body (bounded in size and time) into `T`.
+async fn read_json<T: serde::de::DeserializeOwned>(body: Incoming) -> Result<T, ApiError> {
+    let collected = tokio::time::timeout(
+        Duration::from_secs(10),
+        http_body_util::Limited::new(body, MAX_BODY).collect(),
+    )
+    .await
+    .map_err(|_| ApiError::bad_request("request body not received in time"))?
+    .map_err(|_| ApiError::bad_request("request body unreadable or larger than 1 MiB"))?;
+    serde_json::from_slice(&collected.to_bytes())
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// A JSON answer with status 200.
+pub(crate) fn ok<T: serde::Serialize>(value: &T) -> Result<Response<Body>, ApiError> {
+    let v = serde_json::to_value(value).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(json(StatusCode::OK, &v))
 }
 
 /// Serves the admin listener until `drain` is cancelled.

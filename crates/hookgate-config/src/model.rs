@@ -58,6 +58,9 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// `[[admin.tokens]]`.
     pub tokens: Vec<AdminToken>,
+    /// `replay_rate`: dead letters replayed per second at most, default 50,
+    /// so a bulk replay does not flood a recovering subscriber.
+    pub replay_rate: f64,
 }
 
 /// One admin bearer token, stored as the SHA-256 of the token.

@@ -38,7 +38,7 @@ const SERVER_KEYS: &[&str] = &[
     "header_read_timeout",
     "shutdown_grace",
 ];
-const ADMIN_KEYS: &[&str] = &["listen", "tokens"];
+const ADMIN_KEYS: &[&str] = &["listen", "tokens", "replay_rate"];
 const TOKEN_KEYS: &[&str] = &["name", "role", "sha256", "tenants"];
 const STORE_KEYS: &[&str] = &[
     "backend",
@@ -271,9 +271,18 @@ fn admin(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> AdminConfig {
         "token name",
         names.iter().map(|(n, l, p)| (n.as_str(), *l, p.clone())),
     );
+    let replay_rate = opt(ctx, t, "replay_rate", |ctx, f| match ctx.number(f) {
+        Some(x) if x.is_finite() && x > 0.0 => Some(x),
+        Some(_) => {
+            ctx.error_at(f, "must be a finite number greater than zero");
+            None
+        }
+        None => None,
+    });
     AdminConfig {
         listen: listen.unwrap_or(([127, 0, 0, 1], 9090).into()),
         tokens,
+        replay_rate: replay_rate.unwrap_or(50.0),
     }
 }
 

@@ -16,6 +16,7 @@ use hookgate_store::{AttemptRecord, ClaimedDelivery, Finish, Store};
 use http::{HeaderValue, Request, header};
 use http_body_util::{BodyExt, Full};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
@@ -49,6 +50,9 @@ struct Subscription {
     client: HttpClient,
     user_agent: HeaderValue,
     sub_header: HeaderValue,
+    /// Paused by an operator: its routes claim nothing, so the backlog
+    /// accumulates and no attempt is burned.
+    paused: AtomicBool,
 }
 
 impl Subscription {
@@ -67,6 +71,7 @@ impl Subscription {
             client: client::build(cfg.timeout, cfg.max_in_flight),
             user_agent: HeaderValue::from_static(concat!("hookgate/", env!("CARGO_PKG_VERSION"))),
             sub_header: HeaderValue::from_str(&cfg.id).ok()?,
+            paused: AtomicBool::new(false),
         })
     }
 
@@ -152,9 +157,44 @@ impl Delivery {
             ));
             all_routes.extend(routes);
         }
-        Delivery {
+        let delivery = Delivery {
             routes: Arc::new(all_routes),
+        };
+        drain.spawn(watch_pauses(
+            store,
+            delivery.clone(),
+            settings.poll_interval,
+            drain.clone(),
+        ));
+        delivery
+    }
+
+    /// Applies a pause or resume on this instance at once (other instances
+    /// pick the stored flag up within `poll_interval`).
+    pub fn set_paused(&self, subscription: &str, paused: bool) {
+        // Routes of one subscription share its flag: flip it once, then
+        // wake every route on a resume.
+        let mut routes = self
+            .routes
+            .iter()
+            .filter(|r| r.sub.id == subscription)
+            .peekable();
+        let Some(first) = routes.peek() else { return };
+        let was = first.sub.paused.swap(paused, Ordering::Relaxed);
+        if was && !paused {
+            for route in routes {
+                route.wake.notify_one();
+            }
         }
+    }
+
+    /// The breaker state of a route on this instance.
+    pub fn breaker(&self, source: &str, subscription: &str) -> Option<BreakerState> {
+        let now = Instant::now();
+        self.routes
+            .iter()
+            .find(|r| r.source == source && r.sub.id == subscription)
+            .map(|r| r.breaker.state(now))
     }
 
     /// Every route's state on this instance.
@@ -168,6 +208,23 @@ impl Delivery {
                 breaker: r.breaker.state(now),
             })
             .collect()
+    }
+}
+
+/// Keeps the pause flags of this instance in step with the store.
+async fn watch_pauses(store: Store, delivery: Delivery, every: Duration, drain: Drain) {
+    let mut subs: Vec<String> = delivery.routes.iter().map(|r| r.sub.id.clone()).collect();
+    subs.dedup();
+    while !drain.is_cancelled() {
+        match store.paused().await {
+            Ok(paused) => {
+                for sub in &subs {
+                    delivery.set_paused(sub, paused.contains(sub));
+                }
+            }
+            Err(err) => tracing::debug!(error = %err, "reading pause flags failed"),
+        }
+        idle(Instant::now() + every, &Notify::new(), &drain).await;
     }
 }
 
@@ -283,6 +340,10 @@ async fn drive_route(
 ) {
     let sub = route.sub.clone();
     while !drain.is_cancelled() {
+        if sub.paused.load(Ordering::Relaxed) {
+            idle(Instant::now() + settings.poll_interval, &route.wake, &drain).await;
+            continue;
+        }
         let max = match route.breaker.permit(Instant::now()) {
             Permit::Flow => CLAIM_BATCH,
             Permit::Probe => 1,

@@ -13,6 +13,8 @@
 //! | `P:{S}:dlq:B` | zset | the route's dead letters (dead-at ms) |
 //! | `P:{S}:x:E:B` | hash | delivery: `st`, `n`, `first`, `lease`, `rc`, `code`, `reason`, `dead_at`, `done_at` |
 //! | `P:{S}:a:E:B` | list | attempt log (JSON per attempt), capped |
+//! | `P:paused` | hash | paused subscriptions: id → paused-at ms |
+//! | `P:audit` | stream | the admin audit log, append-only (`r` = JSON record) |
 //!
 //! Every key of a source, and of its routes, carries the hash tag `{S}`, so
 //! each script touches one Redis Cluster slot. The Lua scripts rebuild the
@@ -40,6 +42,16 @@ impl Keys {
     /// `P:{S}:`, the base the scripts extend.
     pub fn source_base(&self, source: &str) -> String {
         format!("{}:{{{}}}:", self.prefix, source)
+    }
+
+    /// Paused subscriptions.
+    pub fn paused(&self) -> String {
+        format!("{}:paused", self.prefix)
+    }
+
+    /// The audit log stream.
+    pub fn audit(&self) -> String {
+        format!("{}:audit", self.prefix)
     }
 
     /// Dedup marker of an event.

@@ -30,11 +30,15 @@
 //! - [`keys`]: every key name (a storage format).
 //! - `scripts/*.lua`: the atomic operations, one file each.
 //! - [`error`]: [`StoreError`], classified for the caller's answer.
+//! - `admin`: what operators read and do: listings, replay, redeliver,
+//!   pause flags, the audit stream.
 
+mod admin;
 pub mod error;
 pub mod keys;
 mod records;
 
+pub use admin::{AuditRecord, RouteDepth};
 pub use error::StoreError;
 pub use keys::Keys;
 pub use records::{AttemptRecord, DeliveryRecord, DeliveryStatus, StoredEvent};
@@ -204,13 +208,13 @@ impl Store {
         &self.inner.keys
     }
 
-    fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> ConnectionManager {
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.conns.len();
         self.inner.conns[i].clone()
     }
 
     /// Runs one store call under `store_timeout`.
-    async fn timed<T, F>(&self, fut: F) -> Result<T, StoreError>
+    pub(crate) async fn timed<T, F>(&self, fut: F) -> Result<T, StoreError>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {

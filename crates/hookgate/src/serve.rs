@@ -103,7 +103,14 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
     let opts = ServeOptions {
         header_read_timeout: config.server.header_read_timeout,
     };
-    let admin = Arc::new(hookgate_admin::Admin::new(store.clone(), metrics));
+    let delivery = hookgate_delivery::Delivery::start(&config, store.clone(), &back);
+    let runtime: Arc<dyn hookgate_admin::Runtime> = Arc::new(DeliveryRuntime(delivery));
+    let admin = Arc::new(hookgate_admin::Admin::new(
+        Arc::new(config.clone()),
+        store.clone(),
+        metrics,
+        Some(runtime),
+    ));
     front.spawn(hookgate_ingest::serve(
         ingest_listener,
         Arc::new(ingest),
@@ -116,7 +123,6 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
         front.clone(),
         opts,
     ));
-    let _delivery = hookgate_delivery::Delivery::start(&config, store.clone(), &back);
     tracing::info!(
         ingest = %config.server.listen,
         admin = %config.admin.listen,
@@ -138,6 +144,21 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
         tracing::warn!("shutdown grace elapsed; unfinished deliveries return to their queues");
     }
     Ok(())
+}
+
+/// The admin API's view of this instance's delivery side.
+struct DeliveryRuntime(hookgate_delivery::Delivery);
+
+impl hookgate_admin::Runtime for DeliveryRuntime {
+    fn breaker(&self, source: &str, subscription: &str) -> &'static str {
+        self.0
+            .breaker(source, subscription)
+            .map_or("closed", |b| b.as_str())
+    }
+
+    fn set_paused(&self, subscription: &str, paused: bool) {
+        self.0.set_paused(subscription, paused)
+    }
 }
 
 async fn wait_for_signal() -> &'static str {

@@ -6,6 +6,7 @@
 
 mod common;
 mod config;
+mod e2e_admin;
 mod e2e_delivery;
 mod e2e_ingest;
 mod hostile_ingest;

@@ -1,0 +1,218 @@
+//! The admin API's wire types (SPEC §7), shared by the server and the CLI
+//! so the two cannot drift. Times are RFC 3339 strings.
+
+use serde::{Deserialize, Serialize};
+
+/// A page of a list: `{"items":[...],"next_cursor":...}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// This page.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// An event in a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventSummary {
+    /// Event id.
+    pub id: String,
+    /// Source id.
+    pub source: String,
+    /// Normalized type.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Provider's event time.
+    pub time: Option<String>,
+    /// Provider object id.
+    pub subject: Option<String>,
+    /// When the gateway stored it.
+    pub received_at: String,
+}
+
+/// One attempt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttemptView {
+    /// 1-based within its budget.
+    pub n: u32,
+    /// Start time.
+    pub at: String,
+    /// Subscriber's status code.
+    pub status_code: Option<u16>,
+    /// Transport error.
+    pub error: Option<String>,
+    /// Latency.
+    pub duration_ms: u64,
+}
+
+/// One delivery of an event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryView {
+    /// Subscription id.
+    pub subscription: String,
+    /// `pending | delivered | dead`.
+    pub status: String,
+    /// Why it is dead.
+    pub reason: Option<String>,
+    /// Attempts, oldest first.
+    pub attempts: Vec<AttemptView>,
+}
+
+/// An event with its deliveries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventDetail {
+    /// Event id.
+    pub id: String,
+    /// Source id.
+    pub source: String,
+    /// Normalized type.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Provider's event time.
+    pub time: Option<String>,
+    /// Provider object id.
+    pub subject: Option<String>,
+    /// When the gateway stored it.
+    pub received_at: String,
+    /// The provider's payload.
+    pub data: serde_json::Value,
+    /// Per subscription.
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// `POST /admin/v1/events/{id}/redeliver`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeliverRequest {
+    /// Subscription id.
+    pub subscription: String,
+}
+
+/// A route of a subscription.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RouteView {
+    /// Source id.
+    pub source: String,
+    /// Waiting + in flight.
+    pub queue_depth: u64,
+    /// `closed | open | half_open` on the instance that answered.
+    pub breaker: String,
+}
+
+/// A subscription.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubscriptionView {
+    /// Id.
+    pub id: String,
+    /// Owner.
+    pub tenant: Option<String>,
+    /// Endpoint (credentials in it are masked).
+    pub url: String,
+    /// Paused by an operator.
+    pub paused: bool,
+    /// Waiting + in flight over its routes.
+    pub queue_depth: u64,
+    /// Dead letters over its routes.
+    pub dlq_depth: u64,
+    /// Per source.
+    pub routes: Vec<RouteView>,
+}
+
+/// A dead letter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetterView {
+    /// Event id.
+    pub event_id: String,
+    /// Source id.
+    pub source: String,
+    /// Normalized type.
+    #[serde(rename = "type")]
+    pub ty: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Status of the last attempt.
+    pub last_status_code: Option<u16>,
+    /// Attempts in the last budget.
+    pub attempts: u32,
+    /// When.
+    pub dead_at: Option<String>,
+}
+
+/// Dead-letter filter (list query and replay body).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterFilter {
+    /// Glob on the normalized type (`*` spans dots).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
+    /// Prefix of the reason (`status 4`, `max_attempts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Only this source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Dead at or after (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Dead at or before (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
+/// `POST /admin/v1/subscriptions/{id}/dead-letters/replay`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Replay exactly these (those still dead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_ids: Option<Vec<String>>,
+    /// Or every dead letter matching this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<DeadLetterFilter>,
+    /// Count only.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Replay answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplayResult {
+    /// Dead letters that matched.
+    pub matched: u64,
+    /// Replayed now (0 on a dry run; less than matched when another call
+    /// replayed some first).
+    pub replayed: u64,
+}
+
+/// An audit record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditView {
+    /// Stream id (the cursor).
+    pub id: String,
+    /// Token name.
+    pub actor: String,
+    /// Token role.
+    pub role: String,
+    /// What was done.
+    pub action: String,
+    /// To what.
+    pub target: String,
+    /// With which ids or filter.
+    pub filter: serde_json::Value,
+    /// How many entries changed.
+    pub count: u64,
+    /// The admin request id.
+    pub request_id: String,
+    /// When.
+    pub at: String,
+}
+
+/// Every error answer: `{"error": "...", "message": "..."}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable code.
+    pub error: String,
+    /// For a human.
+    #[serde(default)]
+    pub message: Option<String>,
+}

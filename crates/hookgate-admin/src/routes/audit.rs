@@ -1,0 +1,45 @@
+//! `/admin/v1/audit`: the append-only log of mutating calls, admin only.
+
+use crate::api::{AuditView, Page};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::{Call, ok};
+use hookgate_config::Role;
+use hookgate_http::Body;
+use http::Response;
+
+/// `GET /admin/v1/audit?limit&cursor`, oldest first.
+pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<Body>, ApiError> {
+    call.require(Role::Admin)?;
+    let q = Query::parse(raw, &["limit", "cursor"])?;
+    let limit = q.limit()?;
+    let after = q.get("cursor");
+    if let Some(c) = after
+        && !c.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ApiError::bad_request("cursor is not one this API returned"));
+    }
+    let mut records = call.admin.store.audit_page(after, limit + 1).await?;
+    let more = records.len() > limit;
+    records.truncate(limit);
+    let next_cursor = if more {
+        records.last().map(|(id, _)| id.clone())
+    } else {
+        None
+    };
+    let items = records
+        .into_iter()
+        .map(|(id, r)| AuditView {
+            id,
+            actor: r.actor,
+            role: r.role,
+            action: r.action,
+            target: r.target,
+            filter: r.filter,
+            count: r.count,
+            request_id: r.request_id,
+            at: r.at,
+        })
+        .collect();
+    ok(&Page { items, next_cursor })
+}

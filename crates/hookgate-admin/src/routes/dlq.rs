@@ -1,0 +1,257 @@
+//! `/admin/v1/subscriptions/{id}/dead-letters`: list with filters, replay
+//! by ids or by filter (paced, idempotent, audited, with a dry run).
+
+use crate::api::{DeadLetterFilter, DeadLetterView, Page, ReplayRequest, ReplayResult};
+use crate::error::ApiError;
+use crate::query::{Cursor, Query, parse_time};
+use crate::{Call, ok};
+use hookgate_config::{Role, SubscriptionConfig};
+use hookgate_core::EventId;
+use hookgate_core::glob::Pattern;
+use hookgate_core::time::rfc3339_ms;
+use hookgate_http::Body;
+use hookgate_store::DeliveryStatus;
+use http::Response;
+use std::time::Duration;
+
+/// Dead letters read per store round trip while scanning.
+const SCAN_BATCH: usize = 500;
+/// Most ids one replay call may name.
+const MAX_IDS: usize = 10_000;
+
+/// A compiled filter.
+struct Matcher {
+    ty: Option<Pattern>,
+    reason: Option<String>,
+    source: Option<String>,
+    since: i64,
+    until: i64,
+}
+
+impl Matcher {
+    fn new(f: &DeadLetterFilter, call: &Call<'_>) -> Result<Self, ApiError> {
+        if let Some(s) = &f.source
+            && !call.admin.config.sources.iter().any(|x| &x.id == s)
+        {
+            return Err(ApiError::bad_request(format!("no source {s:?}")));
+        }
+        Ok(Matcher {
+            ty: f.ty.as_deref().map(Pattern::new),
+            reason: f.reason.clone(),
+            source: f.source.clone(),
+            since: parse_time("since", f.since.as_deref())?.unwrap_or(0),
+            until: parse_time("until", f.until.as_deref())?.unwrap_or(i64::MAX),
+        })
+    }
+
+    fn keeps(&self, v: &DeadLetterView) -> bool {
+        let ty_ok = match (&self.ty, &v.ty) {
+            (None, _) => true,
+            (Some(p), Some(t)) => p.matches(t),
+            (Some(_), None) => false,
+        };
+        let reason_ok = match (&self.reason, &v.reason) {
+            (None, _) => true,
+            (Some(prefix), Some(r)) => r.starts_with(prefix.as_str()),
+            (Some(_), None) => false,
+        };
+        ty_ok && reason_ok
+    }
+}
+
+/// Scans a subscription's dead letters over its routes, in (dead-at,
+/// source, id) order after `after`, until `want` matched.
+async fn scan(
+    call: &Call<'_>,
+    sub: &SubscriptionConfig,
+    m: &Matcher,
+    after: Option<&Cursor>,
+    want: usize,
+) -> Result<Vec<(Cursor, DeadLetterView)>, ApiError> {
+    let store = &call.admin.store;
+    let mut out = Vec::new();
+    for (idx, src) in call.admin.config.sources.iter().enumerate() {
+        if m.source.as_ref().is_some_and(|s| s != &src.id) {
+            continue;
+        }
+        let min = m.since.max(after.map_or(0, |c| c.ms));
+        let mut offset = 0;
+        let mut kept = 0;
+        loop {
+            let batch = store
+                .dead_letter_range(&src.id, &sub.id, min, m.until, offset, SCAN_BATCH)
+                .await?;
+            let fetched = batch.len();
+            offset += fetched;
+            let batch: Vec<(Cursor, EventId)> = batch
+                .into_iter()
+                .map(|(id, ms)| {
+                    (
+                        Cursor {
+                            ms,
+                            source: idx,
+                            id: id.to_string(),
+                        },
+                        id,
+                    )
+                })
+                .filter(|(c, _)| after.is_none_or(|a| c > a))
+                .collect();
+            let ids: Vec<EventId> = batch.iter().map(|(_, id)| id.clone()).collect();
+            let records = store.delivery_records(&src.id, &ids, &sub.id).await?;
+            let types = store.event_types(&src.id, &ids).await?;
+            for (((cursor, id), record), ty) in batch.into_iter().zip(records).zip(types) {
+                let record = record.filter(|r| r.status == DeliveryStatus::Dead);
+                let Some(record) = record else { continue };
+                let view = DeadLetterView {
+                    event_id: id.to_string(),
+                    source: src.id.clone(),
+                    ty,
+                    reason: record.reason,
+                    last_status_code: record.last_status_code,
+                    attempts: record.attempts,
+                    dead_at: rfc3339_ms(record.dead_at_ms.unwrap_or(cursor.ms)),
+                };
+                if m.keeps(&view) {
+                    out.push((cursor, view));
+                    kept += 1;
+                }
+            }
+            if kept >= want || fetched < SCAN_BATCH {
+                break;
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// `GET /admin/v1/subscriptions/{id}/dead-letters?type&reason&source&since&until&limit&cursor`.
+pub(crate) async fn list(
+    call: &Call<'_>,
+    id: &str,
+    raw: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
+    let sub = call.subscription(id)?;
+    let q = Query::parse(
+        raw,
+        &[
+            "type", "reason", "source", "since", "until", "limit", "cursor",
+        ],
+    )?;
+    let limit = q.limit()?;
+    let filter = DeadLetterFilter {
+        ty: q.get("type").map(str::to_owned),
+        reason: q.get("reason").map(str::to_owned),
+        source: q.get("source").map(str::to_owned),
+        since: q.get("since").map(str::to_owned),
+        until: q.get("until").map(str::to_owned),
+    };
+    let m = Matcher::new(&filter, call)?;
+    let after = q.get("cursor").map(Cursor::decode).transpose()?;
+    let mut found = scan(call, sub, &m, after.as_ref(), limit + 1).await?;
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let next_cursor = if more {
+        found.last().map(|(c, _)| c.encode())
+    } else {
+        None
+    };
+    ok(&Page {
+        items: found.into_iter().map(|(_, v)| v).collect(),
+        next_cursor,
+    })
+}
+
+/// `POST /admin/v1/subscriptions/{id}/dead-letters/replay`.
+pub(crate) async fn replay(
+    call: &Call<'_>,
+    id: &str,
+    req: ReplayRequest,
+) -> Result<Response<Body>, ApiError> {
+    call.require(Role::Operator)?;
+    let sub = call.subscription(id)?;
+    let cfg = &call.admin.config;
+    // (source index, event id) of every matched dead letter.
+    let mut matched: Vec<(usize, EventId)> = Vec::new();
+    match (&req.event_ids, &req.filter) {
+        (Some(ids), None) => {
+            if ids.len() > MAX_IDS {
+                return Err(ApiError::bad_request(format!(
+                    "at most {MAX_IDS} event_ids per call"
+                )));
+            }
+            let mut parsed = Vec::with_capacity(ids.len());
+            for raw in ids {
+                let id = EventId::parse(raw)
+                    .ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not an event id")))?;
+                if !parsed.contains(&id) {
+                    parsed.push(id);
+                }
+            }
+            for (idx, src) in cfg.sources.iter().enumerate() {
+                let records = call
+                    .admin
+                    .store
+                    .delivery_records(&src.id, &parsed, &sub.id)
+                    .await?;
+                for (id, record) in parsed.iter().zip(records) {
+                    if record.is_some_and(|r| r.status == DeliveryStatus::Dead) {
+                        matched.push((idx, id.clone()));
+                    }
+                }
+            }
+        }
+        (None, Some(filter)) => {
+            let m = Matcher::new(filter, call)?;
+            for (cursor, v) in scan(call, sub, &m, None, usize::MAX).await? {
+                if let Some(id) = EventId::parse(&v.event_id) {
+                    matched.push((cursor.source, id));
+                }
+            }
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of \"event_ids\" or \"filter\"",
+            ));
+        }
+    }
+    let total = matched.len() as u64;
+    if req.dry_run {
+        return ok(&ReplayResult {
+            matched: total,
+            replayed: 0,
+        });
+    }
+    // Pace: the i-th replayed entry falls due i / replay_rate seconds from now.
+    let spacing = Duration::from_secs_f64(1.0 / cfg.admin.replay_rate);
+    let mut replayed = 0;
+    for (idx, src) in cfg.sources.iter().enumerate() {
+        let ids: Vec<EventId> = matched
+            .iter()
+            .filter(|(i, _)| *i == idx)
+            .map(|(_, id)| id.clone())
+            .collect();
+        for chunk in ids.chunks(SCAN_BATCH) {
+            replayed += call
+                .admin
+                .store
+                .replay(
+                    &src.id,
+                    &sub.id,
+                    chunk,
+                    spacing,
+                    replayed,
+                    call.admin.retention(),
+                )
+                .await?;
+        }
+    }
+    let filter = serde_json::json!({ "event_ids": req.event_ids, "filter": req.filter });
+    call.audit("dead_letters.replay", &sub.id, filter, replayed)
+        .await;
+    ok(&ReplayResult {
+        matched: total,
+        replayed,
+    })
+}

@@ -1,0 +1,217 @@
+//! `/admin/v1/events`: list, show with deliveries and attempts, redeliver.
+
+use crate::api::{AttemptView, DeliveryView, EventDetail, EventSummary, Page, RedeliverRequest};
+use crate::error::ApiError;
+use crate::query::{Cursor, Query};
+use crate::{Call, ok};
+use hookgate_config::Role;
+use hookgate_core::EventId;
+use hookgate_core::glob::Pattern;
+use hookgate_core::time::rfc3339_ms;
+use hookgate_http::{Body, json};
+use hookgate_store::StoredEvent;
+use http::{Response, StatusCode};
+use serde_json::{Value, json};
+
+/// Index entries read per store round trip while scanning.
+const SCAN_BATCH: usize = 200;
+
+fn envelope(ev: &StoredEvent) -> Value {
+    serde_json::from_slice(&ev.cloudevent).unwrap_or(Value::Null)
+}
+
+fn text_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn summary(source: &str, id: &EventId, ev: &StoredEvent) -> EventSummary {
+    let ce = envelope(ev);
+    EventSummary {
+        id: id.to_string(),
+        source: source.to_owned(),
+        ty: ev.ty.clone(),
+        time: text_field(&ce, "time"),
+        subject: text_field(&ce, "subject"),
+        received_at: rfc3339_ms(ev.received_ms).unwrap_or_default(),
+    }
+}
+
+/// `GET /admin/v1/events?source&type&since&until&limit&cursor`, oldest
+/// first by receive time.
+pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<Body>, ApiError> {
+    let q = Query::parse(
+        raw,
+        &["source", "type", "since", "until", "limit", "cursor"],
+    )?;
+    let limit = q.limit()?;
+    let since = q.time("since")?.unwrap_or(0);
+    let until = q.time("until")?.unwrap_or(i64::MAX);
+    let pattern = q.get("type").map(Pattern::new);
+    let after = q.get("cursor").map(Cursor::decode).transpose()?;
+    let cfg = &call.admin.config;
+    if let Some(s) = q.get("source")
+        && !cfg.sources.iter().any(|x| x.id == s)
+    {
+        return Err(ApiError::bad_request(format!("no source {s:?}")));
+    }
+    let store = &call.admin.store;
+    let mut found: Vec<(Cursor, EventId)> = Vec::new();
+    for (idx, src) in cfg.sources.iter().enumerate() {
+        if q.get("source").is_some_and(|s| s != src.id) {
+            continue;
+        }
+        let min = since.max(after.as_ref().map_or(0, |c| c.ms));
+        let mut offset = 0;
+        let mut kept = 0;
+        loop {
+            let batch = store
+                .event_index_range(&src.id, min, until, offset, SCAN_BATCH)
+                .await?;
+            let fetched = batch.len();
+            offset += fetched;
+            let batch: Vec<_> = batch
+                .into_iter()
+                .map(|(id, ms)| {
+                    (
+                        Cursor {
+                            ms,
+                            source: idx,
+                            id: id.to_string(),
+                        },
+                        id,
+                    )
+                })
+                .filter(|(c, _)| after.as_ref().is_none_or(|a| c > a))
+                .collect();
+            let ids: Vec<EventId> = batch.iter().map(|(_, id)| id.clone()).collect();
+            let types = store.event_types(&src.id, &ids).await?;
+            for ((cursor, id), ty) in batch.into_iter().zip(types) {
+                let Some(ty) = ty else { continue };
+                if pattern.as_ref().is_some_and(|p| !p.matches(&ty)) || !call.sees_type(&ty) {
+                    continue;
+                }
+                found.push((cursor, id));
+                kept += 1;
+            }
+            if kept > limit || fetched < SCAN_BATCH {
+                break;
+            }
+        }
+    }
+    found.sort();
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let mut items = Vec::with_capacity(found.len());
+    for (cursor, id) in &found {
+        let source = &cfg.sources[cursor.source].id;
+        if let Some(ev) = store.event(source, id).await? {
+            items.push(summary(source, id, &ev));
+        }
+    }
+    let next_cursor = if more {
+        found.last().map(|(c, _)| c.encode())
+    } else {
+        None
+    };
+    ok(&Page { items, next_cursor })
+}
+
+/// Finds an event the caller may see.
+async fn find(call: &Call<'_>, id: &str) -> Result<(EventId, String, StoredEvent), ApiError> {
+    let missing = || ApiError::not_found(format!("no event {id:?}"));
+    let event_id = EventId::parse(id).ok_or_else(missing)?;
+    let sources: Vec<&str> = call
+        .admin
+        .config
+        .sources
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    let (source, ev) = call
+        .admin
+        .store
+        .find_event(&sources, &event_id)
+        .await?
+        .ok_or_else(missing)?;
+    if !call.sees_type(&ev.ty) {
+        return Err(ApiError::forbidden(format!(
+            "event {id:?} goes to no subscription of this token's tenants"
+        )));
+    }
+    Ok((event_id, source, ev))
+}
+
+/// `GET /admin/v1/events/{id}`.
+pub(crate) async fn show(call: &Call<'_>, id: &str) -> Result<Response<Body>, ApiError> {
+    let (event_id, source, ev) = find(call, id).await?;
+    let subs: Vec<&str> = call
+        .visible_subscriptions()
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    let deliveries = call
+        .admin
+        .store
+        .deliveries_of(&source, &event_id, &subs)
+        .await?
+        .into_iter()
+        .map(|(subscription, record, attempts)| DeliveryView {
+            subscription,
+            status: record.status.as_str().to_owned(),
+            reason: record.reason,
+            attempts: attempts
+                .into_iter()
+                .map(|a| AttemptView {
+                    n: a.n,
+                    at: a.at,
+                    status_code: a.status_code,
+                    error: a.error,
+                    duration_ms: a.duration_ms,
+                })
+                .collect(),
+        })
+        .collect();
+    let s = summary(&source, &event_id, &ev);
+    let data = envelope(&ev).get("data").cloned().unwrap_or(Value::Null);
+    ok(&EventDetail {
+        id: s.id,
+        source: s.source,
+        ty: s.ty,
+        time: s.time,
+        subject: s.subject,
+        received_at: s.received_at,
+        data,
+        deliveries,
+    })
+}
+
+/// `POST /admin/v1/events/{id}/redeliver` `{"subscription": "..."}`.
+pub(crate) async fn redeliver(
+    call: &Call<'_>,
+    id: &str,
+    req: RedeliverRequest,
+) -> Result<Response<Body>, ApiError> {
+    call.require(Role::Operator)?;
+    let sub = call.subscription(&req.subscription)?;
+    let (event_id, source, _) = find(call, id).await?;
+    let done = call
+        .admin
+        .store
+        .redeliver(&source, &sub.id, &event_id, call.admin.retention())
+        .await?;
+    if !done {
+        return Err(ApiError::not_found(format!("no event {id:?}")));
+    }
+    let target = format!("{event_id}/{}", sub.id);
+    call.audit(
+        "event.redeliver",
+        &target,
+        json!({ "event_id": event_id.as_str(), "subscription": sub.id }),
+        1,
+    )
+    .await;
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &json!({ "event_id": event_id.as_str(), "subscription": sub.id, "status": "pending" }),
+    ))
+}

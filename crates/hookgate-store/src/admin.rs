@@ -1,0 +1,388 @@
+//! What operators read and do through the admin API: event and dead-letter
+//! listings, replay and redelivery, pause flags, and the append-only audit
+//! stream. Kept apart from the ingest/delivery hot path in `lib.rs`.
+
+use crate::records::{delivery_record, stored_event};
+use crate::{AttemptRecord, DeliveryRecord, Store, StoreError, StoredEvent};
+use hookgate_core::EventId;
+use hookgate_core::time::now_ms;
+use redis::Script;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+static REPLAY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/replay.lua")));
+static REDELIVER: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/redeliver.lua")));
+
+/// One audit record (SPEC §7): every mutating admin call. A storage format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Token name.
+    pub actor: String,
+    /// Token role.
+    pub role: String,
+    /// e.g. `dead_letters.replay`, `subscription.pause`.
+    pub action: String,
+    /// e.g. the subscription id, or `event/subscription`.
+    pub target: String,
+    /// The filter or ids the call named, as sent.
+    pub filter: serde_json::Value,
+    /// How many entries it changed.
+    pub count: u64,
+    /// The admin request id.
+    pub request_id: String,
+    /// When, RFC 3339.
+    pub at: String,
+}
+
+/// A route's backlog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteDepth {
+    /// Waiting (due or scheduled for retry).
+    pub queued: u64,
+    /// Leased to a worker now.
+    pub in_flight: u64,
+    /// Dead letters.
+    pub dead: u64,
+}
+
+impl Store {
+    /// Every paused subscription id.
+    pub async fn paused(&self) -> Result<HashSet<String>, StoreError> {
+        let mut c = self.conn();
+        let ids: Vec<String> = self
+            .timed(
+                redis::cmd("HKEYS")
+                    .arg(self.keys().paused())
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(ids.into_iter().collect())
+    }
+
+    /// Pauses or resumes a subscription. Returns whether the flag changed.
+    pub async fn set_paused(&self, sub: &str, paused: bool) -> Result<bool, StoreError> {
+        let mut c = self.conn();
+        let key = self.keys().paused();
+        let changed: i64 = if paused {
+            self.timed(
+                redis::cmd("HSETNX")
+                    .arg(key)
+                    .arg(sub)
+                    .arg(now_ms())
+                    .query_async(&mut c),
+            )
+            .await?
+        } else {
+            self.timed(redis::cmd("HDEL").arg(key).arg(sub).query_async(&mut c))
+                .await?
+        };
+        Ok(changed == 1)
+    }
+
+    /// Backlog of a route.
+    pub async fn route_depths(&self, source: &str, sub: &str) -> Result<RouteDepth, StoreError> {
+        let mut c = self.conn();
+        let k = self.keys();
+        let (queued, in_flight, dead): (u64, u64, u64) = self
+            .timed(
+                redis::pipe()
+                    .cmd("ZCARD")
+                    .arg(k.route_queue(source, sub))
+                    .cmd("ZCARD")
+                    .arg(k.route_leases(source, sub))
+                    .cmd("ZCARD")
+                    .arg(k.route_dlq(source, sub))
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(RouteDepth {
+            queued,
+            in_flight,
+            dead,
+        })
+    }
+
+    /// A page of a source's event index: ids received in `[min_ms, max_ms]`
+    /// in receive order, starting at `offset`.
+    pub async fn event_index_range(
+        &self,
+        source: &str,
+        min_ms: i64,
+        max_ms: i64,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        self.zrange_by_score(
+            &self.keys().event_index(source),
+            min_ms,
+            max_ms,
+            offset,
+            count,
+        )
+        .await
+    }
+
+    /// A page of a route's dead letters by dead-at time.
+    pub async fn dead_letter_range(
+        &self,
+        source: &str,
+        sub: &str,
+        min_ms: i64,
+        max_ms: i64,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        self.zrange_by_score(
+            &self.keys().route_dlq(source, sub),
+            min_ms,
+            max_ms,
+            offset,
+            count,
+        )
+        .await
+    }
+
+    async fn zrange_by_score(
+        &self,
+        key: &str,
+        min_ms: i64,
+        max_ms: i64,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        let mut c = self.conn();
+        let items: Vec<(String, f64)> = self
+            .timed(
+                redis::cmd("ZRANGE")
+                    .arg(key)
+                    .arg(min_ms)
+                    .arg(max_ms)
+                    .arg("BYSCORE")
+                    .arg("LIMIT")
+                    .arg(offset)
+                    .arg(count)
+                    .arg("WITHSCORES")
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|(id, at)| EventId::parse(&id).map(|id| (id, at as i64)))
+            .collect())
+    }
+
+    /// Normalized types of events of one source (`None` where expired).
+    pub async fn event_types(
+        &self,
+        source: &str,
+        ids: &[EventId],
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGET")
+                .arg(self.keys().event(source, id))
+                .arg("type");
+        }
+        let mut c = self.conn();
+        self.timed(pipe.query_async(&mut c)).await
+    }
+
+    /// The events themselves (`None` where expired).
+    pub async fn events(
+        &self,
+        source: &str,
+        ids: &[EventId],
+    ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL").arg(self.keys().event(source, id));
+        }
+        let mut c = self.conn();
+        let maps: Vec<HashMap<String, Vec<u8>>> = self.timed(pipe.query_async(&mut c)).await?;
+        Ok(maps.into_iter().map(stored_event).collect())
+    }
+
+    /// Which of `sources` holds event `id`, with the event.
+    pub async fn find_event(
+        &self,
+        sources: &[&str],
+        id: &EventId,
+    ) -> Result<Option<(String, StoredEvent)>, StoreError> {
+        for source in sources {
+            if let Some(ev) = self.event(source, id).await? {
+                return Ok(Some(((*source).to_owned(), ev)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Delivery records of one event for several subscriptions, with their
+    /// attempt logs; subscriptions without a delivery are left out.
+    pub async fn deliveries_of(
+        &self,
+        source: &str,
+        id: &EventId,
+        subs: &[&str],
+    ) -> Result<Vec<(String, DeliveryRecord, Vec<AttemptRecord>)>, StoreError> {
+        if subs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for sub in subs {
+            pipe.cmd("HGETALL")
+                .arg(self.keys().delivery(source, id, sub));
+            pipe.cmd("LRANGE")
+                .arg(self.keys().attempts(source, id, sub))
+                .arg(0)
+                .arg(-1);
+        }
+        let mut c = self.conn();
+        let replies: Vec<redis::Value> = self.timed(pipe.query_async(&mut c)).await?;
+        let mut out = Vec::new();
+        for (sub, pair) in subs.iter().zip(replies.chunks_exact(2)) {
+            let map: HashMap<String, String> = redis::from_redis_value(pair[0].clone())
+                .map_err(|e| StoreError::Protocol(e.to_string()))?;
+            let log: Vec<String> = redis::from_redis_value(pair[1].clone())
+                .map_err(|e| StoreError::Protocol(e.to_string()))?;
+            if let Some(record) = delivery_record(map) {
+                let attempts = log
+                    .iter()
+                    .filter_map(|s| serde_json::from_str(s).ok())
+                    .collect();
+                out.push(((*sub).to_owned(), record, attempts));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delivery records of several events for one subscription.
+    pub async fn delivery_records(
+        &self,
+        source: &str,
+        ids: &[EventId],
+        sub: &str,
+    ) -> Result<Vec<Option<DeliveryRecord>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL")
+                .arg(self.keys().delivery(source, id, sub));
+        }
+        let mut c = self.conn();
+        let maps: Vec<HashMap<String, String>> = self.timed(pipe.query_async(&mut c)).await?;
+        Ok(maps.into_iter().map(delivery_record).collect())
+    }
+
+    /// Replays dead letters of a route, paced: the i-th is due at
+    /// `now + i × spacing`. Entries no longer dead are skipped. Returns how
+    /// many were replayed.
+    pub async fn replay(
+        &self,
+        source: &str,
+        sub: &str,
+        ids: &[EventId],
+        spacing: Duration,
+        start_index: u64,
+        retention: Duration,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let k = self.keys();
+        let now = now_ms();
+        let mut inv = REPLAY.prepare_invoke();
+        inv.key(k.route_queue(source, sub))
+            .key(k.route_dlq(source, sub));
+        inv.arg(now)
+            .arg(retention.as_millis().max(1) as u64)
+            .arg(k.source_base(source))
+            .arg(sub);
+        for (i, id) in ids.iter().enumerate() {
+            let due = now + (spacing.as_millis() as i64) * (start_index as i64 + i as i64);
+            inv.arg(id.as_str()).arg(due);
+        }
+        let mut c = self.conn();
+        self.timed(inv.invoke_async(&mut c)).await
+    }
+
+    /// Delivers a stored event to a subscription again. Returns false when
+    /// the event is not stored.
+    pub async fn redeliver(
+        &self,
+        source: &str,
+        sub: &str,
+        id: &EventId,
+        retention: Duration,
+    ) -> Result<bool, StoreError> {
+        let k = self.keys();
+        let mut inv = REDELIVER.prepare_invoke();
+        inv.key(k.route_queue(source, sub))
+            .key(k.route_dlq(source, sub));
+        inv.arg(now_ms())
+            .arg(retention.as_millis().max(1) as u64)
+            .arg(k.source_base(source))
+            .arg(sub)
+            .arg(id.as_str());
+        let mut c = self.conn();
+        let done: i64 = self.timed(inv.invoke_async(&mut c)).await?;
+        Ok(done == 1)
+    }
+
+    /// Appends an audit record; returns its stream id.
+    pub async fn audit_append(&self, record: &AuditRecord) -> Result<String, StoreError> {
+        let json =
+            serde_json::to_string(record).map_err(|e| StoreError::Protocol(e.to_string()))?;
+        let mut c = self.conn();
+        self.timed(
+            redis::cmd("XADD")
+                .arg(self.keys().audit())
+                .arg("*")
+                .arg("r")
+                .arg(json)
+                .query_async(&mut c),
+        )
+        .await
+    }
+
+    /// Audit records after stream id `after` (exclusive), oldest first.
+    pub async fn audit_page(
+        &self,
+        after: Option<&str>,
+        count: usize,
+    ) -> Result<Vec<(String, AuditRecord)>, StoreError> {
+        let start = match after {
+            Some(id) => format!("({id}"),
+            None => "-".to_owned(),
+        };
+        let mut c = self.conn();
+        let entries: Vec<(String, Vec<(String, String)>)> = self
+            .timed(
+                redis::cmd("XRANGE")
+                    .arg(self.keys().audit())
+                    .arg(start)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(id, fields)| {
+                let json = fields.into_iter().find(|(k, _)| k == "r")?.1;
+                Some((id, serde_json::from_str(&json).ok()?))
+            })
+            .collect())
+    }
+}

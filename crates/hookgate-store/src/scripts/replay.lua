@@ -1,0 +1,28 @@
+#!lua
+-- Replays dead letters of one route: each entry still in the dead letters
+-- is removed from them, its attempt budget reset, and queued at its due
+-- time (the caller spaces due times to pace a bulk replay).
+--
+-- KEYS[1] route queue, KEYS[2] route dead letters.
+-- ARGV[1] now (ms), ARGV[2] retention (ms), ARGV[3] source key base,
+-- ARGV[4] subscription id, then pairs: event id, due (ms).
+-- Returns the number replayed. An entry no longer dead (already replayed)
+-- is skipped: replay is idempotent.
+local now = ARGV[1]
+local retention = ARGV[2]
+local base = ARGV[3]
+local sub = ARGV[4]
+local n = 0
+for i = 5, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('ZREM', KEYS[2], id) == 1 then
+    local dk = base .. 'x:' .. id .. ':' .. sub
+    redis.call('HSET', dk, 'st', 'pending', 'n', 0, 'first', now, 'rc', 0, 'reason', '', 'replayed_at', now)
+    redis.call('HDEL', dk, 'dead_at', 'done_at')
+    redis.call('PEXPIRE', dk, retention)
+    redis.call('PEXPIRE', base .. 'e:' .. id, retention)
+    redis.call('ZADD', KEYS[1], ARGV[i + 1], id)
+    n = n + 1
+  end
+end
+return n

@@ -1,0 +1,376 @@
+//! The operators' API against a running gateway: roles, tenants, pause,
+//! dead-letter replay, audit, and the OpenAPI document's routes.
+
+use crate::common::*;
+use futures::future::join_all;
+use hookgate_testkit::http::{Client, Response};
+use hookgate_testkit::receiver::{Receiver, Reply};
+use hookgate_testkit::redis::RedisServer;
+use hookgate_testkit::{GatewayProcess, free_port};
+use http::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// token, role, tenants
+const TOKENS: &[(&str, &str, &str, &str)] = &[
+    ("viewer", "viewer-token-1", "viewer", ""),
+    ("operator", "operator-token-1", "operator", ""),
+    ("admin", "admin-token-1", "admin", ""),
+    ("tenant-a", "tenant-a-token", "operator", r#"tenants = ["a"]"#),
+    ("tenant-b", "tenant-b-token", "admin", r#"tenants = ["b"]"#),
+];
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+struct Admin {
+    redis: RedisServer,
+    receiver: Receiver,
+    other: Receiver,
+    gateway: GatewayProcess,
+    ingest: String,
+    base: String,
+    client: Client,
+}
+
+impl Admin {
+    async fn start() -> Self {
+        let redis = RedisServer::start().await;
+        let receiver = Receiver::start().await;
+        let other = Receiver::start().await;
+        let ingest = format!("127.0.0.1:{}", free_port());
+        let admin = format!("127.0.0.1:{}", free_port());
+        let mut extra = String::new();
+        for (name, token, role, tenants) in TOKENS {
+            extra.push_str(&format!(
+                "\n[[admin.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n{tenants}\n",
+                sha256_hex(token)
+            ));
+        }
+        for (id, tenant) in [("alpha", "a"), ("beta", "b")] {
+            extra.push_str(&format!(
+                "\n[[subscriptions]]\nid = \"{id}\"\ntenant = \"{tenant}\"\nurl = \"{}\"\nevents = [\"acme.{id}.*\"]\nsecret = {{ value = \"{LEDGER_SECRET}\" }}\ntimeout = \"2s\"\n",
+                other.url(&format!("/{id}"))
+            ));
+        }
+        let o = Options { max_attempts: 1, ..Options::default() };
+        let config = config_text(&ingest, &admin, &redis.url(), &receiver.url("/events"), &o)
+            .replace("[admin]\n", "[admin]\nreplay_rate = 5000\n")
+            + &extra;
+        let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
+        gateway.wait_healthy(&admin, Duration::from_secs(15)).await;
+        Admin {
+            redis,
+            receiver,
+            other,
+            gateway,
+            ingest,
+            base: format!("http://{admin}"),
+            client: Client::new(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        self.client
+            .request(method, &format!("{}{path}", self.base), &headers, body)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Response {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    async fn stripe(&self, id: &str) {
+        let body = stripe_event(id, "charge.succeeded");
+        let sig = hookgate_testkit::sign::stripe_signature(STRIPE_SECRET, hookgate_testkit::sign::now_unix(), &body);
+        let r = self
+            .client
+            .post(&format!("http://{}/ingest/stripe", self.ingest), &[("stripe-signature", &sig)], body)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    async fn acme(&self, id: &str, ty: &str) {
+        let body = format!(r#"{{"type":"{ty}","data":{{}}}}"#);
+        let headers = hookgate_testkit::sign::standard_webhooks_headers(
+            ACME_SECRET,
+            id,
+            hookgate_testkit::sign::now_unix(),
+            body.as_bytes(),
+        );
+        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = self
+            .client
+            .post(&format!("http://{}/ingest/acme", self.ingest), &hs, body)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    async fn dead_count(&self, sub: &str) -> usize {
+        let mut n = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/admin/v1/subscriptions/{sub}/dead-letters?limit=500&cursor={c}"),
+                None => format!("/admin/v1/subscriptions/{sub}/dead-letters?limit=500"),
+            };
+            let page = self.get(&path, "admin-token-1").await.json();
+            n += page["items"].as_array().unwrap().len();
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return n,
+            }
+        }
+    }
+
+    async fn audit(&self) -> Vec<Value> {
+        let r = self.get("/admin/v1/audit?limit=1000", "admin-token-1").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["items"].as_array().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn role_by_route_matrix() {
+    let a = Admin::start().await;
+    a.receiver.set_default(Reply::Status(400));
+    a.stripe("evt_matrix_1").await;
+    a.receiver.wait_for(1, Duration::from_secs(10)).await;
+    let id = event_id("stripe", "evt_matrix_1");
+    // (method, path, body, least role that may call it)
+    let routes: Vec<(Method, String, Option<Value>, usize)> = vec![
+        (Method::GET, "/admin/v1/events".into(), None, 0),
+        (Method::GET, format!("/admin/v1/events/{id}"), None, 0),
+        (Method::POST, format!("/admin/v1/events/{id}/redeliver"), Some(json!({"subscription": "ledger"})), 1),
+        (Method::GET, "/admin/v1/subscriptions".into(), None, 0),
+        (Method::POST, "/admin/v1/subscriptions/ledger/pause".into(), Some(json!({})), 1),
+        (Method::POST, "/admin/v1/subscriptions/ledger/resume".into(), Some(json!({})), 1),
+        (Method::GET, "/admin/v1/subscriptions/ledger/dead-letters".into(), None, 0),
+        (Method::POST, "/admin/v1/subscriptions/ledger/dead-letters/replay".into(), Some(json!({"event_ids": [id], "dry_run": true})), 1),
+        (Method::GET, "/admin/v1/audit".into(), None, 2),
+    ];
+    let roles = ["viewer-token-1", "operator-token-1", "admin-token-1"];
+    for (method, path, body, least) in &routes {
+        for token in [None, Some("wrong-token")] {
+            let r = a.call(method.clone(), path, token, body.clone()).await;
+            assert_eq!(r.status, 401, "{method} {path} with {token:?}");
+            assert_eq!(r.json()["error"], "unauthorized");
+        }
+        for (rank, token) in roles.iter().enumerate() {
+            let r = a.call(method.clone(), path, Some(token), body.clone()).await;
+            if rank >= *least {
+                assert!((200..300).contains(&r.status), "{method} {path} as {token}: {} {}", r.status, r.text());
+            } else {
+                assert_eq!(r.status, 403, "{method} {path} as {token}: {}", r.text());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_token_sees_and_touches_only_its_tenants() {
+    let a = Admin::start().await;
+    a.other.set_default(Reply::Status(400));
+    a.acme("msg_alpha_1", "alpha.created").await;
+    a.acme("msg_beta_1", "beta.created").await;
+    a.other.wait_for(2, Duration::from_secs(10)).await;
+    let alpha_evt = event_id("acme", "msg_alpha_1");
+    let beta_evt = event_id("acme", "msg_beta_1");
+
+    let subs = a.get("/admin/v1/subscriptions", "tenant-a-token").await.json();
+    let ids: Vec<&str> = subs["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["alpha"]);
+    let events = a.get("/admin/v1/events", "tenant-a-token").await.json();
+    let ids: Vec<&str> = events["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![alpha_evt.as_str()]);
+
+    // Direct access to tenant b's things: 403, and nothing changes.
+    assert_eq!(a.get(&format!("/admin/v1/events/{beta_evt}"), "tenant-a-token").await.status, 403);
+    assert_eq!(a.get("/admin/v1/subscriptions/beta/dead-letters", "tenant-a-token").await.status, 403);
+    assert_eq!(a.post("/admin/v1/subscriptions/beta/pause", "tenant-a-token", json!({})).await.status, 403);
+    let r = a.post("/admin/v1/subscriptions/beta/dead-letters/replay", "tenant-a-token", json!({"filter": {}})).await;
+    assert_eq!(r.status, 403);
+    let r = a.post(&format!("/admin/v1/events/{beta_evt}/redeliver"), "tenant-a-token", json!({"subscription": "beta"})).await;
+    assert_eq!(r.status, 403);
+    let r = a.post(&format!("/admin/v1/events/{alpha_evt}/redeliver"), "tenant-a-token", json!({"subscription": "beta"})).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(a.dead_count("beta").await, 1, "beta's dead letter untouched");
+    let subs = a.get("/admin/v1/subscriptions", "admin-token-1").await.json();
+    let beta = subs["items"].as_array().unwrap().iter().find(|s| s["id"] == "beta").unwrap().clone();
+    assert_eq!(beta["paused"], false);
+
+    // Its own: allowed. The event shows only its tenant's deliveries.
+    let ev = a.get(&format!("/admin/v1/events/{alpha_evt}"), "tenant-a-token").await.json();
+    let subs: Vec<&str> = ev["deliveries"].as_array().unwrap().iter().map(|d| d["subscription"].as_str().unwrap()).collect();
+    assert_eq!(subs, vec!["alpha"]);
+    assert_eq!(ev["deliveries"][0]["status"], "dead");
+    assert_eq!(ev["deliveries"][0]["attempts"][0]["status_code"], 400);
+    let r = a.post("/admin/v1/subscriptions/alpha/dead-letters/replay", "tenant-a-token", json!({"filter": {}, "dry_run": true})).await;
+    assert_eq!(r.json(), json!({"matched": 1, "replayed": 0}));
+    // An admin token scoped to tenant b still cannot reach tenant a.
+    assert_eq!(a.get("/admin/v1/subscriptions/alpha/dead-letters", "tenant-b-token").await.status, 403);
+}
+
+#[tokio::test]
+async fn pause_accumulates_without_burning_attempts_and_resume_drains() {
+    let a = Admin::start().await;
+    let r = a.post("/admin/v1/subscriptions/ledger/pause", "operator-token-1", json!({})).await;
+    assert_eq!(r.json(), json!({"id": "ledger", "paused": true}));
+    a.stripe("evt_paused_1").await;
+    settle(Duration::from_millis(800)).await;
+    assert_eq!(a.receiver.count(), 0, "nothing is sent while paused");
+    let subs = a.get("/admin/v1/subscriptions", "viewer-token-1").await.json();
+    let ledger = subs["items"].as_array().unwrap().iter().find(|s| s["id"] == "ledger").unwrap().clone();
+    assert_eq!(ledger["paused"], true);
+    assert_eq!(ledger["queue_depth"], 1);
+
+    a.post("/admin/v1/subscriptions/ledger/resume", "operator-token-1", json!({})).await;
+    let got = a.receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].header("hookgate-attempt"), Some("1"), "no attempt was burned while paused");
+    let audit = a.audit().await;
+    let actions: Vec<&str> = audit.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["subscription.pause", "subscription.resume"]);
+    assert_eq!(audit[0]["actor"], "operator");
+    assert_eq!(audit[0]["role"], "operator");
+    assert_eq!(audit[0]["target"], "ledger");
+    assert_eq!(audit[0]["count"], 1);
+}
+
+#[tokio::test]
+async fn a_thousand_dead_letters_replayed_by_filter_arrive_exactly_once() {
+    let a = Admin::start().await;
+    a.receiver.set_default(Reply::Status(400));
+    let ids: Vec<String> = (0..1000).map(|i| format!("evt_bulk_{i:04}")).collect();
+    for chunk in ids.chunks(50) {
+        join_all(chunk.iter().map(|id| a.stripe(id))).await;
+    }
+    a.receiver.wait_for(1000, Duration::from_secs(60)).await;
+    hookgate_testkit::wait::assert_eventually("1000 dead letters", Duration::from_secs(20), Duration::from_millis(100), || async {
+        a.dead_count("ledger").await == 1000
+    })
+    .await;
+
+    a.receiver.set_default(Reply::Status(200));
+    let filter = json!({"filter": {"type": "stripe.*", "reason": "status 400"}});
+    let mut dry = filter.clone();
+    dry["dry_run"] = json!(true);
+    let r = a.post("/admin/v1/subscriptions/ledger/dead-letters/replay", "operator-token-1", dry).await;
+    assert_eq!(r.json(), json!({"matched": 1000, "replayed": 0}));
+    settle(Duration::from_millis(500)).await;
+    assert_eq!(a.receiver.count(), 1000, "a dry run sends nothing");
+    assert_eq!(a.dead_count("ledger").await, 1000, "a dry run changes nothing");
+
+    let r = a.post("/admin/v1/subscriptions/ledger/dead-letters/replay", "operator-token-1", filter.clone()).await;
+    assert_eq!(r.json(), json!({"matched": 1000, "replayed": 1000}));
+    let all = a.receiver.wait_for(2000, Duration::from_secs(60)).await;
+    settle(Duration::from_millis(500)).await;
+    assert_eq!(a.receiver.count(), 2000, "no extra deliveries");
+    let mut replayed: Vec<String> = all[1000..]
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_owned())
+        .collect();
+    replayed.sort();
+    replayed.dedup();
+    let mut expected: Vec<String> = ids.iter().map(|id| event_id("stripe", id)).collect();
+    expected.sort();
+    assert_eq!(replayed, expected, "each dead letter delivered exactly once, with its own id");
+    assert!(all[1000..].iter().all(|r| r.header("hookgate-attempt") == Some("1")), "budget reset");
+    assert_eq!(a.dead_count("ledger").await, 0);
+
+    // Again: nothing left to replay, nothing sent.
+    let r = a.post("/admin/v1/subscriptions/ledger/dead-letters/replay", "operator-token-1", filter).await;
+    assert_eq!(r.json(), json!({"matched": 0, "replayed": 0}));
+    let by_id = json!({"event_ids": [event_id("stripe", "evt_bulk_0001")]});
+    let r = a.post("/admin/v1/subscriptions/ledger/dead-letters/replay", "operator-token-1", by_id).await;
+    assert_eq!(r.json(), json!({"matched": 0, "replayed": 0}));
+    settle(Duration::from_millis(500)).await;
+    assert_eq!(a.receiver.count(), 2000);
+
+    let audit = a.audit().await;
+    let counts: Vec<(String, u64)> = audit
+        .iter()
+        .map(|r| (r["action"].as_str().unwrap().to_owned(), r["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            ("dead_letters.replay".to_owned(), 1000),
+            ("dead_letters.replay".to_owned(), 0),
+            ("dead_letters.replay".to_owned(), 0),
+        ],
+        "every replay is audited with its count; the dry run is not a mutation"
+    );
+    assert_eq!(audit[0]["filter"]["filter"]["type"], "stripe.*");
+    assert!(audit[0]["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+}
+
+#[tokio::test]
+async fn redeliver_sends_a_delivered_event_again_and_is_audited() {
+    let a = Admin::start().await;
+    a.stripe("evt_redeliver_1").await;
+    a.receiver.wait_for(1, Duration::from_secs(10)).await;
+    let id = event_id("stripe", "evt_redeliver_1");
+    let r = a.post(&format!("/admin/v1/events/{id}/redeliver"), "operator-token-1", json!({"subscription": "ledger"})).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let got = a.receiver.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(got[1].header("webhook-id"), Some(id.as_str()), "same id on a redelivery");
+    let ev = a.get(&format!("/admin/v1/events/{id}"), "viewer-token-1").await.json();
+    assert_eq!(ev["id"], id.as_str());
+    assert_eq!(ev["source"], "stripe");
+    assert_eq!(ev["type"], "stripe.charge.succeeded");
+    assert_eq!(ev["subject"], "pi_evt_redeliver_1");
+    assert_eq!(ev["data"]["id"], "evt_redeliver_1");
+    // Unknown things are 404, bad bodies 400.
+    let missing = event_id("stripe", "evt_never");
+    assert_eq!(a.get(&format!("/admin/v1/events/{missing}"), "viewer-token-1").await.status, 404);
+    assert_eq!(a.get("/admin/v1/events/not-an-id", "viewer-token-1").await.status, 404);
+    let r = a.post(&format!("/admin/v1/events/{id}/redeliver"), "operator-token-1", json!({"subscription": "nope"})).await;
+    assert_eq!(r.status, 404);
+    let r = a.post(&format!("/admin/v1/events/{id}/redeliver"), "operator-token-1", json!({"sub": "ledger"})).await;
+    assert_eq!(r.status, 400);
+    let audit = a.audit().await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["action"], "event.redeliver");
+    assert_eq!(audit[0]["target"], format!("{id}/ledger"));
+}
+
+#[tokio::test]
+async fn every_route_in_the_openapi_document_exists_and_answers() {
+    let a = Admin::start().await;
+    a.stripe("evt_openapi_1").await;
+    a.receiver.wait_for(1, Duration::from_secs(10)).await;
+    let id = event_id("stripe", "evt_openapi_1");
+    let doc = a.call(Method::GET, "/admin/v1/openapi.json", None, None).await;
+    assert_eq!(doc.status, 200);
+    let doc = doc.json();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 13);
+    for (path, ops) in paths {
+        for (method, _) in ops.as_object().unwrap() {
+            let concrete = path.replace("{event_id}", &id).replace("{id}", "ledger");
+            let body = match concrete.as_str() {
+                p if p.ends_with("/redeliver") => Some(json!({"subscription": "ledger"})),
+                p if p.ends_with("/replay") => Some(json!({"event_ids": [], "dry_run": true})),
+                _ => Some(json!({})),
+            };
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let r = a.call(method.clone(), &concrete, Some("admin-token-1"), body).await;
+            assert!((200..300).contains(&r.status), "{method} {concrete}: {} {}", r.status, r.text());
+        }
+    }
+    let _ = &a.redis;
+    let _ = &a.gateway;
+}
