@@ -204,6 +204,7 @@ impl Admin {
                 ),
             },
             "/metrics" => {
+                self.update_gauges().await;
                 let body = self
                     .metrics
                     .as_ref()
@@ -276,6 +277,47 @@ impl Admin {
                 _,
             ) => Err(ApiError::method_not_allowed()),
             _ => Err(ApiError::not_found("no such route")),
+        }
+    }
+
+    /// Sets the backlog gauges from the store at scrape time, so every
+    /// instance reports the shared store's state fresh (SPEC §8). On a
+    /// store error the previous values stay (and `/readyz` says why).
+    async fn update_gauges(&self) {
+        let now = hookgate_core::time::now_ms();
+        let Ok(paused) = self.store.paused().await else {
+            return;
+        };
+        for sub in &self.config.subscriptions {
+            let (mut dlq, mut oldest_due) = (0u64, None::<i64>);
+            for src in &self.config.sources {
+                let Ok((depth, head)) = self.store.route_gauges(&src.id, &sub.id).await else {
+                    return;
+                };
+                metrics::gauge!("hookgate_queue_depth", "source" => src.id.clone(), "subscription" => sub.id.clone())
+                    .set((depth.queued + depth.in_flight) as f64);
+                dlq += depth.dead;
+                if let Some(due) = head.filter(|due| *due <= now) {
+                    oldest_due = Some(oldest_due.map_or(due, |o| o.min(due)));
+                }
+                let state = match self
+                    .runtime
+                    .as_ref()
+                    .map_or("closed", |r| r.breaker(&src.id, &sub.id))
+                {
+                    "open" => 2.0,
+                    "half_open" => 1.0,
+                    _ => 0.0,
+                };
+                metrics::gauge!("hookgate_breaker_state", "source" => src.id.clone(), "subscription" => sub.id.clone())
+                    .set(state);
+            }
+            let label = sub.id.clone();
+            metrics::gauge!("hookgate_dlq_depth", "subscription" => label.clone()).set(dlq as f64);
+            metrics::gauge!("hookgate_oldest_waiting_seconds", "subscription" => label.clone())
+                .set(oldest_due.map_or(0.0, |due| (now - due) as f64 / 1000.0));
+            metrics::gauge!("hookgate_paused", "subscription" => label)
+                .set(if paused.contains(&sub.id) { 1.0 } else { 0.0 });
         }
     }
 

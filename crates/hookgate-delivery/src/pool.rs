@@ -254,7 +254,6 @@ async fn fan_out(
         {
             Ok(c) => c,
             Err(err) => {
-                metrics::counter!("hookgate_store_errors_total", "op" => "fanout").increment(1);
                 tracing::warn!(source = %source, error = %err, "fan-out claim failed");
                 idle(Instant::now() + STORE_BACKOFF, &signal, &drain).await;
                 continue;
@@ -292,7 +291,6 @@ async fn fan_out(
             Err(err) => {
                 // The leases expire and the events are fanned out again;
                 // deliveries are created once, so nothing doubles.
-                metrics::counter!("hookgate_store_errors_total", "op" => "fanout").increment(1);
                 tracing::warn!(source = %source, error = %err, "fan-out commit failed");
                 idle(Instant::now() + STORE_BACKOFF, &signal, &drain).await;
             }
@@ -387,7 +385,6 @@ async fn drive_route(
                 if probing {
                     route.breaker.cancel_probe();
                 }
-                metrics::counter!("hookgate_store_errors_total", "op" => "claim").increment(1);
                 tracing::warn!(source = %route.source, subscription = %sub.id, error = %err, "route claim failed");
                 idle(Instant::now() + STORE_BACKOFF, &route.wake, &drain).await;
                 continue;
@@ -571,6 +568,8 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
                 let wait =
                     backoff::delay(sub.retry.base_delay, sub.retry.max_delay, n, *retry_after);
                 let due_ms = now + wait.as_millis() as i64;
+                metrics::counter!("hookgate_retries_scheduled_total", "subscription" => sub.id.clone())
+                    .increment(1);
                 (Finish::Retry { due_ms }, "retry")
             }
         }
@@ -609,7 +608,6 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
         {
             Ok(_) => return,
             Err(err) => {
-                metrics::counter!("hookgate_store_errors_total", "op" => "finish").increment(1);
                 tracing::warn!(event_id = %d.id, subscription = %sub.id, error = %err, "recording attempt failed");
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }

@@ -251,7 +251,13 @@ impl Ingest {
         };
 
         // 7. answer
-        let any_new = stored.iter().any(|&s| s);
+        let new_count = stored.iter().filter(|&&s| s).count() as u64;
+        let label_stored = source.id.clone();
+        metrics::counter!("hookgate_ingest_events_total", "source" => label_stored, "result" => "stored")
+            .increment(new_count);
+        metrics::counter!("hookgate_ingest_events_total", "source" => source.id.clone(), "result" => "duplicate")
+            .increment(stored.len() as u64 - new_count);
+        let any_new = new_count > 0;
         let answer: Vec<(String, bool)> = ids
             .iter()
             .zip(&stored)
@@ -309,6 +315,5 @@ impl Ingest {
 }
 
 fn log_store_error(request_id: &str, source: &str, err: &StoreError) {
-    metrics::counter!("hookgate_store_errors_total", "op" => "ingest").increment(1);
     tracing::warn!(request_id, source, error = %err, "store write failed; answered 503");
 }

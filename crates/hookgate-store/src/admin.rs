@@ -54,6 +54,7 @@ impl Store {
         let mut c = self.conn();
         let ids: Vec<String> = self
             .timed(
+                "admin",
                 redis::cmd("HKEYS")
                     .arg(self.keys().paused())
                     .query_async(&mut c),
@@ -68,6 +69,7 @@ impl Store {
         let key = self.keys().paused();
         let changed: i64 = if paused {
             self.timed(
+                "admin",
                 redis::cmd("HSETNX")
                     .arg(key)
                     .arg(sub)
@@ -76,10 +78,48 @@ impl Store {
             )
             .await?
         } else {
-            self.timed(redis::cmd("HDEL").arg(key).arg(sub).query_async(&mut c))
-                .await?
+            self.timed(
+                "admin",
+                redis::cmd("HDEL").arg(key).arg(sub).query_async(&mut c),
+            )
+            .await?
         };
         Ok(changed == 1)
+    }
+
+    /// A route's gauges in one round trip: backlog and the due time of its
+    /// earliest waiting delivery (ms), if any.
+    pub async fn route_gauges(
+        &self,
+        source: &str,
+        sub: &str,
+    ) -> Result<(RouteDepth, Option<i64>), StoreError> {
+        let mut c = self.conn();
+        let k = self.keys();
+        let (queued, in_flight, dead, head): (u64, u64, u64, Vec<(String, f64)>) = self
+            .timed(
+                "admin",
+                redis::pipe()
+                    .cmd("ZCARD")
+                    .arg(k.route_queue(source, sub))
+                    .cmd("ZCARD")
+                    .arg(k.route_leases(source, sub))
+                    .cmd("ZCARD")
+                    .arg(k.route_dlq(source, sub))
+                    .cmd("ZRANGE")
+                    .arg(k.route_queue(source, sub))
+                    .arg(0)
+                    .arg(0)
+                    .arg("WITHSCORES")
+                    .query_async(&mut c),
+            )
+            .await?;
+        let depth = RouteDepth {
+            queued,
+            in_flight,
+            dead,
+        };
+        Ok((depth, head.first().map(|(_, due)| *due as i64)))
     }
 
     /// Backlog of a route.
@@ -88,6 +128,7 @@ impl Store {
         let k = self.keys();
         let (queued, in_flight, dead): (u64, u64, u64) = self
             .timed(
+                "admin",
                 redis::pipe()
                     .cmd("ZCARD")
                     .arg(k.route_queue(source, sub))
@@ -156,6 +197,7 @@ impl Store {
         let mut c = self.conn();
         let items: Vec<(String, f64)> = self
             .timed(
+                "admin",
                 redis::cmd("ZRANGE")
                     .arg(key)
                     .arg(min_ms)
@@ -190,7 +232,7 @@ impl Store {
                 .arg("type");
         }
         let mut c = self.conn();
-        self.timed(pipe.query_async(&mut c)).await
+        self.timed("admin", pipe.query_async(&mut c)).await
     }
 
     /// The events themselves (`None` where expired).
@@ -207,7 +249,8 @@ impl Store {
             pipe.cmd("HGETALL").arg(self.keys().event(source, id));
         }
         let mut c = self.conn();
-        let maps: Vec<HashMap<String, Vec<u8>>> = self.timed(pipe.query_async(&mut c)).await?;
+        let maps: Vec<HashMap<String, Vec<u8>>> =
+            self.timed("admin", pipe.query_async(&mut c)).await?;
         Ok(maps.into_iter().map(stored_event).collect())
     }
 
@@ -246,7 +289,7 @@ impl Store {
                 .arg(-1);
         }
         let mut c = self.conn();
-        let replies: Vec<redis::Value> = self.timed(pipe.query_async(&mut c)).await?;
+        let replies: Vec<redis::Value> = self.timed("admin", pipe.query_async(&mut c)).await?;
         let mut out = Vec::new();
         for (sub, pair) in subs.iter().zip(replies.chunks_exact(2)) {
             let map: HashMap<String, String> = redis::from_redis_value(pair[0].clone())
@@ -280,7 +323,8 @@ impl Store {
                 .arg(self.keys().delivery(source, id, sub));
         }
         let mut c = self.conn();
-        let maps: Vec<HashMap<String, String>> = self.timed(pipe.query_async(&mut c)).await?;
+        let maps: Vec<HashMap<String, String>> =
+            self.timed("admin", pipe.query_async(&mut c)).await?;
         Ok(maps.into_iter().map(delivery_record).collect())
     }
 
@@ -313,7 +357,7 @@ impl Store {
             inv.arg(id.as_str()).arg(due);
         }
         let mut c = self.conn();
-        self.timed(inv.invoke_async(&mut c)).await
+        self.timed("admin", inv.invoke_async(&mut c)).await
     }
 
     /// Delivers a stored event to a subscription again. Returns false when
@@ -335,7 +379,7 @@ impl Store {
             .arg(sub)
             .arg(id.as_str());
         let mut c = self.conn();
-        let done: i64 = self.timed(inv.invoke_async(&mut c)).await?;
+        let done: i64 = self.timed("admin", inv.invoke_async(&mut c)).await?;
         Ok(done == 1)
     }
 
@@ -345,6 +389,7 @@ impl Store {
             serde_json::to_string(record).map_err(|e| StoreError::Protocol(e.to_string()))?;
         let mut c = self.conn();
         self.timed(
+            "admin",
             redis::cmd("XADD")
                 .arg(self.keys().audit())
                 .arg("*")
@@ -368,6 +413,7 @@ impl Store {
         let mut c = self.conn();
         let entries: Vec<(String, Vec<(String, String)>)> = self
             .timed(
+                "admin",
                 redis::cmd("XRANGE")
                     .arg(self.keys().audit())
                     .arg(start)

@@ -214,24 +214,36 @@ impl Store {
     }
 
     /// Runs one store call under `store_timeout`.
-    pub(crate) async fn timed<T, F>(&self, fut: F) -> Result<T, StoreError>
+    /// Every store call goes through here: it is bounded by
+    /// `store_timeout`, and its latency and errors are measured by `op`
+    /// (`hookgate_store_duration_seconds`, `hookgate_store_errors_total`).
+    pub(crate) async fn timed<T, F>(&self, op: &'static str, fut: F) -> Result<T, StoreError>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(self.inner.timeout, fut).await {
+        let started = std::time::Instant::now();
+        let result = match tokio::time::timeout(self.inner.timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(StoreError::from_redis(e)),
             Err(_) => Err(StoreError::Unavailable(format!(
                 "no answer within {:?}",
                 self.inner.timeout
             ))),
+        };
+        metrics::histogram!("hookgate_store_duration_seconds", "op" => op)
+            .record(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            metrics::counter!("hookgate_store_errors_total", "op" => op).increment(1);
         }
+        result
     }
 
     /// PING: is the store reachable now?
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn();
-        let _: String = self.timed(redis::cmd("PING").query_async(&mut c)).await?;
+        let _: String = self
+            .timed("ping", redis::cmd("PING").query_async(&mut c))
+            .await?;
         Ok(())
     }
 
@@ -316,7 +328,7 @@ impl Store {
                 .arg(ev.traceparent);
         }
         let mut c = self.conn();
-        let flags: Vec<i64> = self.timed(inv.invoke_async(&mut c)).await?;
+        let flags: Vec<i64> = self.timed("ingest", inv.invoke_async(&mut c)).await?;
         if flags.len() != events.len() {
             return Err(StoreError::Protocol("ingest reply length".into()));
         }
@@ -343,7 +355,7 @@ impl Store {
             .arg(max)
             .arg(format!("{}e:", keys.source_base(source)));
         let mut c = self.conn();
-        let flat: Vec<String> = self.timed(inv.invoke_async(&mut c)).await?;
+        let flat: Vec<String> = self.timed("fanout", inv.invoke_async(&mut c)).await?;
         let mut out = Vec::with_capacity(flat.len() / 2);
         for pair in flat.chunks_exact(2) {
             let id = EventId::parse(&pair[0])
@@ -378,7 +390,7 @@ impl Store {
             }
         }
         let mut c = self.conn();
-        let _: i64 = self.timed(inv.invoke_async(&mut c)).await?;
+        let _: i64 = self.timed("fanout", inv.invoke_async(&mut c)).await?;
         Ok(())
     }
 
@@ -402,7 +414,7 @@ impl Store {
             .arg(keys.source_base(source))
             .arg(sub);
         let mut c = self.conn();
-        let reply: Value = self.timed(inv.invoke_async(&mut c)).await?;
+        let reply: Value = self.timed("claim", inv.invoke_async(&mut c)).await?;
         records::parse_route_claim(reply)
     }
 
@@ -453,7 +465,7 @@ impl Store {
             .arg(retention.as_millis().max(1) as u64)
             .arg(ATTEMPT_LOG_CAP);
         let mut c = self.conn();
-        let done: i64 = self.timed(inv.invoke_async(&mut c)).await?;
+        let done: i64 = self.timed("finish", inv.invoke_async(&mut c)).await?;
         Ok(done == 1)
     }
 
@@ -468,7 +480,7 @@ impl Store {
         let mut c = self.conn();
         let key = self.inner.keys.event(source, id);
         let map: std::collections::HashMap<String, Vec<u8>> = self
-            .timed(redis::cmd("HGETALL").arg(key).query_async(&mut c))
+            .timed("admin", redis::cmd("HGETALL").arg(key).query_async(&mut c))
             .await?;
         Ok(records::stored_event(map))
     }
@@ -483,7 +495,7 @@ impl Store {
         let mut c = self.conn();
         let key = self.inner.keys.delivery(source, id, sub);
         let map: std::collections::HashMap<String, String> = self
-            .timed(redis::cmd("HGETALL").arg(key).query_async(&mut c))
+            .timed("admin", redis::cmd("HGETALL").arg(key).query_async(&mut c))
             .await?;
         Ok(records::delivery_record(map))
     }
@@ -499,6 +511,7 @@ impl Store {
         let key = self.inner.keys.attempts(source, id, sub);
         let items: Vec<String> = self
             .timed(
+                "admin",
                 redis::cmd("LRANGE")
                     .arg(key)
                     .arg(0)
@@ -522,6 +535,7 @@ impl Store {
         let key = self.inner.keys.route_dlq(source, sub);
         let items: Vec<(String, f64)> = self
             .timed(
+                "admin",
                 redis::cmd("ZRANGE")
                     .arg(key)
                     .arg(0)
@@ -542,6 +556,7 @@ impl Store {
         let keys = &self.inner.keys;
         let (q, l): (u64, u64) = self
             .timed(
+                "admin",
                 redis::pipe()
                     .cmd("ZCARD")
                     .arg(keys.route_queue(source, sub))

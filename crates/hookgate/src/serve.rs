@@ -56,7 +56,14 @@ pub fn run(path: &Path) -> ExitCode {
 }
 
 async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
+    // Real histograms (not summaries), so dashboards can aggregate
+    // quantiles across instances.
+    const BUCKETS: &[f64] = &[
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ];
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(BUCKETS)
+        .map_err(|e| anyhow::anyhow!("metrics buckets: {e}"))?
         .install_recorder()
         .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
         .ok();

@@ -16,7 +16,12 @@ const TOKENS: &[(&str, &str, &str, &str)] = &[
     ("viewer", "viewer-token-1", "viewer", ""),
     ("operator", "operator-token-1", "operator", ""),
     ("admin", "admin-token-1", "admin", ""),
-    ("tenant-a", "tenant-a-token", "operator", r#"tenants = ["a"]"#),
+    (
+        "tenant-a",
+        "tenant-a-token",
+        "operator",
+        r#"tenants = ["a"]"#,
+    ),
     ("tenant-b", "tenant-b-token", "admin", r#"tenants = ["b"]"#),
 ];
 
@@ -55,7 +60,10 @@ impl Admin {
                 other.url(&format!("/{id}"))
             ));
         }
-        let o = Options { max_attempts: 1, ..Options::default() };
+        let o = Options {
+            max_attempts: 1,
+            ..Options::default()
+        };
         let config = config_text(&ingest, &admin, &redis.url(), &receiver.url("/events"), &o)
             .replace("[admin]\n", "[admin]\nreplay_rate = 5000\n")
             + &extra;
@@ -72,7 +80,13 @@ impl Admin {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
         let auth = token.map(|t| format!("Bearer {t}"));
         let mut headers = vec![("content-type", "application/json")];
         if let Some(a) = &auth {
@@ -95,10 +109,18 @@ impl Admin {
 
     async fn stripe(&self, id: &str) {
         let body = stripe_event(id, "charge.succeeded");
-        let sig = hookgate_testkit::sign::stripe_signature(STRIPE_SECRET, hookgate_testkit::sign::now_unix(), &body);
+        let sig = hookgate_testkit::sign::stripe_signature(
+            STRIPE_SECRET,
+            hookgate_testkit::sign::now_unix(),
+            &body,
+        );
         let r = self
             .client
-            .post(&format!("http://{}/ingest/stripe", self.ingest), &[("stripe-signature", &sig)], body)
+            .post(
+                &format!("http://{}/ingest/stripe", self.ingest),
+                &[("stripe-signature", &sig)],
+                body,
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
@@ -124,7 +146,9 @@ impl Admin {
         let mut cursor: Option<String> = None;
         loop {
             let path = match &cursor {
-                Some(c) => format!("/admin/v1/subscriptions/{sub}/dead-letters?limit=500&cursor={c}"),
+                Some(c) => {
+                    format!("/admin/v1/subscriptions/{sub}/dead-letters?limit=500&cursor={c}")
+                }
                 None => format!("/admin/v1/subscriptions/{sub}/dead-letters?limit=500"),
             };
             let page = self.get(&path, "admin-token-1").await.json();
@@ -137,7 +161,9 @@ impl Admin {
     }
 
     async fn audit(&self) -> Vec<Value> {
-        let r = self.get("/admin/v1/audit?limit=1000", "admin-token-1").await;
+        let r = self
+            .get("/admin/v1/audit?limit=1000", "admin-token-1")
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
         r.json()["items"].as_array().unwrap().clone()
     }
@@ -154,12 +180,37 @@ async fn role_by_route_matrix() {
     let routes: Vec<(Method, String, Option<Value>, usize)> = vec![
         (Method::GET, "/admin/v1/events".into(), None, 0),
         (Method::GET, format!("/admin/v1/events/{id}"), None, 0),
-        (Method::POST, format!("/admin/v1/events/{id}/redeliver"), Some(json!({"subscription": "ledger"})), 1),
+        (
+            Method::POST,
+            format!("/admin/v1/events/{id}/redeliver"),
+            Some(json!({"subscription": "ledger"})),
+            1,
+        ),
         (Method::GET, "/admin/v1/subscriptions".into(), None, 0),
-        (Method::POST, "/admin/v1/subscriptions/ledger/pause".into(), Some(json!({})), 1),
-        (Method::POST, "/admin/v1/subscriptions/ledger/resume".into(), Some(json!({})), 1),
-        (Method::GET, "/admin/v1/subscriptions/ledger/dead-letters".into(), None, 0),
-        (Method::POST, "/admin/v1/subscriptions/ledger/dead-letters/replay".into(), Some(json!({"event_ids": [id], "dry_run": true})), 1),
+        (
+            Method::POST,
+            "/admin/v1/subscriptions/ledger/pause".into(),
+            Some(json!({})),
+            1,
+        ),
+        (
+            Method::POST,
+            "/admin/v1/subscriptions/ledger/resume".into(),
+            Some(json!({})),
+            1,
+        ),
+        (
+            Method::GET,
+            "/admin/v1/subscriptions/ledger/dead-letters".into(),
+            None,
+            0,
+        ),
+        (
+            Method::POST,
+            "/admin/v1/subscriptions/ledger/dead-letters/replay".into(),
+            Some(json!({"event_ids": [id], "dry_run": true})),
+            1,
+        ),
         (Method::GET, "/admin/v1/audit".into(), None, 2),
     ];
     let roles = ["viewer-token-1", "operator-token-1", "admin-token-1"];
@@ -170,9 +221,16 @@ async fn role_by_route_matrix() {
             assert_eq!(r.json()["error"], "unauthorized");
         }
         for (rank, token) in roles.iter().enumerate() {
-            let r = a.call(method.clone(), path, Some(token), body.clone()).await;
+            let r = a
+                .call(method.clone(), path, Some(token), body.clone())
+                .await;
             if rank >= *least {
-                assert!((200..300).contains(&r.status), "{method} {path} as {token}: {} {}", r.status, r.text());
+                assert!(
+                    (200..300).contains(&r.status),
+                    "{method} {path} as {token}: {} {}",
+                    r.status,
+                    r.text()
+                );
             } else {
                 assert_eq!(r.status, 403, "{method} {path} as {token}: {}", r.text());
             }
@@ -190,58 +248,173 @@ async fn a_tenant_token_sees_and_touches_only_its_tenants() {
     let alpha_evt = event_id("acme", "msg_alpha_1");
     let beta_evt = event_id("acme", "msg_beta_1");
 
-    let subs = a.get("/admin/v1/subscriptions", "tenant-a-token").await.json();
-    let ids: Vec<&str> = subs["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let subs = a
+        .get("/admin/v1/subscriptions", "tenant-a-token")
+        .await
+        .json();
+    let ids: Vec<&str> = subs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["alpha"]);
     let events = a.get("/admin/v1/events", "tenant-a-token").await.json();
-    let ids: Vec<&str> = events["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec![alpha_evt.as_str()]);
 
     // Direct access to tenant b's things: 403, and nothing changes.
-    assert_eq!(a.get(&format!("/admin/v1/events/{beta_evt}"), "tenant-a-token").await.status, 403);
-    assert_eq!(a.get("/admin/v1/subscriptions/beta/dead-letters", "tenant-a-token").await.status, 403);
-    assert_eq!(a.post("/admin/v1/subscriptions/beta/pause", "tenant-a-token", json!({})).await.status, 403);
-    let r = a.post("/admin/v1/subscriptions/beta/dead-letters/replay", "tenant-a-token", json!({"filter": {}})).await;
+    assert_eq!(
+        a.get(&format!("/admin/v1/events/{beta_evt}"), "tenant-a-token")
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        a.get(
+            "/admin/v1/subscriptions/beta/dead-letters",
+            "tenant-a-token"
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        a.post(
+            "/admin/v1/subscriptions/beta/pause",
+            "tenant-a-token",
+            json!({})
+        )
+        .await
+        .status,
+        403
+    );
+    let r = a
+        .post(
+            "/admin/v1/subscriptions/beta/dead-letters/replay",
+            "tenant-a-token",
+            json!({"filter": {}}),
+        )
+        .await;
     assert_eq!(r.status, 403);
-    let r = a.post(&format!("/admin/v1/events/{beta_evt}/redeliver"), "tenant-a-token", json!({"subscription": "beta"})).await;
+    let r = a
+        .post(
+            &format!("/admin/v1/events/{beta_evt}/redeliver"),
+            "tenant-a-token",
+            json!({"subscription": "beta"}),
+        )
+        .await;
     assert_eq!(r.status, 403);
-    let r = a.post(&format!("/admin/v1/events/{alpha_evt}/redeliver"), "tenant-a-token", json!({"subscription": "beta"})).await;
+    let r = a
+        .post(
+            &format!("/admin/v1/events/{alpha_evt}/redeliver"),
+            "tenant-a-token",
+            json!({"subscription": "beta"}),
+        )
+        .await;
     assert_eq!(r.status, 403);
-    assert_eq!(a.dead_count("beta").await, 1, "beta's dead letter untouched");
-    let subs = a.get("/admin/v1/subscriptions", "admin-token-1").await.json();
-    let beta = subs["items"].as_array().unwrap().iter().find(|s| s["id"] == "beta").unwrap().clone();
+    assert_eq!(
+        a.dead_count("beta").await,
+        1,
+        "beta's dead letter untouched"
+    );
+    let subs = a
+        .get("/admin/v1/subscriptions", "admin-token-1")
+        .await
+        .json();
+    let beta = subs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "beta")
+        .unwrap()
+        .clone();
     assert_eq!(beta["paused"], false);
 
     // Its own: allowed. The event shows only its tenant's deliveries.
-    let ev = a.get(&format!("/admin/v1/events/{alpha_evt}"), "tenant-a-token").await.json();
-    let subs: Vec<&str> = ev["deliveries"].as_array().unwrap().iter().map(|d| d["subscription"].as_str().unwrap()).collect();
+    let ev = a
+        .get(&format!("/admin/v1/events/{alpha_evt}"), "tenant-a-token")
+        .await
+        .json();
+    let subs: Vec<&str> = ev["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["subscription"].as_str().unwrap())
+        .collect();
     assert_eq!(subs, vec!["alpha"]);
     assert_eq!(ev["deliveries"][0]["status"], "dead");
     assert_eq!(ev["deliveries"][0]["attempts"][0]["status_code"], 400);
-    let r = a.post("/admin/v1/subscriptions/alpha/dead-letters/replay", "tenant-a-token", json!({"filter": {}, "dry_run": true})).await;
+    let r = a
+        .post(
+            "/admin/v1/subscriptions/alpha/dead-letters/replay",
+            "tenant-a-token",
+            json!({"filter": {}, "dry_run": true}),
+        )
+        .await;
     assert_eq!(r.json(), json!({"matched": 1, "replayed": 0}));
     // An admin token scoped to tenant b still cannot reach tenant a.
-    assert_eq!(a.get("/admin/v1/subscriptions/alpha/dead-letters", "tenant-b-token").await.status, 403);
+    assert_eq!(
+        a.get(
+            "/admin/v1/subscriptions/alpha/dead-letters",
+            "tenant-b-token"
+        )
+        .await
+        .status,
+        403
+    );
 }
 
 #[tokio::test]
 async fn pause_accumulates_without_burning_attempts_and_resume_drains() {
     let a = Admin::start().await;
-    let r = a.post("/admin/v1/subscriptions/ledger/pause", "operator-token-1", json!({})).await;
+    let r = a
+        .post(
+            "/admin/v1/subscriptions/ledger/pause",
+            "operator-token-1",
+            json!({}),
+        )
+        .await;
     assert_eq!(r.json(), json!({"id": "ledger", "paused": true}));
     a.stripe("evt_paused_1").await;
     settle(Duration::from_millis(800)).await;
     assert_eq!(a.receiver.count(), 0, "nothing is sent while paused");
-    let subs = a.get("/admin/v1/subscriptions", "viewer-token-1").await.json();
-    let ledger = subs["items"].as_array().unwrap().iter().find(|s| s["id"] == "ledger").unwrap().clone();
+    let subs = a
+        .get("/admin/v1/subscriptions", "viewer-token-1")
+        .await
+        .json();
+    let ledger = subs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "ledger")
+        .unwrap()
+        .clone();
     assert_eq!(ledger["paused"], true);
     assert_eq!(ledger["queue_depth"], 1);
 
-    a.post("/admin/v1/subscriptions/ledger/resume", "operator-token-1", json!({})).await;
+    a.post(
+        "/admin/v1/subscriptions/ledger/resume",
+        "operator-token-1",
+        json!({}),
+    )
+    .await;
     let got = a.receiver.wait_for(1, Duration::from_secs(10)).await;
-    assert_eq!(got[0].header("hookgate-attempt"), Some("1"), "no attempt was burned while paused");
+    assert_eq!(
+        got[0].header("hookgate-attempt"),
+        Some("1"),
+        "no attempt was burned while paused"
+    );
     let audit = a.audit().await;
-    let actions: Vec<&str> = audit.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, vec!["subscription.pause", "subscription.resume"]);
     assert_eq!(audit[0]["actor"], "operator");
     assert_eq!(audit[0]["role"], "operator");
@@ -258,22 +431,41 @@ async fn a_thousand_dead_letters_replayed_by_filter_arrive_exactly_once() {
         join_all(chunk.iter().map(|id| a.stripe(id))).await;
     }
     a.receiver.wait_for(1000, Duration::from_secs(60)).await;
-    hookgate_testkit::wait::assert_eventually("1000 dead letters", Duration::from_secs(20), Duration::from_millis(100), || async {
-        a.dead_count("ledger").await == 1000
-    })
+    hookgate_testkit::wait::assert_eventually(
+        "1000 dead letters",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || async { a.dead_count("ledger").await == 1000 },
+    )
     .await;
 
     a.receiver.set_default(Reply::Status(200));
     let filter = json!({"filter": {"type": "stripe.*", "reason": "status 400"}});
     let mut dry = filter.clone();
     dry["dry_run"] = json!(true);
-    let r = a.post("/admin/v1/subscriptions/ledger/dead-letters/replay", "operator-token-1", dry).await;
+    let r = a
+        .post(
+            "/admin/v1/subscriptions/ledger/dead-letters/replay",
+            "operator-token-1",
+            dry,
+        )
+        .await;
     assert_eq!(r.json(), json!({"matched": 1000, "replayed": 0}));
     settle(Duration::from_millis(500)).await;
     assert_eq!(a.receiver.count(), 1000, "a dry run sends nothing");
-    assert_eq!(a.dead_count("ledger").await, 1000, "a dry run changes nothing");
+    assert_eq!(
+        a.dead_count("ledger").await,
+        1000,
+        "a dry run changes nothing"
+    );
 
-    let r = a.post("/admin/v1/subscriptions/ledger/dead-letters/replay", "operator-token-1", filter.clone()).await;
+    let r = a
+        .post(
+            "/admin/v1/subscriptions/ledger/dead-letters/replay",
+            "operator-token-1",
+            filter.clone(),
+        )
+        .await;
     assert_eq!(r.json(), json!({"matched": 1000, "replayed": 1000}));
     let all = a.receiver.wait_for(2000, Duration::from_secs(60)).await;
     settle(Duration::from_millis(500)).await;
@@ -286,15 +478,35 @@ async fn a_thousand_dead_letters_replayed_by_filter_arrive_exactly_once() {
     replayed.dedup();
     let mut expected: Vec<String> = ids.iter().map(|id| event_id("stripe", id)).collect();
     expected.sort();
-    assert_eq!(replayed, expected, "each dead letter delivered exactly once, with its own id");
-    assert!(all[1000..].iter().all(|r| r.header("hookgate-attempt") == Some("1")), "budget reset");
+    assert_eq!(
+        replayed, expected,
+        "each dead letter delivered exactly once, with its own id"
+    );
+    assert!(
+        all[1000..]
+            .iter()
+            .all(|r| r.header("hookgate-attempt") == Some("1")),
+        "budget reset"
+    );
     assert_eq!(a.dead_count("ledger").await, 0);
 
     // Again: nothing left to replay, nothing sent.
-    let r = a.post("/admin/v1/subscriptions/ledger/dead-letters/replay", "operator-token-1", filter).await;
+    let r = a
+        .post(
+            "/admin/v1/subscriptions/ledger/dead-letters/replay",
+            "operator-token-1",
+            filter,
+        )
+        .await;
     assert_eq!(r.json(), json!({"matched": 0, "replayed": 0}));
     let by_id = json!({"event_ids": [event_id("stripe", "evt_bulk_0001")]});
-    let r = a.post("/admin/v1/subscriptions/ledger/dead-letters/replay", "operator-token-1", by_id).await;
+    let r = a
+        .post(
+            "/admin/v1/subscriptions/ledger/dead-letters/replay",
+            "operator-token-1",
+            by_id,
+        )
+        .await;
     assert_eq!(r.json(), json!({"matched": 0, "replayed": 0}));
     settle(Duration::from_millis(500)).await;
     assert_eq!(a.receiver.count(), 2000);
@@ -302,7 +514,12 @@ async fn a_thousand_dead_letters_replayed_by_filter_arrive_exactly_once() {
     let audit = a.audit().await;
     let counts: Vec<(String, u64)> = audit
         .iter()
-        .map(|r| (r["action"].as_str().unwrap().to_owned(), r["count"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_owned(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         counts,
@@ -314,7 +531,11 @@ async fn a_thousand_dead_letters_replayed_by_filter_arrive_exactly_once() {
         "every replay is audited with its count; the dry run is not a mutation"
     );
     assert_eq!(audit[0]["filter"]["filter"]["type"], "stripe.*");
-    assert!(audit[0]["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(
+        audit[0]["request_id"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
 }
 
 #[tokio::test]
@@ -323,11 +544,24 @@ async fn redeliver_sends_a_delivered_event_again_and_is_audited() {
     a.stripe("evt_redeliver_1").await;
     a.receiver.wait_for(1, Duration::from_secs(10)).await;
     let id = event_id("stripe", "evt_redeliver_1");
-    let r = a.post(&format!("/admin/v1/events/{id}/redeliver"), "operator-token-1", json!({"subscription": "ledger"})).await;
+    let r = a
+        .post(
+            &format!("/admin/v1/events/{id}/redeliver"),
+            "operator-token-1",
+            json!({"subscription": "ledger"}),
+        )
+        .await;
     assert_eq!(r.status, 202, "{}", r.text());
     let got = a.receiver.wait_for(2, Duration::from_secs(10)).await;
-    assert_eq!(got[1].header("webhook-id"), Some(id.as_str()), "same id on a redelivery");
-    let ev = a.get(&format!("/admin/v1/events/{id}"), "viewer-token-1").await.json();
+    assert_eq!(
+        got[1].header("webhook-id"),
+        Some(id.as_str()),
+        "same id on a redelivery"
+    );
+    let ev = a
+        .get(&format!("/admin/v1/events/{id}"), "viewer-token-1")
+        .await
+        .json();
     assert_eq!(ev["id"], id.as_str());
     assert_eq!(ev["source"], "stripe");
     assert_eq!(ev["type"], "stripe.charge.succeeded");
@@ -335,11 +569,33 @@ async fn redeliver_sends_a_delivered_event_again_and_is_audited() {
     assert_eq!(ev["data"]["id"], "evt_redeliver_1");
     // Unknown things are 404, bad bodies 400.
     let missing = event_id("stripe", "evt_never");
-    assert_eq!(a.get(&format!("/admin/v1/events/{missing}"), "viewer-token-1").await.status, 404);
-    assert_eq!(a.get("/admin/v1/events/not-an-id", "viewer-token-1").await.status, 404);
-    let r = a.post(&format!("/admin/v1/events/{id}/redeliver"), "operator-token-1", json!({"subscription": "nope"})).await;
+    assert_eq!(
+        a.get(&format!("/admin/v1/events/{missing}"), "viewer-token-1")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        a.get("/admin/v1/events/not-an-id", "viewer-token-1")
+            .await
+            .status,
+        404
+    );
+    let r = a
+        .post(
+            &format!("/admin/v1/events/{id}/redeliver"),
+            "operator-token-1",
+            json!({"subscription": "nope"}),
+        )
+        .await;
     assert_eq!(r.status, 404);
-    let r = a.post(&format!("/admin/v1/events/{id}/redeliver"), "operator-token-1", json!({"sub": "ledger"})).await;
+    let r = a
+        .post(
+            &format!("/admin/v1/events/{id}/redeliver"),
+            "operator-token-1",
+            json!({"sub": "ledger"}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     let audit = a.audit().await;
     assert_eq!(audit.len(), 1);
@@ -353,7 +609,9 @@ async fn every_route_in_the_openapi_document_exists_and_answers() {
     a.stripe("evt_openapi_1").await;
     a.receiver.wait_for(1, Duration::from_secs(10)).await;
     let id = event_id("stripe", "evt_openapi_1");
-    let doc = a.call(Method::GET, "/admin/v1/openapi.json", None, None).await;
+    let doc = a
+        .call(Method::GET, "/admin/v1/openapi.json", None, None)
+        .await;
     assert_eq!(doc.status, 200);
     let doc = doc.json();
     let paths = doc["paths"].as_object().unwrap();
@@ -367,8 +625,15 @@ async fn every_route_in_the_openapi_document_exists_and_answers() {
                 _ => Some(json!({})),
             };
             let method: Method = method.to_uppercase().parse().unwrap();
-            let r = a.call(method.clone(), &concrete, Some("admin-token-1"), body).await;
-            assert!((200..300).contains(&r.status), "{method} {concrete}: {} {}", r.status, r.text());
+            let r = a
+                .call(method.clone(), &concrete, Some("admin-token-1"), body)
+                .await;
+            assert!(
+                (200..300).contains(&r.status),
+                "{method} {concrete}: {} {}",
+                r.status,
+                r.text()
+            );
         }
     }
     let _ = &a.redis;

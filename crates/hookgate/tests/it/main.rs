@@ -9,5 +9,6 @@ mod config;
 mod e2e_admin;
 mod e2e_delivery;
 mod e2e_ingest;
+mod e2e_metrics;
 mod hostile_ingest;
 mod hostile_store;
