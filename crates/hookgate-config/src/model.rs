@@ -49,6 +49,10 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// `shutdown_grace`: how long in-flight work gets on SIGTERM, default `10s`.
     pub shutdown_grace: Duration,
+    /// `max_in_flight_per_source`: requests of one source handled at once,
+    /// default 256; beyond it 429, so a flooding provider cannot starve
+    /// the others of the listener.
+    pub max_in_flight_per_source: usize,
 }
 
 /// `[admin]`.
@@ -115,6 +119,9 @@ pub struct DeliveryConfig {
     /// `poll_interval`: how often idle queues are polled for work written
     /// by other instances or due retries, default `500ms`.
     pub poll_interval: Duration,
+    /// `ca_file`: PEM certificates trusted for `https` subscribers in
+    /// addition to the system roots (relative to the config file).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[log]`.

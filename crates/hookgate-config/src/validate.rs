@@ -37,6 +37,7 @@ const SERVER_KEYS: &[&str] = &[
     "read_timeout",
     "header_read_timeout",
     "shutdown_grace",
+    "max_in_flight_per_source",
 ];
 const ADMIN_KEYS: &[&str] = &["listen", "tokens", "replay_rate"];
 const TOKEN_KEYS: &[&str] = &["name", "role", "sha256", "tenants"];
@@ -48,7 +49,7 @@ const STORE_KEYS: &[&str] = &[
     "pool_size",
     "key_prefix",
 ];
-const DELIVERY_KEYS: &[&str] = &["visibility_timeout", "retention", "poll_interval"];
+const DELIVERY_KEYS: &[&str] = &["visibility_timeout", "retention", "poll_interval", "ca_file"];
 const LOG_KEYS: &[&str] = &["format", "level"];
 const RATE_LIMIT_KEYS: &[&str] = &["per_second", "burst"];
 
@@ -238,6 +239,10 @@ fn server(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> ServerConfig {
             duration(c, f, Zero::Allowed)
         })
         .unwrap_or(Duration::from_secs(10)),
+        max_in_flight_per_source: opt(ctx, t, "max_in_flight_per_source", |c, f| {
+            c.uint(f, 1, 1 << 20)
+        })
+        .map_or(256, |n| n as usize),
     }
 }
 
@@ -449,6 +454,16 @@ fn delivery(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (DeliveryConfig, Optio
         visibility_timeout,
         retention: d(ctx, "retention", Duration::from_secs(14 * 86400)),
         poll_interval: d(ctx, "poll_interval", Duration::from_millis(500)),
+        ca_file: opt(ctx, t, "ca_file", |c, f| {
+            let path = c.nonempty_string(f)?;
+            let full = c.base_dir.join(&path);
+            if full.is_file() {
+                Some(full)
+            } else {
+                c.error_at(f, format!("no readable file at {}", full.display()));
+                None
+            }
+        }),
     };
     (config, visibility)
 }

@@ -1,24 +1,72 @@
 //! The outbound HTTP client: one keep-alive pool per subscription, so a
 //! subscriber that hangs holds only its own connections. Redirects are
-//! never followed (a 3xx is a retry, SPEC §4).
+//! never followed (a 3xx is a retry, SPEC §4). `https` subscribers are
+//! reached with rustls: the system's roots, plus the PEM certificates of
+//! `[delivery] ca_file` when set.
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The client type used for deliveries.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The TLS settings every subscription's client shares.
+pub fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    // Unreadable system certificates are skipped: `ca_file` may be all
+    // that is needed (private subscribers).
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("delivery.ca_file {}: {e}", path.display()))?;
+        let mut added = 0;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("delivery.ca_file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("delivery.ca_file {}: {e}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!(
+                "delivery.ca_file {}: no PEM certificate in it",
+                path.display()
+            ));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
 
 /// A client for one subscription.
-pub fn build(timeout: Duration, max_idle: usize) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(timeout.min(Duration::from_secs(10))));
-    connector.set_nodelay(true);
+pub fn build(timeout: Duration, max_idle: usize, tls: &rustls::ClientConfig) -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(timeout.min(Duration::from_secs(10))));
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(max_idle)
-        .build(connector)
+        .build(https)
 }

@@ -56,7 +56,7 @@ struct Subscription {
 }
 
 impl Subscription {
-    fn new(cfg: &SubscriptionConfig) -> Option<Self> {
+    fn new(cfg: &SubscriptionConfig, tls: &rustls::ClientConfig) -> Option<Self> {
         Some(Subscription {
             id: cfg.id.clone(),
             url: cfg.url.clone(),
@@ -68,7 +68,7 @@ impl Subscription {
             rate: cfg
                 .rate_limit
                 .map(|r| TokenBucket::new(r.per_second, r.burst)),
-            client: client::build(cfg.timeout, cfg.max_in_flight),
+            client: client::build(cfg.timeout, cfg.max_in_flight, tls),
             user_agent: HeaderValue::from_static(concat!("hookgate/", env!("CARGO_PKG_VERSION"))),
             sub_header: HeaderValue::from_str(&cfg.id).ok()?,
             paused: AtomicBool::new(false),
@@ -107,7 +107,9 @@ pub struct Delivery {
 
 impl Delivery {
     /// Starts one pool per source; every task is spawned through `drain`.
-    pub fn start(cfg: &Config, store: Store, drain: &Drain) -> Self {
+    /// Fails only when the TLS settings cannot be loaded.
+    pub fn start(cfg: &Config, store: Store, drain: &Drain) -> Result<Self, String> {
+        let tls = client::tls_config(cfg.delivery.ca_file.as_deref())?;
         let settings = Settings {
             visibility_timeout: cfg.delivery.visibility_timeout,
             retention: cfg.delivery.retention,
@@ -116,7 +118,7 @@ impl Delivery {
         let subs: Vec<Arc<Subscription>> = cfg
             .subscriptions
             .iter()
-            .filter_map(Subscription::new)
+            .filter_map(|s| Subscription::new(s, &tls))
             .map(Arc::new)
             .collect();
         let mut all_routes = Vec::new();
@@ -166,7 +168,7 @@ impl Delivery {
             settings.poll_interval,
             drain.clone(),
         ));
-        delivery
+        Ok(delivery)
     }
 
     /// Applies a pause or resume on this instance at once (other instances

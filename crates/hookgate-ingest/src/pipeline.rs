@@ -14,7 +14,9 @@ use http::{HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// One source, ready to take callbacks.
 #[derive(Debug)]
@@ -23,6 +25,9 @@ pub struct SourceRuntime {
     verifier: Verifier,
     types: BTreeMap<String, String>,
     rate: Option<TokenBucket>,
+    /// Requests of this source being handled now, bounded so one flooding
+    /// provider cannot hold every connection task of the listener.
+    in_flight: Arc<Semaphore>,
 }
 
 /// The ingest listener's state.
@@ -60,6 +65,9 @@ impl Ingest {
                             rate: src
                                 .rate_limit
                                 .map(|r| TokenBucket::new(r.per_second, r.burst)),
+                            in_flight: Arc::new(Semaphore::new(
+                                cfg.server.max_in_flight_per_source,
+                            )),
                         },
                     );
                 }
@@ -138,6 +146,11 @@ impl Ingest {
                 respond::method_not_allowed(),
             );
         }
+        // Held until the answer is built; none free = this source is
+        // flooding: shed it before reading the body.
+        let Ok(_permit) = source.in_flight.clone().try_acquire_owned() else {
+            return (label, Outcome::RateLimited, respond::overloaded());
+        };
 
         // 2. body, bounded in size and time
         let (parts, body) = req.into_parts();

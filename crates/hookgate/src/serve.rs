@@ -110,7 +110,8 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
     let opts = ServeOptions {
         header_read_timeout: config.server.header_read_timeout,
     };
-    let delivery = hookgate_delivery::Delivery::start(&config, store.clone(), &back);
+    let delivery = hookgate_delivery::Delivery::start(&config, store.clone(), &back)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let runtime: Arc<dyn hookgate_admin::Runtime> = Arc::new(DeliveryRuntime(delivery));
     let admin = Arc::new(hookgate_admin::Admin::new(
         Arc::new(config.clone()),

@@ -30,6 +30,8 @@ pub struct Options {
     pub read_timeout: &'static str,
     pub max_body_bytes: u64,
     pub extra: &'static str,
+    /// Extra keys for `[server]`.
+    pub server_extra: &'static str,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             read_timeout: "1s",
             max_body_bytes: 65536,
             extra: "",
+            server_extra: "",
         }
     }
 }
@@ -70,6 +73,7 @@ max_body_bytes = {max_body}
 read_timeout = "{read_timeout}"
 header_read_timeout = "1s"
 shutdown_grace = "2s"
+{server_extra}
 
 [admin]
 listen = "{admin_addr}"
@@ -117,6 +121,7 @@ breaker = {{ failures = 1000, cooldown = "1s" }}
         base_delay = o.base_delay,
         max_delay = o.max_delay,
         extra = o.extra,
+        server_extra = o.server_extra,
     )
 }
 

@@ -25,7 +25,9 @@ const DOCUMENTED: &[&str] = &[
 ];
 
 /// Parsed exposition: (name, sorted labels) -> value.
-fn parse(text: &str) -> BTreeMap<(String, Vec<(String, String)>), f64> {
+type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
+
+fn parse(text: &str) -> Series {
     let mut out = BTreeMap::new();
     for line in text
         .lines()

@@ -251,3 +251,62 @@ async fn a_flooding_source_gets_429_with_retry_after_while_others_are_accepted()
         .await;
     assert_eq!(resp.status, 200);
 }
+
+#[tokio::test]
+async fn a_source_at_its_in_flight_bound_is_shed_while_others_are_served() {
+    let h = Harness::start_with(Options {
+        server_extra: "max_in_flight_per_source = 1",
+        read_timeout: "5s",
+        ..Options::default()
+    })
+    .await;
+    // One stalled stripe request holds the source's only slot. It must be
+    // the one holding it (not shed itself), so it is checked to still be
+    // waiting for its body before the probe goes out.
+    let mut stalled = None;
+    for _ in 0..20 {
+        let mut conn = RawConn::connect(&h.ingest_addr).await.unwrap();
+        conn.send(b"POST /ingest/stripe HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
+            .await
+            .unwrap();
+        if conn
+            .read_response(Duration::from_millis(300))
+            .await
+            .is_none()
+        {
+            stalled = Some(conn);
+            break;
+        }
+    }
+    let stalled = stalled.expect("a stalled request holds the slot");
+    let resp = h
+        .post_stripe(&stripe_event("evt_shed_1", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 429, "{}", resp.text());
+    assert_eq!(resp.json()["error"], "rate_limited");
+    let resp = h
+        .post_stripe(&stripe_event("evt_shed_2", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 429);
+    assert_eq!(resp.header("retry-after"), Some("1"));
+    // Another source is untouched.
+    let body = br#"{"type":"invoice.paid","data":{}}"#;
+    let headers =
+        sign::standard_webhooks_headers(ACME_SECRET, "msg_shed_1", sign::now_unix(), body);
+    let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(h.post("acme", &hs, body).await.status, 200);
+    // The slot is freed when the stalled request ends.
+    drop(stalled);
+    let freed = hookgate_testkit::wait::eventually(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            h.post_stripe(&stripe_event("evt_shed_3", "charge.succeeded"))
+                .await
+                .status
+                == 200
+        },
+    )
+    .await;
+    assert!(freed);
+}
