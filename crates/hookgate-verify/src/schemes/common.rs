@@ -321,3 +321,219 @@ mod tests {
         );
     }
 }
+
+// === HMAC with a chosen hash (sumsub, twilio, hmac) ===
+
+/// The hash functions the HMAC schemes support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Algorithm {
+    /// HMAC-SHA1 (Twilio; Sumsub `HMAC_SHA1_HEX`; configurable `sha1`).
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+/// HMAC of the concatenation of `parts` with `alg`.
+pub(crate) fn hmac_with(alg: Algorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <M as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+    match alg {
+        Algorithm::Sha1 => run::<Hmac<sha1::Sha1>>(key, parts),
+        Algorithm::Sha256 => hmac_sha256(key, parts).to_vec(),
+        Algorithm::Sha512 => run::<Hmac<sha2::Sha512>>(key, parts),
+    }
+}
+
+/// Lowercase hex SHA-256 of `data` (Twilio's `bodySHA256`).
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(Sha256::digest(data))
+}
+
+// === one signature header, any-of comparison, event fields (adyen, github, shopify, checkout, onfido, persona) ===
+
+/// The value of a scheme's single signature header: `Missing` when absent
+/// or empty, `Malformed` when repeated or not visible ASCII (see [`header`]).
+pub(crate) fn signature_header<'a>(
+    headers: &'a http::HeaderMap,
+    name: &str,
+) -> Result<&'a str, crate::Rejection> {
+    match header(headers, name) {
+        Header::Absent => Err(crate::Rejection::Missing),
+        Header::Invalid => Err(crate::Rejection::Malformed),
+        Header::Value(v) => Ok(v),
+    }
+}
+
+/// Whether `candidate` equals any of `expected`. Every comparison runs
+/// (constant time each, no early exit), so timing does not say which key
+/// matched.
+pub(crate) fn matches_any<E: AsRef<[u8]>>(
+    expected: impl IntoIterator<Item = E>,
+    candidate: &[u8],
+) -> bool {
+    let mut matched = false;
+    for e in expected {
+        matched |= hookgate_core::secret::ct_eq(e.as_ref(), candidate);
+    }
+    matched
+}
+
+/// An optional string field read for extraction: `Some` only for a
+/// non-empty string.
+pub(crate) fn optional_str(value: Option<&Value>) -> Option<String> {
+    match value {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A provider time kept verbatim when it is RFC 3339, else `None` (the
+/// gateway then uses the receive time: a verified event is never refused
+/// for its clock format).
+pub(crate) fn rfc3339_or_none(value: Option<&Value>) -> Option<String> {
+    match value {
+        Some(Value::String(s)) if hookgate_core::time::parse_rfc3339_ms(s).is_some() => {
+            Some(s.clone())
+        }
+        _ => None,
+    }
+}
+
+/// A header read for extraction (after verification): its value when sent
+/// exactly once, non-empty and visible ASCII.
+pub(crate) fn header_str(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    match header(headers, name) {
+        Header::Value(v) => Some(v.to_owned()),
+        _ => None,
+    }
+}
+
+/// Like [`reject_unused_keys`] for schemes that read some keys: fails
+/// closed on any scheme key outside `allowed`, and on `public_url` unless
+/// the scheme signs the URL.
+pub(crate) fn reject_other_keys(
+    source: &SourceConfig,
+    scheme: &str,
+    allowed: &[&str],
+    uses_public_url: bool,
+) -> Result<(), SchemeError> {
+    if let Some(key) = source
+        .params
+        .keys()
+        .find(|k| !allowed.contains(&k.as_str()))
+    {
+        return Err(scheme_error(
+            source,
+            key.clone(),
+            format!("not used by scheme {scheme:?}"),
+        ));
+    }
+    if !uses_public_url && source.public_url.is_some() {
+        return Err(scheme_error(
+            source,
+            "public_url",
+            format!("not used by scheme {scheme:?} (it does not sign the URL)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A vector runner for schemes that need more than `run_vectors` sets:
+/// `public_url` (URL-signing schemes), scheme `params`, and a request
+/// target per case.
+#[cfg(test)]
+pub(crate) mod testing_ext {
+    use crate::{RawRequest, Rejection, Verifier};
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    #[derive(Deserialize)]
+    struct VectorFile {
+        secrets: Vec<String>,
+        #[serde(default)]
+        public_url: Option<String>,
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        cases: Vec<Case>,
+    }
+
+    #[derive(Deserialize)]
+    struct Case {
+        name: String,
+        #[serde(default)]
+        secrets: Option<Vec<String>>,
+        #[serde(default)]
+        public_url: Option<String>,
+        #[serde(default)]
+        path_and_query: Option<String>,
+        now: i64,
+        #[serde(default)]
+        tolerance_secs: Option<u64>,
+        headers: Vec<(String, String)>,
+        body: String,
+        expect: String,
+    }
+
+    /// Fills in what a scheme needs beyond a secret so a registry test can
+    /// build it: `public_url` for URL-signing schemes, the required params
+    /// of the configurable ones, and a `user:password` secret for basic-auth.
+    pub(crate) fn complete(src: &mut hookgate_config::SourceConfig) {
+        match src.scheme.as_str() {
+            "square" | "twilio" => {
+                src.public_url = Some("https://gateway.example.com/ingest/src".into());
+            }
+            "hmac" | "header-token" | "basic-auth" => {
+                if src.scheme != "basic-auth" {
+                    src.params.insert("header".into(), "x-signature".into());
+                } else {
+                    src.secrets = vec![hookgate_core::Secret::new(&b"user:password"[..])];
+                }
+                src.params.insert("event_id".into(), "/id".into());
+                src.params.insert("event_type".into(), "/type".into());
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs every case of a vector file through the public [`Verifier`].
+    /// Headers are a list of pairs, so a case can repeat one.
+    pub(crate) fn run(scheme: &str, json: &str) {
+        let file: VectorFile = serde_json::from_str(json).expect("vector file parses");
+        assert!(!file.cases.is_empty());
+        for case in &file.cases {
+            let secrets = case.secrets.as_ref().unwrap_or(&file.secrets);
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            let mut src = super::testing::source(scheme, &secrets);
+            src.tolerance = case.tolerance_secs.map(Duration::from_secs);
+            src.public_url = case.public_url.clone().or_else(|| file.public_url.clone());
+            src.params = file.params.clone();
+            let verifier = Verifier::from_source(&src).expect("vector source builds");
+            let mut headers = http::HeaderMap::new();
+            for (k, v) in &case.headers {
+                let name = http::HeaderName::from_bytes(k.as_bytes()).expect("header name");
+                headers.append(name, http::HeaderValue::from_str(v).expect("header value"));
+            }
+            let req = RawRequest {
+                method: "POST",
+                path_and_query: case.path_and_query.as_deref().unwrap_or("/ingest/src"),
+                headers: &headers,
+                body: case.body.as_bytes(),
+            };
+            let got = match verifier.verify(&req, case.now) {
+                Ok(()) => "valid",
+                Err(r) => Rejection::as_str(r),
+            };
+            assert_eq!(got, case.expect, "vector {:?}", case.name);
+        }
+    }
+}

@@ -63,3 +63,6 @@ pub fn request<'a>(headers: &'a http::HeaderMap, body: &'a [u8]) -> RawRequest<'
         body,
     }
 }
+
+/// One row of a header table: (header pairs, expected outcome).
+pub type HeaderCase<'a> = (&'a [(&'a str, &'a [u8])], &'a str);

@@ -1,0 +1,160 @@
+//! `scheme = "header-token"`: a shared token in a header, for providers
+//! that neither sign nor support Basic auth.
+//!
+//! `header` (required) names the header; its value must equal one of the
+//! secrets byte for byte (constant-time; several secrets = rotation).
+//! Absent or empty is `missing`, repeated or not visible ASCII is
+//! `malformed`, anything else that is not a secret is `mismatch`. Nothing
+//! is signed and there is no timestamp (see `basic_auth` for what that
+//! means). Event id and type come from the required `event_id` /
+//! `event_type` keys (`header:<Name>` or a JSON pointer).
+
+use super::common::{self, Header};
+use super::fields::{self, Fields};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use hookgate_config::SourceConfig;
+use hookgate_core::Secret;
+use hookgate_core::secret::ct_eq;
+use std::time::Duration;
+
+/// The scheme's name in the config.
+pub const NAME: &str = "header-token";
+/// Unknown provider retry horizon: 7 days (SPEC §2).
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A header-token source, checked at start.
+#[derive(Debug)]
+pub struct Params {
+    tokens: Vec<Secret>,
+    header: http::HeaderName,
+    fields: Fields,
+}
+
+impl Params {
+    /// Builds from the source's config: `header`, `event_id`, `event_type`
+    /// and at least one visible-ASCII token (a header cannot carry others).
+    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
+        let mut allowed = vec!["header"];
+        allowed.extend_from_slice(fields::KEYS);
+        common::reject_other_keys(source, NAME, &allowed, false)?;
+        let header = match source.params.get("header") {
+            Some(h) => http::HeaderName::from_bytes(h.as_bytes()).map_err(|_| {
+                common::scheme_error(
+                    source,
+                    "header",
+                    format!("{h:?} is not a valid header name"),
+                )
+            })?,
+            None => {
+                return Err(common::scheme_error(
+                    source,
+                    "header",
+                    "scheme \"header-token\" needs the token header name",
+                ));
+            }
+        };
+        let tokens = common::require_secrets(source, NAME)?;
+        if let Some(i) = tokens
+            .iter()
+            .position(|t| !t.expose().iter().all(u8::is_ascii_graphic))
+        {
+            return Err(common::scheme_error(
+                source,
+                format!("secrets[{i}]"),
+                "must be visible ASCII without spaces (it is sent in a header)",
+            ));
+        }
+        Ok(Params {
+            tokens: tokens.to_vec(),
+            header,
+            fields: Fields::from_source(source, NAME)?,
+        })
+    }
+}
+
+impl Scheme for Params {
+    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
+        verify(self, req, now_unix)
+    }
+
+    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
+        self.fields.extract(req).map(|event| vec![event])
+    }
+
+    fn default_dedup_window(&self) -> Duration {
+        DEFAULT_DEDUP_WINDOW
+    }
+}
+
+/// The header value for `token` (the token itself). Public for symmetry
+/// with the other schemes' helpers.
+pub fn sign(token: &str) -> String {
+    token.to_owned()
+}
+
+/// Checks the token (no timestamp: `now_unix` is unused).
+pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
+    let value = match common::header(req.headers, params.header.as_str()) {
+        Header::Absent => return Err(Rejection::Missing),
+        Header::Invalid => return Err(Rejection::Malformed),
+        Header::Value(v) => v,
+    };
+    let mut matched = false;
+    for token in &params.tokens {
+        matched |= ct_eq(value.as_bytes(), token.expose());
+    }
+    if matched {
+        Ok(())
+    } else {
+        Err(Rejection::Mismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schemes::common::testing::source;
+    use crate::schemes::common::testing_ext;
+
+    #[test]
+    fn computed_vectors() {
+        testing_ext::run(
+            NAME,
+            include_str!("../../tests/vectors/header-token/cases.json"),
+        );
+    }
+
+    #[test]
+    fn sign_is_pinned() {
+        assert_eq!(sign("tok_123"), "tok_123");
+    }
+
+    #[test]
+    fn build_fails_closed() {
+        let with = |secrets: &[&str], params: &[(&str, &str)]| {
+            let mut src = source(NAME, secrets);
+            for (k, v) in params {
+                src.params.insert((*k).into(), (*v).into());
+            }
+            Params::from_source(&src).map(|_| ()).map_err(|e| e.key)
+        };
+        let ok = [
+            ("header", "x-token"),
+            ("event_id", "/id"),
+            ("event_type", "/type"),
+        ];
+        assert_eq!(with(&["t"], &ok), Ok(()));
+        assert_eq!(with(&["t"], &ok[1..]), Err("header".into()));
+        assert_eq!(
+            with(&["t"], &[("header", "bad header"), ok[1], ok[2]]),
+            Err("header".into())
+        );
+        assert_eq!(with(&["has space"], &ok), Err("secrets[0]".into()));
+        assert_eq!(with(&[], &ok), Err("secrets".into()));
+        assert_eq!(with(&["t"], &ok[..2]), Err("event_type".into()));
+        assert_eq!(
+            with(&["t"], &[ok[0], ok[1], ok[2], ("algorithm", "sha1")]),
+            Err("algorithm".into())
+        );
+    }
+}

@@ -1,0 +1,324 @@
+//! `scheme = "persona"`: Persona webhooks, byte-exact with Persona's
+//! documented check (docs.withpersona.com "Webhook Best Practices" →
+//! "Checking signatures"; Persona publishes no server-side SDK).
+//!
+//! The header `Persona-Signature` is `t=<unix>,v1=<hex>`: lowercase hex
+//! HMAC-SHA256, keyed with the webhook secret exactly as configured
+//! (`wbhsec_...`, not decoded), over `"{t}.{raw body}"`, with `t` exactly as
+//! sent (the documented samples interpolate the header's text). While a
+//! secret is rotated the header holds two such sets separated by a space,
+//! `t=..,v1=.. t=..,v1=..`, one per secret; any set matching any configured
+//! secret accepts. The documented samples compare strings, so upper-case
+//! hex mismatches.
+//!
+//! The samples check no timestamp; Hookgate enforces `tolerance` (default
+//! 300 s, SPEC §5 gateway policy) against replays, both directions, with
+//! the boundary of `common::within_tolerance`, on the `t` of a set whose
+//! signature matched (`stale` only then).
+//!
+//! Stricter choices (SPEC §5), all `malformed`: a set that is not
+//! `key=value` items separated by `,` with exactly one `=` each; a set
+//! without `t` or without `v1`; `t` given twice in a set; `t` that is not
+//! plain ASCII digits (`+5` or ` 5` would sign differently from the integer
+//! they denote); an empty set (two spaces, or a leading/trailing space).
+//! Unknown keys (a future `v2`) are ignored. The body must be UTF-8 (the
+//! samples sign a string); otherwise `mismatch`.
+//!
+//! Extraction (JSON:API event `{"data":{"type":"event","id":"evt_...",
+//! "attributes":{"name","created-at","payload":{"data":{...}}}}}`):
+//! `provider_event_id` = `data.id`, `provider_type` = `data.attributes.name`
+//! (`inquiry.completed`), `time` = `data.attributes.created-at` when RFC
+//! 3339, `subject` = `data.attributes.payload.data.id` (`inq_...`).
+
+use super::common;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use hookgate_config::SourceConfig;
+use hookgate_core::Secret;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// The scheme's name in the config.
+pub const NAME: &str = "persona";
+/// The signature header.
+pub const HEADER: &str = "persona-signature";
+/// Gateway policy (SPEC §5): Persona's samples check no timestamp.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+/// Persona's retry horizon is not documented: the unknown default of 7 days
+/// (SPEC §2).
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A Persona source, checked at start.
+#[derive(Debug)]
+pub struct Params {
+    /// Webhook secrets as configured; several during a rotation.
+    secrets: Vec<Secret>,
+    tolerance_secs: i64,
+}
+
+impl Params {
+    /// Builds from the source's config: at least one non-empty secret, no
+    /// scheme keys Persona does not use.
+    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
+        common::reject_unused_keys(source, NAME)?;
+        Ok(Params {
+            secrets: common::require_secrets(source, NAME)?.to_vec(),
+            tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
+        })
+    }
+}
+
+impl Scheme for Params {
+    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
+        verify(self, req, now_unix)
+    }
+
+    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
+        extract(req).map(|event| vec![event])
+    }
+
+    fn default_dedup_window(&self) -> Duration {
+        DEFAULT_DEDUP_WINDOW
+    }
+}
+
+// === verification ===
+
+/// One `t=..,v1=..` set of the header.
+#[derive(Debug, PartialEq, Eq)]
+struct SignatureSet<'h> {
+    /// `t` as sent (plain digits), signed verbatim.
+    t: &'h str,
+    /// `t` as a number, for the tolerance.
+    timestamp: i64,
+    /// The `v1` values, unchecked (anything not our lowercase hex
+    /// mismatches).
+    v1: Vec<&'h str>,
+}
+
+/// Parses the header value; every failure is `malformed`.
+fn parse_header(value: &str) -> Result<Vec<SignatureSet<'_>>, Rejection> {
+    value.split(' ').map(parse_set).collect()
+}
+
+fn parse_set(set: &str) -> Result<SignatureSet<'_>, Rejection> {
+    let mut t = None;
+    let mut v1 = Vec::new();
+    for item in set.split(',') {
+        let mut kv = item.split('=');
+        let (Some(key), Some(val), None) = (kv.next(), kv.next(), kv.next()) else {
+            return Err(Rejection::Malformed);
+        };
+        match key {
+            "t" if t.is_none() => t = Some(val),
+            "t" => return Err(Rejection::Malformed),
+            "v1" => v1.push(val),
+            _ => {}
+        }
+    }
+    let t = t.ok_or(Rejection::Malformed)?;
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Rejection::Malformed);
+    }
+    let timestamp = common::parse_unix(t).ok_or(Rejection::Malformed)?;
+    if v1.is_empty() {
+        return Err(Rejection::Malformed);
+    }
+    Ok(SignatureSet { t, timestamp, v1 })
+}
+
+/// The `v1` signature of `body` at `t` (the header's text) under `secret`,
+/// lowercase hex. Public so test kits and benches sign exactly as the
+/// verifier checks.
+pub fn sign(secret: &[u8], t: &str, body: &[u8]) -> String {
+    hex::encode(common::hmac_sha256(secret, &[t.as_bytes(), b".", body]))
+}
+
+/// A complete `Persona-Signature` value: one `t=..,v1=..` set per secret,
+/// space-separated, as Persona sends it while a secret is rotated.
+pub fn signature_header(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> String {
+    let t = timestamp.to_string();
+    secrets
+        .iter()
+        .map(|secret| format!("t={t},v1={}", sign(secret, &t, body)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Checks the header, the signatures, then the timestamp of the matching
+/// set (SPEC §5 precedence: missing > malformed > mismatch > stale).
+pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
+    let value = common::signature_header(req.headers, HEADER)?;
+    let sets = parse_header(value)?;
+    if std::str::from_utf8(req.body).is_err() {
+        return Err(Rejection::Mismatch);
+    }
+    // Every (set, secret, entry) is compared without stopping early, so
+    // timing says nothing about which one matched.
+    let mut matched = false;
+    let mut fresh = false;
+    for set in &sets {
+        let expected = params
+            .secrets
+            .iter()
+            .map(|s| sign(s.expose(), set.t, req.body));
+        let mut set_matched = false;
+        for e in expected {
+            set_matched |= common::matches_any(&set.v1, e.as_bytes());
+        }
+        matched |= set_matched;
+        fresh |=
+            set_matched && common::within_tolerance(now_unix, set.timestamp, params.tolerance_secs);
+    }
+    match (matched, fresh) {
+        (false, _) => Err(Rejection::Mismatch),
+        (true, false) => Err(Rejection::Stale),
+        (true, true) => Ok(()),
+    }
+}
+
+// === extraction ===
+
+/// One event from the JSON:API envelope (module docs).
+pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
+    let obj = common::json_object(req.body)?;
+    let Some(Value::Object(data)) = obj.get("data") else {
+        return Err(PayloadError("field `data` must be an object".into()));
+    };
+    let id =
+        common::required_str(data, "id").map_err(|e| PayloadError(format!("data: {}", e.0)))?;
+    let provider_event_id = common::event_id(id, "field `data.id`")?;
+    let Some(Value::Object(attributes)) = data.get("attributes") else {
+        return Err(PayloadError(
+            "field `data.attributes` must be an object".into(),
+        ));
+    };
+    let provider_type = common::required_str(attributes, "name")
+        .map_err(|e| PayloadError(format!("data.attributes: {}", e.0)))?;
+    let subject = attributes
+        .get("payload")
+        .and_then(|p| p.get("data"))
+        .and_then(|d| d.get("id"));
+    Ok(ProviderEvent {
+        provider_event_id,
+        provider_type,
+        time: common::rfc3339_or_none(attributes.get("created-at")),
+        subject: common::optional_str(subject),
+        data_json: Cow::Borrowed(req.body),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schemes::common::testing::{run_vectors, source};
+
+    /// Cases built from the documented algorithm; see the file's `source`.
+    #[test]
+    fn documented_algorithm_vectors() {
+        run_vectors(
+            NAME,
+            include_str!("../../tests/vectors/persona/persona_docs.json"),
+        );
+    }
+
+    #[test]
+    fn sign_is_pinned() {
+        // Computed independently with Python's `hmac`.
+        assert_eq!(
+            sign(b"wbhsec_test_secret", "1700000000", br#"{"data":{}}"#),
+            "2cbbf544ab94373ff83d33dfe341baebcb9de0553093a51a7abd7167ad6eb3ca"
+        );
+    }
+
+    #[test]
+    fn header_parsing() {
+        let sets = parse_header("t=5,v1=aa,v2=zz t=6,v1=bb,v1=cc").unwrap();
+        assert_eq!(
+            sets,
+            vec![
+                SignatureSet {
+                    t: "5",
+                    timestamp: 5,
+                    v1: vec!["aa"]
+                },
+                SignatureSet {
+                    t: "6",
+                    timestamp: 6,
+                    v1: vec!["bb", "cc"]
+                },
+            ]
+        );
+        for bad in [
+            "t=5",                          // no v1
+            "v1=aa",                        // no t
+            "t=5,v1=aa v1=bb",              // second set without t
+            "t=5,t=5,v1=aa",                // t twice
+            "t=+5,v1=aa",                   // signed t
+            "t=,v1=aa",                     // empty t
+            "t=5x,v1=aa",                   // not digits
+            "t=5,v1=aa  t=5,v1=bb",         // empty set
+            " t=5,v1=aa",                   // leading space
+            "t=5,v1=aa,",                   // empty item
+            "t=5,v1=a=b",                   // two '='
+            "t=5;v1=aa",                    // wrong separator
+            "t=99999999999999999999,v1=aa", // overflows i64
+        ] {
+            assert_eq!(parse_header(bad), Err(Rejection::Malformed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn build_fails_closed() {
+        assert_eq!(
+            Params::from_source(&source(NAME, &[])).unwrap_err().key,
+            "secrets"
+        );
+        let mut src = source(NAME, &["s"]);
+        src.params.insert("timestamp_header".into(), "x".into());
+        assert_eq!(
+            Params::from_source(&src).unwrap_err().key,
+            "timestamp_header"
+        );
+        let debug = format!(
+            "{:?}",
+            Params::from_source(&source(NAME, &["hunter2"])).unwrap()
+        );
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn extraction() {
+        let headers = http::HeaderMap::new();
+        let body = br#"{"data":{"type":"event","id":"evt_XGuYWp1WfQ3p5ydAmNhJ5cqn","attributes":{"name":"inquiry.completed","payload":{"data":{"type":"inquiry","id":"inq_2CVZ4HyVg7qaboXz6pPYtBXR"}},"created-at":"2023-01-02T15:04:05.000Z"}}}"#;
+        let req = RawRequest {
+            method: "POST",
+            path_and_query: "/ingest/persona",
+            headers: &headers,
+            body,
+        };
+        let e = extract(&req).unwrap();
+        assert_eq!(e.provider_event_id, "evt_XGuYWp1WfQ3p5ydAmNhJ5cqn");
+        assert_eq!(e.provider_type, "inquiry.completed");
+        assert_eq!(e.time.as_deref(), Some("2023-01-02T15:04:05.000Z"));
+        assert_eq!(e.subject.as_deref(), Some("inq_2CVZ4HyVg7qaboXz6pPYtBXR"));
+        for (bad, want) in [
+            (&br#"{"x":1}"#[..], "field `data` must be an object"),
+            (
+                br#"{"data":{"attributes":{"name":"a"}}}"#,
+                "data: field `id` is missing",
+            ),
+            (
+                br#"{"data":{"id":"evt_1"}}"#,
+                "field `data.attributes` must be an object",
+            ),
+            (
+                br#"{"data":{"id":"evt_1","attributes":{}}}"#,
+                "data.attributes: field `name` is missing",
+            ),
+        ] {
+            let req = RawRequest { body: bad, ..req };
+            assert_eq!(extract(&req).unwrap_err().0, want);
+        }
+    }
+}

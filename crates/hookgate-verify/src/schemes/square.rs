@@ -1,0 +1,220 @@
+//! `scheme = "square"`: Square's `x-square-hmacsha256-signature`,
+//! byte-exact with the SDKs' webhooks helper
+//! (square/square-python-sdk `square/utilities/webhooks_helper.py`
+//! `is_valid_webhook_event_signature`, square/square-nodejs-sdk
+//! `WebhooksHelper.isValidWebhookEventSignature`).
+//!
+//! The signature is the standard base64 HMAC-SHA256, keyed with the
+//! subscription's signature key (used as given), of the notification URL
+//! followed by the raw body. The notification URL is the source's
+//! `public_url` with the actual request's query string appended (SPEC §5);
+//! it is tried as configured and with its default port toggled
+//! (`https://h/x` and `https://h:443/x`), since a proxy or the dashboard
+//! may spell it either way. `public_url` is required; the gateway refuses
+//! to start without it. There is no timestamp: replays are absorbed by the
+//! dedup window.
+//!
+//! Decisions:
+//! - the signature is compared as the base64 string the SDKs compute
+//!   (`hmac.compare_digest` / `===`), so any other spelling mismatches; a
+//!   value that is not base64 of 32 bytes at all is `malformed`;
+//! - an empty body mismatches (the SDKs return `false` before hashing);
+//! - a body that is not UTF-8 mismatches (both SDKs sign a string).
+//!
+//! Event: id = `event_id`, type = `type`, time = `created_at`, subject =
+//! `data.id`.
+
+use super::common::{self, Header};
+use super::public_url::{self, PublicUrl};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hookgate_config::SourceConfig;
+use hookgate_core::Secret;
+use hookgate_core::secret::ct_eq;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// The scheme's name in the config.
+pub const NAME: &str = "square";
+/// The signature header.
+pub const HEADER: &str = "x-square-hmacsha256-signature";
+/// Square retries for up to 24 hours; 7 days outlasts that (SPEC §2).
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A Square source, checked at start.
+#[derive(Debug)]
+pub struct Params {
+    /// Signature keys; several during a rotation.
+    secrets: Vec<Secret>,
+    url: PublicUrl,
+}
+
+impl Params {
+    /// Builds from the source's config: at least one non-empty secret and a
+    /// valid `public_url`; no scheme keys.
+    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
+        common::reject_other_keys(source, NAME, &[], true)?;
+        let secrets = common::require_secrets(source, NAME)?.to_vec();
+        let url = PublicUrl::from_source(source, NAME)?;
+        Ok(Params { secrets, url })
+    }
+}
+
+impl Scheme for Params {
+    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
+        verify(self, req, now_unix)
+    }
+
+    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
+        extract(req).map(|event| vec![event])
+    }
+
+    fn default_dedup_window(&self) -> Duration {
+        DEFAULT_DEDUP_WINDOW
+    }
+}
+
+// === verification ===
+
+/// The signature of `body` sent to `notification_url` (query included),
+/// standard base64. Public so test kits and benches sign exactly as the
+/// verifier checks.
+pub fn sign(signature_key: &[u8], notification_url: &str, body: &[u8]) -> String {
+    STANDARD.encode(common::hmac_sha256(
+        signature_key,
+        &[notification_url.as_bytes(), body],
+    ))
+}
+
+/// Checks the signature (no timestamp: `now_unix` is unused).
+pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
+    let value = match common::header(req.headers, HEADER) {
+        Header::Absent => return Err(Rejection::Missing),
+        Header::Invalid => return Err(Rejection::Malformed),
+        Header::Value(v) => v,
+    };
+    // Not base64 at all: malformed; any other base64 simply mismatches.
+    if STANDARD.decode(value).is_err() {
+        return Err(Rejection::Malformed);
+    }
+    if req.body.is_empty() || std::str::from_utf8(req.body).is_err() {
+        return Err(Rejection::Mismatch);
+    }
+    let urls = params
+        .url
+        .default_port_variants(public_url::query_of(req.path_and_query));
+    let mut matched = false;
+    for secret in &params.secrets {
+        for url in &urls {
+            let expected = sign(secret.expose(), url, req.body);
+            matched |= ct_eq(value.as_bytes(), expected.as_bytes());
+        }
+    }
+    if matched {
+        Ok(())
+    } else {
+        Err(Rejection::Mismatch)
+    }
+}
+
+// === extraction ===
+
+/// One Square event: `event_id`, `type`, `created_at`, `data.id`.
+pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
+    let obj = common::json_object(req.body)?;
+    let provider_event_id =
+        common::event_id(common::required_str(&obj, "event_id")?, "field `event_id`")?;
+    let provider_type = common::required_str(&obj, "type")?;
+    let time = match obj.get("created_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if hookgate_core::time::parse_rfc3339_ms(s).is_some() => {
+            Some(s.clone())
+        }
+        Some(_) => {
+            return Err(PayloadError(
+                "field `created_at` must be an RFC 3339 time".into(),
+            ));
+        }
+    };
+    let subject = obj
+        .get("data")
+        .and_then(|d| d.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(ProviderEvent {
+        provider_event_id,
+        provider_type,
+        time,
+        subject,
+        data_json: Cow::Borrowed(req.body),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schemes::common::testing::source;
+    use crate::schemes::common::testing_ext;
+
+    /// The SDKs' webhooks-helper tests plus SPEC §5's URL variants.
+    #[test]
+    fn sdk_vectors() {
+        testing_ext::run(
+            NAME,
+            include_str!("../../tests/vectors/square/sdk_webhooks_helper.json"),
+        );
+    }
+
+    #[test]
+    fn sign_is_pinned() {
+        let body = r#"{"merchant_id":"MLEFBHHSJGVHD","type":"webhooks.test_notification","event_id":"ac3ac95b-f97d-458c-a6e6-18981597e05f","created_at":"2022-07-13T20:30:59.037339943Z","data":{"type":"webhooks","id":"bc368e64-01aa-407e-b46e-3231809b1129"}}"#;
+        assert_eq!(
+            sign(
+                b"Ibxx_5AKakO-3qeNVR61Dw",
+                "https://webhook.site/679a4f3a-dcfa-49ee-bac5-9d0edad886b9",
+                body.as_bytes()
+            ),
+            "GF4YkrJgGBDZ9NIYbNXBnMzqb2HoL4RW/S6vkZ9/2N4="
+        );
+    }
+
+    #[test]
+    fn build_fails_closed() {
+        let err = Params::from_source(&source(NAME, &["k"])).unwrap_err();
+        assert_eq!(err.key, "public_url");
+        let mut src = source(NAME, &["k"]);
+        src.public_url = Some("https://gw.example.com".into());
+        assert_eq!(Params::from_source(&src).unwrap_err().key, "public_url");
+        src.public_url = Some("https://gw.example.com/ingest/sq".into());
+        assert!(Params::from_source(&src).is_ok());
+        src.params.insert("header".into(), "x".into());
+        assert_eq!(Params::from_source(&src).unwrap_err().key, "header");
+        let mut src = source(NAME, &["topsecret"]);
+        src.public_url = Some("https://gw.example.com/ingest/sq".into());
+        assert!(!format!("{:?}", Params::from_source(&src).unwrap()).contains("topsecret"));
+    }
+
+    #[test]
+    fn extraction() {
+        let body = br#"{"merchant_id":"MLEFBHHSJGVHD","type":"webhooks.test_notification","event_id":"ac3ac95b-f97d-458c-a6e6-18981597e05f","created_at":"2022-07-13T20:30:59.037339943Z","data":{"type":"webhooks","id":"bc368e64-01aa-407e-b46e-3231809b1129"}}"#;
+        let headers = http::HeaderMap::new();
+        let req = RawRequest {
+            method: "POST",
+            path_and_query: "/ingest/square",
+            headers: &headers,
+            body,
+        };
+        let ev = extract(&req).unwrap();
+        assert_eq!(ev.provider_event_id, "ac3ac95b-f97d-458c-a6e6-18981597e05f");
+        assert_eq!(ev.provider_type, "webhooks.test_notification");
+        assert_eq!(ev.time.as_deref(), Some("2022-07-13T20:30:59.037339943Z"));
+        assert_eq!(
+            ev.subject.as_deref(),
+            Some("bc368e64-01aa-407e-b46e-3231809b1129")
+        );
+        let bad = br#"{"type":"t"}"#;
+        assert!(extract(&RawRequest { body: bad, ..req }).is_err());
+    }
+}
