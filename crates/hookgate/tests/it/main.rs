@@ -7,8 +7,10 @@
 mod common;
 mod config;
 mod e2e_admin;
+mod e2e_adyen;
 mod e2e_delivery;
 mod e2e_ingest;
 mod e2e_metrics;
 mod hostile_ingest;
 mod hostile_store;
+mod verify_cmd;
