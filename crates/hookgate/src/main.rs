@@ -4,6 +4,8 @@
 //!   listener, one delivery pool per source) until SIGTERM or SIGINT.
 //! - `hookgate check-config --config F` validates the file, secrets and
 //!   every source's scheme without binding a socket or touching the store.
+//! - `hookgate verify --config F --source ID --request FILE` checks a
+//!   captured request offline against the source's scheme.
 //!
 //! Errors from the libraries are typed; this is the edge where they become
 //! messages for a human and an exit code (0 ok, 1 failure, 2 usage).
@@ -11,6 +13,7 @@
 mod check;
 mod logging;
 mod serve;
+mod verify_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -41,6 +44,22 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Check a captured raw HTTP/1.1 request against a source's scheme:
+    /// prints `valid` (exit 0) or `invalid: <reason>` (exit 1).
+    Verify {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The source id whose scheme and secrets to use.
+        #[arg(long)]
+        source: String,
+        /// The captured request: request line, headers, empty line, body.
+        #[arg(long)]
+        request: PathBuf,
+        /// The time to verify at, unix seconds (default: now).
+        #[arg(long, allow_negative_numbers = true)]
+        now: Option<i64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -48,5 +67,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { config } => check::run(&config),
         Command::Serve { config } => serve::run(&config),
+        Command::Verify {
+            config,
+            source,
+            request,
+            now,
+        } => verify_cmd::run(&config, &source, &request, now),
     }
 }

@@ -52,11 +52,7 @@ fn parse(text: &str) -> Series {
     out
 }
 
-fn value(
-    m: &BTreeMap<(String, Vec<(String, String)>), f64>,
-    name: &str,
-    labels: &[(&str, &str)],
-) -> f64 {
+fn value(m: &Series, name: &str, labels: &[(&str, &str)]) -> f64 {
     let mut want: Vec<(String, String)> = labels
         .iter()
         .map(|(k, v)| ((*k).into(), (*v).into()))

@@ -1,0 +1,195 @@
+//! `hookgate verify --config F --source ID --request FILE [--now UNIX]`
+//! (SPEC §7): checks a captured raw HTTP/1.1 request offline against one
+//! source's scheme and secrets, the same `Verifier` the ingest path uses.
+//!
+//! Prints exactly one line on stdout: `valid` (exit 0) or
+//! `invalid: <reason>` (exit 1), where the reason is the 401 reason
+//! (`missing`, `malformed`, `mismatch`, `stale`) or a message saying why no
+//! verdict was possible (unknown source, unreadable or unparseable request
+//! file, bad config). Secrets and expected signatures are never printed.
+//!
+//! The request file is what a capture shows: a request line, header lines,
+//! an empty line, then the body — every byte after the first empty line, as
+//! is (no chunked decoding, no trailing-newline trimming). Lines of the head
+//! may end in CRLF or LF. Header names are case-insensitive; repeated
+//! headers are kept (a scheme decides whether that is `malformed`).
+
+use hookgate_config::ProcessEnv;
+use hookgate_verify::{RawRequest, Rejection, Verifier};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// A captured request, parsed.
+#[derive(Debug)]
+struct Captured {
+    method: String,
+    path_and_query: String,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Splits and parses a raw HTTP/1.1 request; the error says what is wrong.
+fn parse_request(raw: &[u8]) -> Result<Captured, String> {
+    // The head ends at the first empty line, whichever line ending it uses.
+    let crlf = find(raw, b"\r\n\r\n").map(|i| (i, i + 4));
+    let lf = find(raw, b"\n\n").map(|i| (i, i + 2));
+    let (head_end, body_start) = match (crlf, lf) {
+        (Some(a), Some(b)) => {
+            if a.0 <= b.0 {
+                a
+            } else {
+                b
+            }
+        }
+        (Some(a), None) => a,
+        (None, Some(b)) => b,
+        (None, None) => return Err("no empty line after the headers".into()),
+    };
+    let head = std::str::from_utf8(&raw[..head_end])
+        .map_err(|_| "the request line and headers must be ASCII".to_string())?;
+    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!(
+            "bad request line {request_line:?} (expected \"POST /path HTTP/1.1\")"
+        ));
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!("unsupported HTTP version {version:?}"));
+    }
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!("bad method {method:?}"));
+    }
+    let path_and_query = if target.starts_with('/') {
+        target.to_owned()
+    } else {
+        // Absolute form (`POST https://host/path?q HTTP/1.1`, as proxies log it).
+        let uri: http::Uri = target
+            .parse()
+            .map_err(|_| format!("bad request target {target:?}"))?;
+        uri.path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
+    };
+    let mut headers = http::HeaderMap::new();
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            return Err("folded header lines are not supported (RFC 9112 §5.2)".into());
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| format!("bad header line {line:?}"))?;
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("bad header name {name:?}"))?;
+        let value = http::HeaderValue::from_str(value.trim_matches([' ', '\t']))
+            .map_err(|_| format!("bad value for header {name}"))?;
+        headers.append(name, value);
+    }
+    Ok(Captured {
+        method: method.to_owned(),
+        path_and_query,
+        headers,
+        body: raw[body_start..].to_vec(),
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The verdict, or why there is none (already phrased for `invalid: ...`).
+fn verdict(config: &Path, source_id: &str, request: &Path, now: Option<i64>) -> Result<(), String> {
+    let config = hookgate_config::load(config, &ProcessEnv).map_err(|errs| {
+        let all: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+        format!("bad config: {}", all.join("; "))
+    })?;
+    let Some(source) = config.sources.iter().find(|s| s.id == source_id) else {
+        let known: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
+        return Err(format!(
+            "unknown source {source_id:?} (sources: {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ));
+    };
+    let verifier = Verifier::from_source(source).map_err(|e| format!("bad config: {e}"))?;
+    let raw = std::fs::read(request)
+        .map_err(|e| format!("cannot read request file {}: {e}", request.display()))?;
+    let captured = parse_request(&raw).map_err(|e| {
+        format!(
+            "request file {} is not an HTTP/1.1 request: {e}",
+            request.display()
+        )
+    })?;
+    let req = RawRequest {
+        method: &captured.method,
+        path_and_query: &captured.path_and_query,
+        headers: &captured.headers,
+        body: &captured.body,
+    };
+    let now = now.unwrap_or_else(hookgate_core::time::now_unix);
+    verifier
+        .verify(&req, now)
+        .map_err(|r: Rejection| r.as_str().to_owned())
+}
+
+/// Runs the command: prints the verdict and returns the exit code.
+pub fn run(config: &Path, source_id: &str, request: &Path, now: Option<i64>) -> ExitCode {
+    match verdict(config, source_id, request, now) {
+        Ok(()) => {
+            println!("valid");
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            println!("invalid: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_and_lf_heads_and_raw_bodies() {
+        let r = parse_request(b"POST /ingest/s?a=1 HTTP/1.1\r\nHost: x\r\nX-Sig: a\r\nx-sig: b\r\n\r\nbody\r\n\r\nmore\n").unwrap();
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path_and_query, "/ingest/s?a=1");
+        assert_eq!(r.headers.get_all("X-SIG").iter().count(), 2);
+        assert_eq!(r.body, b"body\r\n\r\nmore\n");
+        let r = parse_request(
+            b"POST https://gw.example.com/ingest/s?b HTTP/1.0\nStripe-Signature:  t=1,v1=x \n\n{}",
+        )
+        .unwrap();
+        assert_eq!(r.path_and_query, "/ingest/s?b");
+        assert_eq!(r.headers["stripe-signature"], "t=1,v1=x");
+        assert_eq!(r.body, b"{}");
+        let r = parse_request(b"POST / HTTP/1.1\r\n\r\n").unwrap();
+        assert!(r.body.is_empty() && r.headers.is_empty());
+    }
+
+    #[test]
+    fn bad_files_say_why() {
+        for bad in [
+            &b"POST / HTTP/1.1\r\nHost: x"[..],
+            b"POST /\r\n\r\n",
+            b"POST / HTTP/2\r\n\r\n",
+            b"post / HTTP/1.1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nno colon\r\n\r\n",
+            b"POST / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
+            b"POST / HTTP/1.1\r\nbad name: b\r\n\r\n",
+            b"\xff / HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(
+                parse_request(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
