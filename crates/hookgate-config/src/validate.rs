@@ -49,7 +49,12 @@ const STORE_KEYS: &[&str] = &[
     "pool_size",
     "key_prefix",
 ];
-const DELIVERY_KEYS: &[&str] = &["visibility_timeout", "retention", "poll_interval", "ca_file"];
+const DELIVERY_KEYS: &[&str] = &[
+    "visibility_timeout",
+    "retention",
+    "poll_interval",
+    "ca_file",
+];
 const LOG_KEYS: &[&str] = &["format", "level"];
 const RATE_LIMIT_KEYS: &[&str] = &["per_second", "burst"];
 

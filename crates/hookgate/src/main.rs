@@ -6,11 +6,15 @@
 //!   every source's scheme without binding a socket or touching the store.
 //! - `hookgate verify --config F --source ID --request FILE` checks a
 //!   captured request offline against the source's scheme.
+//! - `hookgate dlq|events|subscriptions|audit ...` is the operators' CLI
+//!   over the admin API (`cli`, `client`; token from `HOOKGATE_TOKEN`).
 //!
 //! Errors from the libraries are typed; this is the edge where they become
 //! messages for a human and an exit code (0 ok, 1 failure, 2 usage).
 
 mod check;
+mod cli;
+mod client;
 mod logging;
 mod serve;
 mod verify_cmd;
@@ -38,6 +42,14 @@ enum Command {
         #[arg(long, short, env = "HOOKGATE_CONFIG")]
         config: PathBuf,
     },
+    /// A subscription's dead letters: list, show, replay (admin API).
+    Dlq(cli::dlq::DlqArgs),
+    /// Stored events: list, show, redeliver (admin API).
+    Events(cli::events::EventsArgs),
+    /// Subscriptions: list with backlog and breakers, pause, resume (admin API).
+    Subscriptions(cli::subscriptions::SubscriptionsArgs),
+    /// The audit log of mutating admin calls (admin API, admin tokens).
+    Audit(cli::audit::AuditArgs),
     /// Validate a configuration file without starting.
     CheckConfig {
         /// The configuration file.
@@ -67,6 +79,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { config } => check::run(&config),
         Command::Serve { config } => serve::run(&config),
+        Command::Dlq(args) => cli::dlq::run(args),
+        Command::Events(args) => cli::events::run(args),
+        Command::Subscriptions(args) => cli::subscriptions::run(args),
+        Command::Audit(args) => cli::audit::run(args),
         Command::Verify {
             config,
             source,

@@ -4,6 +4,7 @@
 //! `hostile_*` for what a hostile or unlucky caller does, `config` for the
 //! operator's first contact.
 
+mod cli;
 mod common;
 mod config;
 mod e2e_admin;
