@@ -184,6 +184,15 @@ impl Ingest {
             return (label, Outcome::Rejected(reason), respond::rejected(reason));
         }
 
+        // A verified handshake (Slack's url_verification) is answered, not stored.
+        if let Some((content_type, body)) = source.verifier.handshake(&raw) {
+            return (
+                label,
+                Outcome::Handshake,
+                hookgate_http::text(http::StatusCode::OK, content_type, body),
+            );
+        }
+
         // 4. payload
         let events = match source.verifier.extract(&raw) {
             Ok(events) if !events.is_empty() => events,

@@ -16,6 +16,8 @@ pub enum Outcome {
     Accepted,
     /// Every event was already stored.
     Duplicate,
+    /// A provider handshake was answered (nothing stored).
+    Handshake,
     /// 404.
     UnknownSource,
     /// 405.
@@ -40,6 +42,7 @@ impl Outcome {
         match self {
             Outcome::Accepted => "accepted",
             Outcome::Duplicate => "duplicate",
+            Outcome::Handshake => "handshake",
             Outcome::UnknownSource => "unknown_source",
             Outcome::MethodNotAllowed => "method_not_allowed",
             Outcome::TooLarge => "payload_too_large",

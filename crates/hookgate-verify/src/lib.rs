@@ -119,6 +119,12 @@ pub trait Scheme: Send + Sync + std::fmt::Debug {
     fn ack(&self) -> Ack {
         Ack::Json
     }
+    /// A verified handshake the provider expects answered instead of an
+    /// event (Slack's `url_verification` echoes its `challenge`): the
+    /// answer's content type and body. Nothing is stored for it.
+    fn handshake(&self, _req: &RawRequest<'_>) -> Option<(&'static str, Vec<u8>)> {
+        None
+    }
     /// The scheme's default dedup window (SPEC §2).
     fn default_dedup_window(&self) -> Duration;
 }
@@ -154,6 +160,11 @@ impl Verifier {
         req: &RawRequest<'a>,
     ) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
         self.scheme.extract(req)
+    }
+
+    /// The answer to a verified handshake, if the request is one.
+    pub fn handshake(&self, req: &RawRequest<'_>) -> Option<(&'static str, Vec<u8>)> {
+        self.scheme.handshake(req)
     }
 
     /// The success answer.

@@ -68,6 +68,7 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
         .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
         .ok();
 
+    zero_series(&config);
     let store = Store::open(&config.store)?;
     match store.check_eviction_policy().await {
         Ok(Some(policy)) => tracing::info!(policy, "store reachable"),
@@ -152,6 +153,37 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
         tracing::warn!("shutdown grace elapsed; unfinished deliveries return to their queues");
     }
     Ok(())
+}
+
+/// Creates the labelled counters at 0, so `rate()` and `increase()` in the
+/// alert rules see a series' first increment instead of its sudden
+/// appearance.
+fn zero_series(config: &hookgate_config::Config) {
+    const INGEST: &[&str] = &[
+        "accepted",
+        "duplicate",
+        "signature_missing",
+        "signature_malformed",
+        "signature_mismatch",
+        "signature_stale",
+        "invalid_payload",
+        "rate_limited",
+        "store_error",
+    ];
+    for src in &config.sources {
+        for outcome in INGEST {
+            metrics::counter!("hookgate_ingest_requests_total", "source" => src.id.clone(), "outcome" => *outcome)
+                .absolute(0);
+        }
+    }
+    for sub in &config.subscriptions {
+        for outcome in ["delivered", "retry", "dead"] {
+            metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => outcome)
+                .absolute(0);
+        }
+        metrics::counter!("hookgate_retries_scheduled_total", "subscription" => sub.id.clone())
+            .absolute(0);
+    }
 }
 
 /// The admin API's view of this instance's delivery side.

@@ -108,6 +108,17 @@ impl Scheme for Params {
         extract(req).map(|event| vec![event])
     }
 
+    /// Slack's Events API `url_verification`: answer the `challenge` as
+    /// plain text (Slack's documented reply); it is not an event.
+    fn handshake(&self, req: &RawRequest<'_>) -> Option<(&'static str, Vec<u8>)> {
+        let v: Value = serde_json::from_slice(req.body).ok()?;
+        if v.get("type")?.as_str()? != "url_verification" {
+            return None;
+        }
+        let challenge = v.get("challenge")?.as_str()?;
+        Some(("text/plain", challenge.as_bytes().to_vec()))
+    }
+
     fn default_dedup_window(&self) -> Duration {
         DEFAULT_DEDUP_WINDOW
     }

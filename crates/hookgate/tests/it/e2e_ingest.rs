@@ -117,3 +117,68 @@ async fn standard_webhooks_source_is_accepted_and_delivered() {
     assert_eq!(ce["time"], "2024-01-02T03:04:05Z");
     assert_eq!(ce["data"]["data"]["invoice"], "inv_1");
 }
+
+/// A Slack source (signing secret as issued by Slack).
+const SLACK_SOURCE: &str = r#"
+[[sources]]
+id = "slack"
+scheme = "slack"
+secrets = [{ value = "8f742231b10e8888abcd99yyyzzz85a5" }]
+"#;
+
+fn slack_headers(body: &[u8], ts: i64) -> (String, String) {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(b"8f742231b10e8888abcd99yyyzzz85a5").unwrap();
+    mac.update(format!("v0:{ts}:").as_bytes());
+    mac.update(body);
+    (
+        ts.to_string(),
+        format!("v0={}", hex::encode(mac.finalize().into_bytes())),
+    )
+}
+
+#[tokio::test]
+async fn slack_url_verification_is_answered_with_its_challenge_and_not_stored() {
+    let h = Harness::start_with(Options {
+        extra: SLACK_SOURCE,
+        ..Options::default()
+    })
+    .await;
+    let body = br#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let (ts, sig) = slack_headers(body, sign::now_unix());
+    let resp = h
+        .post(
+            "slack",
+            &[
+                ("x-slack-request-timestamp", &ts),
+                ("x-slack-signature", &sig),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(
+        resp.text(),
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+    let mut c = h.redis_conn().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "a handshake is not an event: {keys:?}");
+    // Unsigned, it is refused like anything else.
+    let resp = h
+        .post(
+            "slack",
+            &[
+                ("x-slack-request-timestamp", &ts),
+                ("x-slack-signature", "v0=00"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(resp.status, 401);
+}
