@@ -28,19 +28,10 @@ impl StoreError {
         let text = err.to_string();
         if text.contains("OOM") {
             StoreError::OutOfMemory
-        } else if err.is_io_error()
-            || err.is_timeout()
-            || err.is_connection_dropped()
-            || err.is_connection_refusal()
-            || text.contains("LOADING")
-            || text.contains("MASTERDOWN")
-            || text.contains("BUSY")
-        {
-            StoreError::Unavailable(text)
         } else {
-            // Anything else (script errors included) is treated as the store
-            // being unusable for this call: the caller answers 503 and
-            // retries, never 2xx.
+            // Connection loss, timeouts, LOADING, script errors: the store is
+            // unusable for this call. The caller answers 503 (or retries the
+            // loop) and never acknowledges what it could not write.
             StoreError::Unavailable(text)
         }
     }

@@ -138,6 +138,9 @@ struct Inner {
     timeout: Duration,
     allow_eviction: bool,
     policy: AtomicU8,
+    /// How long dead letters and delivery records are kept (ms), for the
+    /// claim script's housekeeping; set from `[delivery] retention`.
+    retention_ms: std::sync::atomic::AtomicU64,
     scripts: Scripts,
 }
 
@@ -184,6 +187,7 @@ impl Store {
                 timeout: cfg.timeout,
                 allow_eviction: cfg.allow_eviction,
                 policy: AtomicU8::new(POLICY_UNKNOWN),
+                retention_ms: std::sync::atomic::AtomicU64::new(14 * 86_400_000),
                 scripts: Scripts {
                     ingest: Script::new(include_str!("scripts/ingest.lua")),
                     fanout_claim: Script::new(include_str!("scripts/fanout_claim.lua")),
@@ -201,6 +205,14 @@ impl Store {
     pub fn fanout_signal(&self, source: &str) -> Arc<tokio::sync::Notify> {
         let mut map = self.inner.signals.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(source.to_owned()).or_default().clone()
+    }
+
+    /// Sets the retention the claim script applies to dead letters and to
+    /// delivery records it touches (default 14 days).
+    pub fn set_retention(&self, retention: Duration) {
+        self.inner
+            .retention_ms
+            .store(retention.as_millis().max(1) as u64, Ordering::Relaxed);
     }
 
     /// The key layout.
@@ -412,7 +424,8 @@ impl Store {
             .arg(max)
             .arg(RECLAIM_LIMIT)
             .arg(keys.source_base(source))
-            .arg(sub);
+            .arg(sub)
+            .arg(self.inner.retention_ms.load(Ordering::Relaxed));
         let mut c = self.conn();
         let reply: Value = self.timed("claim", inv.invoke_async(&mut c)).await?;
         records::parse_route_claim(reply)

@@ -70,6 +70,7 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
 
     zero_series(&config);
     let store = Store::open(&config.store)?;
+    store.set_retention(config.delivery.retention);
     match store.check_eviction_policy().await {
         Ok(Some(policy)) => tracing::info!(policy, "store reachable"),
         Ok(None) => {

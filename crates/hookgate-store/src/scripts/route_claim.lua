@@ -6,7 +6,7 @@
 -- at ms).
 -- ARGV[1] now (ms), ARGV[2] lease (ms), ARGV[3] max deliveries,
 -- ARGV[4] reclaim limit, ARGV[5] source key base (`<prefix>:{<source>}:`),
--- ARGV[6] subscription id.
+-- ARGV[6] subscription id, ARGV[7] retention (ms).
 -- Returns { claimed, next_due } where claimed is a flat array of
 -- id, lease seq, attempts so far, budget start (ms), CloudEvent, traceparent
 -- and next_due is the score of the earliest waiting delivery ('' if none).
@@ -18,13 +18,22 @@
 local now = tonumber(ARGV[1])
 local base = ARGV[5]
 local sub = ARGV[6]
+local retention = tonumber(ARGV[7])
+-- Housekeeping: dead letters older than the retention go (their records
+-- have expired with the same retention).
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - retention)
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[2], id)
   local dk = base .. 'x:' .. id .. ':' .. sub
   local reclaims = redis.call('HINCRBY', dk, 'rc', 1)
+  if redis.call('PTTL', dk) < 0 then
+    -- The record had expired and HINCRBY recreated it: give it a lifetime.
+    redis.call('PEXPIRE', dk, retention)
+  end
   if reclaims >= tonumber(ARGV[4]) then
     redis.call('HSET', dk, 'st', 'dead', 'reason', 'poison: reclaimed ' .. reclaims .. ' times', 'dead_at', now)
+    redis.call('PEXPIRE', dk, retention)
     redis.call('ZADD', KEYS[3], now, id)
   else
     redis.call('ZADD', KEYS[1], now, id)
@@ -49,6 +58,7 @@ for _, id in ipairs(due) do
   else
     -- The event outlived its retention: nothing left to send.
     redis.call('HSET', dk, 'st', 'dead', 'reason', 'expired: event past retention', 'dead_at', now)
+    redis.call('PEXPIRE', dk, retention)
     redis.call('ZADD', KEYS[3], now, id)
   end
 end

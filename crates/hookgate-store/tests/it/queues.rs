@@ -661,3 +661,47 @@ async fn attempt_log_keeps_the_latest_attempts_up_to_its_cap() {
         .unwrap();
     assert_eq!(rec.attempts, total);
 }
+
+#[tokio::test]
+async fn claims_trim_dead_letters_past_retention_and_reclaimed_records_get_a_ttl() {
+    let server = RedisServer::start().await;
+    let store = open(&server).await;
+    let mut conn = server.conn().await;
+    // Two old dead letters (dead long before the retention) and a fresh one.
+    let now = now_ms();
+    let dlq = key("dlq:", "ledger");
+    for (id, at) in [
+        ("evt_aaaaaaaaaaaaaaaaaaaaaaaaaa", now - 10_000),
+        ("evt_bbbbbbbbbbbbbbbbbbbbbbbbbb", now - 9_000),
+        ("evt_cccccccccccccccccccccccccc", now),
+    ] {
+        let _: i64 = raw(&mut conn, &["ZADD", &dlq, &at.to_string(), id]).await;
+    }
+    store.set_retention(Duration::from_secs(5));
+    let claimed = claim(&store, "ledger", 10, LONG_LEASE).await;
+    assert!(claimed.deliveries.is_empty());
+    let left: Vec<String> = zmembers(&mut conn, &dlq)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        left,
+        vec!["evt_cccccccccccccccccccccccccc"],
+        "only dead letters within the retention stay"
+    );
+
+    // A lease expiring on a delivery whose record already expired: the
+    // record the script recreates carries the retention as TTL.
+    ingest_and_fan_out(&store, "stripe", "evt_ttl", &["ledger"]).await;
+    let d = claim_one(&store, "ledger", SHORT_LEASE).await;
+    let dk = key("x:", &format!("{}:ledger", d.id));
+    let _: i64 = raw(&mut conn, &["DEL", &dk]).await;
+    tokio::time::sleep(PAST_SHORT_LEASE).await;
+    claim(&store, "ledger", 10, SHORT_LEASE).await;
+    let ttl = pttl(&mut conn, &dk).await;
+    assert!(
+        ttl > 0 && ttl <= 5_000,
+        "recreated record has the retention TTL: {ttl}"
+    );
+}
