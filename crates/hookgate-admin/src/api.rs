@@ -43,6 +43,9 @@ pub struct AttemptView {
     pub error: Option<String>,
     /// Latency.
     pub duration_ms: u64,
+    /// The start of the subscriber's response body, when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
 }
 
 /// One delivery of an event.

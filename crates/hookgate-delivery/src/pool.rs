@@ -344,18 +344,24 @@ async fn drive_route(
             idle(Instant::now() + settings.poll_interval, &route.wake, &drain).await;
             continue;
         }
+        // Capacity first, the breaker second: waiting for capacity can take
+        // as long as the attempts in flight, and one of them may open the
+        // breaker meanwhile; asking before the wait would then send one
+        // more attempt on an open breaker (burning its attempt).
+        let Some(mut permits) = take_capacity(&sub, &workers, CLAIM_BATCH, &drain).await else {
+            break;
+        };
         let max = match route.breaker.permit(Instant::now()) {
             Permit::Flow => CLAIM_BATCH,
             Permit::Probe => 1,
             Permit::WaitUntil(t) => {
+                drop(permits);
                 idle(t, &Notify::new(), &drain).await;
                 continue;
             }
         };
+        permits.truncate(max);
         let probing = max == 1 && route.breaker.state(Instant::now()) == BreakerState::HalfOpen;
-        let Some(mut permits) = take_capacity(&sub, &workers, max, &drain).await else {
-            break;
-        };
         if let Some(rate) = &sub.rate {
             if let Err(wait) = rate.try_take(1.0) {
                 drop(permits);
@@ -427,6 +433,7 @@ struct Sent {
     classified: Classified,
     status_code: Option<u16>,
     error: Option<String>,
+    response: Option<String>,
 }
 
 async fn send(route: &Route, d: &ClaimedDelivery, n: u32) -> Sent {
@@ -464,6 +471,7 @@ async fn send(route: &Route, d: &ClaimedDelivery, n: u32) -> Sent {
                 },
                 status_code: None,
                 error: Some("invalid request".into()),
+                response: None,
             };
         }
     };
@@ -471,22 +479,29 @@ async fn send(route: &Route, d: &ClaimedDelivery, n: u32) -> Sent {
         let resp = sub.client.request(req).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        // Keep a small prefix of the body; stop reading past the cap.
+        // Keep a small prefix of the body for the attempt log; stop
+        // reading past the cap.
         let mut body = resp.into_body();
-        let mut kept = 0usize;
-        while kept < RESPONSE_CAP {
+        let mut kept = Vec::new();
+        while kept.len() < RESPONSE_CAP {
             match body.frame().await {
-                Some(Ok(frame)) => kept += frame.data_ref().map(|d| d.len()).unwrap_or(0),
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        let room = RESPONSE_CAP - kept.len();
+                        kept.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
                 _ => break,
             }
         }
-        Ok::<_, hyper_util::client::legacy::Error>((status, headers))
+        Ok::<_, hyper_util::client::legacy::Error>((status, headers, kept))
     };
     match tokio::time::timeout(sub.timeout, exchange).await {
-        Ok(Ok((status, headers))) => Sent {
+        Ok(Ok((status, headers, body))) => Sent {
             classified: classify_status(status, &headers, SystemTime::now()),
             status_code: Some(status.as_u16()),
             error: None,
+            response: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
         },
         Ok(Err(err)) => {
             let text = describe(&err);
@@ -494,6 +509,7 @@ async fn send(route: &Route, d: &ClaimedDelivery, n: u32) -> Sent {
                 classified: classify_error(&text),
                 status_code: None,
                 error: Some(text),
+                response: None,
             }
         }
         Err(_) => {
@@ -502,6 +518,7 @@ async fn send(route: &Route, d: &ClaimedDelivery, n: u32) -> Sent {
                 classified: classify_error(&text),
                 status_code: None,
                 error: Some(text),
+                response: None,
             }
         }
     }
@@ -538,6 +555,7 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
         status_code: sent.status_code,
         error: sent.error.clone(),
         duration_ms: elapsed.as_millis() as u64,
+        response: sent.response.clone(),
     };
     let now = now_ms();
     let (finish, outcome) = match &sent.classified {

@@ -20,6 +20,10 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     /// Latency.
     pub duration_ms: u64,
+    /// The start of the subscriber's response body (up to 1 KiB, lossy
+    /// UTF-8), when it sent one. Absent in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
 }
 
 /// A delivery's lifecycle state.

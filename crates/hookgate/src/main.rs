@@ -30,8 +30,12 @@ use std::process::ExitCode;
     about = "Webhook ingestion and fan-out gateway"
 )]
 struct Cli {
+    /// The configuration file; without a subcommand, `hookgate --config F`
+    /// runs the gateway like `hookgate serve --config F`.
+    #[arg(long, short, env = "HOOKGATE_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -76,7 +80,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let Some(command) = cli.command else {
+        return match cli.config {
+            Some(config) => serve::run(&config),
+            None => {
+                eprintln!("hookgate: give a subcommand or --config FILE (see hookgate --help)");
+                ExitCode::from(2)
+            }
+        };
+    };
+    match command {
         Command::CheckConfig { config } => check::run(&config),
         Command::Serve { config } => serve::run(&config),
         Command::Dlq(args) => cli::dlq::run(args),

@@ -167,6 +167,7 @@ pub(crate) async fn show(call: &Call<'_>, id: &str) -> Result<Response<Body>, Ap
                     status_code: a.status_code,
                     error: a.error,
                     duration_ms: a.duration_ms,
+                    response: a.response,
                 })
                 .collect(),
         })

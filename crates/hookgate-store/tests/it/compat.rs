@@ -143,6 +143,7 @@ async fn v1_deliveries_and_attempts_are_read() {
             status_code: Some(503),
             error: None,
             duration_ms: 87,
+            response: None,
         }]
     );
 

@@ -124,6 +124,7 @@ pub fn attempt(n: u32, status_code: Option<u16>, error: Option<&str>) -> Attempt
         status_code,
         error: error.map(str::to_owned),
         duration_ms: 12,
+        response: None,
     }
 }
 

@@ -128,7 +128,10 @@ async fn two_failures_then_success_is_delivered_on_attempt_three_with_one_id() {
 #[tokio::test]
 async fn a_400_is_dead_lettered_after_one_attempt_with_its_reason() {
     let h = Harness::start().await;
-    h.receiver.set_default(Reply::Status(400));
+    h.receiver.set_default(Reply::StatusWithBody(
+        400,
+        r#"{"error":"unknown account"}"#.into(),
+    ));
     h.post_stripe(&stripe_event("evt_dead_1", "charge.succeeded"))
         .await;
     h.receiver.wait_for(1, Duration::from_secs(10)).await;
@@ -157,6 +160,21 @@ async fn a_400_is_dead_lettered_after_one_attempt_with_its_reason() {
         .await
         .unwrap();
     assert!(score.is_some(), "in the route's dead letters");
+    let log: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("hg:{{stripe}}:a:{id}:ledger"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    let attempt: serde_json::Value = serde_json::from_str(&log[0]).unwrap();
+    assert_eq!(attempt["n"], 1);
+    assert_eq!(attempt["status_code"], 400);
+    assert_eq!(
+        attempt["response"], r#"{"error":"unknown account"}"#,
+        "the response body is kept for the attempt log"
+    );
     settle(Duration::from_millis(500)).await;
     assert_eq!(h.receiver.count(), 1, "a 4xx is never retried");
 }
