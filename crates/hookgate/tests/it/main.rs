@@ -12,6 +12,7 @@ mod e2e_adyen;
 mod e2e_delivery;
 mod e2e_ingest;
 mod e2e_metrics;
+mod faults;
 mod hostile_ingest;
 mod hostile_store;
 mod verify_cmd;

@@ -1,0 +1,118 @@
+//! A gateway process dies (SIGKILL) or is stopped (SIGTERM) while it takes
+//! load: nothing it acknowledged is lost (SPEC §9), whichever process ends
+//! up delivering it.
+
+use super::support::*;
+use hookgate_testkit::receiver::{Receiver, Reply};
+use std::time::Duration;
+
+const EVENTS: usize = 300;
+const TASKS: usize = 4;
+
+#[tokio::test]
+async fn sigkill_under_load_loses_no_acknowledged_event() {
+    // A slightly slow subscriber, so that at the kill some deliveries are
+    // leased and in flight, some fanned out and queued, some not fanned out.
+    let rx = Receiver::start().await;
+    rx.set_default(Reply::Delay(Duration::from_millis(20), 200));
+    let mut w = World::start(&[SubSpec::new("ledger", &rx.url("/events"))]).await;
+
+    let load = Load::stripe(std::slice::from_ref(&w.ingest), "kill9", EVENTS, TASKS);
+    load.wait_answered(EVENTS / 2, Duration::from_secs(30))
+        .await;
+    w.gw.kill().await;
+    let report = load.finish().await;
+    assert!(
+        report.acked.len() >= EVENTS / 2 && report.refused.is_empty(),
+        "{report:?}"
+    );
+    let before_restart = rx.count();
+
+    w.start_again().await;
+    assert_delivered_at_least_once(
+        &format!(
+            "SIGKILL after {} acks ({} delivered before the restart)",
+            report.acked.len(),
+            before_restart
+        ),
+        &report.acked,
+        Duration::from_secs(30),
+        || webhook_ids(&rx),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn two_gateways_on_one_redis_the_survivor_delivers_what_the_dead_one_acknowledged() {
+    let rx = Receiver::start().await;
+    rx.set_default(Reply::Delay(Duration::from_millis(20), 200));
+    let mut w = World::start(&[SubSpec::new("ledger", &rx.url("/events"))]).await;
+    let (mut survivor, survivor_ingest, _survivor_admin) = w.start_peer().await;
+
+    // Target 0 is the process that dies, target 1 the survivor.
+    let load = Load::stripe(
+        &[w.ingest.clone(), survivor_ingest.clone()],
+        "pair",
+        EVENTS,
+        TASKS,
+    );
+    load.wait_answered(EVENTS / 2, Duration::from_secs(30))
+        .await;
+    w.gw.kill().await;
+    let report = load.finish().await;
+    assert!(report.refused.is_empty(), "{report:?}");
+    assert!(
+        report.acked_by_target.get(&0).copied().unwrap_or(0) > 0
+            && report.acked_by_target.get(&1).copied().unwrap_or(0) > 0,
+        "both gateways acknowledged events: {report:?}"
+    );
+
+    assert_delivered_at_least_once(
+        &format!(
+            "one of two gateways killed ({:?} acks per gateway)",
+            report.acked_by_target
+        ),
+        &report.acked,
+        Duration::from_secs(30),
+        || webhook_ids(&rx),
+    )
+    .await;
+    assert!(
+        survivor.try_exit().is_none(),
+        "the survivor is still running\n{}",
+        survivor.logs()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_under_load_exits_zero_within_grace_and_loses_nothing() {
+    // Slow answers keep attempts in flight when the signal arrives; they
+    // get `shutdown_grace` (2 s) to finish.
+    let rx = Receiver::start().await;
+    rx.set_default(Reply::Delay(Duration::from_millis(200), 200));
+    let mut w = World::start(&[SubSpec::new("ledger", &rx.url("/events"))]).await;
+
+    let load = Load::stripe(std::slice::from_ref(&w.ingest), "term", 200, TASKS);
+    load.wait_answered(100, Duration::from_secs(30)).await;
+    w.gw.terminate();
+    // shutdown_grace = 2s, plus a generous margin for a loaded machine.
+    let status = w.gw.wait_exit(Duration::from_secs(12)).await;
+    let logs = w.gw.logs();
+    let status = status.unwrap_or_else(|| panic!("still running 12 s after SIGTERM\n{logs}"));
+    assert!(status.success(), "exit status {status}\n{logs}");
+    assert!(logs.contains("shutdown"), "the logs say so:\n{logs}");
+    let report = load.finish().await;
+    assert!(
+        report.acked.len() >= 100 && report.refused.is_empty(),
+        "{report:?}"
+    );
+
+    w.start_again().await;
+    assert_delivered_at_least_once(
+        &format!("SIGTERM after {} acks", report.acked.len()),
+        &report.acked,
+        Duration::from_secs(30),
+        || webhook_ids(&rx),
+    )
+    .await;
+}
