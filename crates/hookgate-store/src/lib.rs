@@ -117,6 +117,11 @@ pub enum Finish {
     Release,
 }
 
+/// Counts a failed store call as its caller saw it.
+fn count_error(op: &'static str) {
+    metrics::counter!("hookgate_store_errors_total", "op" => op).increment(1);
+}
+
 /// Eviction-policy gate states.
 const POLICY_UNKNOWN: u8 = 0;
 const POLICY_OK: u8 = 1;
@@ -233,20 +238,35 @@ impl Store {
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
+        let result = self.measured(op, fut).await.map_err(|(err, _)| err);
+        if result.is_err() {
+            count_error(op);
+        }
+        result
+    }
+
+    /// [`Self::timed`] without counting the error, also saying whether the
+    /// failure was a connection lost under the call (a pooled connection to
+    /// a Redis that restarted), which the caller may retry once.
+    async fn measured<T, F>(&self, op: &'static str, fut: F) -> Result<T, (StoreError, bool)>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
         let started = std::time::Instant::now();
         let result = match tokio::time::timeout(self.inner.timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(StoreError::from_redis(e)),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "no answer within {:?}",
-                self.inner.timeout
-            ))),
+            Ok(Err(e)) => {
+                let lost =
+                    e.is_connection_dropped() || (e.is_io_error() && !e.is_connection_refusal());
+                Err((StoreError::from_redis(e), lost))
+            }
+            Err(_) => Err((
+                StoreError::Unavailable(format!("no answer within {:?}", self.inner.timeout)),
+                false,
+            )),
         };
         metrics::histogram!("hookgate_store_duration_seconds", "op" => op)
             .record(started.elapsed().as_secs_f64());
-        if result.is_err() {
-            metrics::counter!("hookgate_store_errors_total", "op" => op).increment(1);
-        }
         result
     }
 
@@ -340,7 +360,18 @@ impl Store {
                 .arg(ev.traceparent);
         }
         let mut c = self.conn();
-        let flags: Vec<i64> = self.timed("ingest", inv.invoke_async(&mut c)).await?;
+        let flags: Vec<i64> = match self.measured("ingest", inv.invoke_async(&mut c)).await {
+            Ok(flags) => flags,
+            // A pooled connection went stale (Redis restarted): once more,
+            // on the reconnected handle. Safe whether or not the first call
+            // ran: a repeat finds the events stored and reports duplicates,
+            // and a duplicate is only ever reported for a stored event.
+            Err((_, true)) => self.timed("ingest", inv.invoke_async(&mut c)).await?,
+            Err((err, false)) => {
+                count_error("ingest");
+                return Err(err);
+            }
+        };
         if flags.len() != events.len() {
             return Err(StoreError::Protocol("ingest reply length".into()));
         }
