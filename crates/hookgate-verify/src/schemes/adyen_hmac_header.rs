@@ -25,7 +25,7 @@
 //! `[accepted]`, as for `adyen` (Adyen accepts any 2xx, and some webhook
 //! configurations require the body).
 
-use super::{adyen, common};
+use super::{adyen, body_hmac, common};
 use crate::{Ack, PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
 use base64::Engine as _;
 use hookgate_config::SourceConfig;
@@ -87,32 +87,17 @@ pub fn sign(key: &[u8], body: &[u8]) -> String {
 /// Checks the signature (SPEC §5 precedence: missing > malformed >
 /// mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
-    let value = common::signature_header(req.headers, HEADER)?;
-    if std::str::from_utf8(req.body).is_err() {
-        return Err(Rejection::Mismatch);
-    }
-    let expected = params.keys.iter().map(|k| sign(k.expose(), req.body));
-    if common::matches_any(expected, value.as_bytes()) {
-        Ok(())
-    } else {
-        Err(Rejection::Mismatch)
-    }
+    body_hmac::verify(req, HEADER, &params.keys, sign)
 }
 
 // === extraction ===
-
-/// Lowercase hex SHA-256 of the raw body.
-fn body_sha256(body: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(body))
-}
 
 /// One event (module docs).
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
     let obj = common::json_object(req.body)?;
     let provider_type = common::required_str(&obj, "type")?;
     let provider_event_id = common::event_id(
-        format!("{provider_type}:{}", body_sha256(req.body)),
+        format!("{provider_type}:{}", common::sha256_hex(req.body)),
         "type:sha256(body)",
     )?;
     let time = common::rfc3339_or_none(obj.get("timestamp"))
@@ -183,7 +168,7 @@ mod tests {
             e.provider_event_id,
             format!(
                 "balancePlatform.accountHolder.updated:{}",
-                body_sha256(body)
+                common::sha256_hex(body)
             )
         );
         assert_eq!(e.time.as_deref(), Some("2024-12-15T15:42:03+01:00"));

@@ -15,14 +15,13 @@
 //! (`header:<Name>` or a JSON pointer); `event_time` and `event_subject`
 //! are optional (see `fields`).
 
-use super::common::{self, Header};
+use super::common;
 use super::fields::{self, Fields};
 use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use hookgate_core::secret::ct_eq;
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -86,11 +85,7 @@ pub fn sign(user: &str, password: &str) -> String {
 
 /// Checks the credentials (no timestamp: `now_unix` is unused).
 pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
-    let value = match common::header(req.headers, http::header::AUTHORIZATION.as_str()) {
-        Header::Absent => return Err(Rejection::Missing),
-        Header::Invalid => return Err(Rejection::Malformed),
-        Header::Value(v) => v,
-    };
+    let value = common::signature_header(req.headers, http::header::AUTHORIZATION.as_str())?;
     let (scheme, token) = value.split_once(' ').ok_or(Rejection::Malformed)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(Rejection::Malformed);
@@ -99,15 +94,8 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(
     if !given.contains(&b':') {
         return Err(Rejection::Malformed);
     }
-    let mut matched = false;
-    for cred in &params.credentials {
-        matched |= ct_eq(&given, cred.expose());
-    }
-    if matched {
-        Ok(())
-    } else {
-        Err(Rejection::Mismatch)
-    }
+    let credentials = params.credentials.iter().map(Secret::expose);
+    common::matched_or_mismatch(common::matches_any(credentials, &given))
 }
 
 #[cfg(test)]

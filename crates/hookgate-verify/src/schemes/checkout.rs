@@ -14,8 +14,8 @@
 //! = body `type` (`payment_approved`), `time` = `created_on` when RFC 3339,
 //! `subject` = `data.id` (`pay_...`).
 
-use super::common;
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use super::{body_hmac, common};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
 use std::borrow::Cow;
@@ -40,26 +40,13 @@ impl Params {
     /// Builds from the source's config: at least one non-empty secret, no
     /// scheme keys Checkout.com does not use.
     pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        common::reject_unused_keys(source, NAME)?;
         Ok(Params {
-            secrets: common::require_secrets(source, NAME)?.to_vec(),
+            secrets: common::plain_secrets(source, NAME)?,
         })
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(untimed);
 
 // === verification ===
 
@@ -72,16 +59,7 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
 /// Checks the signature (SPEC §5 precedence: missing > malformed >
 /// mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
-    let value = common::signature_header(req.headers, HEADER)?;
-    if std::str::from_utf8(req.body).is_err() {
-        return Err(Rejection::Mismatch);
-    }
-    let expected = params.secrets.iter().map(|s| sign(s.expose(), req.body));
-    if common::matches_any(expected, value.as_bytes()) {
-        Ok(())
-    } else {
-        Err(Rejection::Mismatch)
-    }
+    body_hmac::verify(req, HEADER, &params.secrets, sign)
 }
 
 // === extraction ===
@@ -89,7 +67,7 @@ pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
 /// One event: `id`, `type`, `created_on`, `data.id`.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
     let obj = common::json_object(req.body)?;
-    let provider_event_id = common::event_id(common::required_str(&obj, "id")?, "field `id`")?;
+    let provider_event_id = common::required_event_id(&obj, "id")?;
     let provider_type = common::required_str(&obj, "type")?;
     Ok(ProviderEvent {
         provider_event_id,

@@ -169,6 +169,32 @@ pub(crate) fn required_str(obj: &Map<String, Value>, key: &str) -> Result<String
     }
 }
 
+/// The provider event id in string field `key` ([`required_str`], then
+/// [`event_id`]).
+pub(crate) fn required_event_id(
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Result<String, PayloadError> {
+    event_id(required_str(obj, key)?, &format!("field `{key}`"))
+}
+
+/// An optional time field that, when present and not `null`, must be an
+/// RFC 3339 string (kept verbatim).
+pub(crate) fn optional_rfc3339(
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, PayloadError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if hookgate_core::time::parse_rfc3339_ms(s).is_some() => {
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(PayloadError(format!(
+            "field `{key}` must be an RFC 3339 time"
+        ))),
+    }
+}
+
 /// Checks a provider event id: non-empty and at most
 /// [`MAX_PROVIDER_EVENT_ID`] bytes, so a hostile id cannot bloat keys.
 pub(crate) fn event_id(id: String, what: &str) -> Result<String, PayloadError> {
@@ -385,6 +411,104 @@ pub(crate) fn matches_any<E: AsRef<[u8]>>(
         matched |= hookgate_core::secret::ct_eq(e.as_ref(), candidate);
     }
     matched
+}
+
+/// [`signature_header`] for a value that must be standard base64 (Square,
+/// Twilio): not base64 at all is `malformed`; any other base64 simply
+/// mismatches later.
+pub(crate) fn base64_signature_header<'a>(
+    headers: &'a http::HeaderMap,
+    name: &str,
+) -> Result<&'a str, crate::Rejection> {
+    use base64::Engine as _;
+    let value = signature_header(headers, name)?;
+    match base64::engine::general_purpose::STANDARD.decode(value) {
+        Ok(_) => Ok(value),
+        Err(_) => Err(crate::Rejection::Malformed),
+    }
+}
+
+/// Every header in `names`, each as [`signature_header`] reads it, but
+/// with the precedence decided over all of them (SPEC §5): any one absent
+/// or empty is `missing`, even when another is repeated or not visible
+/// ASCII; only then is any invalid one `malformed`.
+pub(crate) fn required_headers<'a>(
+    headers: &'a http::HeaderMap,
+    names: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Result<Vec<&'a str>, crate::Rejection> {
+    let states: Vec<Header<'a>> = names
+        .into_iter()
+        .map(|name| header(headers, name.as_ref()))
+        .collect();
+    if states.contains(&Header::Absent) {
+        return Err(crate::Rejection::Missing);
+    }
+    states
+        .into_iter()
+        .map(|state| match state {
+            Header::Value(v) => Ok(v),
+            _ => Err(crate::Rejection::Malformed),
+        })
+        .collect()
+}
+
+/// Whether any of `secrets` signs (through `sign`) to any of `candidates`.
+/// Every (secret, candidate) pair is compared in constant time, without
+/// stopping at the first match, so timing does not say which one matched.
+pub(crate) fn any_secret_signs<E: AsRef<[u8]>, C: AsRef<[u8]>>(
+    secrets: &[Secret],
+    sign: impl Fn(&[u8]) -> E,
+    candidates: &[C],
+) -> bool {
+    let mut matched = false;
+    for secret in secrets {
+        let expected = sign(secret.expose());
+        matched |= matches_any(candidates, expected.as_ref());
+    }
+    matched
+}
+
+/// `Ok` when a signature matched, else `mismatch`.
+pub(crate) fn matched_or_mismatch(matched: bool) -> Result<(), crate::Rejection> {
+    if matched {
+        Ok(())
+    } else {
+        Err(crate::Rejection::Mismatch)
+    }
+}
+
+/// `mismatch` unless `body` is UTF-8: the providers that sign "the body"
+/// sign a string their SDK decoded, so other bytes cannot carry their
+/// signature.
+pub(crate) fn require_utf8_body(body: &[u8]) -> Result<(), crate::Rejection> {
+    match std::str::from_utf8(body) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(crate::Rejection::Mismatch),
+    }
+}
+
+/// The header named by scheme key `key`, when set; a name `http` refuses
+/// is an error naming `key`.
+pub(crate) fn header_name_param(
+    source: &SourceConfig,
+    key: &str,
+) -> Result<Option<http::HeaderName>, SchemeError> {
+    let Some(raw) = source.params.get(key) else {
+        return Ok(None);
+    };
+    http::HeaderName::from_bytes(raw.as_bytes())
+        .map(Some)
+        .map_err(|_| scheme_error(source, key, format!("{raw:?} is not a valid header name")))
+}
+
+/// The secrets of a scheme that reads no scheme keys and takes its secrets
+/// as configured ([`reject_unused_keys`], then [`require_secrets`]).
+pub(crate) fn plain_secrets(
+    source: &SourceConfig,
+    scheme: &str,
+) -> Result<Vec<Secret>, SchemeError> {
+    reject_unused_keys(source, scheme)?;
+    Ok(require_secrets(source, scheme)?.to_vec())
 }
 
 /// An optional string field read for extraction: `Some` only for a

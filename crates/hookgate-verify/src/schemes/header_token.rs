@@ -9,12 +9,11 @@
 //! means). Event id and type come from the required `event_id` /
 //! `event_type` keys (`header:<Name>` or a JSON pointer).
 
-use super::common::{self, Header};
+use super::common;
 use super::fields::{self, Fields};
 use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use hookgate_core::secret::ct_eq;
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -37,22 +36,13 @@ impl Params {
         let mut allowed = vec!["header"];
         allowed.extend_from_slice(fields::KEYS);
         common::reject_other_keys(source, NAME, &allowed, false)?;
-        let header = match source.params.get("header") {
-            Some(h) => http::HeaderName::from_bytes(h.as_bytes()).map_err(|_| {
-                common::scheme_error(
-                    source,
-                    "header",
-                    format!("{h:?} is not a valid header name"),
-                )
-            })?,
-            None => {
-                return Err(common::scheme_error(
-                    source,
-                    "header",
-                    "scheme \"header-token\" needs the token header name",
-                ));
-            }
-        };
+        let header = common::header_name_param(source, "header")?.ok_or_else(|| {
+            common::scheme_error(
+                source,
+                "header",
+                "scheme \"header-token\" needs the token header name",
+            )
+        })?;
         let tokens = common::require_secrets(source, NAME)?;
         if let Some(i) = tokens
             .iter()
@@ -94,20 +84,9 @@ pub fn sign(token: &str) -> String {
 
 /// Checks the token (no timestamp: `now_unix` is unused).
 pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
-    let value = match common::header(req.headers, params.header.as_str()) {
-        Header::Absent => return Err(Rejection::Missing),
-        Header::Invalid => return Err(Rejection::Malformed),
-        Header::Value(v) => v,
-    };
-    let mut matched = false;
-    for token in &params.tokens {
-        matched |= ct_eq(value.as_bytes(), token.expose());
-    }
-    if matched {
-        Ok(())
-    } else {
-        Err(Rejection::Mismatch)
-    }
+    let value = common::signature_header(req.headers, params.header.as_str())?;
+    let tokens = params.tokens.iter().map(Secret::expose);
+    common::matched_or_mismatch(common::matches_any(tokens, value.as_bytes()))
 }
 
 #[cfg(test)]

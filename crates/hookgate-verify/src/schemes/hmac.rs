@@ -32,14 +32,14 @@
 //! (`stale`). A header named in `{header:...}` that is absent is `missing`.
 //! The body need not be UTF-8.
 
-use super::common::{self, Algorithm, Header};
+use super::common::{self, Algorithm};
 use super::fields::{self, Fields};
+use super::timestamped;
 use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use hookgate_core::secret::ct_eq;
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -160,19 +160,12 @@ impl Params {
     pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
         common::reject_other_keys(source, NAME, KEYS, false)?;
         let err = |key: &str, msg: String| common::scheme_error(source, key, msg);
-        let header_name = |key: &str, raw: &str| {
-            http::HeaderName::from_bytes(raw.as_bytes())
-                .map_err(|_| err(key, format!("{raw:?} is not a valid header name")))
-        };
-        let header = match source.params.get("header") {
-            Some(h) => header_name("header", h)?,
-            None => {
-                return Err(err(
-                    "header",
-                    "scheme \"hmac\" needs the signature header name".into(),
-                ));
-            }
-        };
+        let header = common::header_name_param(source, "header")?.ok_or_else(|| {
+            err(
+                "header",
+                "scheme \"hmac\" needs the signature header name".into(),
+            )
+        })?;
         let algorithm = match source.params.get("algorithm").map(String::as_str) {
             None | Some("sha256") => Algorithm::Sha256,
             Some("sha1") => Algorithm::Sha1,
@@ -201,11 +194,7 @@ impl Params {
                 .map_or("{body}", String::as_str),
         )
         .map_err(|m| err("signed_content", m))?;
-        let timestamp_header = source
-            .params
-            .get("timestamp_header")
-            .map(|h| header_name("timestamp_header", h))
-            .transpose()?;
+        let timestamp_header = common::header_name_param(source, "timestamp_header")?;
         let signs_timestamp = template.contains(&Segment::Timestamp);
         match (&timestamp_header, signs_timestamp) {
             (Some(_), false) => {
@@ -280,47 +269,25 @@ pub fn sign(
     })
 }
 
-fn value<'a>(headers: &'a http::HeaderMap, name: &http::HeaderName) -> Result<&'a str, Rejection> {
-    match common::header(headers, name.as_str()) {
-        Header::Absent => Err(Rejection::Missing),
-        Header::Invalid => Err(Rejection::Malformed),
-        Header::Value(v) => Ok(v),
-    }
-}
-
 /// Checks the MAC, then the timestamp (SPEC §5 precedence).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-    // Every header the check reads, looked up first so that `missing`
-    // beats `malformed` whichever header it concerns.
-    let sig = value(req.headers, &params.header);
-    let ts = params
-        .timestamp_header
-        .as_ref()
-        .map(|h| value(req.headers, h));
-    let signed_headers: Vec<Result<&str, Rejection>> = params
-        .template
-        .iter()
-        .filter_map(|s| match s {
-            Segment::Header(h) => Some(value(req.headers, h)),
+    // Every header the check reads, looked up together so that `missing`
+    // beats `malformed` whichever header it concerns: the signature, the
+    // timestamp when configured, then the template's headers in order.
+    let names = std::iter::once(&params.header)
+        .chain(&params.timestamp_header)
+        .chain(params.template.iter().filter_map(|s| match s {
+            Segment::Header(h) => Some(h),
             _ => None,
-        })
-        .collect();
-    let lookups = std::iter::once(sig)
-        .chain(ts)
-        .chain(signed_headers.iter().copied());
-    let mut worst = None;
-    for lookup in lookups {
-        match lookup {
-            Err(Rejection::Missing) => return Err(Rejection::Missing),
-            Err(e) => worst = Some(e),
-            Ok(_) => {}
+        }));
+    let values = common::required_headers(req.headers, names)?;
+    let (sig, rest) = values.split_first().ok_or(Rejection::Missing)?;
+    let (ts_raw, signed_headers) = match params.timestamp_header {
+        Some(_) => {
+            let (ts, signed) = rest.split_first().ok_or(Rejection::Missing)?;
+            (Some(*ts), signed)
         }
-    }
-    if let Some(e) = worst {
-        return Err(e);
-    }
-    let (Ok(sig), ts_raw) = (sig, ts.transpose()?) else {
-        return Err(Rejection::Missing); // unreachable: errors returned above
+        None => (None, rest),
     };
     let timestamp = match ts_raw {
         Some(raw) => Some(common::parse_unix(raw).ok_or(Rejection::Malformed)?),
@@ -341,26 +308,21 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
             Segment::Body => content.extend_from_slice(req.body),
             Segment::Timestamp => content.extend_from_slice(ts_raw.unwrap_or("").as_bytes()),
             Segment::Header(_) => {
-                if let Some(Ok(v)) = signed_headers.next() {
+                if let Some(v) = signed_headers.next() {
                     content.extend_from_slice(v.as_bytes());
                 }
             }
         }
     }
-    let mut matched = false;
-    for secret in &params.secrets {
-        let expected = common::hmac_with(params.algorithm, secret.expose(), &[&content]);
-        matched |= ct_eq(&given, &expected);
+    common::matched_or_mismatch(common::any_secret_signs(
+        &params.secrets,
+        |secret| common::hmac_with(params.algorithm, secret, &[&content]),
+        &[&given],
+    ))?;
+    match timestamp {
+        Some(ts) => timestamped::fresh(now_unix, ts, params.tolerance_secs),
+        None => Ok(()),
     }
-    if !matched {
-        return Err(Rejection::Mismatch);
-    }
-    if let Some(ts) = timestamp
-        && !common::within_tolerance(now_unix, ts, params.tolerance_secs)
-    {
-        return Err(Rejection::Stale);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

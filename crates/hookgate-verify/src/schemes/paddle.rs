@@ -29,11 +29,10 @@
 //! Event: id = `event_id`, type = `event_type`, time = `occurred_at`,
 //! subject = `data.id`.
 
-use super::common::{self, Header};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use super::{common, timestamped};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use hookgate_core::secret::ct_eq;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
@@ -59,27 +58,14 @@ impl Params {
     /// Builds from the source's config: at least one non-empty secret, no
     /// scheme keys.
     pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        common::reject_unused_keys(source, NAME)?;
         Ok(Params {
-            secrets: common::require_secrets(source, NAME)?.to_vec(),
+            secrets: common::plain_secrets(source, NAME)?,
             tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
         })
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(timed);
 
 // === verification ===
 
@@ -128,27 +114,17 @@ pub fn signature_header(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 
 /// Checks the signature, then the timestamp (SPEC §5 precedence).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-    let value = match common::header(req.headers, HEADER) {
-        Header::Absent => return Err(Rejection::Missing),
-        Header::Invalid => return Err(Rejection::Malformed),
-        Header::Value(v) => v,
-    };
+    let value = common::signature_header(req.headers, HEADER)?;
     let parsed = parse_header(value)?;
-    if std::str::from_utf8(req.body).is_err() {
-        return Err(Rejection::Mismatch);
-    }
-    let mut matched = false;
-    for secret in &params.secrets {
-        let expected = sign(secret.expose(), parsed.timestamp, req.body);
-        matched |= ct_eq(parsed.h1.as_bytes(), expected.as_bytes());
-    }
-    if !matched {
-        return Err(Rejection::Mismatch);
-    }
-    if !common::within_tolerance(now_unix, parsed.timestamp, params.tolerance_secs) {
-        return Err(Rejection::Stale);
-    }
-    Ok(())
+    timestamped::check(
+        req.body,
+        &params.secrets,
+        |secret| sign(secret, parsed.timestamp, req.body),
+        &[parsed.h1],
+        parsed.timestamp,
+        now_unix,
+        params.tolerance_secs,
+    )
 }
 
 // === extraction ===
@@ -156,20 +132,9 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
 /// One Paddle event: `event_id`, `event_type`, `occurred_at`, `data.id`.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
     let obj = common::json_object(req.body)?;
-    let provider_event_id =
-        common::event_id(common::required_str(&obj, "event_id")?, "field `event_id`")?;
+    let provider_event_id = common::required_event_id(&obj, "event_id")?;
     let provider_type = common::required_str(&obj, "event_type")?;
-    let time = match obj.get("occurred_at") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if hookgate_core::time::parse_rfc3339_ms(s).is_some() => {
-            Some(s.clone())
-        }
-        Some(_) => {
-            return Err(PayloadError(
-                "field `occurred_at` must be an RFC 3339 time".into(),
-            ));
-        }
-    };
+    let time = common::optional_rfc3339(&obj, "occurred_at")?;
     let subject = obj
         .get("data")
         .and_then(|d| d.get("id"))

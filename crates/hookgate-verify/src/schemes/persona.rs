@@ -31,7 +31,7 @@
 //! 3339, `subject` = `data.attributes.payload.data.id` (`inq_...`).
 
 use super::common;
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
 use serde_json::Value;
@@ -60,27 +60,14 @@ impl Params {
     /// Builds from the source's config: at least one non-empty secret, no
     /// scheme keys Persona does not use.
     pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        common::reject_unused_keys(source, NAME)?;
         Ok(Params {
-            secrets: common::require_secrets(source, NAME)?.to_vec(),
+            secrets: common::plain_secrets(source, NAME)?,
             tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
         })
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(timed);
 
 // === verification ===
 
@@ -150,22 +137,14 @@ pub fn signature_header(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> Strin
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
     let value = common::signature_header(req.headers, HEADER)?;
     let sets = parse_header(value)?;
-    if std::str::from_utf8(req.body).is_err() {
-        return Err(Rejection::Mismatch);
-    }
+    common::require_utf8_body(req.body)?;
     // Every (set, secret, entry) is compared without stopping early, so
     // timing says nothing about which one matched.
     let mut matched = false;
     let mut fresh = false;
     for set in &sets {
-        let expected = params
-            .secrets
-            .iter()
-            .map(|s| sign(s.expose(), set.t, req.body));
-        let mut set_matched = false;
-        for e in expected {
-            set_matched |= common::matches_any(&set.v1, e.as_bytes());
-        }
+        let set_matched =
+            common::any_secret_signs(&params.secrets, |s| sign(s, set.t, req.body), &set.v1);
         matched |= set_matched;
         fresh |=
             set_matched && common::within_tolerance(now_unix, set.timestamp, params.tolerance_secs);

@@ -14,6 +14,19 @@
 use super::common;
 use crate::SchemeError;
 use hookgate_config::SourceConfig;
+use hookgate_core::Secret;
+
+/// What a URL-signing scheme builds from its source: no scheme keys, at
+/// least one non-empty secret, and a valid `public_url`.
+pub(crate) fn secrets_and_url(
+    source: &SourceConfig,
+    scheme: &str,
+) -> Result<(Vec<Secret>, PublicUrl), SchemeError> {
+    common::reject_other_keys(source, scheme, &[], true)?;
+    let secrets = common::require_secrets(source, scheme)?.to_vec();
+    let url = PublicUrl::from_source(source, scheme)?;
+    Ok((secrets, url))
+}
 
 /// A validated `public_url`.
 #[derive(Debug, Clone, PartialEq, Eq)]

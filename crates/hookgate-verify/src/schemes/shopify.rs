@@ -23,8 +23,8 @@
 //! `time` = `X-Shopify-Triggered-At` when RFC 3339; `subject` = the body's
 //! `admin_graphql_api_id` (`gid://shopify/Order/...`) when present.
 
-use super::common::{self, Header};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use super::{body_hmac, common};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use base64::Engine as _;
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
@@ -57,26 +57,13 @@ impl Params {
     /// Builds from the source's config: at least one non-empty secret, no
     /// scheme keys Shopify does not use.
     pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        common::reject_unused_keys(source, NAME)?;
         Ok(Params {
-            secrets: common::require_secrets(source, NAME)?.to_vec(),
+            secrets: common::plain_secrets(source, NAME)?,
         })
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(untimed);
 
 // === verification ===
 
@@ -89,26 +76,9 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
 /// Checks the headers, then the signature (SPEC §5 precedence: missing >
 /// malformed > mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
-    let states: Vec<Header<'_>> = std::iter::once(HEADER)
-        .chain(REQUIRED_HEADERS)
-        .map(|name| common::header(req.headers, name))
-        .collect();
-    if states.contains(&Header::Absent) {
-        return Err(Rejection::Missing);
-    }
-    if states.contains(&Header::Invalid) {
-        return Err(Rejection::Malformed);
-    }
-    let value = common::signature_header(req.headers, HEADER)?;
-    if std::str::from_utf8(req.body).is_err() {
-        return Err(Rejection::Mismatch);
-    }
-    let expected = params.secrets.iter().map(|s| sign(s.expose(), req.body));
-    if common::matches_any(expected, value.as_bytes()) {
-        Ok(())
-    } else {
-        Err(Rejection::Mismatch)
-    }
+    let values =
+        common::required_headers(req.headers, std::iter::once(HEADER).chain(REQUIRED_HEADERS))?;
+    body_hmac::check(values[0], req.body, &params.secrets, sign)
 }
 
 // === extraction ===

@@ -45,12 +45,10 @@
 //!   id = `trigger_id`, else `slash_command:{SHA-256 of the raw body}`; the
 //!   data is the form as a JSON object.
 
-use super::common::{self, Header};
-use super::form;
+use super::{common, form, timestamped};
 use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use hookgate_core::secret::ct_eq;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
@@ -136,33 +134,22 @@ pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
 
 /// Checks the signature, then the timestamp (SPEC §5 precedence).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-    let sig = common::header(req.headers, SIGNATURE_HEADER);
-    let ts = common::header(req.headers, TIMESTAMP_HEADER);
-    let (sig, ts_raw) = match (sig, ts) {
-        (Header::Absent, _) | (_, Header::Absent) => return Err(Rejection::Missing),
-        (Header::Invalid, _) | (_, Header::Invalid) => return Err(Rejection::Malformed),
-        (Header::Value(s), Header::Value(t)) => (s, t),
-    };
+    let values = common::required_headers(req.headers, [SIGNATURE_HEADER, TIMESTAMP_HEADER])?;
+    let (sig, ts_raw) = (values[0], values[1]);
     let timestamp = common::parse_unix(ts_raw).ok_or(Rejection::Malformed)?;
     let value = sig.strip_prefix("v0=").ok_or(Rejection::Malformed)?;
     if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Rejection::Malformed);
     }
-    if std::str::from_utf8(req.body).is_err() {
-        return Err(Rejection::Mismatch);
-    }
-    let mut matched = false;
-    for secret in &params.secrets {
-        let expected = sign(secret.expose(), ts_raw, req.body);
-        matched |= ct_eq(sig.as_bytes(), expected.as_bytes());
-    }
-    if !matched {
-        return Err(Rejection::Mismatch);
-    }
-    if !common::within_tolerance(now_unix, timestamp, params.tolerance_secs) {
-        return Err(Rejection::Stale);
-    }
-    Ok(())
+    timestamped::check(
+        req.body,
+        &params.secrets,
+        |secret| sign(secret, ts_raw, req.body),
+        &[sig],
+        timestamp,
+        now_unix,
+        params.tolerance_secs,
+    )
 }
 
 // === extraction ===

@@ -24,14 +24,13 @@
 //! Event: id = `event_id`, type = `type`, time = `created_at`, subject =
 //! `data.id`.
 
-use super::common::{self, Header};
+use super::common;
 use super::public_url::{self, PublicUrl};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use hookgate_core::secret::ct_eq;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
@@ -55,26 +54,12 @@ impl Params {
     /// Builds from the source's config: at least one non-empty secret and a
     /// valid `public_url`; no scheme keys.
     pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        common::reject_other_keys(source, NAME, &[], true)?;
-        let secrets = common::require_secrets(source, NAME)?.to_vec();
-        let url = PublicUrl::from_source(source, NAME)?;
+        let (secrets, url) = public_url::secrets_and_url(source, NAME)?;
         Ok(Params { secrets, url })
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(timed);
 
 // === verification ===
 
@@ -90,33 +75,19 @@ pub fn sign(signature_key: &[u8], notification_url: &str, body: &[u8]) -> String
 
 /// Checks the signature (no timestamp: `now_unix` is unused).
 pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
-    let value = match common::header(req.headers, HEADER) {
-        Header::Absent => return Err(Rejection::Missing),
-        Header::Invalid => return Err(Rejection::Malformed),
-        Header::Value(v) => v,
-    };
-    // Not base64 at all: malformed; any other base64 simply mismatches.
-    if STANDARD.decode(value).is_err() {
-        return Err(Rejection::Malformed);
-    }
-    if req.body.is_empty() || std::str::from_utf8(req.body).is_err() {
+    let value = common::base64_signature_header(req.headers, HEADER)?;
+    if req.body.is_empty() {
         return Err(Rejection::Mismatch);
     }
+    common::require_utf8_body(req.body)?;
     let urls = params
         .url
         .default_port_variants(public_url::query_of(req.path_and_query));
     let mut matched = false;
-    for secret in &params.secrets {
-        for url in &urls {
-            let expected = sign(secret.expose(), url, req.body);
-            matched |= ct_eq(value.as_bytes(), expected.as_bytes());
-        }
+    for url in &urls {
+        matched |= common::any_secret_signs(&params.secrets, |s| sign(s, url, req.body), &[value]);
     }
-    if matched {
-        Ok(())
-    } else {
-        Err(Rejection::Mismatch)
-    }
+    common::matched_or_mismatch(matched)
 }
 
 // === extraction ===
@@ -124,20 +95,9 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(
 /// One Square event: `event_id`, `type`, `created_at`, `data.id`.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
     let obj = common::json_object(req.body)?;
-    let provider_event_id =
-        common::event_id(common::required_str(&obj, "event_id")?, "field `event_id`")?;
+    let provider_event_id = common::required_event_id(&obj, "event_id")?;
     let provider_type = common::required_str(&obj, "type")?;
-    let time = match obj.get("created_at") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if hookgate_core::time::parse_rfc3339_ms(s).is_some() => {
-            Some(s.clone())
-        }
-        Some(_) => {
-            return Err(PayloadError(
-                "field `created_at` must be an RFC 3339 time".into(),
-            ));
-        }
-    };
+    let time = common::optional_rfc3339(&obj, "created_at")?;
     let subject = obj
         .get("data")
         .and_then(|d| d.get("id"))

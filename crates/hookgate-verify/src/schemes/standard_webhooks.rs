@@ -30,12 +30,12 @@
 //! `+5` or `05` sign as `5`.
 
 use super::common::{self, Header};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use super::timestamped;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use hookgate_core::secret::ct_eq;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
@@ -109,19 +109,7 @@ pub fn decode_secret(raw: &[u8]) -> Option<Secret> {
     (!key.is_empty()).then(|| Secret::new(key))
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(timed);
 
 // === verification ===
 
@@ -190,25 +178,15 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
         .filter(|t| *t >= 0)
         .ok_or(Rejection::Malformed)?;
     let candidates = parse_signatures(sigs)?;
-    if std::str::from_utf8(req.body).is_err() {
-        return Err(Rejection::Mismatch);
-    }
-    // Every (key, entry) pair is compared, without stopping at the first
-    // match, so timing says nothing about which one matched.
-    let mut matched = false;
-    for key in &params.keys {
-        let expected = sign(key.expose(), msg_id, ts, req.body);
-        for candidate in &candidates {
-            matched |= ct_eq(candidate.as_bytes(), expected.as_bytes());
-        }
-    }
-    if !matched {
-        return Err(Rejection::Mismatch);
-    }
-    if !common::within_tolerance(now_unix, ts, params.tolerance_secs) {
-        return Err(Rejection::Stale);
-    }
-    Ok(())
+    timestamped::check(
+        req.body,
+        &params.keys,
+        |key| sign(key, msg_id, ts, req.body),
+        &candidates,
+        ts,
+        now_unix,
+        params.tolerance_secs,
+    )
 }
 
 // === extraction ===

@@ -28,11 +28,10 @@
 //! `v1` at all is `malformed` (the SDKs' "no signatures found with expected
 //! scheme").
 
-use super::common::{self, Header};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use super::{common, timestamped};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use hookgate_core::secret::ct_eq;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
@@ -58,28 +57,14 @@ impl Params {
     /// Builds from the source's config: at least one non-empty secret, no
     /// scheme keys Stripe does not use.
     pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        common::reject_unused_keys(source, NAME)?;
-        let secrets = common::require_secrets(source, NAME)?.to_vec();
         Ok(Params {
-            secrets,
+            secrets: common::plain_secrets(source, NAME)?,
             tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
         })
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(timed);
 
 // === verification ===
 
@@ -143,31 +128,17 @@ pub fn signature_header(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> Strin
 /// Checks the signature, then the timestamp (SPEC §5 precedence: missing >
 /// malformed > mismatch > stale).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-    let value = match common::header(req.headers, HEADER) {
-        Header::Absent => return Err(Rejection::Missing),
-        Header::Invalid => return Err(Rejection::Malformed),
-        Header::Value(v) => v,
-    };
+    let value = common::signature_header(req.headers, HEADER)?;
     let parsed = parse_header(value)?;
-    if std::str::from_utf8(req.body).is_err() {
-        return Err(Rejection::Mismatch);
-    }
-    // Every (secret, entry) pair is compared, without stopping at the first
-    // match, so timing says nothing about which one matched.
-    let mut matched = false;
-    for secret in &params.secrets {
-        let expected = sign(secret.expose(), parsed.timestamp, req.body);
-        for candidate in &parsed.v1 {
-            matched |= ct_eq(candidate.as_bytes(), expected.as_bytes());
-        }
-    }
-    if !matched {
-        return Err(Rejection::Mismatch);
-    }
-    if !common::within_tolerance(now_unix, parsed.timestamp, params.tolerance_secs) {
-        return Err(Rejection::Stale);
-    }
-    Ok(())
+    timestamped::check(
+        req.body,
+        &params.secrets,
+        |secret| sign(secret, parsed.timestamp, req.body),
+        &parsed.v1,
+        parsed.timestamp,
+        now_unix,
+        params.tolerance_secs,
+    )
 }
 
 // === extraction ===
@@ -175,7 +146,7 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
 /// One Stripe event: `id`, `type`, `created` and `data.object.id`.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
     let obj = common::json_object(req.body)?;
-    let provider_event_id = common::event_id(common::required_str(&obj, "id")?, "field `id`")?;
+    let provider_event_id = common::required_event_id(&obj, "id")?;
     let provider_type = common::required_str(&obj, "type")?;
     let time = match obj.get("created") {
         None | Some(Value::Null) => None,

@@ -29,11 +29,10 @@
 //! not used. Type = `type` (`applicantReviewed`, ...), time = `createdAtMs`
 //! (`yyyy-MM-dd HH:mm:ss.SSS`, UTC) as RFC 3339, subject = `applicantId`.
 
-use super::common::{self, Algorithm, Header};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use super::common::{self, Algorithm};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use hookgate_core::secret::ct_eq;
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -102,26 +101,13 @@ impl Params {
     /// Builds from the source's config: at least one non-empty secret, no
     /// scheme keys (Sumsub's headers are fixed).
     pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        common::reject_unused_keys(source, NAME)?;
         Ok(Params {
-            secrets: common::require_secrets(source, NAME)?.to_vec(),
+            secrets: common::plain_secrets(source, NAME)?,
         })
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(timed);
 
 // === verification ===
 
@@ -133,27 +119,18 @@ pub fn sign(secret: &[u8], alg: DigestAlg, body: &[u8]) -> String {
 
 /// Checks the digest (no timestamp: `now_unix` is unused).
 pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
-    let digest = common::header(req.headers, HEADER);
-    let alg = common::header(req.headers, ALG_HEADER);
-    let (digest, alg) = match (digest, alg) {
-        (Header::Absent, _) | (_, Header::Absent) => return Err(Rejection::Missing),
-        (Header::Invalid, _) | (_, Header::Invalid) => return Err(Rejection::Malformed),
-        (Header::Value(d), Header::Value(a)) => (d, a),
-    };
+    let values = common::required_headers(req.headers, [HEADER, ALG_HEADER])?;
+    let (digest, alg) = (values[0], values[1]);
     let alg = DigestAlg::parse(alg).ok_or(Rejection::Malformed)?;
     if digest.len() != alg.hex_len() || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Rejection::Malformed);
     }
-    let mut matched = false;
-    for secret in &params.secrets {
-        let expected = sign(secret.expose(), alg, req.body);
-        matched |= ct_eq(digest.as_bytes(), expected.as_bytes());
-    }
-    if matched {
-        Ok(())
-    } else {
-        Err(Rejection::Mismatch)
-    }
+    // No UTF-8 requirement: Sumsub signs the raw bytes.
+    common::matched_or_mismatch(common::any_secret_signs(
+        &params.secrets,
+        |s| sign(s, alg, req.body),
+        &[digest],
+    ))
 }
 
 // === extraction ===

@@ -58,7 +58,7 @@
 use super::common::{self, Algorithm, Header};
 use super::form;
 use super::public_url::{self, PublicUrl};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hookgate_config::SourceConfig;
@@ -92,26 +92,12 @@ impl Params {
     /// Builds from the source's config: at least one non-empty auth token
     /// and a valid `public_url`; no scheme keys.
     pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        common::reject_other_keys(source, NAME, &[], true)?;
-        let secrets = common::require_secrets(source, NAME)?.to_vec();
-        let url = PublicUrl::from_source(source, NAME)?;
+        let (secrets, url) = public_url::secrets_and_url(source, NAME)?;
         Ok(Params { secrets, url })
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(timed);
 
 // === verification ===
 
@@ -202,15 +188,7 @@ fn signed_content(req: &RawRequest<'_>, query: &str) -> Result<Signed, Rejection
 
 /// Checks the signature (no timestamp: `now_unix` is unused).
 pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
-    let value = match common::header(req.headers, HEADER) {
-        Header::Absent => return Err(Rejection::Missing),
-        Header::Invalid => return Err(Rejection::Malformed),
-        Header::Value(v) => v,
-    };
-    // Not base64 at all: malformed; any other base64 simply mismatches.
-    if STANDARD.decode(value).is_err() {
-        return Err(Rejection::Malformed);
-    }
+    let value = common::base64_signature_header(req.headers, HEADER)?;
     let query = public_url::query_of(req.path_and_query);
     let form_params = match signed_content(req, query)? {
         Signed::Form(p) => p,
@@ -220,17 +198,11 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(
         return Err(Rejection::Mismatch);
     }
     let mut matched = false;
-    for secret in &params.secrets {
-        for url in params.url.twilio_variants(query) {
-            let expected = sign(secret.expose(), &url, &form_params);
-            matched |= ct_eq(value.as_bytes(), expected.as_bytes());
-        }
+    for url in params.url.twilio_variants(query) {
+        matched |=
+            common::any_secret_signs(&params.secrets, |s| sign(s, &url, &form_params), &[value]);
     }
-    if matched {
-        Ok(())
-    } else {
-        Err(Rejection::Mismatch)
-    }
+    common::matched_or_mismatch(matched)
 }
 
 // === extraction ===

@@ -66,3 +66,27 @@ pub fn request<'a>(headers: &'a http::HeaderMap, body: &'a [u8]) -> RawRequest<'
 
 /// One row of a header table: (header pairs, expected outcome).
 pub type HeaderCase<'a> = (&'a [(&'a str, &'a [u8])], &'a str);
+
+/// The header-state rows every scheme with one signature header shares
+/// (SPEC §5), run through `v` with `body` at `now`: no header and an empty
+/// one are `missing`; the header sent twice (`good`, then `second`) is
+/// `malformed`; `non_ascii`, when given, is a value that is not visible
+/// ASCII and so `malformed`.
+pub fn assert_single_header_states(
+    v: &Verifier,
+    header: &str,
+    good: &[u8],
+    second: &[u8],
+    non_ascii: Option<&[u8]>,
+    body: &[u8],
+    now: i64,
+) {
+    assert_eq!(outcome(v, &headers(&[]), body, now), "missing");
+    assert_eq!(outcome(v, &headers(&[(header, b"")]), body, now), "missing");
+    let twice = headers(&[(header, good), (header, second)]);
+    assert_eq!(outcome(v, &twice, body, now), "malformed");
+    if let Some(bad) = non_ascii {
+        let h = headers(&[(header, bad)]);
+        assert_eq!(outcome(v, &h, body, now), "malformed", "{bad:?}");
+    }
+}
