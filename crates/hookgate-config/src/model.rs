@@ -131,6 +131,10 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// `level`: a tracing filter such as `info` (default) or `hookgate=debug`.
     pub level: String,
+    /// `otlp_endpoint`: an OTLP/HTTP collector (`http://127.0.0.1:4318`);
+    /// when set, a span per ingest request and per delivery attempt is
+    /// exported to `{endpoint}/v1/traces`. Absent = no export.
+    pub otlp_endpoint: Option<http::Uri>,
 }
 
 /// Log output format.

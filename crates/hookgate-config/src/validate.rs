@@ -55,7 +55,7 @@ const DELIVERY_KEYS: &[&str] = &[
     "poll_interval",
     "ca_file",
 ];
-const LOG_KEYS: &[&str] = &["format", "level"];
+const LOG_KEYS: &[&str] = &["format", "level", "otlp_endpoint"];
 const RATE_LIMIT_KEYS: &[&str] = &["per_second", "burst"];
 
 /// URL schemes the Redis client accepts.
@@ -478,6 +478,15 @@ fn log(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> LogConfig {
         format: opt(ctx, t, "format", |c, f| c.choice(f, &["text", "json"]))
             .map_or(LogFormat::Text, |i| [LogFormat::Text, LogFormat::Json][i]),
         level: opt(ctx, t, "level", Ctx::nonempty_string).unwrap_or_else(|| "info".to_owned()),
+        otlp_endpoint: opt(ctx, t, "otlp_endpoint", |c, f| {
+            let s = c.string(f)?;
+            let uri = crate::subscription::absolute_http_url(c, f, &s)?;
+            if uri.scheme_str() != Some("http") {
+                c.error_at(f, "the OTLP exporter speaks plain http (a local collector or sidecar)");
+                return None;
+            }
+            Some(uri)
+        }),
     }
 }
 

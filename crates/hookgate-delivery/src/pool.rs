@@ -13,6 +13,7 @@ use hookgate_core::shutdown::Drain;
 use hookgate_core::time::{now_ms, now_unix, rfc3339_ms};
 use hookgate_core::{Secret, trace};
 use hookgate_store::{AttemptRecord, ClaimedDelivery, Finish, Store};
+use hookgate_telemetry::{Kind, SpanData, Tracer, otlp};
 use http::{HeaderValue, Request, header};
 use http_body_util::{BodyExt, Full};
 use std::sync::Arc;
@@ -86,6 +87,7 @@ struct Route {
     sub: Arc<Subscription>,
     breaker: Breaker,
     wake: Notify,
+    tracer: Tracer,
 }
 
 /// A route's state, for operators.
@@ -108,7 +110,12 @@ pub struct Delivery {
 impl Delivery {
     /// Starts one pool per source; every task is spawned through `drain`.
     /// Fails only when the TLS settings cannot be loaded.
-    pub fn start(cfg: &Config, store: Store, drain: &Drain) -> Result<Self, String> {
+    pub fn start(
+        cfg: &Config,
+        store: Store,
+        drain: &Drain,
+        tracer: Tracer,
+    ) -> Result<Self, String> {
         let tls = client::tls_config(cfg.delivery.ca_file.as_deref())?;
         let settings = Settings {
             visibility_timeout: cfg.delivery.visibility_timeout,
@@ -138,6 +145,7 @@ impl Delivery {
                         sub: sub.clone(),
                         breaker: Breaker::new(b.failures, b.cooldown),
                         wake: Notify::new(),
+                        tracer: tracer.clone(),
                     })
                 })
                 .collect();
@@ -436,7 +444,7 @@ struct Sent {
     response: Option<String>,
 }
 
-async fn send(route: &Route, d: &ClaimedDelivery, n: u32) -> Sent {
+async fn send(route: &Route, d: &ClaimedDelivery, n: u32, traceparent: Option<&str>) -> Sent {
     let sub = &route.sub;
     let ts = now_unix();
     let signature = sign::signature(&sub.secrets, d.id.as_str(), ts, &d.cloudevent);
@@ -459,7 +467,7 @@ async fn send(route: &Route, d: &ClaimedDelivery, n: u32) -> Sent {
     );
     h.insert("hookgate-attempt", HeaderValue::from(n));
     h.insert("hookgate-subscription", sub.sub_header.clone());
-    if let Some(tp) = trace::child_of(&d.traceparent).and_then(|t| HeaderValue::from_str(&t).ok()) {
+    if let Some(tp) = traceparent.and_then(|t| HeaderValue::from_str(t).ok()) {
         h.insert("traceparent", tp);
     }
     let req = match req.body(Full::new(Bytes::from(d.cloudevent.clone()))) {
@@ -547,7 +555,10 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
     let n = d.attempts + 1;
     let started_ms = now_ms();
     let started = Instant::now();
-    let sent = send(route, &d, n).await;
+    let started_at = SystemTime::now();
+    // This attempt's span: same trace as the ingest request, new span id.
+    let traceparent = trace::child_of(&d.traceparent);
+    let sent = send(route, &d, n, traceparent.as_deref()).await;
     let elapsed = started.elapsed();
     let record = AttemptRecord {
         n,
@@ -594,6 +605,28 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
             }
         }
     };
+    if route.tracer.enabled()
+        && let Some((trace_id, span_id)) = traceparent.as_deref().and_then(otlp::ids_of)
+    {
+        route.tracer.record(SpanData {
+            trace_id,
+            span_id,
+            parent_span_id: otlp::ids_of(&d.traceparent).map(|(_, s)| s),
+            name: format!("deliver {}", sub.id),
+            kind: Kind::Client,
+            start_unix_nanos: otlp::unix_nanos(started_at),
+            end_unix_nanos: otlp::unix_nanos(started_at + elapsed),
+            attributes: vec![
+                ("hookgate.source", route.source.clone()),
+                ("hookgate.subscription", sub.id.clone()),
+                ("hookgate.event_id", d.id.to_string()),
+                ("hookgate.attempt", n.to_string()),
+                ("hookgate.outcome", outcome.to_owned()),
+            ],
+            status_code: sent.status_code,
+            error: outcome != "delivered",
+        });
+    }
     metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => outcome)
         .increment(1);
     metrics::histogram!("hookgate_delivery_duration_seconds", "subscription" => sub.id.clone())

@@ -9,6 +9,7 @@ use hookgate_core::time::{now_ms, rfc3339_ms};
 use hookgate_core::{EventId, idempotency_key, trace};
 use hookgate_http::Body;
 use hookgate_store::{NewEvent, Store, StoreError};
+use hookgate_telemetry::{Kind, SpanData, Tracer, otlp};
 use hookgate_verify::{RawRequest, SchemeError, Verifier};
 use http::{HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
@@ -38,6 +39,7 @@ pub struct Ingest {
     max_body: u64,
     read_timeout: Duration,
     retention: Duration,
+    tracer: Tracer,
 }
 
 /// Why the body could not be taken.
@@ -50,7 +52,7 @@ enum BodyError {
 impl Ingest {
     /// Builds every source's verifier; any scheme error stops the gateway
     /// (fail closed: no source runs unverified).
-    pub fn new(cfg: &Config, store: Store) -> Result<Self, Vec<SchemeError>> {
+    pub fn new(cfg: &Config, store: Store, tracer: Tracer) -> Result<Self, Vec<SchemeError>> {
         let mut sources = HashMap::new();
         let mut errors = Vec::new();
         for src in &cfg.sources {
@@ -83,15 +85,50 @@ impl Ingest {
             max_body: cfg.server.max_body_bytes,
             read_timeout: cfg.server.read_timeout,
             retention: cfg.delivery.retention,
+            tracer,
         })
     }
 
     /// Answers one request.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
+        let started_at = std::time::SystemTime::now();
         let request_id = trace::new_request_id();
-        let (source_label, outcome, mut resp) = self.run(req, &request_id).await;
+        // The trace: the provider's when it sent a valid traceparent, else
+        // a new one; this request is its span, and stored events carry it.
+        let incoming = req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let traceparent = trace::continue_or_start(incoming.as_deref());
+        let (source_label, outcome, mut resp) = self.run(req, &request_id, &traceparent).await;
         let elapsed = started.elapsed();
+        if self.tracer.enabled()
+            && let Some((trace_id, span_id)) = otlp::ids_of(&traceparent)
+        {
+            let parent_span_id = incoming
+                .as_deref()
+                .and_then(otlp::ids_of)
+                .filter(|(t, _)| *t == trace_id)
+                .map(|(_, s)| s);
+            self.tracer.record(SpanData {
+                trace_id,
+                span_id,
+                parent_span_id,
+                name: format!("ingest {source_label}"),
+                kind: Kind::Server,
+                start_unix_nanos: otlp::unix_nanos(started_at),
+                end_unix_nanos: otlp::unix_nanos(started_at + elapsed),
+                attributes: vec![
+                    ("hookgate.source", source_label.clone()),
+                    ("hookgate.outcome", outcome.as_str().to_owned()),
+                    ("hookgate.request_id", request_id.clone()),
+                ],
+                status_code: Some(resp.status().as_u16()),
+                error: resp.status().is_server_error(),
+            });
+        }
         metrics::counter!(
             "hookgate_ingest_requests_total",
             "source" => source_label.clone(),
@@ -121,6 +158,7 @@ impl Ingest {
         &self,
         req: Request<Incoming>,
         request_id: &str,
+        traceparent: &str,
     ) -> (String, Outcome, Response<Body>) {
         // 1. route
         let Some(source_id) = req.uri().path().strip_prefix("/ingest/") else {
@@ -221,12 +259,6 @@ impl Ingest {
 
         // 6. atomic dedup + durable enqueue
         let now = now_ms();
-        let traceparent = trace::continue_or_start(
-            parts
-                .headers
-                .get("traceparent")
-                .and_then(|v| v.to_str().ok()),
-        );
         let received = rfc3339_ms(now).unwrap_or_default();
         let mut ids = Vec::with_capacity(events.len());
         let mut types = Vec::with_capacity(events.len());
@@ -252,7 +284,7 @@ impl Ingest {
                 id: &ids[i],
                 ty: &types[i],
                 cloudevent: &bodies[i],
-                traceparent: &traceparent,
+                traceparent,
             })
             .collect();
         let stored = match self

@@ -69,6 +69,17 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
         .ok();
 
     zero_series(&config);
+    // Spans of ingest requests and delivery attempts, when a collector is
+    // configured. The exporter runs on its own drain, stopped last, so the
+    // spans of the final attempts are flushed.
+    let telemetry = Drain::new();
+    let tracer = match &config.log.otlp_endpoint {
+        Some(endpoint) => {
+            tracing::info!(%endpoint, "exporting spans over OTLP/HTTP");
+            hookgate_telemetry::Tracer::start(endpoint, "hookgate", &telemetry)
+        }
+        None => hookgate_telemetry::Tracer::disabled(),
+    };
     let store = Store::open(&config.store)?;
     store.set_retention(config.delivery.retention);
     match store.check_eviction_policy().await {
@@ -85,14 +96,15 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
         }
     }
 
-    let ingest = hookgate_ingest::Ingest::new(&config, store.clone()).map_err(|errs| {
-        anyhow::anyhow!(
-            errs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    })?;
+    let ingest =
+        hookgate_ingest::Ingest::new(&config, store.clone(), tracer.clone()).map_err(|errs| {
+            anyhow::anyhow!(
+                errs.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
     let ingest_listener = TcpListener::bind(config.server.listen).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on {} (server.listen): {e}",
@@ -112,8 +124,9 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
     let opts = ServeOptions {
         header_read_timeout: config.server.header_read_timeout,
     };
-    let delivery = hookgate_delivery::Delivery::start(&config, store.clone(), &back)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let delivery =
+        hookgate_delivery::Delivery::start(&config, store.clone(), &back, tracer.clone())
+            .map_err(|e| anyhow::anyhow!(e))?;
     let runtime: Arc<dyn hookgate_admin::Runtime> = Arc::new(DeliveryRuntime(delivery));
     let admin = Arc::new(hookgate_admin::Admin::new(
         Arc::new(config.clone()),
@@ -148,6 +161,8 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
     let front_done = front.shutdown(grace).await;
     let left = grace.saturating_sub(started.elapsed());
     let back_done = back.shutdown(left).await;
+    drop(tracer);
+    telemetry.shutdown(std::time::Duration::from_secs(2)).await;
     if front_done && back_done {
         tracing::info!("shutdown complete");
     } else {

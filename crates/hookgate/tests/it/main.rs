@@ -12,6 +12,7 @@ mod e2e_adyen;
 mod e2e_delivery;
 mod e2e_ingest;
 mod e2e_metrics;
+mod e2e_trace;
 mod faults;
 mod hostile_ingest;
 mod hostile_store;
