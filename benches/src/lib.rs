@@ -7,9 +7,11 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
+use hookgate_verify::schemes;
 use http::HeaderMap;
 use sha2::Sha256;
 use std::collections::BTreeMap;
+
 
 /// HMAC-SHA256 of the concatenated parts.
 pub fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -103,6 +105,52 @@ pub fn signed(scheme: &str, body: &[u8], now: i64) -> (SourceConfig, HeaderMap) 
             set("paddle-signature", format!("ts={ts};h1={sig}"));
             source(scheme, secret)
         }
+        "onfido" => {
+            let secret = "bench-onfido-token";
+            set("x-sha2-signature", schemes::onfido::sign(secret.as_bytes(), body));
+            source(scheme, secret)
+        }
+        "shopify" => {
+            let secret = "bench-shopify";
+            set("x-shopify-hmac-sha256", schemes::shopify::sign(secret.as_bytes(), body));
+            set("x-shopify-topic", "orders/create".into());
+            set("x-shopify-shop-domain", "bench.myshopify.com".into());
+            set("x-shopify-api-version", "2024-01".into());
+            set("x-shopify-webhook-id", "wh-1".into());
+            set("x-shopify-event-id", "ev-1".into());
+            source(scheme, secret)
+        }
+        "persona" => {
+            let secret = "wbhsec_bench";
+            set(
+                "persona-signature",
+                schemes::persona::signature_header(&[secret.as_bytes()], now, body),
+            );
+            source(scheme, secret)
+        }
+        "sumsub" => {
+            let secret = "bench-sumsub";
+            set(
+                "x-payload-digest",
+                schemes::sumsub::sign(secret.as_bytes(), schemes::sumsub::DigestAlg::Sha256, body),
+            );
+            set("x-payload-digest-alg", "HMAC_SHA256_HEX".into());
+            source(scheme, secret)
+        }
+        "square" => {
+            let secret = "bench-square-key";
+            let url = "https://hooks.example.com/ingest/bench";
+            set("x-square-hmacsha256-signature", schemes::square::sign(secret.as_bytes(), url, body));
+            let mut src = source(scheme, secret);
+            src.public_url = Some(url.into());
+            src
+        }
+        "adyen-hmac-header" => {
+            let key_hex = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+            let key = hex::decode(key_hex).expect("hex");
+            set("hmacsignature", schemes::adyen_hmac_header::sign(&key, body));
+            source(scheme, key_hex)
+        }
         other => panic!("no bench signer for {other}"),
     };
     (src, h)
@@ -116,4 +164,10 @@ pub const SCHEMES: &[&str] = &[
     "checkout",
     "slack",
     "paddle",
+    "onfido",
+    "shopify",
+    "persona",
+    "sumsub",
+    "square",
+    "adyen-hmac-header",
 ];
