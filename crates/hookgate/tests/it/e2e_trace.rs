@@ -107,3 +107,73 @@ async fn spans_of_ingest_and_attempts_join_the_providers_trace_and_reach_the_col
             .all(|r| r.header("content-type") == Some("application/json"))
     );
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_id_and_no_secret() {
+    let redis = RedisServer::start().await;
+    let receiver = Receiver::start().await;
+    let ingest = format!("127.0.0.1:{}", free_port());
+    let admin = format!("127.0.0.1:{}", free_port());
+    let config = config_text(
+        &ingest,
+        &admin,
+        &redis.url(),
+        &receiver.url("/events"),
+        &Options::default(),
+    ) + "\n[log]\nformat = \"json\"\n";
+    let mut gw = GatewayProcess::start(bin(), &config, &[]).await;
+    gw.wait_healthy(&admin, Duration::from_secs(15)).await;
+    let body = stripe_event("evt_jsonlog_1", "charge.succeeded");
+    let sig = sign::stripe_signature(STRIPE_SECRET, sign::now_unix(), &body);
+    let url = format!("http://{ingest}/ingest/stripe");
+    let ok = hookgate_testkit::http::post(&url, &[("stripe-signature", &sig)], body.clone()).await;
+    let bad = hookgate_testkit::http::post(&url, &[("stripe-signature", "t=1,v1=00")], body).await;
+    assert_eq!((ok.status, bad.status), (200, 401));
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+
+    let mut ingest_lines = Vec::new();
+    hookgate_testkit::wait::assert_eventually(
+        "both ingest lines logged",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || {
+            let logs = gw.logs();
+            let lines: Vec<Value> = logs
+                .lines()
+                .filter(|l| l.starts_with('{'))
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+                .collect();
+            ingest_lines = lines
+                .into_iter()
+                .filter(|v| v["message"] == "ingest")
+                .collect();
+            let done = ingest_lines.len() >= 2;
+            async move { done }
+        },
+    )
+    .await;
+    let accepted = ingest_lines
+        .iter()
+        .find(|v| v["outcome"] == "accepted")
+        .expect("accepted line");
+    assert_eq!(accepted["request_id"].as_str(), ok.header("x-request-id"));
+    assert_eq!(accepted["source"], "stripe");
+    let rejected = ingest_lines
+        .iter()
+        .find(|v| v["status"] == 401)
+        .expect("rejected line");
+    assert_eq!(rejected["level"], "INFO", "a client fault is not an error");
+    let logs = gw.logs();
+    for secret in [
+        STRIPE_SECRET,
+        STRIPE_OLD_SECRET,
+        LEDGER_SECRET,
+        ACME_SECRET,
+        sig.as_str(),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret or signature reached the logs"
+        );
+    }
+}
