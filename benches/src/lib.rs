@@ -12,7 +12,6 @@ use http::HeaderMap;
 use sha2::Sha256;
 use std::collections::BTreeMap;
 
-
 /// HMAC-SHA256 of the concatenated parts.
 pub fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
@@ -107,12 +106,18 @@ pub fn signed(scheme: &str, body: &[u8], now: i64) -> (SourceConfig, HeaderMap) 
         }
         "onfido" => {
             let secret = "bench-onfido-token";
-            set("x-sha2-signature", schemes::onfido::sign(secret.as_bytes(), body));
+            set(
+                "x-sha2-signature",
+                schemes::onfido::sign(secret.as_bytes(), body),
+            );
             source(scheme, secret)
         }
         "shopify" => {
             let secret = "bench-shopify";
-            set("x-shopify-hmac-sha256", schemes::shopify::sign(secret.as_bytes(), body));
+            set(
+                "x-shopify-hmac-sha256",
+                schemes::shopify::sign(secret.as_bytes(), body),
+            );
             set("x-shopify-topic", "orders/create".into());
             set("x-shopify-shop-domain", "bench.myshopify.com".into());
             set("x-shopify-api-version", "2024-01".into());
@@ -140,7 +145,10 @@ pub fn signed(scheme: &str, body: &[u8], now: i64) -> (SourceConfig, HeaderMap) 
         "square" => {
             let secret = "bench-square-key";
             let url = "https://hooks.example.com/ingest/bench";
-            set("x-square-hmacsha256-signature", schemes::square::sign(secret.as_bytes(), url, body));
+            set(
+                "x-square-hmacsha256-signature",
+                schemes::square::sign(secret.as_bytes(), url, body),
+            );
             let mut src = source(scheme, secret);
             src.public_url = Some(url.into());
             src
@@ -148,7 +156,10 @@ pub fn signed(scheme: &str, body: &[u8], now: i64) -> (SourceConfig, HeaderMap) 
         "adyen-hmac-header" => {
             let key_hex = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
             let key = hex::decode(key_hex).expect("hex");
-            set("hmacsignature", schemes::adyen_hmac_header::sign(&key, body));
+            set(
+                "hmacsignature",
+                schemes::adyen_hmac_header::sign(&key, body),
+            );
             source(scheme, key_hex)
         }
         other => panic!("no bench signer for {other}"),

@@ -482,7 +482,10 @@ fn log(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> LogConfig {
             let s = c.string(f)?;
             let uri = crate::subscription::absolute_http_url(c, f, &s)?;
             if uri.scheme_str() != Some("http") {
-                c.error_at(f, "the OTLP exporter speaks plain http (a local collector or sidecar)");
+                c.error_at(
+                    f,
+                    "the OTLP exporter speaks plain http (a local collector or sidecar)",
+                );
                 return None;
             }
             Some(uri)
