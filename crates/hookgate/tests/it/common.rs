@@ -205,6 +205,24 @@ impl Harness {
         self.redis.conn().await
     }
 
+    /// Waits (bounded) until field `field` of the delivery hash of
+    /// (event, ledger) on `source` reads `value`.
+    pub async fn wait_delivery_field(&self, source: &str, id: &str, field: &str, value: &str) {
+        hookgate_testkit::wait::assert_eventually(
+            &format!("delivery {id} {field} = {value}"),
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+            || async {
+                self.delivery(source, id)
+                    .await
+                    .get(field)
+                    .map(String::as_str)
+                    == Some(value)
+            },
+        )
+        .await;
+    }
+
     /// The delivery hash of (event, ledger) on `source`.
     pub async fn delivery(
         &self,

@@ -101,19 +101,8 @@ async fn two_failures_then_success_is_delivered_on_attempt_three_with_one_id() {
         .expect("every attempt is signed afresh");
     }
     assert_eq!(got[0].body, got[2].body, "same body on every attempt");
-    hookgate_testkit::wait::assert_eventually(
-        "delivery marked delivered",
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || async {
-            h.delivery("stripe", &id)
-                .await
-                .get("st")
-                .map(String::as_str)
-                == Some("delivered")
-        },
-    )
-    .await;
+    h.wait_delivery_field("stripe", &id, "st", "delivered")
+        .await;
     let d = h.delivery("stripe", &id).await;
     assert_eq!(d["n"], "3");
     settle(Duration::from_millis(400)).await;
@@ -136,19 +125,7 @@ async fn a_400_is_dead_lettered_after_one_attempt_with_its_reason() {
         .await;
     h.receiver.wait_for(1, Duration::from_secs(10)).await;
     let id = event_id("stripe", "evt_dead_1");
-    hookgate_testkit::wait::assert_eventually(
-        "dead letter stored",
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || async {
-            h.delivery("stripe", &id)
-                .await
-                .get("st")
-                .map(String::as_str)
-                == Some("dead")
-        },
-    )
-    .await;
+    h.wait_delivery_field("stripe", &id, "st", "dead").await;
     let d = h.delivery("stripe", &id).await;
     assert_eq!(d["reason"], "status 400");
     assert_eq!(d["code"], "400");
@@ -191,19 +168,7 @@ async fn exhausted_attempts_end_in_a_dead_letter() {
         .await;
     h.receiver.wait_for(3, Duration::from_secs(15)).await;
     let id = event_id("stripe", "evt_exhaust_1");
-    hookgate_testkit::wait::assert_eventually(
-        "dead after max_attempts",
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || async {
-            h.delivery("stripe", &id)
-                .await
-                .get("st")
-                .map(String::as_str)
-                == Some("dead")
-        },
-    )
-    .await;
+    h.wait_delivery_field("stripe", &id, "st", "dead").await;
     let d = h.delivery("stripe", &id).await;
     assert!(d["reason"].starts_with("max_attempts"), "{:?}", d["reason"]);
     assert_eq!(d["code"], "503");
@@ -228,13 +193,7 @@ async fn a_pending_retry_survives_a_gateway_crash() {
         .await;
     h.receiver.wait_for(1, Duration::from_secs(10)).await;
     let id = event_id("stripe", "evt_crash_1");
-    hookgate_testkit::wait::assert_eventually(
-        "first attempt recorded",
-        Duration::from_secs(5),
-        Duration::from_millis(20),
-        || async { h.delivery("stripe", &id).await.get("n").map(String::as_str) == Some("1") },
-    )
-    .await;
+    h.wait_delivery_field("stripe", &id, "n", "1").await;
     h.restart_gateway().await;
     let got = h.receiver.wait_for(2, Duration::from_secs(15)).await;
     assert_eq!(got[1].header("webhook-id"), Some(id.as_str()));
