@@ -18,6 +18,10 @@ use std::time::Duration;
 const SCAN_BATCH: usize = 500;
 /// Most ids one replay call may name.
 const MAX_IDS: usize = 10_000;
+/// Most dead letters one replay-by-filter call handles, so memory stays
+/// bounded however deep the dead letters are; replay is idempotent, so the
+/// operator repeats the call for the rest (oldest first each time).
+const MAX_FILTER_MATCHES: usize = 100_000;
 
 /// A compiled filter.
 struct Matcher {
@@ -204,7 +208,9 @@ pub(crate) async fn replay(
         }
         (None, Some(filter)) => {
             let m = Matcher::new(filter, call)?;
-            for (cursor, v) in scan(call, sub, &m, None, usize::MAX).await? {
+            let mut found = scan(call, sub, &m, None, MAX_FILTER_MATCHES).await?;
+            found.truncate(MAX_FILTER_MATCHES);
+            for (cursor, v) in found {
                 if let Some(id) = EventId::parse(&v.event_id) {
                     matched.push((cursor.source, id));
                 }
