@@ -4,7 +4,7 @@
 //! timing a rejection.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hookgate_benches::{SCHEMES, body, signed};
+use hookgate_benches::{SCHEMES, signed_request};
 use hookgate_verify::{RawRequest, Verifier};
 use std::hint::black_box;
 
@@ -12,10 +12,9 @@ fn bench(c: &mut Criterion) {
     let now = hookgate_core::time::now_unix();
     let mut group = c.benchmark_group("verify");
     for size in [1024usize, 64 * 1024] {
-        let body = body(size);
-        group.throughput(Throughput::Bytes(body.len() as u64));
         for scheme in SCHEMES {
-            let (src, headers) = signed(scheme, &body, now);
+            let (src, headers, body) = signed_request(scheme, size, now);
+            group.throughput(Throughput::Bytes(body.len() as u64));
             let verifier = Verifier::from_source(&src).expect("bench source builds");
             let req = RawRequest {
                 method: "POST",

@@ -12,6 +12,8 @@ use http::HeaderMap;
 use sha2::Sha256;
 use std::collections::BTreeMap;
 
+pub mod load;
+
 /// HMAC-SHA256 of the concatenated parts.
 pub fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
@@ -167,6 +169,121 @@ pub fn signed(scheme: &str, body: &[u8], now: i64) -> (SourceConfig, HeaderMap) 
     (src, h)
 }
 
+/// A valid request of about `size` bytes for any scheme: (source, headers,
+/// body). Schemes whose body has a provider-specific shape (Adyen batches,
+/// Twilio forms) get that shape; the configurable ones get their params.
+pub fn signed_request(scheme: &str, size: usize, now: i64) -> (SourceConfig, HeaderMap, Vec<u8>) {
+    let mut h = HeaderMap::new();
+    let ids = |src: &mut SourceConfig| {
+        src.params.insert("event_id".into(), "/id".into());
+        src.params.insert("event_type".into(), "/type".into());
+    };
+    match scheme {
+        "adyen" => {
+            let key_hex = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+            let key = hex::decode(key_hex).expect("hex");
+            let mut item = serde_json::json!({
+                "pspReference": "7914073381342284", "originalReference": "",
+                "merchantAccountCode": "BenchECOM", "merchantReference": "order-1",
+                "amount": {"value": 1130, "currency": "EUR"}, "eventCode": "AUTHORISATION",
+                "eventDate": "2024-01-01T01:00:00+01:00", "success": "true",
+                "additionalData": {"pad": "x".repeat(size.saturating_sub(400))}
+            });
+            let sig = schemes::adyen::sign_item(&key, &item).expect("signable item");
+            item["additionalData"]["hmacSignature"] = serde_json::json!(sig);
+            let body = serde_json::to_vec(&serde_json::json!({
+                "live": "false", "notificationItems": [{"NotificationRequestItem": item}]
+            }))
+            .expect("json");
+            (source(scheme, key_hex), h, body)
+        }
+        "twilio" => {
+            let token = "bench-twilio-auth-token";
+            let url = "https://hooks.example.com/ingest/bench";
+            let params = vec![
+                ("Body".to_owned(), "x".repeat(size.saturating_sub(120))),
+                ("From".to_owned(), "+15550001111".to_owned()),
+                ("MessageSid".to_owned(), "SM1".to_owned()),
+                ("MessageStatus".to_owned(), "delivered".to_owned()),
+            ];
+            let body: String = form_body(&params);
+            h.insert(
+                "x-twilio-signature",
+                schemes::twilio::sign(token.as_bytes(), url, &params)
+                    .parse()
+                    .expect("header"),
+            );
+            h.insert(
+                "content-type",
+                "application/x-www-form-urlencoded".parse().expect("header"),
+            );
+            let mut src = source(scheme, token);
+            src.public_url = Some(url.into());
+            (src, h, body.into_bytes())
+        }
+        "hmac" => {
+            let body = body(size);
+            let secret = "bench-hmac";
+            let sig = schemes::hmac::sign(
+                "sha256",
+                schemes::hmac::Encoding::Hex,
+                "",
+                secret.as_bytes(),
+                &body,
+            )
+            .expect("sha256");
+            h.insert("x-signature", sig.parse().expect("header"));
+            let mut src = source(scheme, secret);
+            src.params.insert("header".into(), "x-signature".into());
+            ids(&mut src);
+            (src, h, body)
+        }
+        "basic-auth" => {
+            h.insert(
+                "authorization",
+                schemes::basic_auth::sign("bench", "password")
+                    .parse()
+                    .expect("header"),
+            );
+            let mut src = source(scheme, "bench:password");
+            ids(&mut src);
+            (src, h, body(size))
+        }
+        "header-token" => {
+            h.insert("x-token", "bench-token".parse().expect("header"));
+            let mut src = source(scheme, "bench-token");
+            src.params.insert("header".into(), "x-token".into());
+            ids(&mut src);
+            (src, h, body(size))
+        }
+        other => {
+            let body = body(size);
+            let (src, h) = signed(other, &body, now);
+            (src, h, body)
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` of `params` (only `+`-free ASCII
+/// letters, digits and a few marks are left as is).
+fn form_body(params: &[(String, String)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Schemes the verify bench covers.
 pub const SCHEMES: &[&str] = &[
     "stripe",
@@ -181,4 +298,9 @@ pub const SCHEMES: &[&str] = &[
     "sumsub",
     "square",
     "adyen-hmac-header",
+    "adyen",
+    "twilio",
+    "hmac",
+    "basic-auth",
+    "header-token",
 ];

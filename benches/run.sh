@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# benches/run.sh: Hookgate's recorded load run, on this machine, loopback only.
+#
+# Builds the release binaries, starts a throwaway redis-server on a free port
+# (never 6379), and measures, each step bounded in time:
+#   (a) baseline: bare hyper server, closed loop
+#   (b) gateway ingest (stripe, 1 subscription delivering to a sink), closed
+#       loop at the same connection count; ratio = gateway / baseline req/s;
+#       gateway RSS sampled during it (f); Redis commandstats delta
+#   (b2) ingest only (standard-webhooks source whose type no subscription
+#       matches): req/s and Redis commands per ingested event (e)
+#   (c) gateway open loop at half of (b)'s rate: latency percentiles (and
+#       the same for the ingest-only source at half of (b2)'s rate)
+#   (d) fan-out: N events ingested with the subscriptions paused, then
+#       resumed: deliveries/s with 1 and with 10 subscriptions
+#   (b, c again) with Redis `appendonly yes, appendfsync always` (AOF=0 skips)
+# Results go to benches/results/<date>-<machine>/ (raw.csv, summary.md,
+# commands.txt, the configs). Everything started is killed on exit.
+#
+# Knobs (environment): STEP_SECS (10), CONNS (64), BODY (1024),
+# FANOUT_EVENTS (10000), AOF (1), MACHINE (<nproc>core-<mem>g), OUT.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+STEP_SECS=${STEP_SECS:-10}
+CONNS=${CONNS:-64}
+BODY=${BODY:-1024}
+FANOUT_EVENTS=${FANOUT_EVENTS:-10000}
+AOF=${AOF:-1}
+MACHINE=${MACHINE:-"$(nproc)core-$(free -g | awk '/^Mem:/{print $2}')g"}
+DATE=$(date -u +%F)
+OUT=${OUT:-"$ROOT/benches/results/$DATE-$MACHINE"}
+RAW="$OUT/raw.csv"
+CMDS="$OUT/commands.txt"
+EXTRA="$OUT/extra.txt"
+TMP=$(mktemp -d /tmp/hookgate-bench.XXXXXX)
+
+LOADGEN="$ROOT/target/release/loadgen"
+BASELINE="$ROOT/target/release/baseline"
+HOOKGATE="$ROOT/target/release/hookgate"
+
+# Every process this script starts, by pid; killed on any exit.
+PIDS=()
+ours() { PIDS+=("$1"); echo "$1" >>"$TMP/pids"; }
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '\n=== %s\n' "$*" >&2; }
+
+free_port() {
+    local p
+    while :; do
+        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        [ "$p" != 6379 ] && { echo "$p"; return; }
+    done
+}
+
+# Records the exact command in commands.txt (run() also runs it; background
+# processes are started directly after logcmd so that $! is their own pid).
+logcmd() { { printf '%q ' "$@"; echo; } | sed "s|$ROOT/||g; s|$TMP|\$TMP|g" >>"$CMDS"; }
+run() {
+    logcmd "$@"
+    "$@"
+}
+
+wait_for() { # seconds, command...
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "timed out waiting for: $*" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+mkdir -p "$OUT"
+: >"$RAW"
+: >"$CMDS"
+: >"$EXTRA"
+extra() { echo "$1=$2" >>"$EXTRA"; }
+
+log "building release binaries"
+run cargo build --release -p hookgate
+run cargo build --release -p hookgate-benches --bins
+
+# Other processes using the CPU during the measurements (the machine is
+# shared): sampled every few seconds, reported in summary.md.
+interference_sampler() {
+    local ours_re
+    while :; do
+        ours_re="^($(paste -sd'|' "$TMP/pids" 2>/dev/null || echo 0)|$$)$"
+        top -b -n2 -d1 -w 200 | awk -v t="$(date +%s)" -v re="$ours_re" \
+            '/^top -/{n++} n==2 && $1 ~ /^[0-9]+$/ && $9 > 20 && $1 !~ re && $12 != "top" && $12 != "loadgen" \
+             { print t, $1, $9 "%", $12 }' >>"$OUT/interference.txt"
+        sleep 2
+    done
+}
+: >"$OUT/interference.txt"
+echo 0 >"$TMP/pids"
+interference_sampler &
+PIDS+=("$!")
+
+REDIS_PORT=$(free_port)
+GW_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+SINK_PORT=$(free_port)
+BASE_PORT=$(free_port)
+rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+
+# --- redis -------------------------------------------------------------------
+REDIS_PID=
+start_redis() { # none | aof
+    mkdir -p "$TMP/redis-$1"
+    local args=(--port "$REDIS_PORT" --bind 127.0.0.1 --save "" --dir "$TMP/redis-$1"
+        --maxmemory-policy noeviction --daemonize no)
+    if [ "$1" = aof ]; then
+        args+=(--appendonly yes --appendfsync always)
+    else
+        args+=(--appendonly no)
+    fi
+    logcmd redis-server "${args[@]}"
+    redis-server "${args[@]}" >"$TMP/redis-$1.log" 2>&1 &
+    REDIS_PID=$!
+    ours "$REDIS_PID"
+    wait_for 10 rcli ping
+}
+stop_redis() {
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+}
+
+# --- gateway configs ------------------------------------------------------------
+TOKEN=bench-admin-token
+TOKEN_SHA=$(printf %s "$TOKEN" | sha256sum | awk '{print $1}')
+write_config() { # file, number of subscriptions
+    local f=$1 n=$2 i
+    cat >"$f" <<EOF
+# Written by benches/run.sh: generous limits, nothing but loopback.
+[server]
+listen = "127.0.0.1:$GW_PORT"
+max_in_flight_per_source = 100000
+shutdown_grace = "1s"
+
+[admin]
+listen = "127.0.0.1:$ADMIN_PORT"
+
+[[admin.tokens]]
+name = "bench"
+role = "operator"
+sha256 = "$TOKEN_SHA"
+
+[store]
+url = "redis://127.0.0.1:$REDIS_PORT"
+
+[log]
+level = "warn"
+
+[[sources]]
+id = "stripe"
+scheme = "stripe"
+secrets = [{ value = "whsec_bench_stripe" }]
+workers = 128
+
+[[sources]]
+id = "acme"
+scheme = "standard-webhooks"
+secrets = [{ value = "whsec_YmVuY2gtc3RhbmRhcmQtd2ViaG9va3Mta2V5LTAwMDE=" }]
+workers = 128
+EOF
+    for ((i = 0; i < n; i++)); do
+        cat >>"$f" <<EOF
+
+[[subscriptions]]
+id = "sink$i"
+url = "http://127.0.0.1:$SINK_PORT/s$i"
+events = ["stripe.*"]
+secret = { value = "whsec_YmVuY2gtc3Vic2NyaXB0aW9uLXNpZ25pbmcta2V5" }
+timeout = "10s"
+max_in_flight = 64
+EOF
+    done
+}
+CFG1="$TMP/bench-1sub.toml"
+CFG10="$TMP/bench-10sub.toml"
+write_config "$CFG1" 1
+write_config "$CFG10" 10
+
+GW_PID=
+start_gateway() { # config, step name
+    rcli FLUSHALL >/dev/null
+    logcmd "$HOOKGATE" serve --config "$1"
+    "$HOOKGATE" serve --config "$1" >"$TMP/gateway-$2.log" 2>&1 &
+    GW_PID=$!
+    ours "$GW_PID"
+    wait_for 15 curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz"
+}
+stop_gateway() {
+    kill -TERM "$GW_PID" 2>/dev/null || true
+    wait "$GW_PID" 2>/dev/null || true
+}
+
+SINK_PID=
+start_sink() { # label, expect, timeout
+    local args=(sink --listen "127.0.0.1:$SINK_PORT" --expect "$2" --timeout "$3"
+        --idle 5 --csv "$RAW" --label "$1")
+    logcmd "$LOADGEN" "${args[@]}"
+    "$LOADGEN" "${args[@]}" >"$TMP/sink-$1.log" 2>&1 &
+    SINK_PID=$!
+    ours "$SINK_PID"
+    wait_for 10 grep -q listening "$TMP/sink-$1.log"
+}
+stop_sink() { # label
+    kill -TERM "$SINK_PID" 2>/dev/null || true
+    wait "$SINK_PID" 2>/dev/null || true
+    cat "$TMP/sink-$1.log"
+}
+await_sink() { # label
+    wait "$SINK_PID" 2>/dev/null || true
+    cat "$TMP/sink-$1.log"
+}
+
+loadgen() { # label, url, extra args...
+    local label=$1 url=$2
+    shift 2
+    run "$LOADGEN" --url "$url" --label "$label" --csv "$RAW" --body-size "$BODY" "$@"
+}
+
+# per_s of the last CSV row with this label
+rate_of() { awk -F, -v l="$1" '$2 == l { r = $10 } END { print r + 0 }' "$RAW"; }
+count_2xx_of() { awk -F, -v l="$1" '$2 == l { r = $16 } END { print r + 0 }' "$RAW"; }
+
+rss_sampler() { # pid, seconds, out file: peak VmRSS (kB) while it runs
+    local pid=$1 until=$((SECONDS + $2)) peak=0 v
+    while [ "$SECONDS" -lt "$until" ] && [ -r "/proc/$pid/status" ]; do
+        v=$(awk '/^VmRSS:/{print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        [ "${v:-0}" -gt "$peak" ] && peak=$v
+        sleep 0.5
+    done
+    echo "$peak" >"$3"
+}
+
+commandstats() { rcli INFO commandstats | tr -d '\r' | grep '^cmdstat_' >"$1"; }
+store_ops() { curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | grep '^hookgate_store_duration_seconds_count' >"$1" || true; }
+
+STRIPE_URL="http://127.0.0.1:$GW_PORT/ingest/stripe"
+ACME_URL="http://127.0.0.1:$GW_PORT/ingest/acme"
+LOAD_REQS=2000000
+
+# --- (a) baseline ----------------------------------------------------------------
+start_redis none
+log "(a) baseline: bare hyper, closed loop, $CONNS connections, ${STEP_SECS}s"
+logcmd "$BASELINE" --listen "127.0.0.1:$BASE_PORT" --duration 120
+"$BASELINE" --listen "127.0.0.1:$BASE_PORT" --duration 120 >"$TMP/baseline.log" 2>&1 &
+BASE_PID=$!
+ours "$BASE_PID"
+wait_for 10 grep -q listening "$TMP/baseline.log"
+loadgen baseline "http://127.0.0.1:$BASE_PORT/ingest/stripe" --connections "$CONNS" \
+    --duration "$STEP_SECS" --requests "$LOAD_REQS"
+kill "$BASE_PID" 2>/dev/null || true
+wait "$BASE_PID" 2>/dev/null || true
+
+# --- (b) gateway closed loop, RSS, commandstats --------------------------------------
+ingest_max() { # label prefix
+    log "($1) gateway ingest: stripe, 1 subscription, closed loop, $CONNS connections, ${STEP_SECS}s"
+    start_gateway "$CFG1" "$1"
+    start_sink "$1-sink" 0 $((STEP_SECS + 30))
+    commandstats "$TMP/cs-$1-before"
+    rss_sampler "$GW_PID" "$STEP_SECS" "$TMP/rss-$1" &
+    local sampler=$!
+    loadgen "$1" "$STRIPE_URL" --connections "$CONNS" --duration "$STEP_SECS" --requests "$LOAD_REQS"
+    wait "$sampler" || true
+    commandstats "$TMP/cs-$1-after"
+    extra "$1.rss_peak_kb" "$(cat "$TMP/rss-$1")"
+    extra "$1.vmhwm_kb" "$(awk '/^VmHWM:/{print $2}' "/proc/$GW_PID/status")"
+    stop_sink "$1-sink"
+    stop_gateway
+}
+
+open_loop() { # label, max-rate label, [extra loadgen args for an ingest-only run]
+    local label=$1 rate url=$STRIPE_URL
+    rate=$(awk -v r="$(rate_of "$2")" 'BEGIN { printf "%d", r / 2 }')
+    shift 2
+    [ $# -gt 0 ] && url=$ACME_URL
+    log "($label) gateway open loop at half of the max = $rate req/s, $((STEP_SECS + 5))s"
+    start_gateway "$CFG1" "$label"
+    start_sink "$label-sink" 0 $((STEP_SECS + 40))
+    loadgen "$label" "$url" --connections 256 --rate "$rate" \
+        --duration $((STEP_SECS + 5)) --requests "$LOAD_REQS" "$@"
+    stop_sink "$label-sink"
+    stop_gateway
+}
+
+ingest_max ingest
+extra ratio "$(awk -v g="$(rate_of ingest)" -v b="$(rate_of baseline)" 'BEGIN { printf "%.3f", g / b }')"
+
+# --- (b2)/(e) ingest only, Redis commands per event -----------------------------------
+log "(e) ingest only (acme, unrouted type), closed loop, ${STEP_SECS}s: Redis commands per event"
+start_gateway "$CFG1" ingest-only
+sleep 1
+commandstats "$TMP/cs-idle-before"
+sleep 3
+commandstats "$TMP/cs-idle-after"
+commandstats "$TMP/cs-ingest-only-before"
+store_ops "$TMP/ops-ingest-only-before"
+loadgen ingest-only "$ACME_URL" --scheme standard-webhooks --event-type bench.unrouted \
+    --connections "$CONNS" --duration "$STEP_SECS" --requests "$LOAD_REQS"
+sleep 2 # let the fan-out loop finish the backlog
+commandstats "$TMP/cs-ingest-only-after"
+store_ops "$TMP/ops-ingest-only-after"
+stop_gateway
+
+# --- (c) open loop at half the max rate ------------------------------------------
+open_loop open-half ingest
+# the same without deliveries competing for the CPU
+open_loop open-half-ingest-only ingest-only --scheme standard-webhooks --event-type bench.unrouted
+
+# --- (d) fan-out 1 -> 10 -------------------------------------------------------
+fanout() { # label, config, number of subscriptions
+    local label=$1 cfg=$2 n=$3 i expect
+    expect=$((FANOUT_EVENTS * n))
+    log "(d) $label: $FANOUT_EVENTS events ingested paused, then $n subscription(s) resumed"
+    start_gateway "$cfg" "$label"
+    start_sink "$label" "$expect" 120
+    for ((i = 0; i < n; i++)); do
+        curl -sf -X POST -H "authorization: Bearer $TOKEN" \
+            "http://127.0.0.1:$ADMIN_PORT/admin/v1/subscriptions/sink$i/pause" >/dev/null
+    done
+    loadgen "$label-ingest" "$STRIPE_URL" --connections "$CONNS" --duration 60 \
+        --requests "$FANOUT_EVENTS"
+    sleep 2 # fan-out into the paused route queues
+    for ((i = 0; i < n; i++)); do
+        curl -sf -X POST -H "authorization: Bearer $TOKEN" \
+            "http://127.0.0.1:$ADMIN_PORT/admin/v1/subscriptions/sink$i/resume" >/dev/null
+    done
+    await_sink "$label"
+    extra "$label.vmhwm_kb" "$(awk '/^VmHWM:/{print $2}' "/proc/$GW_PID/status")"
+    stop_gateway
+}
+fanout fanout-1 "$CFG1" 1
+fanout fanout-10 "$CFG10" 10
+stop_redis
+
+# --- AOF, appendfsync always ---------------------------------------------------
+if [ "$AOF" = 1 ]; then
+    start_redis aof
+    ingest_max aof-ingest
+    extra aof.ratio "$(awk -v g="$(rate_of aof-ingest)" -v b="$(rate_of baseline)" 'BEGIN { printf "%.3f", g / b }')"
+    open_loop aof-open-half aof-ingest
+    stop_redis
+fi
+
+# --- summary ---------------------------------------------------------------------
+log "writing $OUT/summary.md"
+cp "$CFG1" "$CFG10" "$OUT/"
+sed -i "s|$TMP/||g" "$OUT/commands.txt"
+{
+    echo "## nproc"; nproc
+    echo "## free -g"; free -g
+    echo "## lscpu | head -20"; lscpu | head -20
+    echo "## uname -srm"; uname -srm
+    echo "## rustc -V"; rustc -V
+    echo "## redis-server --version"; redis-server --version
+    echo "## git"; git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true
+    git -C "$ROOT" status --short 2>/dev/null | head -20 || true
+} >"$TMP/machine.txt"
+python3 "$ROOT/benches/summary.py" --out "$OUT" --machine "$MACHINE" --date "$DATE" \
+    --machine-info "$TMP/machine.txt" --tmp "$TMP" \
+    --settings "STEP_SECS=$STEP_SECS CONNS=$CONNS BODY=$BODY FANOUT_EVENTS=$FANOUT_EVENTS AOF=$AOF"
+cat "$OUT/summary.md"
