@@ -17,6 +17,10 @@
 //! every delivery and reports deliveries/s and the end-to-end latency from
 //! the `sent_at_ns` the generator embedded in the provider payload (the
 //! gateway forwards it unchanged inside the CloudEvent `data`).
+//!
+//! `loadgen hang` is a sick subscriber: it accepts connections and never
+//! answers (reads and discards what arrives until the peer closes), for the
+//! "sick neighbour" scenario (`benches/neighbour.sh`).
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -58,6 +62,8 @@ struct Cli {
 enum Command {
     /// Receive deliveries, answer 200, report deliveries/s and end-to-end latency.
     Sink(SinkArgs),
+    /// Accept connections and never answer (a hanging subscriber).
+    Hang(HangArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -146,10 +152,27 @@ struct SinkArgs {
     label: String,
 }
 
+#[derive(Args)]
+struct HangArgs {
+    /// Listen address; must be loopback.
+    #[arg(long, default_value = "127.0.0.1:7002")]
+    listen: String,
+    /// Stop after this many seconds in any case (cap 600).
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Connections held open at once; beyond it new ones are closed at once.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: u64,
+    /// Tokio worker threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let threads = match &cli.command {
         Some(Command::Sink(a)) => a.threads,
+        Some(Command::Hang(a)) => Some(a.threads),
         None => cli.run.threads,
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -165,6 +188,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Sink(args)) => rt.block_on(sink(args)),
+        Some(Command::Hang(args)) => rt.block_on(hang(args)),
         None => rt.block_on(run(cli.run)),
     };
     match result {
@@ -598,4 +622,70 @@ async fn receive(
         state.done.notify_one();
     }
     Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+}
+
+// === hang ===
+
+/// Accepts and never answers: every connection is read (and discarded) until
+/// the peer closes it, so the client sees its own timeout. Bounded by
+/// `--timeout` and `--max-connections`; prints what it saw on exit.
+async fn hang(args: HangArgs) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let addr = loopback_listen(&args.listen)?;
+    let timeout = check_seconds("--timeout", args.timeout)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("bind {addr}: {e}"))?;
+    let accepted = Arc::new(AtomicU64::new(0));
+    let open = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
+    let turned_away = Arc::new(AtomicU64::new(0));
+    println!("hang listening on {addr}");
+    let (a, o, p, t) = (
+        accepted.clone(),
+        open.clone(),
+        peak.clone(),
+        turned_away.clone(),
+    );
+    let max = args.max_connections;
+    let acceptor = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            };
+            a.fetch_add(1, Ordering::Relaxed);
+            if o.load(Ordering::Relaxed) >= max {
+                t.fetch_add(1, Ordering::Relaxed);
+                continue; // dropped: closed at once
+            }
+            let now_open = o.fetch_add(1, Ordering::Relaxed) + 1;
+            p.fetch_max(now_open, Ordering::Relaxed);
+            let o = o.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                o.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+    });
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let why = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = tokio::time::sleep(timeout) => "timeout",
+    };
+    acceptor.abort();
+    println!(
+        "hang: stop={why} accepted={} peak_open={} turned_away={}",
+        accepted.load(Ordering::Relaxed),
+        peak.load(Ordering::Relaxed),
+        turned_away.load(Ordering::Relaxed)
+    );
+    Ok(())
 }
