@@ -392,11 +392,13 @@ impl Store {
         let keys = &self.inner.keys;
         let mut inv = self.inner.scripts.fanout_claim.prepare_invoke();
         inv.key(keys.fanout_queue(source))
-            .key(keys.fanout_leases(source));
+            .key(keys.fanout_leases(source))
+            .key(keys.event_index(source));
         inv.arg(now_ms())
             .arg(lease.as_millis() as u64)
             .arg(max)
-            .arg(format!("{}e:", keys.source_base(source)));
+            .arg(format!("{}e:", keys.source_base(source)))
+            .arg(self.inner.retention_ms.load(Ordering::Relaxed));
         let mut c = self.conn();
         let flat: Vec<String> = self.timed("fanout", inv.invoke_async(&mut c)).await?;
         let mut out = Vec::with_capacity(flat.len() / 2);

@@ -7,6 +7,8 @@
 -- then per event i, 4 values: event id, normalized type, CloudEvent JSON,
 -- traceparent ('' when none).
 -- Returns one integer per event: 1 = stored, 0 = duplicate.
+-- (The event index is trimmed by the fan-out claim, once per batch, not
+-- here once per event.)
 --
 -- The claim (the dedup marker) is written LAST for each event: if anything
 -- before it fails, no key is claimed and the provider's retry redoes the
@@ -17,7 +19,6 @@ local dedup_ttl = ARGV[2]
 local retention = tonumber(ARGV[3])
 local n = (#KEYS - 2) / 2
 local out = {}
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - retention)
 for i = 1, n do
   local dedup = KEYS[2 + 2 * i - 1]
   local event = KEYS[2 + 2 * i]

@@ -705,3 +705,37 @@ async fn claims_trim_dead_letters_past_retention_and_reclaimed_records_get_a_ttl
         "recreated record has the retention TTL: {ttl}"
     );
 }
+
+#[tokio::test]
+async fn fanout_claims_trim_the_event_index_past_retention() {
+    let server = RedisServer::start().await;
+    let store = open(&server).await;
+    let mut conn = server.conn().await;
+    let ei = key("ei", "");
+    let now = now_ms();
+    let _: i64 = raw(
+        &mut conn,
+        &[
+            "ZADD",
+            &ei,
+            &(now - 10_000).to_string(),
+            "evt_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ],
+    )
+    .await;
+    let fresh = ingest_and_fan_out(&store, "stripe", "evt_index_fresh", &["ledger"]).await;
+    store.set_retention(Duration::from_secs(5));
+    bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
+        .await
+        .expect("fan-out claim");
+    let left: Vec<String> = zmembers(&mut conn, &ei)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        left,
+        vec![fresh.id.to_string()],
+        "index entries past the retention are trimmed"
+    );
+}
