@@ -26,7 +26,7 @@ pub(crate) enum Field {
 }
 
 impl Field {
-    fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         if let Some(name) = raw.strip_prefix("header:") {
             return http::HeaderName::from_bytes(name.as_bytes())
                 .map(Field::Header)
@@ -39,7 +39,7 @@ impl Field {
     }
 
     /// The field's value, `None` when absent.
-    fn get(
+    pub(crate) fn get(
         &self,
         req: &RawRequest<'_>,
         json: Option<&Value>,
@@ -63,7 +63,7 @@ impl Field {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Field::Header(name) => format!("header `{name}`"),
             Field::Pointer(p) => format!("`{p}`"),
@@ -165,7 +165,7 @@ impl Fields {
 }
 
 /// Unix seconds (digits) or an RFC 3339 string → RFC 3339.
-fn to_rfc3339(v: &str) -> Option<String> {
+pub(crate) fn to_rfc3339(v: &str) -> Option<String> {
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         return v
             .parse::<i64>()

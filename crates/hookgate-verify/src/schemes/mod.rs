@@ -117,6 +117,13 @@ pub const NAMES: &[&str] = &[
     header_token::NAME,
 ];
 
+/// Schemes that read `event_id`/`event_type`/`event_time`/`event_subject`
+/// themselves; for every other scheme those keys override its identity.
+pub const CONFIGURABLE: &[&str] = &[hmac::NAME, basic_auth::NAME, header_token::NAME];
+
+/// Schemes whose callbacks are batches (identity per item; no override).
+pub const BATCH: &[&str] = &[adyen::NAME];
+
 /// Builds the scheme named by `source.scheme`, or fails closed.
 pub fn build(source: &SourceConfig) -> Result<Box<dyn Scheme>, SchemeError> {
     match source.scheme.as_str() {
