@@ -204,6 +204,16 @@ fn signing_keys(ctx: &mut Ctx<'_>, t: &crate::raw::Fields<'_>) -> Option<Vec<Sec
     for (secret, field) in raw {
         match decode_standard_webhooks_key(&secret) {
             Ok(key) => keys.push(key),
+            // Not base64: the gateway can still sign with the bytes as
+            // given (the config is accepted), but a subscriber's Standard
+            // Webhooks library will not verify with such a secret: say so.
+            Err(_) if !secret.expose().is_empty() && secret.expose() != b"whsec_" => {
+                ctx.warn_at(
+                    &field,
+                    "not a Standard Webhooks signing key (\"whsec_\" + base64): its bytes are used as the HMAC key as they are, which Standard Webhooks libraries will not verify; use whsec_<base64>",
+                );
+                keys.push(secret);
+            }
             Err(message) => {
                 ctx.error_at(&field, message);
                 ok = false;

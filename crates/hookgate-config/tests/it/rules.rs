@@ -139,14 +139,22 @@ fn subscription_needs_exactly_one_of_secret_and_secrets() {
 }
 
 #[test]
-fn subscription_secrets_must_be_standard_webhooks_keys() {
+fn subscription_secrets_should_be_standard_webhooks_keys() {
+    // Not base64: accepted (the gateway can sign with it) with a warning
+    // that names the key, never the value.
     let bad = MINIMAL.replace(WHSEC, "whsec_***not-base64***");
-    let e = one_err(
-        &bad,
-        "subscriptions.sub.secret",
-        "not a Standard Webhooks signing key",
+    let c = ok(&bad);
+    assert_eq!(
+        c.subscriptions[0].secrets[0].expose(),
+        b"whsec_***not-base64***"
     );
-    assert!(!e.to_string().contains("not-base64"));
+    let w = c
+        .warnings
+        .iter()
+        .find(|w| w.key == "subscriptions.sub.secret")
+        .expect("a warning for the secret");
+    assert!(w.message.contains("not a Standard Webhooks signing key"));
+    assert!(!w.to_string().contains("not-base64"));
 
     let empty = MINIMAL.replace(WHSEC, "whsec_");
     one_err(&empty, "subscriptions.sub.secret", "empty after decoding");

@@ -96,6 +96,20 @@ fn the_spec_reference_configuration_is_accepted() {
         ],
     );
     assert!(ok, "{out}");
+    // Whatever the operator put in the variables, as written.
+    let (ok, out) = check(
+        reference,
+        &[
+            ("STRIPE_WEBHOOK_SECRET", "whsec_reference"),
+            ("LEDGER_SIGNING_SECRET", "ledger-signing-secret"),
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("not a Standard Webhooks signing key"), "{out}");
+    assert!(
+        !out.contains("ledger-signing-secret"),
+        "a secret in the output: {out}"
+    );
 }
 
 #[tokio::test]
