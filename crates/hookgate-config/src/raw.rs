@@ -233,6 +233,12 @@ impl<'e> Ctx<'e> {
     }
 
     /// Records a warning: the file is accepted, but the operator should know.
+    pub(crate) fn warn(&mut self, line: Option<usize>, key: &str, message: impl Into<String>) {
+        let w = self.problem(line, key, message.into());
+        self.warnings.push(w);
+    }
+
+    /// Records a warning about `field`.
     pub(crate) fn warn_at(&mut self, field: &Field<'_>, message: impl Into<String>) {
         let w = self.problem(field.line, &field.path, message.into());
         self.warnings.push(w);

@@ -98,6 +98,7 @@ pub(crate) fn build(root: &toml_edit::Table, path: &Path, ctx: &mut Ctx<'_>) -> 
     if let Some(line) = visibility {
         check_visibility_timeout(ctx, delivery.visibility_timeout, line, &timeouts);
     }
+    check_pool_sizes(ctx, &sources, &subscriptions);
 
     Some(Config {
         path: path.to_owned(),
@@ -490,6 +491,32 @@ fn log(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> LogConfig {
             }
             Some(uri)
         }),
+    }
+}
+
+/// Every subscription is a route of every source, all served by the
+/// source's pool: with fewer `workers` than the routes' `max_in_flight`
+/// together, one stuck subscriber can hold pool capacity the others need.
+/// Allowed (a deliberate cap), but said.
+fn check_pool_sizes(
+    ctx: &mut Ctx<'_>,
+    sources: &[crate::SourceConfig],
+    subscriptions: &[crate::SubscriptionConfig],
+) {
+    let wanted: usize = subscriptions.iter().map(|s| s.max_in_flight).sum();
+    for src in sources {
+        if subscriptions.len() > 1 && src.workers < wanted {
+            ctx.warn(
+                None,
+                &format!("sources.{}.workers", src.id),
+                format!(
+                    "{} workers serve routes whose max_in_flight add up to {wanted}: a stuck \
+                     subscriber can hold capacity the others need; set workers >= {wanted} for \
+                     full isolation",
+                    src.workers
+                ),
+            );
+        }
     }
 }
 

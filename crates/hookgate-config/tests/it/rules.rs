@@ -582,3 +582,30 @@ fn visibility_timeout_is_checked_even_when_the_subscription_has_other_errors() {
     );
     one_err(&text, "delivery.visibility_timeout", "expected a duration");
 }
+
+#[test]
+fn a_source_pool_smaller_than_its_routes_is_a_warning() {
+    let second = r#"
+[[subscriptions]]
+id = "other"
+url = "http://127.0.0.1:7002/events"
+events = ["*"]
+secret = { value = "whsec_aGVsbG8=" }
+"#;
+    // Two subscriptions of 16 in flight each: 32 workers (the default) fit.
+    let c = ok(&(MINIMAL.to_owned() + second));
+    assert!(
+        c.warnings.iter().all(|w| !w.key.ends_with("workers")),
+        "{:?}",
+        c.warnings
+    );
+    // 8 workers do not: accepted, with a warning naming the source's key.
+    let small = MINIMAL.replace("scheme = \"stripe\"", "scheme = \"stripe\"\nworkers = 8") + second;
+    let c = ok(&small);
+    let w = c
+        .warnings
+        .iter()
+        .find(|w| w.key == "sources.src.workers")
+        .expect("a pool-size warning");
+    assert!(w.message.contains("workers >= 32"), "{}", w.message);
+}
