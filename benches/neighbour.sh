@@ -46,40 +46,8 @@ TMP=$(mktemp -d /tmp/hookgate-neighbour.XXXXXX)
 LOADGEN="$ROOT/target/release/loadgen"
 HOOKGATE="$ROOT/target/release/hookgate"
 
-# Every process this script starts, by pid; killed on any exit.
-PIDS=()
-ours() { PIDS+=("$1"); echo "$1" >>"$TMP/pids"; }
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$ROOT/benches/lib.sh"
 
-log() { printf '\n=== %s\n' "$*" >&2; }
-free_port() {
-    local p
-    while :; do
-        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-        [ "$p" != 6379 ] && { echo "$p"; return; }
-    done
-}
-logcmd() { { printf '%q ' "$@"; echo; } | sed "s|$ROOT/||g; s|$TMP|\$TMP|g" >>"$CMDS"; }
-wait_for() { # seconds, command...
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "timed out waiting for: $*" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
-}
 
 mkdir -p "$OUT"
 rm -f "$CSV"
@@ -116,7 +84,6 @@ ADMIN_PORT=$(free_port)
 SINK_PORT=$(free_port)
 HANG_PORT=$(free_port)
 REFUSE_PORT=$(free_port) # nothing ever listens here
-rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 
 REDIS_PID=
 start_redis() { # label
