@@ -58,6 +58,8 @@ pub trait Runtime: Send + Sync {
 /// The admin listener's state.
 pub struct Admin {
     config: Arc<Config>,
+    /// Each subscription's compiled `events` patterns, in config order.
+    patterns: Vec<Vec<hookgate_core::glob::Pattern>>,
     store: Store,
     metrics: Option<PrometheusHandle>,
     runtime: Option<Arc<dyn Runtime>>,
@@ -116,11 +118,14 @@ impl Call<'_> {
     /// for an all-tenants token, else when one of its subscriptions wants it.
     pub(crate) fn sees_type(&self, ty: &str) -> bool {
         self.caller.tenants.is_none()
-            || self.visible_subscriptions().iter().any(|s| {
-                s.events
-                    .iter()
-                    .any(|p| hookgate_core::glob::Pattern::new(p).matches(ty))
-            })
+            || self
+                .admin
+                .config
+                .subscriptions
+                .iter()
+                .zip(&self.admin.patterns)
+                .filter(|(s, _)| self.caller.sees_tenant(s.tenant.as_deref()))
+                .any(|(_, patterns)| patterns.iter().any(|p| p.matches(ty)))
     }
 
     /// Appends an audit record. A failure is logged loudly: the mutation
@@ -160,8 +165,19 @@ impl Admin {
         metrics: Option<PrometheusHandle>,
         runtime: Option<Arc<dyn Runtime>>,
     ) -> Self {
+        let patterns = config
+            .subscriptions
+            .iter()
+            .map(|s| {
+                s.events
+                    .iter()
+                    .map(|p| hookgate_core::glob::Pattern::new(p))
+                    .collect()
+            })
+            .collect();
         Admin {
             config,
+            patterns,
             store,
             metrics,
             runtime,

@@ -57,8 +57,8 @@ struct Subscription {
 }
 
 impl Subscription {
-    fn new(cfg: &SubscriptionConfig, tls: &rustls::ClientConfig) -> Option<Self> {
-        Some(Subscription {
+    fn new(cfg: &SubscriptionConfig, tls: &rustls::ClientConfig) -> Self {
+        Subscription {
             id: cfg.id.clone(),
             url: cfg.url.clone(),
             secrets: cfg.secrets.clone(),
@@ -71,9 +71,11 @@ impl Subscription {
                 .map(|r| TokenBucket::new(r.per_second, r.burst)),
             client: client::build(cfg.timeout, cfg.max_in_flight, tls),
             user_agent: HeaderValue::from_static(concat!("hookgate/", env!("CARGO_PKG_VERSION"))),
-            sub_header: HeaderValue::from_str(&cfg.id).ok()?,
+            // The config admits only `[A-Za-z0-9_-]` ids: always a valid
+            // header value.
+            sub_header: HeaderValue::from_str(&cfg.id).expect("subscription ids are header-safe"),
             paused: AtomicBool::new(false),
-        })
+        }
     }
 
     fn wants(&self, ty: &str) -> bool {
@@ -125,7 +127,7 @@ impl Delivery {
         let subs: Vec<Arc<Subscription>> = cfg
             .subscriptions
             .iter()
-            .filter_map(|s| Subscription::new(s, &tls))
+            .map(|s| Subscription::new(s, &tls))
             .map(Arc::new)
             .collect();
         let mut all_routes = Vec::new();
