@@ -1,7 +1,7 @@
 //! Store errors, classified by what the caller should do about them.
 
 /// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Redis could not be reached or did not answer within `store_timeout`:
     /// answer 503 and let the provider retry.

@@ -29,11 +29,14 @@
 //! # Layout
 //! - [`keys`]: every key name (a storage format).
 //! - `scripts/*.lua`: the atomic operations, one file each.
+//! - `batch`: group commit: concurrent ingests (and attempt outcomes) of a
+//!   source share one script call, each still atomic.
 //! - [`error`]: [`StoreError`], classified for the caller's answer.
 //! - `admin`: what operators read and do: listings, replay, redeliver,
 //!   pause flags, the audit stream.
 
 mod admin;
+mod batch;
 pub mod error;
 pub mod keys;
 mod records;
@@ -52,6 +55,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 /// An entry reclaimed this many times is a poison message (SPEC §4).
 pub const RECLAIM_LIMIT: u32 = 5;
@@ -135,8 +139,29 @@ struct Scripts {
     route_finish: Script,
 }
 
+/// The writes that go through group commit (see `batch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Batched {
+    Ingest,
+    Finish,
+}
+
+impl Batched {
+    /// The `op` label of its metrics.
+    fn op(self) -> &'static str {
+        match self {
+            Batched::Ingest => "ingest",
+            Batched::Finish => "finish",
+        }
+    }
+}
+
+type Queues = std::collections::HashMap<(Batched, String), mpsc::Sender<batch::Job>>;
+
 struct Inner {
     conns: Vec<ConnectionManager>,
+    /// Group-commit queues, one per (write, source), started on first use.
+    queues: std::sync::Mutex<Queues>,
     signals: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
     next: AtomicUsize,
     keys: Keys,
@@ -186,6 +211,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 conns,
+                queues: Default::default(),
                 signals: Default::default(),
                 next: AtomicUsize::new(0),
                 keys: Keys::new(&cfg.key_prefix),
@@ -345,33 +371,27 @@ impl Store {
     ) -> Result<Vec<bool>, StoreError> {
         self.ensure_writable().await?;
         let keys = &self.inner.keys;
-        let mut inv = self.inner.scripts.ingest.prepare_invoke();
-        inv.key(keys.fanout_queue(source))
-            .key(keys.event_index(source));
-        inv.arg(now_ms())
-            .arg(dedup_window.as_millis().max(1) as u64)
-            .arg(retention.as_millis().max(1) as u64);
+        let ttl = (dedup_window.as_millis().max(1) as u64)
+            .to_string()
+            .into_bytes();
+        let retention = (retention.as_millis().max(1) as u64)
+            .to_string()
+            .into_bytes();
+        let mut job_keys = Vec::with_capacity(2 * events.len());
+        let mut args = Vec::with_capacity(6 * events.len());
         for ev in events {
-            inv.key(keys.dedup(source, ev.id))
-                .key(keys.event(source, ev.id));
-            inv.arg(ev.id.as_str())
-                .arg(ev.ty)
-                .arg(ev.cloudevent)
-                .arg(ev.traceparent);
+            job_keys.push(keys.dedup(source, ev.id));
+            job_keys.push(keys.event(source, ev.id));
+            args.push(ev.id.as_str().as_bytes().to_vec());
+            args.push(ev.ty.as_bytes().to_vec());
+            args.push(ev.cloudevent.to_vec());
+            args.push(ev.traceparent.as_bytes().to_vec());
+            args.push(ttl.clone());
+            args.push(retention.clone());
         }
-        let mut c = self.conn();
-        let flags: Vec<i64> = match self.measured("ingest", inv.invoke_async(&mut c)).await {
-            Ok(flags) => flags,
-            // A pooled connection went stale (Redis restarted): once more,
-            // on the reconnected handle. Safe whether or not the first call
-            // ran: a repeat finds the events stored and reports duplicates,
-            // and a duplicate is only ever reported for a stored event.
-            Err((_, true)) => self.timed("ingest", inv.invoke_async(&mut c)).await?,
-            Err((err, false)) => {
-                count_error("ingest");
-                return Err(err);
-            }
-        };
+        let flags = self
+            .batched(Batched::Ingest, source, job_keys, args, events.len())
+            .await?;
         if flags.len() != events.len() {
             return Err(StoreError::Protocol("ingest reply length".into()));
         }
@@ -479,12 +499,13 @@ impl Store {
         retention: Duration,
     ) -> Result<bool, StoreError> {
         let keys = &self.inner.keys;
-        let mut inv = self.inner.scripts.route_finish.prepare_invoke();
-        inv.key(keys.route_queue(source, sub))
-            .key(keys.route_leases(source, sub))
-            .key(keys.route_dlq(source, sub))
-            .key(keys.delivery(source, id, sub))
-            .key(keys.attempts(source, id, sub));
+        let job_keys = vec![
+            keys.route_queue(source, sub),
+            keys.route_leases(source, sub),
+            keys.route_dlq(source, sub),
+            keys.delivery(source, id, sub),
+            keys.attempts(source, id, sub),
+        ];
         let (outcome, due, reason) = match finish {
             Finish::Delivered => ("delivered", 0, ""),
             Finish::Retry { due_ms } => ("retry", *due_ms, ""),
@@ -492,27 +513,146 @@ impl Store {
             Finish::Release => ("release", 0, ""),
         };
         let attempt_json = match attempt {
-            Some(a) => serde_json::to_string(a).map_err(|e| StoreError::Protocol(e.to_string()))?,
-            None => String::new(),
+            Some(a) => serde_json::to_vec(a).map_err(|e| StoreError::Protocol(e.to_string()))?,
+            None => Vec::new(),
         };
         let code = attempt
             .and_then(|a| a.status_code)
             .map(|c| c.to_string())
             .unwrap_or_default();
-        inv.arg(id.as_str())
-            .arg(lease)
-            .arg(outcome)
-            .arg(now_ms())
-            .arg(due)
-            .arg(attempts_after)
-            .arg(attempt_json)
-            .arg(code)
-            .arg(reason)
-            .arg(retention.as_millis().max(1) as u64)
-            .arg(ATTEMPT_LOG_CAP);
+        let args = vec![
+            id.as_str().as_bytes().to_vec(),
+            lease.to_string().into_bytes(),
+            outcome.as_bytes().to_vec(),
+            due.to_string().into_bytes(),
+            attempts_after.to_string().into_bytes(),
+            attempt_json,
+            code.into_bytes(),
+            reason.as_bytes().to_vec(),
+            (retention.as_millis().max(1) as u64)
+                .to_string()
+                .into_bytes(),
+            ATTEMPT_LOG_CAP.to_string().into_bytes(),
+        ];
+        let done = self
+            .batched(Batched::Finish, source, job_keys, args, 1)
+            .await?;
+        Ok(done == [1])
+    }
+
+    /// Queues one job on the (write, source) group-commit queue and waits
+    /// for its share of the reply, all within `store_timeout`.
+    async fn batched(
+        &self,
+        kind: Batched,
+        source: &str,
+        keys: Vec<String>,
+        args: Vec<Vec<u8>>,
+        replies: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (done, reply) = oneshot::channel();
+        let job = batch::Job {
+            keys,
+            args,
+            replies,
+            done,
+        };
+        let wait = async {
+            if let Err(mpsc::error::SendError(job)) =
+                self.queue(kind, source, false).send(job).await
+            {
+                // The queue's worker is gone (its runtime ended): a new one.
+                self.queue(kind, source, true)
+                    .send(job)
+                    .await
+                    .map_err(|_| StoreError::Unavailable("store queue closed".into()))?;
+            }
+            reply
+                .await
+                .map_err(|_| StoreError::Unavailable("store call abandoned".into()))?
+        };
+        match tokio::time::timeout(self.inner.timeout, wait).await {
+            Ok(result) => result,
+            Err(_) => {
+                count_error(kind.op());
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {:?}",
+                    self.inner.timeout
+                )))
+            }
+        }
+    }
+
+    /// The (write, source) queue, started on first use (or anew).
+    fn queue(&self, kind: Batched, source: &str, renew: bool) -> mpsc::Sender<batch::Job> {
+        let mut queues = self.inner.queues.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (kind, source.to_owned());
+        if !renew && let Some(tx) = queues.get(&key) {
+            return tx.clone();
+        }
+        // The worker holds the store weakly: dropping the last handle
+        // drops the senders, which ends the worker.
+        let weak = Arc::downgrade(&self.inner);
+        let source = source.to_owned();
+        let tx = batch::spawn(kind.op(), move |jobs| {
+            let weak = weak.clone();
+            let source = source.clone();
+            async move {
+                let reply = match weak.upgrade() {
+                    Some(inner) => Store { inner }.run_batch(kind, &source, &jobs).await,
+                    None => Err(StoreError::Unavailable("store closed".into())),
+                };
+                batch::answer(jobs, reply);
+            }
+        });
+        queues.insert(key, tx.clone());
+        tx
+    }
+
+    /// One batched script call: the script's own KEYS and `now`, then each
+    /// job's keys and args in order.
+    async fn run_batch(
+        &self,
+        kind: Batched,
+        source: &str,
+        jobs: &[batch::Job],
+    ) -> Result<Vec<i64>, StoreError> {
+        let keys = &self.inner.keys;
+        let scripts = &self.inner.scripts;
+        let mut inv = match kind {
+            Batched::Ingest => {
+                let mut inv = scripts.ingest.prepare_invoke();
+                inv.key(keys.fanout_queue(source))
+                    .key(keys.event_index(source));
+                inv
+            }
+            Batched::Finish => scripts.route_finish.prepare_invoke(),
+        };
+        inv.arg(now_ms());
+        for job in jobs {
+            for k in &job.keys {
+                inv.key(k);
+            }
+            for a in &job.args {
+                inv.arg(a);
+            }
+        }
+        let op = kind.op();
         let mut c = self.conn();
-        let done: i64 = self.timed("finish", inv.invoke_async(&mut c)).await?;
-        Ok(done == 1)
+        match self.measured(op, inv.invoke_async(&mut c)).await {
+            Ok(flat) => Ok(flat),
+            // A pooled connection went stale (Redis restarted): once more,
+            // on the reconnected handle. Safe whether or not the first call
+            // ran: a repeated ingest finds its events stored and reports
+            // duplicates (a duplicate is only ever reported for a stored
+            // event); a repeated finish finds its lease gone and changes
+            // nothing.
+            Err((_, true)) => self.timed(op, inv.invoke_async(&mut c)).await,
+            Err((err, false)) => {
+                count_error(op);
+                Err(err)
+            }
+        }
     }
 
     // === reads (admin API, tests) ===

@@ -1,12 +1,16 @@
 #!lua
--- Atomic dedup + durable enqueue of one callback's events (SPEC §2 step 6).
+-- Atomic dedup + durable enqueue of callbacks' events (SPEC §2 step 6).
+-- One call may carry the events of several callbacks of one source (group
+-- commit, see batch.rs); the call is atomic, so each callback is too.
 --
 -- KEYS[1] fan-out queue (zset), KEYS[2] event index (zset),
 -- then per event i: KEYS[2+2i-1] dedup marker, KEYS[2+2i] event hash.
--- ARGV[1] now (ms), ARGV[2] dedup ttl (ms), ARGV[3] retention (ms),
--- then per event i, 4 values: event id, normalized type, CloudEvent JSON,
--- traceparent ('' when none).
--- Returns one integer per event: 1 = stored, 0 = duplicate.
+-- ARGV[1] now (ms), then per event i, 6 values: event id, normalized type,
+-- CloudEvent JSON, traceparent ('' when none), dedup ttl (ms), retention
+-- (ms).
+-- Returns one integer per event: 1 = stored, 0 = duplicate (also when an
+-- earlier event of the same call claimed the key: concurrent identical
+-- callbacks enqueue exactly one).
 -- (The event index is trimmed by the fan-out claim, once per batch, not
 -- here once per event.)
 --
@@ -15,23 +19,21 @@
 -- whole write. The `#!lua` shebang makes Redis refuse the script up front
 -- when it is out of memory, so a rejected script writes nothing.
 local now = tonumber(ARGV[1])
-local dedup_ttl = ARGV[2]
-local retention = tonumber(ARGV[3])
 local n = (#KEYS - 2) / 2
 local out = {}
 for i = 1, n do
   local dedup = KEYS[2 + 2 * i - 1]
   local event = KEYS[2 + 2 * i]
-  local a = 3 + 4 * (i - 1)
+  local a = 1 + 6 * (i - 1)
   local id = ARGV[a + 1]
   if redis.call('EXISTS', dedup) == 1 then
     out[i] = 0
   else
     redis.call('HSET', event, 'type', ARGV[a + 2], 'ce', ARGV[a + 3], 'tp', ARGV[a + 4], 'recv', now)
-    redis.call('PEXPIRE', event, retention)
+    redis.call('PEXPIRE', event, ARGV[a + 6])
     redis.call('ZADD', KEYS[1], now, id)
     redis.call('ZADD', KEYS[2], now, id)
-    redis.call('SET', dedup, '1', 'PX', dedup_ttl)
+    redis.call('SET', dedup, '1', 'PX', ARGV[a + 5])
     out[i] = 1
   end
 end

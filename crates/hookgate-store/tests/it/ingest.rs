@@ -178,3 +178,72 @@ async fn dedup_is_per_source_and_keys_carry_the_source_hash_tag() {
         );
     }
 }
+
+/// Script calls Redis has run so far (`INFO commandstats`).
+async fn evalsha_calls(c: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = raw(c, &["INFO", "commandstats"]).await;
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn concurrent_callbacks_share_script_calls_and_each_gets_its_own_answer() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let shared = TestEvent::new(
+        "adyen",
+        "psp_shared:AUTHORISATION:true",
+        "adyen.AUTHORISATION",
+    );
+    let before = evalsha_calls(&mut c).await;
+
+    // 100 single-event callbacks, and 20 three-event batches that all carry
+    // one shared item between two items of their own.
+    let singles = (0..100).map(|i| {
+        let store = store.clone();
+        let ev = TestEvent::new(
+            "adyen",
+            &format!("psp_single_{i}:CAPTURE:true"),
+            "adyen.CAPTURE",
+        );
+        tokio::spawn(async move { (1, ingest(&store, "adyen", &[&ev]).await) })
+    });
+    let batches = (0..20).map(|i| {
+        let store = store.clone();
+        let shared = shared.clone();
+        let a = TestEvent::new("adyen", &format!("psp_a_{i}:REFUND:true"), "adyen.REFUND");
+        let b = TestEvent::new("adyen", &format!("psp_b_{i}:REFUND:true"), "adyen.REFUND");
+        tokio::spawn(async move { (3, ingest(&store, "adyen", &[&a, &shared, &b]).await) })
+    });
+    let results = futures::future::join_all(singles.chain(batches)).await;
+    let calls = evalsha_calls(&mut c).await - before;
+
+    let mut shared_stored = 0;
+    for result in results {
+        let (len, flags) = result.expect("task");
+        let flags = flags.expect("ingest");
+        assert_eq!(flags.len(), len, "one flag per event of the callback");
+        if len == 1 {
+            assert_eq!(flags, [true], "a distinct event is stored");
+        } else {
+            assert!(
+                flags[0] && flags[2],
+                "a batch's own items are stored: {flags:?}"
+            );
+            shared_stored += usize::from(flags[1]);
+        }
+    }
+    assert_eq!(
+        shared_stored, 1,
+        "the shared item is stored by exactly one batch"
+    );
+    assert_eq!(zmembers(&mut c, "hg:{adyen}:fq").await.len(), 100 + 40 + 1);
+    assert!(
+        calls < 120,
+        "120 concurrent callbacks went to Redis in fewer script calls (group commit): {calls}"
+    );
+}

@@ -739,3 +739,92 @@ async fn fanout_claims_trim_the_event_index_past_retention() {
         "index entries past the retention are trimmed"
     );
 }
+
+#[tokio::test]
+async fn concurrent_finishes_on_several_routes_each_land_on_their_own_delivery() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    for i in 0..15 {
+        ingest_and_fan_out(&store, "stripe", &format!("evt_{i}"), &["ledger", "audit"]).await;
+    }
+    let mut claimed = Vec::new();
+    for sub in ["ledger", "audit"] {
+        let got = claim(&store, sub, 64, LONG_LEASE).await.deliveries;
+        assert_eq!(got.len(), 15);
+        claimed.extend(got.into_iter().map(|d| (sub, d)));
+    }
+    // Outcomes by position: delivered, retry, dead; every seventh finish
+    // holds a stale lease and must change nothing.
+    let due = now_ms() + 3_600_000;
+    let tasks = claimed.iter().enumerate().map(|(i, (sub, d))| {
+        let store = store.clone();
+        let (sub, d) = (*sub, d.clone());
+        let how = match i % 3 {
+            0 => Finish::Delivered,
+            1 => Finish::Retry { due_ms: due },
+            _ => Finish::Dead {
+                reason: "status 400".into(),
+            },
+        };
+        let lease = if i % 7 == 6 { d.lease + 100 } else { d.lease };
+        tokio::spawn(async move {
+            let record = attempt(1, Some(500), None);
+            let ok = bounded(store.route_finish(
+                "stripe",
+                sub,
+                &d.id,
+                lease,
+                1,
+                &how,
+                Some(&record),
+                RETENTION,
+            ))
+            .await
+            .expect("route finish");
+            (i, ok)
+        })
+    });
+    let results = futures::future::join_all(tasks).await;
+    for result in results {
+        let (i, ok) = result.expect("task");
+        let (sub, d) = &claimed[i];
+        let x = hgetall(&mut c, &key("x:", &format!("{}:{sub}", d.id))).await;
+        if i % 7 == 6 {
+            assert!(!ok, "stale lease {i} refused");
+            assert_eq!(
+                x["st"], "pending",
+                "stale finish {i} changed nothing: {x:?}"
+            );
+            continue;
+        }
+        assert!(ok, "finish {i} recorded");
+        let want = ["delivered", "pending", "dead"][i % 3];
+        assert_eq!(x["st"], want, "finish {i} on {sub}: {x:?}");
+        assert_eq!(
+            lrange(&mut c, &key("a:", &format!("{}:{sub}", d.id)))
+                .await
+                .len(),
+            1
+        );
+    }
+    for sub in ["ledger", "audit"] {
+        let retries = zmembers(&mut c, &key("q:", sub)).await;
+        let dead = zmembers(&mut c, &key("dlq:", sub)).await;
+        let leased = zmembers(&mut c, &key("l:", sub)).await;
+        let expect = |rem: usize| {
+            (0..30)
+                .filter(|i| claimed[*i].0 == sub && i % 3 == rem && i % 7 != 6)
+                .count()
+        };
+        assert_eq!(retries.len(), expect(1), "{sub} retries queued");
+        assert_eq!(dead.len(), expect(2), "{sub} dead letters");
+        assert_eq!(
+            leased.len(),
+            (0..30)
+                .filter(|i| claimed[*i].0 == sub && i % 7 == 6)
+                .count(),
+            "{sub}: only the stale finishes left their leases"
+        );
+    }
+}
