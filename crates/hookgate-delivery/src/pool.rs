@@ -260,10 +260,7 @@ async fn fan_out(
 ) {
     let signal = store.fanout_signal(&source);
     while !drain.is_cancelled() {
-        let claimed = match store
-            .fanout_claim(&source, FANOUT_BATCH, settings.visibility_timeout)
-            .await
-        {
+        let claimed = match store.fanout_due(&source, FANOUT_BATCH).await {
             Ok(c) => c,
             Err(err) => {
                 tracing::warn!(source = %source, error = %err, "fan-out claim failed");
@@ -290,7 +287,7 @@ async fn fan_out(
             .fanout_commit(&source, &items, settings.retention)
             .await
         {
-            Ok(()) => {
+            Ok(_) => {
                 for route in &routes {
                     if items
                         .iter()
@@ -301,8 +298,8 @@ async fn fan_out(
                 }
             }
             Err(err) => {
-                // The leases expire and the events are fanned out again;
-                // deliveries are created once, so nothing doubles.
+                // The events stay queued and are read again; each is
+                // fanned out once, by the commit that takes it.
                 tracing::warn!(source = %source, error = %err, "fan-out commit failed");
                 idle(Instant::now() + STORE_BACKOFF, &signal, &drain).await;
             }

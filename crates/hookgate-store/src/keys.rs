@@ -8,7 +8,8 @@
 //! | `P:{S}:d:E` | string | dedup marker, TTL = dedup window |
 //! | `P:{S}:e:E` | hash | `type`, `ce` (CloudEvent JSON), `tp` (traceparent), `recv` (ms); TTL = retention |
 //! | `P:{S}:ei` | zset | event index by receive time (admin listing) |
-//! | `P:{S}:fq` / `P:{S}:fl` | zset | fan-out queue (due ms) / leases (expiry ms) |
+//! | `P:{S}:fq` | zset | fan-out queue (due ms) |
+//! | `P:{S}:fl` | zset | fan-out leases (expiry ms): written by earlier versions only, still drained |
 //! | `P:{S}:q:B` / `P:{S}:l:B` | zset | route queue (due ms) / leases (expiry ms) |
 //! | `P:{S}:dlq:B` | zset | the route's dead letters (dead-at ms) |
 //! | `P:{S}:x:E:B` | hash | delivery: `st`, `n`, `first`, `lease`, `rc`, `code`, `reason`, `dead_at`, `done_at` |

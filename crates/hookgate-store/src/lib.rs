@@ -4,11 +4,12 @@
 //! writes a callback's events with [`Store::ingest`], one atomic script that
 //! claims each idempotency key and stores its event together (the claim is
 //! written last, so no key is ever claimed without its event). Each source's
-//! worker pool then moves events through two kinds of leased queue:
+//! worker pool then moves events through two kinds of queue:
 //!
-//! 1. the source's fan-out queue: [`Store::fanout_claim`] leases events,
-//!    the pool matches subscriptions, [`Store::fanout_commit`] creates each
-//!    delivery once and enqueues it on its route;
+//! 1. the source's fan-out queue: [`Store::fanout_due`] reads due events,
+//!    the pool matches subscriptions, [`Store::fanout_commit`] takes them
+//!    off the queue and creates each delivery once, on its route, in one
+//!    atomic step;
 //! 2. each route's queue (source, subscription): [`Store::route_claim`]
 //!    leases due deliveries, [`Store::route_finish`] records the attempt and
 //!    marks it delivered, schedules the retry, or dead-letters it.
@@ -133,7 +134,7 @@ const POLICY_REFUSED: u8 = 2;
 
 struct Scripts {
     ingest: Script,
-    fanout_claim: Script,
+    fanout_due: Script,
     fanout_commit: Script,
     route_claim: Script,
     route_finish: Script,
@@ -221,7 +222,7 @@ impl Store {
                 retention_ms: std::sync::atomic::AtomicU64::new(14 * 86_400_000),
                 scripts: Scripts {
                     ingest: Script::new(include_str!("scripts/ingest.lua")),
-                    fanout_claim: Script::new(include_str!("scripts/fanout_claim.lua")),
+                    fanout_due: Script::new(include_str!("scripts/fanout_due.lua")),
                     fanout_commit: Script::new(include_str!("scripts/fanout_commit.lua")),
                     route_claim: Script::new(include_str!("scripts/route_claim.lua")),
                     route_finish: Script::new(include_str!("scripts/route_finish.lua")),
@@ -401,21 +402,20 @@ impl Store {
         Ok(flags.into_iter().map(|f| f == 1).collect())
     }
 
-    /// Leases up to `max` due events of a source's fan-out queue. Returns
-    /// (event id, normalized type) pairs.
-    pub async fn fanout_claim(
+    /// Reads up to `max` due events of a source's fan-out queue: (event
+    /// id, normalized type) pairs. Nothing is leased: the events stay
+    /// queued until [`Self::fanout_commit`] takes them.
+    pub async fn fanout_due(
         &self,
         source: &str,
         max: usize,
-        lease: Duration,
     ) -> Result<Vec<(EventId, String)>, StoreError> {
         let keys = &self.inner.keys;
-        let mut inv = self.inner.scripts.fanout_claim.prepare_invoke();
+        let mut inv = self.inner.scripts.fanout_due.prepare_invoke();
         inv.key(keys.fanout_queue(source))
             .key(keys.fanout_leases(source))
             .key(keys.event_index(source));
         inv.arg(now_ms())
-            .arg(lease.as_millis() as u64)
             .arg(max)
             .arg(format!("{}e:", keys.source_base(source)))
             .arg(self.inner.retention_ms.load(Ordering::Relaxed));
@@ -430,21 +430,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Creates the deliveries of leased events (once each) and releases
-    /// their fan-out leases. `items` pairs each event with the ids of the
-    /// subscriptions it goes to (possibly none).
+    /// Takes read events off the fan-out queue and creates their
+    /// deliveries, atomically; an event another worker already took is
+    /// skipped, so each is fanned out once. `items` pairs each event with
+    /// the ids of the subscriptions it goes to (possibly none). Returns how
+    /// many events this call fanned out.
     pub async fn fanout_commit(
         &self,
         source: &str,
         items: &[(EventId, Vec<&str>)],
         retention: Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         if items.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let keys = &self.inner.keys;
         let mut inv = self.inner.scripts.fanout_commit.prepare_invoke();
-        inv.key(keys.fanout_leases(source));
+        inv.key(keys.fanout_queue(source));
         inv.arg(now_ms())
             .arg(retention.as_millis().max(1) as u64)
             .arg(keys.source_base(source));
@@ -455,8 +457,8 @@ impl Store {
             }
         }
         let mut c = self.conn();
-        let _: i64 = self.timed("fanout", inv.invoke_async(&mut c)).await?;
-        Ok(())
+        let fanned: i64 = self.timed("fanout", inv.invoke_async(&mut c)).await?;
+        Ok(fanned.max(0) as usize)
     }
 
     /// Leases up to `max` due deliveries of a route.

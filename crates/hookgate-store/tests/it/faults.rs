@@ -157,9 +157,7 @@ async fn store_down_fails_fast_with_unavailable_and_the_same_handle_recovers() {
         }
     }
     for result in [
-        bounded(store.fanout_claim("stripe", 10, Duration::from_secs(30)))
-            .await
-            .map(|_| ()),
+        bounded(store.fanout_due("stripe", 10)).await.map(|_| ()),
         bounded(store.route_claim("stripe", "ledger", 10, Duration::from_secs(30)))
             .await
             .map(|_| ()),
@@ -321,10 +319,7 @@ async fn redis_restarted_empty_reloads_scripts_transparently() {
     );
 
     // Every other script reloads too: a whole delivery cycle works.
-    let claimed = until_ok("fan-out claim", || {
-        store.fanout_claim("stripe", 10, Duration::from_secs(30))
-    })
-    .await;
+    let claimed = until_ok("fan-out claim", || store.fanout_due("stripe", 10)).await;
     assert_eq!(claimed, [(after.id.clone(), after.ty.clone())]);
     let items = [(after.id.clone(), vec!["ledger"])];
     until_ok("fan-out commit", || {

@@ -59,7 +59,7 @@ async fn finish(
 // === fan-out ===
 
 #[tokio::test]
-async fn fanout_claim_leases_events_with_their_types_and_hides_them_while_leased() {
+async fn fanout_due_reads_events_with_their_types_until_a_commit_takes_them() {
     let redis = RedisServer::start().await;
     let store = open(&redis).await;
     let mut c = redis.conn().await;
@@ -70,42 +70,66 @@ async fn fanout_claim_leases_events_with_their_types_and_hides_them_while_leased
         assert_eq!(ingest(&store, "stripe", &[ev]).await.unwrap(), [true]);
     }
 
-    let first = bounded(store.fanout_claim("stripe", 2, LONG_LEASE))
-        .await
-        .unwrap();
-    let second = bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
-        .await
-        .unwrap();
-    let none = bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
-        .await
-        .unwrap();
-    assert_eq!(first.len(), 2);
-    assert_eq!(second.len(), 1);
-    assert!(
-        none.is_empty(),
-        "leased events were claimed again: {none:?}"
-    );
-
-    let mut all: Vec<(String, String)> = first
-        .into_iter()
-        .chain(second)
-        .map(|(id, ty)| (id.to_string(), ty))
+    let two = bounded(store.fanout_due("stripe", 2)).await.unwrap();
+    let all = bounded(store.fanout_due("stripe", 10)).await.unwrap();
+    assert_eq!(two.len(), 2);
+    assert_eq!(all.len(), 3, "a read leases nothing: {all:?}");
+    let mut got: Vec<(String, String)> = all
+        .iter()
+        .map(|(id, ty)| (id.to_string(), ty.clone()))
         .collect();
-    all.sort();
+    got.sort();
     let mut expected: Vec<(String, String)> = [&a, &b, &d]
         .iter()
         .map(|e| (e.id.to_string(), e.ty.clone()))
         .collect();
     expected.sort();
-    assert_eq!(all, expected);
+    assert_eq!(got, expected);
 
-    assert!(zmembers(&mut c, &key("fq", "")).await.is_empty());
-    let leases = zmembers(&mut c, &key("fl", "")).await;
-    assert_eq!(leases.len(), 3);
-    let now = now_ms() as f64;
-    for (id, expiry) in leases {
-        assert!(expiry > now, "lease of {id} already expired: {expiry}");
-    }
+    // The first two are committed; only the third is read again.
+    let items: Vec<_> = two.iter().map(|(id, _)| (id.clone(), vec![])).collect();
+    assert_eq!(
+        bounded(store.fanout_commit("stripe", &items, RETENTION))
+            .await
+            .unwrap(),
+        2
+    );
+    let rest = bounded(store.fanout_due("stripe", 10)).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(!two.iter().any(|(id, _)| *id == rest[0].0), "{rest:?}");
+    assert_eq!(zmembers(&mut c, &key("fq", "")).await.len(), 1);
+    assert!(zmembers(&mut c, &key("fl", "")).await.is_empty());
+}
+
+#[tokio::test]
+async fn two_workers_reading_the_same_events_fan_them_out_once() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let other = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
+    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
+
+    let mine = bounded(store.fanout_due("stripe", 10)).await.unwrap();
+    let theirs = bounded(other.fanout_due("stripe", 10)).await.unwrap();
+    assert_eq!(mine, theirs);
+    let items = [(ev.id.clone(), vec!["ledger"])];
+    let first = bounded(store.fanout_commit("stripe", &items, RETENTION))
+        .await
+        .unwrap();
+    // The first delivery is already in flight when the second commit runs.
+    let leased = claim_one(&store, "ledger", LONG_LEASE).await;
+    let second = bounded(other.fanout_commit("stripe", &items, RETENTION))
+        .await
+        .unwrap();
+    assert_eq!((first, second), (1, 0));
+    assert!(zmembers(&mut c, &key("q:", "ledger")).await.is_empty());
+    assert_eq!(zmembers(&mut c, &key("l:", "ledger")).await.len(), 1);
+    assert!(finish(&store, &leased, 1, Finish::Delivered, Some(200)).await);
+    assert_eq!(
+        hgetall(&mut c, &key("x:", &format!("{}:ledger", ev.id))).await["st"],
+        "delivered"
+    );
 }
 
 #[tokio::test]
@@ -135,8 +159,8 @@ async fn fanout_commit_creates_each_delivery_once() {
         "fan-out lease kept"
     );
 
-    // A worker takes the ledger delivery; then the fan-out step is retried
-    // (a crash between commit and ack, or a reclaimed fan-out lease).
+    // A worker takes the ledger delivery; then the fan-out step runs again
+    // for the same event (a second worker that read it too).
     let leased = claim_one(&store, "ledger", LONG_LEASE).await;
     let before = hgetall(&mut c, &key("x:", &format!("{id}:ledger"))).await;
     bounded(store.fanout_commit(
@@ -183,17 +207,16 @@ async fn fanout_commit_creates_each_delivery_once() {
 }
 
 #[tokio::test]
-async fn fanout_commit_without_subscriptions_releases_the_lease() {
+async fn fanout_commit_without_subscriptions_takes_the_event_off_the_queue() {
     let redis = RedisServer::start().await;
     let store = open(&redis).await;
     let mut c = redis.conn().await;
     let ev = ingest_and_fan_out(&store, "stripe", "evt_nobody", &[]).await;
 
-    assert!(zmembers(&mut c, &key("fl", "")).await.is_empty());
     assert!(zmembers(&mut c, &key("fq", "")).await.is_empty());
     assert!(scan(&mut c, "hg:{stripe}:x:*").await.is_empty());
     assert!(
-        bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
+        bounded(store.fanout_due("stripe", 10))
             .await
             .unwrap()
             .is_empty()
@@ -203,31 +226,51 @@ async fn fanout_commit_without_subscriptions_releases_the_lease() {
 }
 
 #[tokio::test]
-async fn expired_fanout_lease_is_reclaimed_by_the_next_claim() {
+async fn a_worker_that_dies_between_read_and_commit_leaves_the_event_queued() {
     let redis = RedisServer::start().await;
     let store = open(&redis).await;
-    let mut c = redis.conn().await;
     let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
     assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
 
-    let first = bounded(store.fanout_claim("stripe", 10, SHORT_LEASE))
-        .await
-        .unwrap();
+    let first = bounded(store.fanout_due("stripe", 10)).await.unwrap();
     assert_eq!(first, [(ev.id.clone(), ev.ty.clone())]);
-    // The worker dies without committing.
-    tokio::time::sleep(PAST_SHORT_LEASE).await;
+    drop(store);
+    // The worker died without committing: a new one reads it again.
+    let store = open(&redis).await;
+    let again = bounded(store.fanout_due("stripe", 10)).await.unwrap();
+    assert_eq!(again, first);
+}
 
-    let again = bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
-        .await
-        .unwrap();
-    assert_eq!(again, [(ev.id.clone(), ev.ty.clone())]);
+#[tokio::test]
+async fn fanout_leases_left_by_an_earlier_version_return_to_the_queue_once_expired() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let stale = TestEvent::new("stripe", "evt_stale", "payment.succeeded");
+    let live = TestEvent::new("stripe", "evt_live", "payment.succeeded");
+    ingest(&store, "stripe", &[&stale, &live]).await.unwrap();
+    // What an earlier version's claim left: both leased, one lease expired.
+    let now = now_ms();
+    let _: i64 = raw(&mut c, &["DEL", &key("fq", "")]).await;
+    let (past, future) = ((now - 1_000).to_string(), (now + 60_000).to_string());
+    let _: i64 = raw(
+        &mut c,
+        &[
+            "ZADD",
+            &key("fl", ""),
+            &past,
+            stale.id.as_str(),
+            &future,
+            live.id.as_str(),
+        ],
+    )
+    .await;
+
+    let due = bounded(store.fanout_due("stripe", 10)).await.unwrap();
+    assert_eq!(due, [(stale.id.clone(), stale.ty.clone())]);
     let leases = zmembers(&mut c, &key("fl", "")).await;
-    assert_eq!(leases.len(), 1);
-    assert!(
-        leases[0].1 > now_ms() as f64 + 10_000.0,
-        "new lease: {leases:?}"
-    );
-    assert!(zmembers(&mut c, &key("fq", "")).await.is_empty());
+    assert_eq!(leases.len(), 1, "the live lease stays with its worker");
+    assert_eq!(leases[0].0, live.id.as_str());
 }
 
 // === route queues ===
@@ -707,7 +750,7 @@ async fn claims_trim_dead_letters_past_retention_and_reclaimed_records_get_a_ttl
 }
 
 #[tokio::test]
-async fn fanout_claims_trim_the_event_index_past_retention() {
+async fn fanout_reads_trim_the_event_index_past_retention() {
     let server = RedisServer::start().await;
     let store = open(&server).await;
     let mut conn = server.conn().await;
@@ -725,7 +768,7 @@ async fn fanout_claims_trim_the_event_index_past_retention() {
     .await;
     let fresh = ingest_and_fan_out(&store, "stripe", "evt_index_fresh", &["ledger"]).await;
     store.set_retention(Duration::from_secs(5));
-    bounded(store.fanout_claim("stripe", 10, LONG_LEASE))
+    bounded(store.fanout_due("stripe", 10))
         .await
         .expect("fan-out claim");
     let left: Vec<String> = zmembers(&mut conn, &ei)

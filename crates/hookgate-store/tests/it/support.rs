@@ -106,9 +106,9 @@ pub async fn ingest_and_fan_out(
 ) -> TestEvent {
     let ev = TestEvent::new(source, name, "payment.succeeded");
     assert_eq!(ingest(store, source, &[&ev]).await.expect("ingest"), [true]);
-    let claimed = bounded(store.fanout_claim(source, 10, Duration::from_secs(30)))
+    let claimed = bounded(store.fanout_due(source, 10))
         .await
-        .expect("fan-out claim");
+        .expect("fan-out read");
     assert_eq!(claimed, [(ev.id.clone(), ev.ty.clone())]);
     bounded(store.fanout_commit(source, &[(ev.id.clone(), subs.to_vec())], RETENTION))
         .await
