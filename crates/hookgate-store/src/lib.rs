@@ -17,7 +17,9 @@
 //! Queues are sorted sets scored by due time, so a retry schedule is just a
 //! future score and survives any restart. A lease is a score in a second
 //! sorted set; a lease that expires (its worker died) returns the delivery
-//! to the queue on the next claim, by any instance. That is the whole
+//! to the queue on the next claim, by any instance; the lease's expiry is
+//! also its token, so a worker whose lease was retaken cannot finish it.
+//! That is the whole
 //! at-least-once machinery: no in-memory backlog, no consumer registry.
 //!
 //! Connections: a few multiplexed, auto-reconnecting redis-rs
@@ -82,7 +84,8 @@ pub struct NewEvent<'a> {
 pub struct ClaimedDelivery {
     /// The event.
     pub id: EventId,
-    /// Lease sequence number: pass it back to [`Store::route_finish`].
+    /// Lease token (the lease's expiry, Unix ms): pass it back to
+    /// [`Store::route_finish`].
     pub lease: i64,
     /// Attempts already made in the current budget.
     pub attempts: u32,

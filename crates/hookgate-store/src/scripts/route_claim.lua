@@ -8,13 +8,17 @@
 -- ARGV[4] reclaim limit, ARGV[5] source key base (`<prefix>:{<source>}:`),
 -- ARGV[6] subscription id, ARGV[7] retention (ms).
 -- Returns { claimed, next_due } where claimed is a flat array of
--- id, lease seq, attempts so far, budget start (ms), CloudEvent, traceparent
+-- id, lease token, attempts so far, budget start (ms), CloudEvent, traceparent
 -- and next_due is the score of the earliest waiting delivery ('' if none).
 --
 -- Leases that expired (a worker died mid-delivery) go back to the queue; a
 -- delivery reclaimed `reclaim limit` times is a poison message and is
--- dead-lettered. The lease sequence number lets `route_finish` ignore a
--- worker whose lease was taken over.
+-- dead-lettered. The lease token is the lease's expiry, its score in the
+-- leases zset: `route_finish` ignores a worker whose lease was taken over,
+-- because a lease is only ever retaken after it expired, so every new
+-- token (now + lease) is later than every older one of the same delivery.
+-- (Versions before this one kept a sequence number in the record's
+-- `lease` field; it is no longer written or read.)
 local now = tonumber(ARGV[1])
 local base = ARGV[5]
 local sub = ARGV[6]
@@ -46,11 +50,11 @@ for _, id in ipairs(due) do
   local dk = base .. 'x:' .. id .. ':' .. sub
   local ev = redis.call('HMGET', base .. 'e:' .. id, 'ce', 'tp')
   if ev[1] then
-    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), id)
-    local seq = redis.call('HINCRBY', dk, 'lease', 1)
+    local token = now + tonumber(ARGV[2])
+    redis.call('ZADD', KEYS[2], token, id)
     local d = redis.call('HMGET', dk, 'n', 'first')
     out[#out + 1] = id
-    out[#out + 1] = seq
+    out[#out + 1] = token
     out[#out + 1] = d[1] or '0'
     out[#out + 1] = d[2] or tostring(now)
     out[#out + 1] = ev[1]

@@ -5,7 +5,7 @@
 --
 -- ARGV[1] now (ms); then per outcome i, KEYS (5 each): route queue, route
 -- leases, route dead letters, delivery hash, attempt log (list); and ARGV
--- (10 each): event id, lease seq, outcome (delivered | retry | dead |
+-- (10 each): event id, lease token, outcome (delivered | retry | dead |
 -- release), due (ms, for retry), attempts so far (after this one), attempt
 -- JSON ('' for release), last status code ('' if none), reason ('' if
 -- none), retention (ms), attempt log cap.
@@ -13,18 +13,18 @@
 -- (the outcome is dropped: the new holder decides; at-least-once allows
 -- the extra send).
 --
--- The lease is held only while its sequence number is current AND its entry
--- is still in the leases zset: a claim that found it expired removed that
--- entry (back to the queue, or dead-lettered as poison) without bumping the
--- sequence, and a late finish must not then mark a queued or dead-lettered
--- delivery done, or put a dead letter back in the queue.
+-- The lease is held only while the delivery's entry in the leases zset
+-- still has the token's score: a claim that found it expired removed that
+-- entry (back to the queue, or dead-lettered as poison), and a claim after
+-- that scored it later; a late finish must not then mark a queued, retaken
+-- or dead-lettered delivery done, or put a dead letter back in the queue.
 local now = ARGV[1]
 
 local function finish(k, a)
   local queue, leases, dlq, record, log = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   local id, outcome = ARGV[a + 1], ARGV[a + 3]
-  if redis.call('HGET', record, 'lease') ~= ARGV[a + 2]
-    or not redis.call('ZSCORE', leases, id) then
+  local held = redis.call('ZSCORE', leases, id)
+  if not held or tonumber(held) ~= tonumber(ARGV[a + 2]) then
     return 0
   end
   redis.call('ZREM', leases, id)
