@@ -12,13 +12,16 @@
 #   (c) gateway open loop at half of (b)'s rate: latency percentiles (and
 #       the same for the ingest-only source at half of (b2)'s rate)
 #   (d) fan-out: N events ingested with the subscriptions paused, then
-#       resumed: deliveries/s with 1 and with 10 subscriptions
+#       resumed: deliveries/s with 1 and with 10 subscriptions, with a sink
+#       that answers at once and with one that answers after
+#       FANOUT_DELAY_MS (max_in_flight 16, as the reference config)
 #   (b, c again) with Redis `appendonly yes, appendfsync always` (AOF=0 skips)
 # Results go to benches/results/<date>-<machine>/ (raw.csv, summary.md,
 # commands.txt, the configs). Everything started is killed on exit.
 #
 # Knobs (environment): STEP_SECS (10), CONNS (64), BODY (1024),
-# FANOUT_EVENTS (10000), AOF (1), MACHINE (<nproc>core-<mem>g), OUT.
+# FANOUT_EVENTS (10000), FANOUT_DELAY_MS (10; 0 skips the slow-subscriber
+# fan-out), AOF (1), MACHINE (<nproc>core-<mem>g), OUT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +31,7 @@ STEP_SECS=${STEP_SECS:-10}
 CONNS=${CONNS:-64}
 BODY=${BODY:-1024}
 FANOUT_EVENTS=${FANOUT_EVENTS:-10000}
+FANOUT_DELAY_MS=${FANOUT_DELAY_MS:-10}
 AOF=${AOF:-1}
 MACHINE=${MACHINE:-"$(nproc)core-$(free -g | awk '/^Mem:/{print $2}')g"}
 DATE=$(date -u +%F)
@@ -107,8 +111,8 @@ stop_redis() {
 # --- gateway configs ------------------------------------------------------------
 TOKEN=bench-admin-token
 TOKEN_SHA=$(printf %s "$TOKEN" | sha256sum | awk '{print $1}')
-write_config() { # file, number of subscriptions
-    local f=$1 n=$2 i
+write_config() { # file, number of subscriptions, max_in_flight of each
+    local f=$1 n=$2 mif=$3 i
     cat >"$f" <<EOF
 # Written by benches/run.sh: generous limits, nothing but loopback.
 [server]
@@ -134,7 +138,7 @@ level = "warn"
 id = "stripe"
 scheme = "stripe"
 secrets = [{ value = "whsec_bench_stripe" }]
-workers = 128
+workers = 1024
 
 [[sources]]
 id = "acme"
@@ -151,14 +155,19 @@ url = "http://127.0.0.1:$SINK_PORT/s$i"
 events = ["stripe.*"]
 secret = { value = "whsec_YmVuY2gtc3Vic2NyaXB0aW9uLXNpZ25pbmcta2V5" }
 timeout = "10s"
-max_in_flight = 64
+max_in_flight = $mif
 EOF
     done
 }
 CFG1="$TMP/bench-1sub.toml"
 CFG10="$TMP/bench-10sub.toml"
-write_config "$CFG1" 1
-write_config "$CFG10" 10
+CFG1_16="$TMP/bench-1sub-mif16.toml"
+CFG10_16="$TMP/bench-10sub-mif16.toml"
+write_config "$CFG1" 1 64
+write_config "$CFG10" 10 64
+# As the reference configuration: max_in_flight = 16 per subscription.
+write_config "$CFG1_16" 1 16
+write_config "$CFG10_16" 10 16
 
 GW_PID=
 start_gateway() { # config, step name
@@ -175,9 +184,9 @@ stop_gateway() {
 }
 
 SINK_PID=
-start_sink() { # label, expect, timeout
+start_sink() { # label, expect, timeout[, answer delay ms]
     local args=(sink --listen "127.0.0.1:$SINK_PORT" --expect "$2" --timeout "$3"
-        --idle 5 --csv "$RAW" --label "$1")
+        --idle 5 --csv "$RAW" --label "$1" --delay-ms "${4:-0}")
     logcmd "$LOADGEN" "${args[@]}"
     "$LOADGEN" "${args[@]}" >"$TMP/sink-$1.log" 2>&1 &
     SINK_PID=$!
@@ -290,12 +299,12 @@ open_loop open-half ingest
 open_loop open-half-ingest-only ingest-only --scheme standard-webhooks --event-type bench.unrouted
 
 # --- (d) fan-out 1 -> 10 -------------------------------------------------------
-fanout() { # label, config, number of subscriptions
-    local label=$1 cfg=$2 n=$3 i expect
+fanout() { # label, config, number of subscriptions[, sink answer delay ms]
+    local label=$1 cfg=$2 n=$3 delay=${4:-0} i expect
     expect=$((FANOUT_EVENTS * n))
-    log "(d) $label: $FANOUT_EVENTS events ingested paused, then $n subscription(s) resumed"
+    log "(d) $label: $FANOUT_EVENTS events ingested paused, then $n subscription(s) resumed (sink answers after ${delay} ms)"
     start_gateway "$cfg" "$label"
-    start_sink "$label" "$expect" 120
+    start_sink "$label" "$expect" 120 "$delay"
     for ((i = 0; i < n; i++)); do
         curl -sf -X POST -H "authorization: Bearer $TOKEN" \
             "http://127.0.0.1:$ADMIN_PORT/admin/v1/subscriptions/sink$i/pause" >/dev/null
@@ -313,6 +322,12 @@ fanout() { # label, config, number of subscriptions
 }
 fanout fanout-1 "$CFG1" 1
 fanout fanout-10 "$CFG10" 10
+# Subscribers that take FANOUT_DELAY_MS to answer, max_in_flight 16 each:
+# one subscription is then bound by its own concurrency, not by the CPU.
+if [ "$FANOUT_DELAY_MS" -gt 0 ]; then
+    fanout fanout-1-slow "$CFG1_16" 1 "$FANOUT_DELAY_MS"
+    fanout fanout-10-slow "$CFG10_16" 10 "$FANOUT_DELAY_MS"
+fi
 stop_redis
 
 # --- AOF, appendfsync always ---------------------------------------------------
@@ -326,7 +341,7 @@ fi
 
 # --- summary ---------------------------------------------------------------------
 log "writing $OUT/summary.md"
-cp "$CFG1" "$CFG10" "$OUT/"
+cp "$CFG1" "$CFG10" "$CFG1_16" "$CFG10_16" "$OUT/"
 sed -i "s|$TMP/||g" "$OUT/commands.txt"
 {
     echo "## nproc"; nproc
@@ -340,5 +355,6 @@ sed -i "s|$TMP/||g" "$OUT/commands.txt"
 } >"$TMP/machine.txt"
 python3 "$ROOT/benches/summary.py" --out "$OUT" --machine "$MACHINE" --date "$DATE" \
     --machine-info "$TMP/machine.txt" --tmp "$TMP" \
-    --settings "STEP_SECS=$STEP_SECS CONNS=$CONNS BODY=$BODY FANOUT_EVENTS=$FANOUT_EVENTS AOF=$AOF"
+    --fanout-delay "$FANOUT_DELAY_MS" \
+    --settings "STEP_SECS=$STEP_SECS CONNS=$CONNS BODY=$BODY FANOUT_EVENTS=$FANOUT_EVENTS FANOUT_DELAY_MS=$FANOUT_DELAY_MS AOF=$AOF"
 cat "$OUT/summary.md"

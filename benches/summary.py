@@ -63,6 +63,7 @@ def main():
     ap.add_argument("--machine-info", required=True)
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--settings", required=True)
+    ap.add_argument("--fanout-delay", default="10")
     a = ap.parse_args()
 
     rows = read_rows(os.path.join(a.out, "raw.csv"))
@@ -118,8 +119,14 @@ def main():
           f"p99 < 5 ms | {'yes' if p99 < 5000 else '**no**'} |")
     if f1 and f10:
         r = float(f10["per_s"]) / max(float(f1["per_s"]), 1e-9)
-        w(f"| fan-out deliveries/s, 1 → 10 subscriptions | {f(f1['per_s'])} → {f(f10['per_s'])} ({r:.1f}×) | ≥ 5× | "
+        w(f"| fan-out deliveries/s, 1 → 10 subscriptions, sink answering at once (CPU-bound) | {f(f1['per_s'])} → {f(f10['per_s'])} ({r:.1f}×) | ≥ 5× | "
           f"{'yes' if r >= 5 else '**no**'} |")
+    s1 = last(rows, "fanout-1-slow")
+    s10 = last(rows, "fanout-10-slow")
+    if s1 and s10:
+        r = float(s10["per_s"]) / max(float(s1["per_s"]), 1e-9)
+        w(f"| fan-out deliveries/s, 1 → 10 subscriptions, sink answering after {a.fanout_delay} ms, max_in_flight 16 | "
+          f"{f(s1['per_s'])} → {f(s10['per_s'])} ({r:.1f}×) | ≥ 5× | {'yes' if r >= 5 else '**no**'} |")
     half_only = last(rows, "open-half-ingest-only")
     if half_only:
         p99 = int(half_only["p99_us"])
@@ -134,10 +141,11 @@ def main():
         ops_b = store_ops(os.path.join(a.tmp, "ops-ingest-only-before"))
         ops_a = store_ops(os.path.join(a.tmp, "ops-ingest-only-after"))
         ing_rt = (ops_a.get("ingest", 0) - ops_b.get("ingest", 0)) / n
-        w(f"| Redis round trips per ingested event on the ingest path (gateway's count of `op=\"ingest\"` calls) | "
-          f"{ing_rt:.3f} (EVALSHA seen by Redis: {ev:.3f}/event incl. the batched fan-out; "
-          f"{total:.1f} commands executed/event, script-internal included) | exactly 1 | "
-          f"{'yes' if abs(ing_rt - 1) < 0.01 else '**no**'} |")
+        w(f"| Redis round trips per ingested event on the ingest path (gateway's count of `op=\"ingest\"` calls; "
+          f"group commit puts several callbacks in one) | "
+          f"{ing_rt:.3f} (EVALSHA seen by Redis: {ev:.3f}/event incl. the fan-out; "
+          f"{total:.1f} commands executed/event, script-internal included) | at most 1 | "
+          f"{'yes' if 0 < ing_rt <= 1.0 + 1e-9 else '**no**'} |")
     rss = extra.get("ingest.rss_peak_kb")
     if rss:
         mb = int(rss) / 1024

@@ -150,6 +150,10 @@ struct SinkArgs {
     /// Label of the CSV row and table.
     #[arg(long, default_value = "sink")]
     label: String,
+    /// Answer each delivery only after this many milliseconds (a subscriber
+    /// that does work before its 2xx; 0: at once; cap 10,000).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
 }
 
 #[derive(Args)]
@@ -463,6 +467,10 @@ async fn sink(args: SinkArgs) -> Result<(), String> {
     let addr = loopback_listen(&args.listen)?;
     let timeout = check_seconds("--timeout", args.timeout)?;
     let idle = check_seconds("--idle", args.idle)?;
+    if args.delay_ms > 10_000 {
+        return Err("--delay-ms: at most 10000".into());
+    }
+    let delay = Duration::from_millis(args.delay_ms);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("bind {addr}: {e}"))?;
@@ -491,7 +499,7 @@ async fn sink(args: SinkArgs) -> Result<(), String> {
             let _ = stream.set_nodelay(true);
             let st = accept_state.clone();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| receive(st.clone(), req));
+                let svc = hyper::service::service_fn(move |req| receive(st.clone(), req, delay));
                 let _ = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
                     .serve_connection(TokioIo::new(stream), svc)
@@ -578,6 +586,7 @@ async fn sink(args: SinkArgs) -> Result<(), String> {
 async fn receive(
     state: Arc<SinkState>,
     req: Request<Incoming>,
+    delay: Duration,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
     let header = |name: &str| {
@@ -620,6 +629,10 @@ async fn receive(
     let n = state.count.fetch_add(1, Ordering::Relaxed) + 1;
     if state.expect > 0 && n == state.expect {
         state.done.notify_one();
+    }
+    // Counted on arrival; the answer comes after the subscriber's "work".
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
 }
