@@ -28,7 +28,7 @@ free_port() {
 
 # Records the exact command in $CMDS (background processes are started
 # directly after logcmd so that $! is their own pid).
-logcmd() { { printf '%q ' "$@"; echo; } | sed "s|$ROOT/||g; s|$TMP|\$TMP|g" >>"$CMDS"; }
+logcmd() { { printf '%q ' "$@"; echo; } | sed "s|${RELEASE:-$ROOT/target/release}/|target/release/|g; s|$ROOT/||g; s|$TMP|\$TMP|g" >>"$CMDS"; }
 
 wait_for() { # seconds, command...
     local deadline=$((SECONDS + $1))

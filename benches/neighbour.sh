@@ -43,8 +43,9 @@ INTERF="$OUT/neighbour-interference.txt"
 CMDS="$OUT/neighbour-commands.txt"
 TMP=$(mktemp -d /tmp/hookgate-neighbour.XXXXXX)
 
-LOADGEN="$ROOT/target/release/loadgen"
-HOOKGATE="$ROOT/target/release/hookgate"
+RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+LOADGEN="$RELEASE/loadgen"
+HOOKGATE="$RELEASE/hookgate"
 
 . "$ROOT/benches/lib.sh"
 

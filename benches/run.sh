@@ -41,9 +41,10 @@ CMDS="$OUT/commands.txt"
 EXTRA="$OUT/extra.txt"
 TMP=$(mktemp -d /tmp/hookgate-bench.XXXXXX)
 
-LOADGEN="$ROOT/target/release/loadgen"
-BASELINE="$ROOT/target/release/baseline"
-HOOKGATE="$ROOT/target/release/hookgate"
+RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+LOADGEN="$RELEASE/loadgen"
+BASELINE="$RELEASE/baseline"
+HOOKGATE="$RELEASE/hookgate"
 
 . "$ROOT/benches/lib.sh"
 
