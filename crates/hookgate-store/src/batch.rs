@@ -55,7 +55,10 @@ impl Job {
 }
 
 /// Starts a queue's worker: `call` runs one batch (and answers its jobs).
-/// The worker ends when every sender is gone.
+/// The worker ends when every sender is gone. A job whose caller stopped
+/// waiting (past `store_timeout`, already answered 503) is dropped unsent:
+/// its provider retries, and a store that fell behind is not handed a
+/// backlog of writes nobody waits for.
 pub(crate) fn spawn<F, Fut>(op: &'static str, call: F) -> mpsc::Sender<Job>
 where
     F: Fn(Vec<Job>) -> Fut + Send + Sync + 'static,
@@ -79,10 +82,16 @@ where
                     None => return,
                 },
             };
+            if first.done.is_closed() {
+                continue;
+            }
             let mut bytes = first.bytes();
             let mut jobs = vec![first];
             while jobs.len() < MAX_JOBS {
                 let Ok(job) = rx.try_recv() else { break };
+                if job.done.is_closed() {
+                    continue;
+                }
                 let size = job.bytes();
                 if bytes + size > MAX_BYTES {
                     carry = Some(job);
@@ -128,5 +137,101 @@ pub(crate) fn answer(jobs: Vec<Job>, reply: Result<Vec<i64>, StoreError>) {
                 let _ = job.done.send(Err(err.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn job(tag: &str, replies: usize) -> (Job, oneshot::Receiver<Result<Vec<i64>, StoreError>>) {
+        let (done, rx) = oneshot::channel();
+        let job = Job {
+            keys: vec![],
+            args: vec![tag.as_bytes().to_vec()],
+            replies,
+            done,
+        };
+        (job, rx)
+    }
+
+    /// A queue whose calls wait for `gate`, record the tags of their jobs
+    /// (one call per line) and answer each reply slot with its job's index.
+    fn gated_queue(gate: Arc<Semaphore>, calls: Arc<Mutex<Vec<Vec<String>>>>) -> mpsc::Sender<Job> {
+        spawn("test", move |jobs: Vec<Job>| {
+            let (gate, calls) = (gate.clone(), calls.clone());
+            async move {
+                let _open = gate.acquire().await;
+                let tags = jobs
+                    .iter()
+                    .map(|j| String::from_utf8_lossy(&j.args[0]).into_owned())
+                    .collect();
+                calls.lock().unwrap().push(tags);
+                let flat = jobs
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, j)| std::iter::repeat_n(i as i64, j.replies))
+                    .collect();
+                answer(jobs, Ok(flat));
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn jobs_queued_behind_busy_calls_leave_together_and_abandoned_ones_are_dropped() {
+        let gate = Arc::new(Semaphore::new(0));
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let tx = gated_queue(gate.clone(), calls.clone());
+
+        // Two calls in flight (every slot busy), held at the gate.
+        let (a, ra) = job("a", 1);
+        let (b, rb) = job("b", 2);
+        let settle = std::time::Duration::from_millis(30);
+        tx.send(a).await.unwrap();
+        tokio::time::sleep(settle).await;
+        tx.send(b).await.unwrap();
+        tokio::time::sleep(settle).await;
+        // Three more queue up; the caller of "d" gives up before a slot frees.
+        let (c, rc) = job("c", 1);
+        let (d, rd) = job("d", 1);
+        let (e, re) = job("e", 3);
+        for j in [c, d, e] {
+            tx.send(j).await.unwrap();
+        }
+        drop(rd);
+        gate.add_permits(16);
+
+        assert_eq!(ra.await.unwrap().unwrap(), [0]);
+        assert_eq!(rb.await.unwrap().unwrap(), [0, 0]);
+        assert_eq!(rc.await.unwrap().unwrap(), [0]);
+        assert_eq!(
+            re.await.unwrap().unwrap(),
+            [1, 1, 1],
+            "its own share of the reply"
+        );
+        let calls = calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 3, "{calls:?}");
+        assert!(
+            calls.contains(&vec!["c".to_owned(), "e".to_owned()]),
+            "{calls:?}"
+        );
+        assert!(
+            !calls.iter().flatten().any(|t| t == "d"),
+            "abandoned job sent: {calls:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_of_the_wrong_length_fails_every_job_of_the_call() {
+        let (a, ra) = job("a", 1);
+        let (b, rb) = job("b", 2);
+        answer(vec![a, b], Ok(vec![1, 1]));
+        for r in [ra, rb] {
+            assert!(matches!(r.await.unwrap(), Err(StoreError::Protocol(_))));
+        }
+        let (c, rc) = job("c", 1);
+        answer(vec![c], Err(StoreError::OutOfMemory));
+        assert!(matches!(rc.await.unwrap(), Err(StoreError::OutOfMemory)));
     }
 }
