@@ -578,13 +578,12 @@ impl Store {
         };
         match tokio::time::timeout(self.inner.timeout, wait).await {
             Ok(result) => result,
-            Err(_) => {
-                count_error(kind.op());
-                Err(StoreError::Unavailable(format!(
-                    "no answer within {:?}",
-                    self.inner.timeout
-                )))
-            }
+            // Not counted here: the call this job waited for (if it was
+            // sent at all) counts its own failure, once for all its jobs.
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer within {:?}",
+                self.inner.timeout
+            ))),
         }
     }
 

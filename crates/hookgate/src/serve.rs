@@ -61,8 +61,16 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
     const BUCKETS: &[f64] = &[
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     ];
+    // Group-commit batch sizes are counts of jobs (at most 128), not seconds.
+    const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full("hookgate_store_batch_jobs".into()),
+                BATCH_BUCKETS,
+            )
+        })
         .map_err(|e| anyhow::anyhow!("metrics buckets: {e}"))?
         .install_recorder()
         .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
@@ -80,7 +88,7 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
         }
         None => hookgate_telemetry::Tracer::disabled(),
     };
-    let store = Store::open(&config.store)?;
+    let store = Store::open_with(&config.store, config.store_topology)?;
     store.set_retention(config.delivery.retention);
     match store.check_eviction_policy().await {
         Ok(Some(policy)) => tracing::info!(policy, "store reachable"),

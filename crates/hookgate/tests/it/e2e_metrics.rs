@@ -22,6 +22,7 @@ const DOCUMENTED: &[&str] = &[
     "hookgate_paused",
     "hookgate_store_errors_total",
     "hookgate_store_duration_seconds_bucket",
+    "hookgate_store_batch_jobs_bucket",
 ];
 
 /// Parsed exposition: (name, sorted labels) -> value.
@@ -192,6 +193,15 @@ async fn counters_match_the_traffic_and_every_documented_metric_is_there() {
     assert_eq!(
         value(&m, "hookgate_store_errors_total", &[("op", "ingest")]),
         1.0
+    );
+    // Group-commit batch sizes count jobs, with buckets of their own.
+    assert!(
+        value(
+            &m,
+            "hookgate_store_batch_jobs_bucket",
+            &[("op", "ingest"), ("le", "128")]
+        ) >= 2.0,
+        "every ingest call is in a batch-size bucket"
     );
     // Redis restarted empty: gauges read the fresh (empty) store.
     assert_eq!(
