@@ -15,13 +15,17 @@
 #       resumed: deliveries/s with 1 and with 10 subscriptions, with a sink
 #       that answers at once and with one that answers after
 #       FANOUT_DELAY_MS (max_in_flight 16, as the reference config)
+#   (g) backlog: WAITING_EVENTS events ingested for a paused subscription;
+#       gateway RSS sampled every second while they are ingested, while they
+#       wait, and while the first of them drain (rss.csv)
 #   (b, c again) with Redis `appendonly yes, appendfsync always` (AOF=0 skips)
 # Results go to benches/results/<date>-<machine>/ (raw.csv, summary.md,
 # commands.txt, the configs). Everything started is killed on exit.
 #
 # Knobs (environment): STEP_SECS (10), CONNS (64), BODY (1024),
 # FANOUT_EVENTS (10000), FANOUT_DELAY_MS (10; 0 skips the slow-subscriber
-# fan-out), AOF (1), MACHINE (<nproc>core-<mem>g), OUT.
+# fan-out), WAITING_EVENTS (1000000; 0 skips the backlog step), AOF (1),
+# MACHINE (<nproc>core-<mem>g), OUT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +36,7 @@ CONNS=${CONNS:-64}
 BODY=${BODY:-1024}
 FANOUT_EVENTS=${FANOUT_EVENTS:-10000}
 FANOUT_DELAY_MS=${FANOUT_DELAY_MS:-10}
+WAITING_EVENTS=${WAITING_EVENTS:-1000000}
 AOF=${AOF:-1}
 MACHINE=${MACHINE:-"$(nproc)core-$(free -g | awk '/^Mem:/{print $2}')g"}
 DATE=$(date -u +%F)
@@ -321,6 +326,46 @@ fanout() { # label, config, number of subscriptions[, sink answer delay ms]
     extra "$label.vmhwm_kb" "$(awk '/^VmHWM:/{print $2}' "/proc/$GW_PID/status")"
     stop_gateway
 }
+# --- (g) RSS while a backlog waits in Redis --------------------------------------
+rss_trace() { # pid, phase file: one "unix_time,phase,rss_kb" row per second
+    while [ -r "/proc/$1/status" ]; do
+        echo "$(date +%s),$(cat "$2"),$(awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0)" >>"$OUT/rss.csv"
+        sleep 1
+    done
+}
+backlog() {
+    log "(g) backlog: $WAITING_EVENTS events waiting for a paused subscription; RSS every second"
+    echo "unix_time,phase,rss_kb" >"$OUT/rss.csv"
+    start_gateway "$CFG1" backlog
+    echo idle >"$TMP/phase"
+    rss_trace "$GW_PID" "$TMP/phase" &
+    local tracer=$!
+    sleep 5
+    curl -sf -X POST -H "authorization: Bearer $TOKEN" \
+        "http://127.0.0.1:$ADMIN_PORT/admin/v1/subscriptions/sink0/pause" >/dev/null
+    echo ingest >"$TMP/phase"
+    loadgen backlog-ingest "$STRIPE_URL" --connections "$CONNS" --duration 600 \
+        --requests "$WAITING_EVENTS"
+    echo waiting >"$TMP/phase"
+    sleep 30
+    extra backlog.route_queue "$(rcli ZCARD 'hg:{stripe}:q:sink0')"
+    extra backlog.redis_used_memory "$(rcli INFO memory | tr -d '\r' | awk -F: '/^used_memory_human:/{print $2}')"
+    start_sink backlog-drain 0 25
+    curl -sf -X POST -H "authorization: Bearer $TOKEN" \
+        "http://127.0.0.1:$ADMIN_PORT/admin/v1/subscriptions/sink0/resume" >/dev/null
+    echo draining >"$TMP/phase"
+    sleep 20
+    stop_sink backlog-drain
+    extra backlog.vmhwm_kb "$(awk '/^VmHWM:/{print $2}' "/proc/$GW_PID/status")"
+    kill "$tracer" 2>/dev/null || true
+    wait "$tracer" 2>/dev/null || true
+    stop_gateway
+}
+if [ "$WAITING_EVENTS" -gt 0 ]; then
+    backlog
+    rcli FLUSHALL >/dev/null
+fi
+
 fanout fanout-1 "$CFG1" 1
 fanout fanout-10 "$CFG10" 10
 # Subscribers that take FANOUT_DELAY_MS to answer, max_in_flight 16 each:
@@ -357,5 +402,5 @@ sed -i "s|$TMP/||g" "$OUT/commands.txt"
 python3 "$ROOT/benches/summary.py" --out "$OUT" --machine "$MACHINE" --date "$DATE" \
     --machine-info "$TMP/machine.txt" --tmp "$TMP" \
     --fanout-delay "$FANOUT_DELAY_MS" \
-    --settings "STEP_SECS=$STEP_SECS CONNS=$CONNS BODY=$BODY FANOUT_EVENTS=$FANOUT_EVENTS FANOUT_DELAY_MS=$FANOUT_DELAY_MS AOF=$AOF"
+    --settings "STEP_SECS=$STEP_SECS CONNS=$CONNS BODY=$BODY FANOUT_EVENTS=$FANOUT_EVENTS FANOUT_DELAY_MS=$FANOUT_DELAY_MS WAITING_EVENTS=$WAITING_EVENTS AOF=$AOF"
 cat "$OUT/summary.md"

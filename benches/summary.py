@@ -146,6 +146,15 @@ def main():
           f"{ing_rt:.3f} (EVALSHA seen by Redis: {ev:.3f}/event incl. the fan-out; "
           f"{total:.1f} commands executed/event, script-internal included) | at most 1 | "
           f"{'yes' if 0 < ing_rt <= 1.0 + 1e-9 else '**no**'} |")
+    rss_path = os.path.join(a.out, "rss.csv")
+    if os.path.exists(rss_path):
+        waiting = [int(r["rss_kb"]) / 1024 for r in read_rows(rss_path)
+                   if r["phase"] == "waiting" and r["rss_kb"].isdigit()]
+        if waiting:
+            lo, hi = min(waiting), max(waiting)
+            flat = hi - lo < 0.1 * hi + 2
+            w(f"| gateway RSS while {extra.get('backlog.route_queue', '?')} deliveries wait in Redis (30 s, sampled every second) | "
+              f"{lo:.0f}–{hi:.0f} MB | < 100 MB and flat | {'yes' if hi < 100 and flat else '**no**'} |")
     rss = extra.get("ingest.rss_peak_kb")
     if rss:
         mb = int(rss) / 1024
@@ -214,6 +223,23 @@ def main():
         w("Background while idle (3 s, no load), calls per second: " +
           ", ".join(f"{k} {v / 3:.1f}" for k, v in sorted(idle.items())) + "\n")
 
+    rss_path = os.path.join(a.out, "rss.csv")
+    if os.path.exists(rss_path):
+        phases = {}
+        for r in read_rows(rss_path):
+            if r["rss_kb"].isdigit():
+                phases.setdefault(r["phase"], []).append(int(r["rss_kb"]) / 1024)
+        w("## Memory with a backlog waiting in Redis\n")
+        w(f"{extra.get('backlog.route_queue', '?')} deliveries waiting in the paused route's queue "
+          f"(Redis used memory {extra.get('backlog.redis_used_memory', '?')}); gateway VmRSS sampled "
+          "every second (`rss.csv`):\n")
+        w("| phase | samples | min | max | last |")
+        w("| --- | --- | --- | --- | --- |")
+        for phase in ["idle", "ingest", "waiting", "draining"]:
+            v = phases.get(phase)
+            if v:
+                w(f"| {phase} | {len(v)} | {min(v):.1f} MB | {max(v):.1f} MB | {v[-1]:.1f} MB |")
+        w("")
     w("## Memory\n")
     for k in sorted(extra):
         if k.endswith("_kb"):
