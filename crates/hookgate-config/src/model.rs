@@ -22,6 +22,11 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[store]`.
     pub store: StoreConfig,
+    /// `[store] cluster`: whether `store.url` is one Redis or a seed node
+    /// of a Redis Cluster. Kept beside [`StoreConfig`] rather than in it so
+    /// code that builds a `StoreConfig` by hand keeps compiling (and keeps
+    /// meaning a single Redis).
+    pub store_topology: StoreTopology,
     /// `[delivery]`: gateway-wide delivery settings.
     pub delivery: DeliveryConfig,
     /// `[log]`.
@@ -105,6 +110,17 @@ pub struct StoreConfig {
     pub pool_size: usize,
     /// `key_prefix`: prefix of every key, default `hg`.
     pub key_prefix: String,
+}
+
+/// `[store] cluster`: how the store's `url` is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StoreTopology {
+    /// `cluster = false` (the default): `url` is one Redis.
+    #[default]
+    Single,
+    /// `cluster = true`: `url` is one node of a Redis Cluster (a seed); the
+    /// client discovers the other nodes and follows the slots.
+    Cluster,
 }
 
 /// `[delivery]`.

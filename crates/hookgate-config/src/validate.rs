@@ -48,6 +48,7 @@ const STORE_KEYS: &[&str] = &[
     "allow_eviction",
     "pool_size",
     "key_prefix",
+    "cluster",
 ];
 const DELIVERY_KEYS: &[&str] = &[
     "visibility_timeout",
@@ -59,15 +60,15 @@ const LOG_KEYS: &[&str] = &["format", "level", "otlp_endpoint"];
 const RATE_LIMIT_KEYS: &[&str] = &["per_second", "burst"];
 
 /// URL schemes the Redis client accepts.
-const STORE_SCHEMES: &[&str] = &[
-    "redis",
-    "rediss",
-    "redis+unix",
-    "unix",
-    "valkey",
-    "valkeys",
-    "valkey+unix",
-];
+const STORE_SCHEMES: &[&str] = &["redis", "redis+unix", "unix", "valkey", "valkey+unix"];
+
+/// TLS schemes: the client is built without TLS, so these are refused at
+/// start rather than failing on every call.
+const TLS_SCHEMES: &[&str] = &["rediss", "valkeys"];
+
+/// URL schemes a Redis Cluster can be reached with (a cluster announces
+/// its nodes as host:port, so never a unix socket).
+const CLUSTER_SCHEMES: &[&str] = &["redis", "valkey"];
 
 /// Builds the whole configuration. Returns `None` only when the document
 /// root could not be read at all; otherwise the caller checks the errors
@@ -81,7 +82,7 @@ pub(crate) fn build(root: &toml_edit::Table, path: &Path, ctx: &mut Ctx<'_>) -> 
     let t = section(ctx, &top, "admin", ADMIN_KEYS);
     let admin = admin(ctx, t.as_ref());
     let t = section(ctx, &top, "store", STORE_KEYS);
-    let store = store(ctx, t.as_ref());
+    let (store, store_topology) = store(ctx, t.as_ref());
     let t = section(ctx, &top, "delivery", DELIVERY_KEYS);
     let (delivery, visibility) = delivery(ctx, t.as_ref());
     let t = section(ctx, &top, "log", LOG_KEYS);
@@ -105,6 +106,7 @@ pub(crate) fn build(root: &toml_edit::Table, path: &Path, ctx: &mut Ctx<'_>) -> 
         server,
         admin,
         store,
+        store_topology,
         delivery,
         log,
         sources,
@@ -371,7 +373,7 @@ fn token_hash(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Secret> {
     }
 }
 
-fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
+fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (StoreConfig, StoreTopology) {
     if let Some(f) = t.and_then(|t| t.get("backend")) {
         ctx.choice(&f, &["redis"]);
     }
@@ -415,7 +417,21 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
         }
         Some(p)
     });
-    StoreConfig {
+    let cluster = t.and_then(|t| t.get("cluster"));
+    let topology = match &cluster {
+        Some(f) => match ctx.boolean(f) {
+            Some(true) => StoreTopology::Cluster,
+            _ => StoreTopology::Single,
+        },
+        None => StoreTopology::Single,
+    };
+    // Checked against the URL in effect (the file's or the environment's).
+    if let (StoreTopology::Cluster, Some(f), Some(url)) = (topology, &cluster, &url)
+        && let Err(message) = check_cluster_url(url.expose())
+    {
+        ctx.error_at(f, message);
+    }
+    let config = StoreConfig {
         url: url.unwrap_or_else(|| Secret::new("redis://127.0.0.1:6379")),
         timeout: opt(ctx, t, "store_timeout", |c, f| {
             duration(c, f, Zero::Refused)
@@ -425,7 +441,8 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
         pool_size: opt(ctx, t, "pool_size", |c, f| c.uint(f, 1, 1 << 16))
             .map_or(16, |n| n as usize),
         key_prefix: key_prefix.unwrap_or_else(|| "hg".to_owned()),
-    }
+    };
+    (config, topology)
 }
 
 /// Checks the scheme of a store URL. The message never contains the URL: it
@@ -435,11 +452,50 @@ fn check_store_url(url: &[u8]) -> Result<(), String> {
     let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme {
         Some(s) if STORE_SCHEMES.contains(&s.as_str()) => Ok(()),
+        Some(s) if TLS_SCHEMES.contains(&s.as_str()) => Err(
+            "TLS to Redis (rediss://) is not supported by this version: reach Redis over a \
+             private network or a local TLS tunnel (e.g. stunnel) with redis://"
+                .to_owned(),
+        ),
         _ => Err(format!(
             "expected a URL like \"redis://127.0.0.1:6379\" (schemes: {})",
             STORE_SCHEMES.join(", ")
         )),
     }
+}
+
+/// Checks that a store URL can reach a Redis Cluster node: a TCP scheme and
+/// database 0 (a cluster has no other). Like [`check_store_url`], the
+/// message never contains the URL.
+fn check_cluster_url(url: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(url).map_err(|_| "the store URL is not UTF-8".to_owned())?;
+    let Some((scheme, rest)) = text.split_once("://") else {
+        // Already reported by check_store_url.
+        return Ok(());
+    };
+    if !CLUSTER_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "with cluster = true, store.url must be a TCP URL of one cluster node ({}), \
+             not a unix socket",
+            CLUSTER_SCHEMES.join(", ")
+        ));
+    }
+    // After the credentials (the last '@'), the path is the database.
+    let after_auth = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let path = after_auth
+        .split_once('/')
+        .map_or("", |(_, p)| p.split(['?', '#']).next().unwrap_or(""));
+    let query_db = after_auth
+        .split_once('?')
+        .map(|(_, q)| q.split('&').any(|kv| kv.starts_with("db=") && kv != "db=0"))
+        .unwrap_or(false);
+    if !(path.is_empty() || path == "0") || query_db {
+        return Err(
+            "with cluster = true, store.url must select database 0 (a Redis Cluster has no other)"
+                .to_owned(),
+        );
+    }
+    Ok(())
 }
 
 /// `[delivery]`. Also returns, for the cross-check, `Some(line of

@@ -29,17 +29,32 @@
 //! round trips of every ingest. Scripts run by EVALSHA and are reloaded
 //! transparently after a Redis restart (NOSCRIPT).
 //!
+//! Redis Cluster (`[store] cluster = true`, [`Store::open_with`]): the same
+//! calls over redis-rs's async cluster connections, behind the same
+//! connection type (`conn`), equally lazy. Nothing in the store had to
+//! change for it, by construction: every key of a source carries the hash
+//! tag `{source}` ([`keys`]), so each script (its KEYS and the names it
+//! builds from the source's key base), each group-committed batch (one queue
+//! per source) and each pipeline (reads of one source) touches one slot; the
+//! client routes it by its first key and follows `MOVED`/`ASK`. The global
+//! keys (`P:paused`, `P:audit`) are single-key commands. The eviction check
+//! asks every master; `PING` goes to every master. A cluster connection
+//! that reports unreachable nodes is replaced (at most once a second),
+//! because redis-rs 1.x retries a failed slot-map refresh in a tight loop.
+//!
 //! # Layout
 //! - [`keys`]: every key name (a storage format).
 //! - `scripts/*.lua`: the atomic operations, one file each.
 //! - `batch`: group commit: concurrent ingests (and attempt outcomes) of a
 //!   source share one script call, each still atomic.
+//! - `conn`: one Redis or a Redis Cluster behind one connection type.
 //! - [`error`]: [`StoreError`], classified for the caller's answer.
 //! - `admin`: what operators read and do: listings, replay, redeliver,
 //!   pause flags, the audit stream.
 
 mod admin;
 mod batch;
+mod conn;
 pub mod error;
 pub mod keys;
 mod records;
@@ -49,10 +64,10 @@ pub use error::StoreError;
 pub use keys::Keys;
 pub use records::{AttemptRecord, DeliveryRecord, DeliveryStatus, StoredEvent};
 
-use hookgate_config::StoreConfig;
+use conn::{Conn, Pool};
+use hookgate_config::{StoreConfig, StoreTopology};
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -163,7 +178,7 @@ impl Batched {
 type Queues = std::collections::HashMap<(Batched, String), mpsc::Sender<batch::Job>>;
 
 struct Inner {
-    conns: Vec<ConnectionManager>,
+    conns: Pool,
     /// Group-commit queues, one per (write, source), started on first use.
     queues: std::sync::Mutex<Queues>,
     signals: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
@@ -194,24 +209,23 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Builds a store handle without connecting (connections open lazily).
+    /// Builds a store handle on one Redis without connecting (connections
+    /// open lazily). Same as [`Self::open_with`] and
+    /// [`StoreTopology::Single`].
     pub fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        Self::open_with(cfg, StoreTopology::Single)
+    }
+
+    /// Builds a store handle without connecting (connections open lazily):
+    /// on one Redis, or on the Redis Cluster that `cfg.url` is a node of
+    /// (`[store] cluster = true`, [`hookgate_config::Config::store_topology`]).
+    pub fn open_with(cfg: &StoreConfig, topology: StoreTopology) -> Result<Self, StoreError> {
         let url = std::str::from_utf8(cfg.url.expose())
             .map_err(|_| StoreError::Protocol("store url is not UTF-8".into()))?;
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Protocol(format!("store url is invalid ({:?})", e.kind())))?;
-        let manager_cfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(cfg.timeout))
-            .set_response_timeout(Some(cfg.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
         let n = cfg.pool_size.clamp(1, 64);
-        let mut conns = Vec::with_capacity(n);
-        for _ in 0..n {
-            let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_cfg.clone())
-                .map_err(StoreError::from_redis)?;
-            conns.push(conn);
-        }
+        // Only the error's kind: its text could quote the URL.
+        let conns = Pool::open(url, topology, cfg.timeout, n)
+            .map_err(|e| StoreError::Protocol(format!("store url is invalid ({:?})", e.kind())))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 conns,
@@ -255,9 +269,9 @@ impl Store {
         &self.inner.keys
     }
 
-    pub(crate) fn conn(&self) -> ConnectionManager {
-        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.conns.len();
-        self.inner.conns[i].clone()
+    pub(crate) fn conn(&self) -> Conn {
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        self.inner.conns.get(i)
     }
 
     /// Runs one store call under `store_timeout`.
@@ -286,6 +300,7 @@ impl Store {
         let result = match tokio::time::timeout(self.inner.timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
+                self.inner.conns.failed(&e);
                 let lost =
                     e.is_connection_dropped() || (e.is_io_error() && !e.is_connection_refusal());
                 Err((StoreError::from_redis(e), lost))
@@ -313,31 +328,31 @@ impl Store {
     /// refused unless `allow_eviction`. Returns the policy seen (`None` when
     /// the server does not allow CONFIG, as some managed services do; the
     /// gateway then proceeds and says so).
+    ///
+    /// On a cluster every master is asked: one evicting master refuses the
+    /// store (its policy is returned in the error); `None` when some master
+    /// refuses CONFIG and none evicts; an unreachable master is an error
+    /// (checked again before the next write). Replicas are not asked.
     pub async fn check_eviction_policy(&self) -> Result<Option<String>, StoreError> {
         let mut c = self.conn();
-        let reply: redis::RedisResult<Vec<String>> = match tokio::time::timeout(
-            self.inner.timeout,
-            redis::cmd("CONFIG")
-                .arg("GET")
-                .arg("maxmemory-policy")
-                .query_async(&mut c),
-        )
-        .await
+        let policies = match tokio::time::timeout(self.inner.timeout, c.maxmemory_policies()).await
         {
-            Ok(r) => r,
-            Err(_) => return Err(StoreError::Unavailable("no answer to CONFIG GET".into())),
-        };
-        let policy = match reply {
-            Ok(v) => v.get(1).cloned(),
-            Err(e)
-                if e.is_io_error()
-                    || e.is_timeout()
-                    || e.is_connection_refusal()
-                    || e.is_connection_dropped() =>
-            {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                self.inner.conns.failed(&e);
                 return Err(StoreError::from_redis(e));
             }
-            Err(_) => None,
+            Err(_) => return Err(StoreError::Unavailable("no answer to CONFIG GET".into())),
+        };
+        let evicting = policies
+            .iter()
+            .flatten()
+            .find(|p| p.as_str() != "noeviction")
+            .cloned();
+        let policy = match evicting {
+            Some(p) => Some(p),
+            None if policies.is_empty() || policies.iter().any(Option::is_none) => None,
+            None => Some("noeviction".to_owned()),
         };
         let ok = match policy.as_deref() {
             Some("noeviction") | None => true,

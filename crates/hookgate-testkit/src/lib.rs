@@ -17,6 +17,9 @@
 //!
 //! - [`redis`] — [`RedisServer`]: a `redis-server` per test on a
 //!   free port and temp dir; stop, restart, restart empty, for fault tests.
+//! - [`redis_cluster`] — [`RedisCluster`]: a three-master Redis Cluster per
+//!   test (`redis-server --cluster-enabled yes` + `redis-cli --cluster
+//!   create`); stop, start again, which node serves a key, move a slot.
 //! - [`receiver`] — [`Receiver`]: a local HTTP/1.1 subscriber with scripted
 //!   [`Reply`]s (status, headers, delay, hang, close) that records every
 //!   request and counts connections.
@@ -43,6 +46,7 @@ pub mod gateway;
 pub mod http;
 pub mod receiver;
 pub mod redis;
+pub mod redis_cluster;
 pub mod sign;
 pub mod wait;
 
@@ -51,6 +55,7 @@ pub use crate::gateway::{GatewayProcess, free_addr, free_port};
 pub use crate::http::{Client, RawConn, RequestError, Response, raw_exchange};
 pub use crate::receiver::{Received, Receiver, Reply};
 pub use crate::redis::RedisServer;
+pub use crate::redis_cluster::RedisCluster;
 pub use crate::sign::{
     github_signature, now_unix, standard_webhooks_headers, standard_webhooks_signature,
     stripe_signature, verify_standard_webhooks,

@@ -226,7 +226,7 @@ impl Drop for RedisServer {
     }
 }
 
-fn open_log(path: &Path) -> File {
+pub(crate) fn open_log(path: &Path) -> File {
     OpenOptions::new()
         .create(true)
         .append(true)
@@ -236,7 +236,7 @@ fn open_log(path: &Path) -> File {
 
 /// Whether something on `127.0.0.1:port` answers `PING` with `+PONG` within
 /// 500 ms. A Redis still loading its AOF answers `-LOADING`, which is "not yet".
-async fn ping(port: u16) -> bool {
+pub(crate) async fn ping(port: u16) -> bool {
     let attempt = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
         stream.write_all(b"PING\r\n").await.ok()?;

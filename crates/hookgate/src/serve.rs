@@ -88,7 +88,7 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
         }
         None => hookgate_telemetry::Tracer::disabled(),
     };
-    let store = Store::open(&config.store)?;
+    let store = Store::open_with(&config.store, config.store_topology)?;
     store.set_retention(config.delivery.retention);
     match store.check_eviction_policy().await {
         Ok(Some(policy)) => tracing::info!(policy, "store reachable"),

@@ -55,10 +55,70 @@ fn store_url_must_be_a_redis_url_and_is_never_echoed() {
         "expected a URL like \"redis://127.0.0.1:6379\"",
     );
     assert!(!e.to_string().contains("hunter2"));
-    // rediss and cluster-style URLs are fine.
+    // TLS is refused up front (the client has no TLS), naming the way out.
+    let e = one_err(
+        &format!("[store]\nurl = \"rediss://:hunter2@cache:6380/0\"\n{MINIMAL}"),
+        "store.url",
+        "TLS to Redis (rediss://) is not supported",
+    );
+    assert!(!e.to_string().contains("hunter2"));
     ok(&format!(
-        "[store]\nurl = \"rediss://:pw@cache:6380/0\"\n{MINIMAL}"
+        "[store]\nurl = \"redis://:pw@cache:6380/0\"\n{MINIMAL}"
     ));
+}
+
+#[test]
+fn store_cluster_is_a_boolean_and_wants_a_tcp_url_of_database_0() {
+    use hookgate_config::StoreTopology;
+    // Off unless asked for; `false` is the single Redis of earlier files.
+    assert_eq!(ok(MINIMAL).store_topology, StoreTopology::Single);
+    let c = ok(&format!("[store]\ncluster = false\n{MINIMAL}"));
+    assert_eq!(c.store_topology, StoreTopology::Single);
+    // A seed node, with or without credentials and an explicit database 0.
+    for url in [
+        "redis://127.0.0.1:7000",
+        "redis://:pw@node-1.internal:7000/0",
+        "redis://user:pw@node-1.internal:7000/",
+        "valkey://127.0.0.1:7000",
+    ] {
+        let c = ok(&format!(
+            "[store]\nurl = {url:?}\ncluster = true\n{MINIMAL}"
+        ));
+        assert_eq!(c.store_topology, StoreTopology::Cluster, "{url}");
+        assert_eq!(c.store.url.expose(), url.as_bytes());
+    }
+
+    let e = one_err(
+        &format!("[store]\ncluster = \"yes\"\n{MINIMAL}"),
+        "store.cluster",
+        "expected true or false",
+    );
+    assert_eq!(e.line, Some(2));
+
+    // A cluster announces its nodes as host:port: no unix socket.
+    let text = format!("[store]\nurl = \"unix:///run/redis.sock\"\ncluster = true\n{MINIMAL}");
+    let e = one_err(&text, "store.cluster", "not a unix socket");
+    assert_eq!(e.line, Some(3));
+
+    // A cluster has database 0 only; the message never echoes the URL.
+    for url in ["redis://:hunter2@h:7000/3", "redis://:hunter2@h:7000?db=2"] {
+        let text = format!("[store]\nurl = {url:?}\ncluster = true\n{MINIMAL}");
+        let e = one_err(&text, "store.cluster", "must select database 0");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    // The URL in effect is checked, also when it comes from the environment.
+    let errors = errs_with(
+        &format!("[store]\ncluster = true\n{MINIMAL}"),
+        &env(&[("HOOKGATE_STORE_URL", "unix:///run/redis.sock")]),
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].key, "store.cluster");
+    let c = ok_with(
+        &format!("[store]\ncluster = true\n{MINIMAL}"),
+        &env(&[("HOOKGATE_STORE_URL", "redis://:pw@seed:7000")]),
+    );
+    assert_eq!(c.store_topology, StoreTopology::Cluster);
 }
 
 #[test]

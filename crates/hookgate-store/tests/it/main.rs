@@ -9,6 +9,10 @@
 //!   poison messages (SPEC §4).
 //! - [`faults`]: out of memory, store down, slow store, restarts (durable and
 //!   empty) (SPEC §2, §9).
+//! - [`cluster`]: all of the above that the gateway uses, on a real
+//!   three-master Redis Cluster (`[store] cluster = true`): sources on
+//!   different nodes, group commit, admin reads, the eviction check on
+//!   every master, a moved slot, the cluster down and back.
 //! - [`compat`]: records written by earlier versions, replayed with raw
 //!   commands from `tests/fixtures/v<N>/`, read by the current code
 //!   (STYLE 13, SPEC §9).
@@ -17,6 +21,7 @@
 //! state, and checks the exact keys with raw Redis commands where the
 //! store's own readers could hide a mistake. Every wait is bounded.
 
+mod cluster;
 mod compat;
 mod faults;
 mod ingest;

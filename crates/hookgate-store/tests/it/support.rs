@@ -1,11 +1,11 @@
 //! Shared helpers: a store config for a test's Redis, owned test events, and
 //! raw Redis reads that bypass the store's own parsing.
 
-use hookgate_config::StoreConfig;
+use hookgate_config::{StoreConfig, StoreTopology};
 use hookgate_core::{EventId, Secret};
 use hookgate_store::{AttemptRecord, NewEvent, Store};
-use hookgate_testkit::RedisServer;
-use redis::aio::MultiplexedConnection;
+use hookgate_testkit::{RedisCluster, RedisServer};
+use redis::aio::ConnectionLike;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
@@ -31,6 +31,27 @@ pub fn config(server: &RedisServer) -> StoreConfig {
         pool_size: 2,
         key_prefix: "hg".to_owned(),
     }
+}
+
+/// The store config the gateway would build for `cluster`'s seed node
+/// (with `[store] cluster = true`).
+pub fn cluster_config(cluster: &RedisCluster) -> StoreConfig {
+    StoreConfig {
+        url: Secret::new(cluster.url()),
+        timeout: STORE_TIMEOUT,
+        allow_eviction: false,
+        pool_size: 2,
+        key_prefix: "hg".to_owned(),
+    }
+}
+
+/// Opens a cluster store on `cluster` and passes the eviction-policy gate.
+pub async fn open_cluster(cluster: &RedisCluster) -> Store {
+    let store = Store::open_with(&cluster_config(cluster), StoreTopology::Cluster)
+        .expect("open cluster store");
+    let policy = bounded(store.check_eviction_policy()).await;
+    assert_eq!(policy.expect("policy check"), Some("noeviction".to_owned()));
+    store
 }
 
 /// Opens a store on `server` and passes the eviction-policy gate.
@@ -131,7 +152,7 @@ pub fn attempt(n: u32, status_code: Option<u16>, error: Option<&str>) -> Attempt
 // === raw Redis reads ===
 
 /// Runs one raw command.
-pub async fn raw<T: redis::FromRedisValue>(conn: &mut MultiplexedConnection, args: &[&str]) -> T {
+pub async fn raw<T: redis::FromRedisValue>(conn: &mut impl ConnectionLike, args: &[&str]) -> T {
     let mut cmd = redis::cmd(args[0]);
     for a in &args[1..] {
         cmd.arg(*a);
@@ -141,28 +162,28 @@ pub async fn raw<T: redis::FromRedisValue>(conn: &mut MultiplexedConnection, arg
         .unwrap_or_else(|e| panic!("raw {args:?}: {e}"))
 }
 
-pub async fn hgetall(conn: &mut MultiplexedConnection, key: &str) -> HashMap<String, String> {
+pub async fn hgetall(conn: &mut impl ConnectionLike, key: &str) -> HashMap<String, String> {
     raw(conn, &["HGETALL", key]).await
 }
 
-pub async fn zmembers(conn: &mut MultiplexedConnection, key: &str) -> Vec<(String, f64)> {
+pub async fn zmembers(conn: &mut impl ConnectionLike, key: &str) -> Vec<(String, f64)> {
     raw(conn, &["ZRANGE", key, "0", "-1", "WITHSCORES"]).await
 }
 
-pub async fn lrange(conn: &mut MultiplexedConnection, key: &str) -> Vec<String> {
+pub async fn lrange(conn: &mut impl ConnectionLike, key: &str) -> Vec<String> {
     raw(conn, &["LRANGE", key, "0", "-1"]).await
 }
 
-pub async fn pttl(conn: &mut MultiplexedConnection, key: &str) -> i64 {
+pub async fn pttl(conn: &mut impl ConnectionLike, key: &str) -> i64 {
     raw(conn, &["PTTL", key]).await
 }
 
-pub async fn exists(conn: &mut MultiplexedConnection, key: &str) -> bool {
+pub async fn exists(conn: &mut impl ConnectionLike, key: &str) -> bool {
     raw::<i64>(conn, &["EXISTS", key]).await == 1
 }
 
 /// Every key matching `pattern` (SCAN, so it works on a full server).
-pub async fn scan(conn: &mut MultiplexedConnection, pattern: &str) -> Vec<String> {
+pub async fn scan(conn: &mut impl ConnectionLike, pattern: &str) -> Vec<String> {
     let mut cursor = "0".to_owned();
     let mut keys = Vec::new();
     loop {

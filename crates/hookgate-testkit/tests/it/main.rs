@@ -7,6 +7,7 @@
 
 mod gateway;
 mod receiver;
+mod redis_cluster;
 mod redis_server;
 mod sign;
 

@@ -9,6 +9,7 @@ mod common;
 mod config;
 mod e2e_admin;
 mod e2e_adyen;
+mod e2e_cluster;
 mod e2e_delivery;
 mod e2e_ingest;
 mod e2e_metrics;

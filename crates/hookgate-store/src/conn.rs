@@ -1,0 +1,251 @@
+//! The store's connections: one Redis, or a Redis Cluster, behind one type.
+//!
+//! [`Conn`] implements redis-rs's async `ConnectionLike`, so scripts
+//! (`ScriptInvocation::invoke_async`), commands and pipelines run on either
+//! unchanged. On a cluster, redis-rs routes each command by its first key
+//! (a script by its first KEYS entry), follows `MOVED`/`ASK` redirects and
+//! refreshes its slot map by itself, and sends a pipeline whole to the node
+//! of its first keyed command: every pipeline of the store reads keys of one
+//! source, so of one hash tag, so of one slot (a pipeline that spanned slots
+//! would be refused with a cross-slot error). `SCRIPT LOAD` after a
+//! `NOSCRIPT` goes to every node.
+//!
+//! Both kinds are lazy: [`Store::open`](crate::Store::open) connects to
+//! nothing, so the gateway starts (and answers 503) while Redis is down and
+//! recovers when it returns. A cluster handle is created on first use (it
+//! spawns its connection task, which needs the runtime) and then finds the
+//! nodes from the seed URL in the background.
+
+use hookgate_config::StoreTopology;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// A connection to the store: cheap to clone, multiplexed.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    /// One Redis: an auto-reconnecting multiplexed connection.
+    Single(ConnectionManager),
+    /// A Redis Cluster: one multiplexed connection per node, slot routing.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+impl Conn {
+    /// `maxmemory-policy` of every node that holds data: the one Redis, or
+    /// every cluster master (replicas are not asked: one that is down must
+    /// not block writes). `None` for a node that refuses `CONFIG GET` (as
+    /// some managed services do). An error means the store (or a master)
+    /// could not be reached.
+    pub(crate) async fn maxmemory_policies(&mut self) -> RedisResult<Vec<Option<String>>> {
+        let mut cmd = redis::cmd("CONFIG");
+        cmd.arg("GET").arg("maxmemory-policy");
+        match self {
+            Conn::Single(c) => match cmd.query_async::<Vec<String>>(c).await {
+                Ok(reply) => Ok(vec![reply.get(1).cloned()]),
+                Err(e)
+                    if e.is_io_error()
+                        || e.is_timeout()
+                        || e.is_connection_refusal()
+                        || e.is_connection_dropped() =>
+                {
+                    Err(e)
+                }
+                // NOPERM, unknown command (renamed), ...: not allowed here.
+                Err(_) => Ok(vec![None]),
+            },
+            Conn::Cluster(c) => {
+                // No response policy: one reply per master, keyed by its
+                // address; a master's own refusal comes as a ServerError
+                // value, an unreachable master fails the whole call.
+                let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let reply = c.route_command(cmd, routing).await?;
+                let Value::Map(per_node) = reply else {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::Client,
+                        "unexpected CONFIG GET reply from the cluster",
+                    )));
+                };
+                Ok(per_node
+                    .into_iter()
+                    .map(|(_, v)| match v {
+                        Value::ServerError(_) => None,
+                        v => redis::from_redis_value::<Vec<String>>(v)
+                            .ok()
+                            .and_then(|kv| kv.get(1).cloned()),
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+/// At most one reset of the cluster connections per this interval.
+const CLUSTER_RESET_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The connections of one store handle.
+pub(crate) enum Pool {
+    Single(Vec<ConnectionManager>),
+    // Boxed: one per store, and much larger than the single variant.
+    Cluster(Box<ClusterPool>),
+}
+
+/// Cluster connections, created on first use and replaced after the
+/// cluster was unreachable (see [`Pool::failed`]).
+pub(crate) struct ClusterPool {
+    client: ClusterClient,
+    config: ClusterConfig,
+    size: usize,
+    conns: RwLock<Option<Vec<ClusterConnection>>>,
+    /// When the connections were last reset.
+    last_reset: Mutex<Option<Instant>>,
+}
+
+impl Pool {
+    /// `size` lazy connections to `url` (never connects here; never puts the
+    /// URL, which may carry a password, in an error).
+    pub(crate) fn open(
+        url: &str,
+        topology: StoreTopology,
+        timeout: Duration,
+        size: usize,
+    ) -> RedisResult<Pool> {
+        match topology {
+            StoreTopology::Single => {
+                let client = redis::Client::open(url)?;
+                let manager_cfg = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(500));
+                let mut conns = Vec::with_capacity(size);
+                for _ in 0..size {
+                    conns.push(ConnectionManager::new_lazy_with_config(
+                        client.clone(),
+                        manager_cfg.clone(),
+                    )?);
+                }
+                Ok(Pool::Single(conns))
+            }
+            StoreTopology::Cluster => {
+                // Retries cover redirects (MOVED after a failover or a slot
+                // migration, ASK during one) and reconnects; they are short
+                // so a call still fits in `store_timeout`, which bounds it
+                // anyway (`Store::timed`).
+                let client = ClusterClient::builder([url])
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .retries(3)
+                    .min_retry_wait(10)
+                    .max_retry_wait(250)
+                    .build()?;
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(timeout)
+                    .set_response_timeout(timeout);
+                Ok(Pool::Cluster(Box::new(ClusterPool {
+                    client,
+                    config,
+                    size,
+                    conns: RwLock::new(None),
+                    last_reset: Mutex::new(None),
+                })))
+            }
+        }
+    }
+
+    /// Connection `i` (mod the pool size).
+    pub(crate) fn get(&self, i: usize) -> Conn {
+        match self {
+            Pool::Single(conns) => Conn::Single(conns[i % conns.len()].clone()),
+            Pool::Cluster(pool) => Conn::Cluster(pool.get(i)),
+        }
+    }
+
+    /// Tells the pool a call failed with `err`. On a cluster, a failure that
+    /// says nodes could not be reached (refused, dropped, no connection to
+    /// any node) replaces the connections, at most once a second, which
+    /// ends their background tasks: redis-rs 1.x retries a failed slot-map
+    /// refresh in a tight loop while a request waits and no node answers,
+    /// which burns a core for as long as the cluster is down. A fresh
+    /// connection makes one connection attempt per call instead. Timeouts
+    /// do not reset (a slow cluster is not helped by reconnecting).
+    pub(crate) fn failed(&self, err: &redis::RedisError) {
+        let Pool::Cluster(pool) = self else {
+            return;
+        };
+        if err.is_connection_refusal()
+            || err.is_connection_dropped()
+            || err.kind() == redis::ErrorKind::ClusterConnectionNotFound
+        {
+            pool.reset();
+        }
+    }
+}
+
+impl ClusterPool {
+    fn get(&self, i: usize) -> ClusterConnection {
+        {
+            let conns = self.conns.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(conns) = conns.as_ref() {
+                return conns[i % conns.len()].clone();
+            }
+        }
+        let mut conns = self.conns.write().unwrap_or_else(|p| p.into_inner());
+        let conns = conns.get_or_insert_with(|| {
+            // Pending: the nodes are found in the background from the seed.
+            (0..self.size)
+                .map(|_| {
+                    self.client
+                        .get_pending_async_connection_with_config(self.config.clone())
+                })
+                .collect()
+        });
+        conns[i % conns.len()].clone()
+    }
+
+    fn reset(&self) {
+        {
+            let mut last = self.last_reset.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if last.is_some_and(|t| now.duration_since(t) < CLUSTER_RESET_INTERVAL) {
+                return;
+            }
+            *last = Some(now);
+        }
+        // Dropped here; each task ends once the calls still holding a clone
+        // of its handle have returned.
+        let old = self.conns.write().unwrap_or_else(|p| p.into_inner()).take();
+        drop(old);
+    }
+}
