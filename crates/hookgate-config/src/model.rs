@@ -138,6 +138,10 @@ pub struct DeliveryConfig {
     /// `ca_file`: PEM certificates trusted for `https` subscribers in
     /// addition to the system roots (relative to the config file).
     pub ca_file: Option<PathBuf>,
+    /// `nice`: how many nice steps below the ingest path the delivery
+    /// threads run (0..=19), default 10: when the CPU is short, ingest
+    /// (a provider waiting for its 2xx) is served first.
+    pub nice: u8,
 }
 
 /// `[log]`.

@@ -54,6 +54,7 @@ const DELIVERY_KEYS: &[&str] = &[
     "visibility_timeout",
     "retention",
     "poll_interval",
+    "nice",
     "ca_file",
 ];
 const LOG_KEYS: &[&str] = &["format", "level", "otlp_endpoint"];
@@ -516,6 +517,7 @@ fn delivery(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (DeliveryConfig, Optio
         visibility_timeout,
         retention: d(ctx, "retention", Duration::from_secs(14 * 86400)),
         poll_interval: d(ctx, "poll_interval", Duration::from_millis(500)),
+        nice: opt(ctx, t, "nice", |c, f| c.uint(f, 0, 19)).map_or(10, |n| n as u8),
         ca_file: opt(ctx, t, "ca_file", |c, f| {
             let path = c.nonempty_string(f)?;
             let full = c.base_dir.join(&path);

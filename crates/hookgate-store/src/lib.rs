@@ -181,7 +181,8 @@ struct Inner {
     conns: Pool,
     /// Group-commit queues, one per (write, source), started on first use.
     queues: std::sync::Mutex<Queues>,
-    signals: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
+    /// Shared with the handles made by [`Store::open_beside`].
+    signals: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>>,
     next: AtomicUsize,
     keys: Keys,
     timeout: Duration,
@@ -246,6 +247,26 @@ impl Store {
                 },
             }),
         })
+    }
+
+    /// Another handle on the same store with connections and group-commit
+    /// queues of its own, sharing this handle's fan-out signals (so an
+    /// ingest through this one still wakes a fan-out loop that uses the
+    /// other at once). The gateway gives its delivery side such a handle:
+    /// a connection's I/O runs on the runtime that first uses it, so the
+    /// delivery runtime's lower priority never delays the ingest path's
+    /// store calls.
+    pub fn open_beside(
+        &self,
+        cfg: &StoreConfig,
+        topology: StoreTopology,
+    ) -> Result<Self, StoreError> {
+        let mut store = Self::open_with(cfg, topology)?;
+        let inner = Arc::get_mut(&mut store.inner).expect("a new handle is not shared yet");
+        inner.signals = self.inner.signals.clone();
+        inner.retention_ms =
+            std::sync::atomic::AtomicU64::new(self.inner.retention_ms.load(Ordering::Relaxed));
+        Ok(store)
     }
 
     /// The in-process signal poked when this handle stores new events of

@@ -5,6 +5,11 @@
 //! check (an evicting Redis is refused unless `allow_eviction`) → verifiers
 //! (fail closed) → listeners → delivery pools.
 //!
+//! Two runtimes: listeners (ingest, admin) on the main one; the delivery
+//! pools on their own, whose threads run `[delivery] nice` steps lower and
+//! which use store connections of their own. When the CPU is short, the
+//! kernel answers providers first; deliveries wait safely in Redis.
+//!
 //! Shutdown on SIGTERM/SIGINT: stop accepting, let in-flight ingest
 //! requests and delivery attempts finish up to `shutdown_grace`; whatever
 //! is still leased after that returns to its queue when the lease expires.
@@ -35,17 +40,33 @@ pub fn run(path: &Path) -> ExitCode {
     };
     check::print_warnings(&config);
     crate::logging::init(&config.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
+        .build();
+    // The delivery pools get a runtime of their own whose threads run at a
+    // lower priority: when the CPU is short, the kernel serves the ingest
+    // path (the provider waiting for its 2xx) first, and deliveries, which
+    // wait safely in Redis, take what is left.
+    let delivery_runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("hookgate-delivery")
+        .enable_all()
+        .on_thread_start({
+            let steps = i32::from(config.delivery.nice);
+            move || lower_priority(steps)
+        })
+        .build();
+    let (runtime, delivery_runtime) = match (runtime, delivery_runtime) {
+        (Ok(rt), Ok(drt)) => (rt, drt),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    let result = runtime.block_on(serve(config, delivery_runtime.handle().clone()));
+    // Its tasks were drained by `serve`; what is left (idle connections)
+    // is dropped.
+    delivery_runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "gateway stopped");
@@ -55,7 +76,26 @@ pub fn run(path: &Path) -> ExitCode {
     }
 }
 
-async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
+/// Lowers the calling thread's scheduling priority by `steps` nice steps
+/// (`[delivery] nice`; Linux: a thread has its own nice value). Lowering
+/// needs no privilege; if it fails anyway, deliveries simply run at the
+/// ingest path's priority.
+fn lower_priority(steps: i32) {
+    if steps == 0 {
+        return;
+    }
+    let tid = rustix::thread::gettid();
+    let result = rustix::process::getpriority_process(Some(tid))
+        .and_then(|nice| rustix::process::setpriority_process(Some(tid), (nice + steps).min(19)));
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "cannot lower the delivery threads' priority");
+    }
+}
+
+async fn serve(
+    config: hookgate_config::Config,
+    delivery_runtime: tokio::runtime::Handle,
+) -> anyhow::Result<()> {
     // Real histograms (not summaries), so dashboards can aggregate
     // quantiles across instances.
     const BUCKETS: &[f64] = &[
@@ -132,9 +172,15 @@ async fn serve(config: hookgate_config::Config) -> anyhow::Result<()> {
     let opts = ServeOptions {
         header_read_timeout: config.server.header_read_timeout,
     };
-    let delivery =
-        hookgate_delivery::Delivery::start(&config, store.clone(), &back, tracer.clone())
-            .map_err(|e| anyhow::anyhow!(e))?;
+    // Its own store connections too: a connection's I/O runs on the
+    // runtime that first used it, and ingest's must not run at the lower
+    // priority.
+    let delivery_store = store.open_beside(&config.store, config.store_topology)?;
+    let delivery = {
+        let _on = delivery_runtime.enter();
+        hookgate_delivery::Delivery::start(&config, delivery_store, &back, tracer.clone())
+    }
+    .map_err(|e| anyhow::anyhow!(e))?;
     let runtime: Arc<dyn hookgate_admin::Runtime> = Arc::new(DeliveryRuntime(delivery));
     let admin = Arc::new(hookgate_admin::Admin::new(
         Arc::new(config.clone()),

@@ -31,6 +31,7 @@ fn gateway_wide_defaults() {
     assert_eq!(c.delivery.visibility_timeout, s(60));
     assert_eq!(c.delivery.retention, s(14 * 86400));
     assert_eq!(c.delivery.poll_interval, Duration::from_millis(500));
+    assert_eq!(c.delivery.nice, 10);
     assert_eq!(c.log.format, LogFormat::Text);
     assert_eq!(c.log.level, "info");
 }
@@ -93,6 +94,7 @@ cluster = true
 visibility_timeout = "5m"
 retention = "30d"
 poll_interval = "1s"
+nice = 0
 [log]
 format = "json"
 level = "debug"
@@ -109,5 +111,7 @@ level = "debug"
     assert_eq!(c.store_topology, StoreTopology::Cluster);
     assert_eq!(c.delivery.visibility_timeout, Duration::from_secs(300));
     assert_eq!(c.delivery.retention, Duration::from_secs(30 * 86400));
+    assert_eq!(c.delivery.poll_interval, Duration::from_secs(1));
+    assert_eq!(c.delivery.nice, 0);
     assert_eq!(c.log.format, LogFormat::Json);
 }

@@ -669,3 +669,24 @@ secret = { value = "whsec_aGVsbG8=" }
         .expect("a pool-size warning");
     assert!(w.message.contains("workers >= 32"), "{}", w.message);
 }
+
+#[test]
+fn delivery_nice_is_a_number_of_nice_steps_up_to_19() {
+    assert_eq!(
+        ok(&format!("[delivery]\nnice = 19\n{MINIMAL}"))
+            .delivery
+            .nice,
+        19
+    );
+    let e = one_err(
+        &format!("[delivery]\nnice = 20\n{MINIMAL}"),
+        "delivery.nice",
+        "19",
+    );
+    assert_eq!(e.line, Some(2));
+    one_err(
+        &format!("[delivery]\nnice = -1\n{MINIMAL}"),
+        "delivery.nice",
+        "",
+    );
+}

@@ -203,3 +203,50 @@ async fn a_pending_retry_survives_a_gateway_crash() {
         "Retry-After was honoured"
     );
 }
+
+/// (thread name, nice value) of every thread of `pid`.
+fn threads(pid: u32) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir") {
+        let dir = task.expect("task").path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, nice 19.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let nice = rest.split_whitespace().nth(16).and_then(|n| n.parse().ok());
+        if let Some(nice) = nice {
+            out.push((name.trim().to_owned(), nice));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn deliveries_run_on_their_own_threads_below_the_ingest_path() {
+    let h = Harness::start().await;
+    let body = stripe_event("evt_priority", "charge.succeeded");
+    assert_eq!(h.post_stripe(&body).await.status, 200);
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+
+    let all = threads(h.gateway.pid());
+    let ingest: Vec<i64> = all
+        .iter()
+        .filter(|(n, _)| n == "tokio-runtime-w" || n == "tokio-rt-worker")
+        .map(|(_, nice)| *nice)
+        .collect();
+    let delivery: Vec<i64> = all
+        .iter()
+        .filter(|(n, _)| n.starts_with("hookgate-deliv"))
+        .map(|(_, nice)| *nice)
+        .collect();
+    assert!(!ingest.is_empty() && !delivery.is_empty(), "{all:?}");
+    let base = ingest[0];
+    assert!(ingest.iter().all(|n| *n == base), "{all:?}");
+    // `[delivery] nice` defaults to 10 steps below (capped at 19).
+    assert!(
+        delivery.iter().all(|n| *n == (base + 10).min(19)),
+        "delivery threads at nice {delivery:?}, ingest at {base}: {all:?}"
+    );
+}
