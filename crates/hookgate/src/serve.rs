@@ -115,6 +115,19 @@ async fn serve(
         .install_recorder()
         .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
         .ok();
+    // The recorder keeps every histogram sample until it is folded into the
+    // buckets, which `install_recorder` leaves to a scrape: without one
+    // (no Prometheus yet, or a scrape gap), memory would grow with every
+    // request. Fold them every few seconds instead.
+    if let Some(handle) = metrics.clone() {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
 
     zero_series(&config);
     // Spans of ingest requests and delivery attempts, when a collector is
