@@ -43,3 +43,20 @@ wait_for() { # seconds, command...
 }
 
 rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+
+# Other processes using the CPU (the machine may be shared): every few
+# seconds, the processes above 20 % that this script did not start are
+# appended to $1 as `unix_time pid cpu command`. Our pids are read after
+# each snapshot, so a process started while top was sampling is not taken
+# for someone else's.
+interference_sampler() { # out file
+    local out=$1 ours_re snapshot
+    while :; do
+        snapshot=$(top -b -n2 -d1 -w 200)
+        ours_re="^($(paste -sd'|' "$TMP/pids" 2>/dev/null || echo 0)|$$)$"
+        printf '%s\n' "$snapshot" | awk -v t="$(date +%s)" -v re="$ours_re" \
+            '/^top -/{n++} n==2 && $1 ~ /^[0-9]+$/ && $9 > 20 && $1 !~ re && $12 != "top" && $12 != "loadgen" \
+             { print t, $1, $9 "%", $12 }' >>"$out"
+        sleep 2
+    done
+}

@@ -66,17 +66,7 @@ fi
 
 # Other processes using the CPU (the machine is shared), as in run.sh.
 echo 0 >"$TMP/pids"
-interference_sampler() {
-    local ours_re
-    while :; do
-        ours_re="^($(paste -sd'|' "$TMP/pids" 2>/dev/null || echo 0)|$$)$"
-        top -b -n2 -d1 -w 200 | awk -v t="$(date +%s)" -v re="$ours_re" \
-            '/^top -/{n++} n==2 && $1 ~ /^[0-9]+$/ && $9 > 20 && $1 !~ re && $12 != "top" && $12 != "loadgen" \
-             { print t, $1, $9 "%", $12 }' >>"$INTERF"
-        sleep 2
-    done
-}
-interference_sampler &
+interference_sampler "$INTERF" &
 PIDS+=("$!")
 
 REDIS_PORT=$(free_port)

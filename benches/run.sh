@@ -69,21 +69,9 @@ log "building release binaries"
 run cargo build --release -p hookgate
 run cargo build --release -p hookgate-benches --bins
 
-# Other processes using the CPU during the measurements (the machine is
-# shared): sampled every few seconds, reported in summary.md.
-interference_sampler() {
-    local ours_re
-    while :; do
-        ours_re="^($(paste -sd'|' "$TMP/pids" 2>/dev/null || echo 0)|$$)$"
-        top -b -n2 -d1 -w 200 | awk -v t="$(date +%s)" -v re="$ours_re" \
-            '/^top -/{n++} n==2 && $1 ~ /^[0-9]+$/ && $9 > 20 && $1 !~ re && $12 != "top" && $12 != "loadgen" \
-             { print t, $1, $9 "%", $12 }' >>"$OUT/interference.txt"
-        sleep 2
-    done
-}
 : >"$OUT/interference.txt"
 echo 0 >"$TMP/pids"
-interference_sampler &
+interference_sampler "$OUT/interference.txt" &
 PIDS+=("$!")
 
 REDIS_PORT=$(free_port)
