@@ -38,26 +38,6 @@ async fn slot_of(cluster: &RedisCluster, key: &str) -> u16 {
     raw(&mut c, &["CLUSTER", "KEYSLOT", key]).await
 }
 
-/// Retries `call` until it succeeds or [`RECOVERY`] passes.
-async fn until_ok<T, F, Fut>(what: &str, mut call: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, StoreError>>,
-{
-    let deadline = tokio::time::Instant::now() + RECOVERY;
-    let mut errors = Vec::new();
-    loop {
-        match bounded(call()).await {
-            Ok(v) => return v,
-            Err(e) => errors.push(e.to_string()),
-        }
-        if tokio::time::Instant::now() >= deadline {
-            panic!("{what} did not recover within {RECOVERY:?}: {errors:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn ingest_and_duplicates_for_sources_on_different_nodes() {
     let cluster = RedisCluster::start().await;
@@ -531,17 +511,20 @@ async fn cluster_down_fails_fast_and_the_same_handle_recovers() {
 
     // Back (empty: persistence is off): the same handle works again.
     cluster.start_again().await;
-    let flags = until_ok("ingest", || async {
+    let flags = until_ok(RECOVERY, "ingest", || async {
         ingest(&store, "github", &[&down]).await
     })
     .await;
     assert_eq!(flags, [true]);
     for s in SOURCES {
         let ev = TestEvent::new(s, "evt_back", "payment.succeeded");
-        let flags = until_ok("ingest", || async { ingest(&store, s, &[&ev]).await }).await;
+        let flags = until_ok(RECOVERY, "ingest", || async {
+            ingest(&store, s, &[&ev]).await
+        })
+        .await;
         assert_eq!(flags, [true], "{s}");
     }
-    until_ok("ping", || store.ping()).await;
+    until_ok(RECOVERY, "ping", || store.ping()).await;
 }
 
 #[tokio::test]
@@ -568,13 +551,13 @@ async fn cluster_down_at_open_then_up_and_the_url_never_leaks() {
     let store = Store::open_with(&cluster_config(&cluster), StoreTopology::Cluster).expect("opens");
     assert!(ingest(&store, "stripe", &[&ev]).await.is_err());
     cluster.start_again().await;
-    let flags = until_ok("ingest", || async {
+    let flags = until_ok(RECOVERY, "ingest", || async {
         ingest(&store, "stripe", &[&ev]).await
     })
     .await;
     assert_eq!(flags, [true]);
     assert_eq!(
-        until_ok("policy", || store.check_eviction_policy()).await,
+        until_ok(RECOVERY, "policy", || store.check_eviction_policy()).await,
         Some("noeviction".to_owned())
     );
 }
@@ -611,7 +594,7 @@ async fn one_master_down_fails_its_sources_only_and_they_recover() {
 
     cluster.start_node_again(dead).await;
     let ev = TestEvent::new("github", "evt_back", "payment.succeeded");
-    let flags = until_ok("ingest", || async {
+    let flags = until_ok(RECOVERY, "ingest", || async {
         ingest(&store, "github", &[&ev]).await
     })
     .await;

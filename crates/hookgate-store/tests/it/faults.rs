@@ -29,27 +29,6 @@ async fn ingest_until_ok(store: &Store, source: &str, events: &[&TestEvent]) -> 
     }
 }
 
-/// Retries a store call like the delivery loops do: after a Redis restart
-/// each pooled connection fails once before it reconnects.
-async fn until_ok<T, F, Fut>(what: &str, mut call: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, hookgate_store::StoreError>>,
-{
-    let deadline = tokio::time::Instant::now() + RECOVERY;
-    let mut errors = Vec::new();
-    loop {
-        match bounded(call()).await {
-            Ok(v) => return v,
-            Err(e) => errors.push(e.to_string()),
-        }
-        if tokio::time::Instant::now() >= deadline {
-            panic!("{what} did not recover within {RECOVERY:?}: {errors:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn ingest_sha() -> String {
     redis::Script::new(include_str!("../../src/scripts/ingest.lua"))
         .get_hash()
@@ -272,7 +251,7 @@ async fn acknowledged_writes_survive_a_redis_crash_with_appendfsync_always() {
         vec![false; 20]
     );
     for ev in &events {
-        let stored = until_ok("event read", || store.event("stripe", &ev.id))
+        let stored = until_ok(RECOVERY, "event read", || store.event("stripe", &ev.id))
             .await
             .expect("event survived");
         assert_eq!(stored.cloudevent, ev.ce);
@@ -285,7 +264,7 @@ async fn acknowledged_writes_survive_a_redis_crash_with_appendfsync_always() {
     );
     assert_eq!(zmembers(&mut c, "hg:{stripe}:l:ledger").await.len(), 1);
     assert_eq!(
-        until_ok("attempts read", || store
+        until_ok(RECOVERY, "attempts read", || store
             .attempts("stripe", &fanned.id, "audit"))
         .await,
         [rec]
@@ -319,14 +298,14 @@ async fn redis_restarted_empty_reloads_scripts_transparently() {
     );
 
     // Every other script reloads too: a whole delivery cycle works.
-    let claimed = until_ok("fan-out claim", || store.fanout_due("stripe", 10)).await;
+    let claimed = until_ok(RECOVERY, "fan-out claim", || store.fanout_due("stripe", 10)).await;
     assert_eq!(claimed, [(after.id.clone(), after.ty.clone())]);
     let items = [(after.id.clone(), vec!["ledger"])];
-    until_ok("fan-out commit", || {
+    until_ok(RECOVERY, "fan-out commit", || {
         store.fanout_commit("stripe", &items, RETENTION)
     })
     .await;
-    let d = until_ok("route claim", || {
+    let d = until_ok(RECOVERY, "route claim", || {
         store.route_claim("stripe", "ledger", 10, Duration::from_secs(30))
     })
     .await

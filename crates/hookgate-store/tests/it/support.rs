@@ -207,3 +207,25 @@ pub fn assert_ttl_near(ttl_ms: i64, window: Duration, what: &str) {
         "{what}: PTTL {ttl_ms} ms, expected just under {window} ms"
     );
 }
+
+/// Retries a store call like the delivery loops do (after a Redis restart
+/// each pooled connection fails once before it reconnects) until it
+/// succeeds, or panics with every error seen once `within` has passed.
+pub async fn until_ok<T, F, Fut>(within: Duration, what: &str, mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, hookgate_store::StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut errors = Vec::new();
+    loop {
+        match bounded(call()).await {
+            Ok(v) => return v,
+            Err(e) => errors.push(e.to_string()),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("{what} did not recover within {within:?}: {errors:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
