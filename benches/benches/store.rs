@@ -88,6 +88,7 @@ fn bench(c: &mut Criterion) {
         allow_eviction: false,
         pool_size: 16,
         key_prefix: "hg".to_owned(),
+        topology: hookgate_config::StoreTopology::Single,
     };
     let store = rt.block_on(async {
         let store = Store::open(&cfg).expect("open store");

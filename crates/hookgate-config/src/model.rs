@@ -22,11 +22,6 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[store]`.
     pub store: StoreConfig,
-    /// `[store] cluster`: whether `store.url` is one Redis or a seed node
-    /// of a Redis Cluster. Kept beside [`StoreConfig`] rather than in it so
-    /// code that builds a `StoreConfig` by hand keeps compiling (and keeps
-    /// meaning a single Redis).
-    pub store_topology: StoreTopology,
     /// `[delivery]`: gateway-wide delivery settings.
     pub delivery: DeliveryConfig,
     /// `[log]`.
@@ -110,6 +105,9 @@ pub struct StoreConfig {
     pub pool_size: usize,
     /// `key_prefix`: prefix of every key, default `hg`.
     pub key_prefix: String,
+    /// `cluster`: whether `url` is one Redis or a seed node of a Redis
+    /// Cluster, default one Redis.
+    pub topology: StoreTopology,
 }
 
 /// `[store] cluster`: how the store's `url` is reached.

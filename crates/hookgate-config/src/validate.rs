@@ -83,7 +83,7 @@ pub(crate) fn build(root: &toml_edit::Table, path: &Path, ctx: &mut Ctx<'_>) -> 
     let t = section(ctx, &top, "admin", ADMIN_KEYS);
     let admin = admin(ctx, t.as_ref());
     let t = section(ctx, &top, "store", STORE_KEYS);
-    let (store, store_topology) = store(ctx, t.as_ref());
+    let store = store(ctx, t.as_ref());
     let t = section(ctx, &top, "delivery", DELIVERY_KEYS);
     let (delivery, visibility) = delivery(ctx, t.as_ref());
     let t = section(ctx, &top, "log", LOG_KEYS);
@@ -107,7 +107,6 @@ pub(crate) fn build(root: &toml_edit::Table, path: &Path, ctx: &mut Ctx<'_>) -> 
         server,
         admin,
         store,
-        store_topology,
         delivery,
         log,
         sources,
@@ -374,7 +373,7 @@ fn token_hash(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Secret> {
     }
 }
 
-fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (StoreConfig, StoreTopology) {
+fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
     if let Some(f) = t.and_then(|t| t.get("backend")) {
         ctx.choice(&f, &["redis"]);
     }
@@ -432,7 +431,7 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (StoreConfig, StoreTopolo
     {
         ctx.error_at(f, message);
     }
-    let config = StoreConfig {
+    StoreConfig {
         url: url.unwrap_or_else(|| Secret::new("redis://127.0.0.1:6379")),
         timeout: opt(ctx, t, "store_timeout", |c, f| {
             duration(c, f, Zero::Refused)
@@ -442,8 +441,8 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (StoreConfig, StoreTopolo
         pool_size: opt(ctx, t, "pool_size", |c, f| c.uint(f, 1, 1 << 16))
             .map_or(16, |n| n as usize),
         key_prefix: key_prefix.unwrap_or_else(|| "hg".to_owned()),
-    };
-    (config, topology)
+        topology,
+    }
 }
 
 /// Checks the scheme of a store URL. The message never contains the URL: it

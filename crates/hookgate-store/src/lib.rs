@@ -29,7 +29,7 @@
 //! round trips of every ingest. Scripts run by EVALSHA and are reloaded
 //! transparently after a Redis restart (NOSCRIPT).
 //!
-//! Redis Cluster (`[store] cluster = true`, [`Store::open_with`]): the same
+//! Redis Cluster (`[store] cluster = true`, [`Store::open`]): the same
 //! calls over redis-rs's async cluster connections, behind the same
 //! connection type (`conn`), equally lazy. Nothing in the store had to
 //! change for it, by construction: every key of a source carries the hash
@@ -65,7 +65,7 @@ pub use keys::Keys;
 pub use records::{AttemptRecord, DeliveryRecord, DeliveryStatus, StoredEvent};
 
 use conn::{Conn, Pool};
-use hookgate_config::{StoreConfig, StoreTopology};
+use hookgate_config::StoreConfig;
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
 use redis::{Script, Value};
@@ -210,17 +210,11 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Builds a store handle on one Redis without connecting (connections
-    /// open lazily). Same as [`Self::open_with`] and
-    /// [`StoreTopology::Single`].
-    pub fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
-        Self::open_with(cfg, StoreTopology::Single)
-    }
-
     /// Builds a store handle without connecting (connections open lazily):
     /// on one Redis, or on the Redis Cluster that `cfg.url` is a node of
-    /// (`[store] cluster = true`, [`hookgate_config::Config::store_topology`]).
-    pub fn open_with(cfg: &StoreConfig, topology: StoreTopology) -> Result<Self, StoreError> {
+    /// (`[store] cluster = true`, [`StoreConfig::topology`]).
+    pub fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let topology = cfg.topology;
         let url = std::str::from_utf8(cfg.url.expose())
             .map_err(|_| StoreError::Protocol("store url is not UTF-8".into()))?;
         let n = cfg.pool_size.clamp(1, 64);
@@ -256,12 +250,8 @@ impl Store {
     /// a connection's I/O runs on the runtime that first uses it, so the
     /// delivery runtime's lower priority never delays the ingest path's
     /// store calls.
-    pub fn open_beside(
-        &self,
-        cfg: &StoreConfig,
-        topology: StoreTopology,
-    ) -> Result<Self, StoreError> {
-        let mut store = Self::open_with(cfg, topology)?;
+    pub fn open_beside(&self, cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let mut store = Self::open(cfg)?;
         let inner = Arc::get_mut(&mut store.inner).expect("a new handle is not shared yet");
         inner.signals = self.inner.signals.clone();
         inner.retention_ms =

@@ -141,7 +141,7 @@ async fn serve(
         }
         None => hookgate_telemetry::Tracer::disabled(),
     };
-    let store = Store::open_with(&config.store, config.store_topology)?;
+    let store = Store::open(&config.store)?;
     store.set_retention(config.delivery.retention);
     match store.check_eviction_policy().await {
         Ok(Some(policy)) => tracing::info!(policy, "store reachable"),
@@ -188,7 +188,7 @@ async fn serve(
     // Its own store connections too: a connection's I/O runs on the
     // runtime that first used it, and ingest's must not run at the lower
     // priority.
-    let delivery_store = store.open_beside(&config.store, config.store_topology)?;
+    let delivery_store = store.open_beside(&config.store)?;
     let delivery = {
         let _on = delivery_runtime.enter();
         hookgate_delivery::Delivery::start(&config, delivery_store, &back, tracer.clone())

@@ -27,7 +27,7 @@ fn gateway_wide_defaults() {
     assert!(!c.store.allow_eviction);
     assert_eq!(c.store.pool_size, 16);
     assert_eq!(c.store.key_prefix, "hg");
-    assert_eq!(c.store_topology, StoreTopology::Single);
+    assert_eq!(c.store.topology, StoreTopology::Single);
     assert_eq!(c.delivery.visibility_timeout, s(60));
     assert_eq!(c.delivery.retention, s(14 * 86400));
     assert_eq!(c.delivery.poll_interval, Duration::from_millis(500));
@@ -108,7 +108,7 @@ level = "debug"
     assert!(c.store.allow_eviction);
     assert_eq!(c.store.pool_size, 4);
     assert_eq!(c.store.key_prefix, "hookgate:test");
-    assert_eq!(c.store_topology, StoreTopology::Cluster);
+    assert_eq!(c.store.topology, StoreTopology::Cluster);
     assert_eq!(c.delivery.visibility_timeout, Duration::from_secs(300));
     assert_eq!(c.delivery.retention, Duration::from_secs(30 * 86400));
     assert_eq!(c.delivery.poll_interval, Duration::from_secs(1));

@@ -71,9 +71,9 @@ fn store_url_must_be_a_redis_url_and_is_never_echoed() {
 fn store_cluster_is_a_boolean_and_wants_a_tcp_url_of_database_0() {
     use hookgate_config::StoreTopology;
     // Off unless asked for; `false` is the single Redis of earlier files.
-    assert_eq!(ok(MINIMAL).store_topology, StoreTopology::Single);
+    assert_eq!(ok(MINIMAL).store.topology, StoreTopology::Single);
     let c = ok(&format!("[store]\ncluster = false\n{MINIMAL}"));
-    assert_eq!(c.store_topology, StoreTopology::Single);
+    assert_eq!(c.store.topology, StoreTopology::Single);
     // A seed node, with or without credentials and an explicit database 0.
     for url in [
         "redis://127.0.0.1:7000",
@@ -84,7 +84,7 @@ fn store_cluster_is_a_boolean_and_wants_a_tcp_url_of_database_0() {
         let c = ok(&format!(
             "[store]\nurl = {url:?}\ncluster = true\n{MINIMAL}"
         ));
-        assert_eq!(c.store_topology, StoreTopology::Cluster, "{url}");
+        assert_eq!(c.store.topology, StoreTopology::Cluster, "{url}");
         assert_eq!(c.store.url.expose(), url.as_bytes());
     }
 
@@ -118,7 +118,7 @@ fn store_cluster_is_a_boolean_and_wants_a_tcp_url_of_database_0() {
         &format!("[store]\ncluster = true\n{MINIMAL}"),
         &env(&[("HOOKGATE_STORE_URL", "redis://:pw@seed:7000")]),
     );
-    assert_eq!(c.store_topology, StoreTopology::Cluster);
+    assert_eq!(c.store.topology, StoreTopology::Cluster);
 }
 
 #[test]

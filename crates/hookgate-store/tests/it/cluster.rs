@@ -6,7 +6,6 @@
 //! hang) and back (recovery with the same handle).
 
 use crate::support::*;
-use hookgate_config::StoreTopology;
 use hookgate_core::time::now_ms;
 use hookgate_store::{AuditRecord, DeliveryStatus, Finish, RouteDepth, Store, StoreError};
 use hookgate_testkit::RedisCluster;
@@ -413,7 +412,7 @@ async fn eviction_policy_is_checked_on_every_master() {
     // With allow_eviction the operator accepts it.
     let mut cfg = cluster_config(&cluster);
     cfg.allow_eviction = true;
-    let lenient = Store::open_with(&cfg, StoreTopology::Cluster).unwrap();
+    let lenient = Store::open(&cfg).unwrap();
     assert_eq!(
         bounded(lenient.check_eviction_policy()).await.unwrap(),
         Some("allkeys-lru".to_owned())
@@ -536,7 +535,7 @@ async fn cluster_down_at_open_then_up_and_the_url_never_leaks() {
     let mut cfg = cluster_config(&cluster);
     let with_password = cluster.url().replace("redis://", "redis://:s3cret-pw@");
     cfg.url = hookgate_core::Secret::new(with_password);
-    let leaky = Store::open_with(&cfg, StoreTopology::Cluster).expect("opens without connecting");
+    let leaky = Store::open(&cfg).expect("opens without connecting");
     let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
     let started = Instant::now();
     let err = ingest(&leaky, "stripe", &[&ev]).await.unwrap_err();
@@ -548,7 +547,7 @@ async fn cluster_down_at_open_then_up_and_the_url_never_leaks() {
     assert!(!policy.to_string().contains("s3cret-pw"), "{policy}");
 
     // The gateway starts on a cluster that is down and works once it is up.
-    let store = Store::open_with(&cluster_config(&cluster), StoreTopology::Cluster).expect("opens");
+    let store = Store::open(&cluster_config(&cluster)).expect("opens");
     assert!(ingest(&store, "stripe", &[&ev]).await.is_err());
     cluster.start_again().await;
     let flags = until_ok(RECOVERY, "ingest", || async {

@@ -30,6 +30,7 @@ pub fn config(server: &RedisServer) -> StoreConfig {
         allow_eviction: false,
         pool_size: 2,
         key_prefix: "hg".to_owned(),
+        topology: StoreTopology::Single,
     }
 }
 
@@ -42,13 +43,13 @@ pub fn cluster_config(cluster: &RedisCluster) -> StoreConfig {
         allow_eviction: false,
         pool_size: 2,
         key_prefix: "hg".to_owned(),
+        topology: StoreTopology::Cluster,
     }
 }
 
 /// Opens a cluster store on `cluster` and passes the eviction-policy gate.
 pub async fn open_cluster(cluster: &RedisCluster) -> Store {
-    let store = Store::open_with(&cluster_config(cluster), StoreTopology::Cluster)
-        .expect("open cluster store");
+    let store = Store::open(&cluster_config(cluster)).expect("open cluster store");
     let policy = bounded(store.check_eviction_policy()).await;
     assert_eq!(policy.expect("policy check"), Some("noeviction".to_owned()));
     store
