@@ -4,7 +4,6 @@ use crate::breaker::{Breaker, BreakerState, Permit};
 use crate::classify::{Classified, classify_error, classify_status};
 use crate::client::{self, HttpClient};
 use crate::{backoff, sign};
-use bytes::Bytes;
 use hookgate_config::{Config, RetryPolicy, SubscriptionConfig};
 use hookgate_core::event::CLOUDEVENTS_CONTENT_TYPE;
 use hookgate_core::glob::Pattern;
@@ -469,7 +468,7 @@ async fn send(route: &Route, d: &ClaimedDelivery, n: u32, traceparent: Option<&s
     if let Some(tp) = traceparent.and_then(|t| HeaderValue::from_str(t).ok()) {
         h.insert("traceparent", tp);
     }
-    let req = match req.body(Full::new(Bytes::from(d.cloudevent.clone()))) {
+    let req = match req.body(Full::new(d.cloudevent.clone())) {
         Ok(r) => r,
         Err(e) => {
             return Sent {

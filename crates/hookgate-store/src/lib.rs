@@ -106,8 +106,8 @@ pub struct ClaimedDelivery {
     pub attempts: u32,
     /// Start of the current budget (ms), for `max_age`.
     pub first_ms: i64,
-    /// The CloudEvent body.
-    pub cloudevent: Vec<u8>,
+    /// The CloudEvent body (shared, not copied, into each request).
+    pub cloudevent: bytes::Bytes,
     /// The stored traceparent (`""` when none).
     pub traceparent: String,
 }
