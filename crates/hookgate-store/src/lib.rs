@@ -159,7 +159,7 @@ struct Scripts {
 }
 
 /// The writes that go through group commit (see `batch`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Batched {
     Ingest,
     Finish,
@@ -175,7 +175,8 @@ impl Batched {
     }
 }
 
-type Queues = std::collections::HashMap<(Batched, String), mpsc::Sender<batch::Job>>;
+/// Per write, by source id (looked up by `&str`: no allocation per call).
+type Queues = [std::collections::HashMap<String, mpsc::Sender<batch::Job>>; 2];
 
 struct Inner {
     conns: Pool,
@@ -264,6 +265,9 @@ impl Store {
     /// its next poll. Other instances' writes are found by polling.
     pub fn fanout_signal(&self, source: &str) -> Arc<tokio::sync::Notify> {
         let mut map = self.inner.signals.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(signal) = map.get(source) {
+            return signal.clone();
+        }
         map.entry(source.to_owned()).or_default().clone()
     }
 
@@ -616,17 +620,17 @@ impl Store {
     /// The (write, source) queue, started on first use (or anew).
     fn queue(&self, kind: Batched, source: &str, renew: bool) -> mpsc::Sender<batch::Job> {
         let mut queues = self.inner.queues.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (kind, source.to_owned());
-        if !renew && let Some(tx) = queues.get(&key) {
+        let queues = &mut queues[kind as usize];
+        if !renew && let Some(tx) = queues.get(source) {
             return tx.clone();
         }
         // The worker holds the store weakly: dropping the last handle
         // drops the senders, which ends the worker.
         let weak = Arc::downgrade(&self.inner);
-        let source = source.to_owned();
+        let id = source.to_owned();
         let tx = batch::spawn(kind.op(), move |jobs| {
             let weak = weak.clone();
-            let source = source.clone();
+            let source = id.clone();
             async move {
                 let reply = match weak.upgrade() {
                     Some(inner) => Store { inner }.run_batch(kind, &source, &jobs).await,
@@ -635,7 +639,7 @@ impl Store {
                 batch::answer(jobs, reply);
             }
         });
-        queues.insert(key, tx.clone());
+        queues.insert(source.to_owned(), tx.clone());
         tx
     }
 
