@@ -124,26 +124,7 @@ impl Store {
 
     /// Backlog of a route.
     pub async fn route_depths(&self, source: &str, sub: &str) -> Result<RouteDepth, StoreError> {
-        let mut c = self.conn();
-        let k = self.keys();
-        let (queued, in_flight, dead): (u64, u64, u64) = self
-            .timed(
-                "admin",
-                redis::pipe()
-                    .cmd("ZCARD")
-                    .arg(k.route_queue(source, sub))
-                    .cmd("ZCARD")
-                    .arg(k.route_leases(source, sub))
-                    .cmd("ZCARD")
-                    .arg(k.route_dlq(source, sub))
-                    .query_async(&mut c),
-            )
-            .await?;
-        Ok(RouteDepth {
-            queued,
-            in_flight,
-            dead,
-        })
+        Ok(self.route_gauges(source, sub).await?.0)
     }
 
     /// A page of a source's event index: ids received in `[min_ms, max_ms]`

@@ -772,19 +772,7 @@ impl Store {
 
     /// Deliveries waiting or in flight on a route.
     pub async fn route_depth(&self, source: &str, sub: &str) -> Result<u64, StoreError> {
-        let mut c = self.conn();
-        let keys = &self.inner.keys;
-        let (q, l): (u64, u64) = self
-            .timed(
-                "admin",
-                redis::pipe()
-                    .cmd("ZCARD")
-                    .arg(keys.route_queue(source, sub))
-                    .cmd("ZCARD")
-                    .arg(keys.route_leases(source, sub))
-                    .query_async(&mut c),
-            )
-            .await?;
-        Ok(q + l)
+        let d = self.route_depths(source, sub).await?;
+        Ok(d.queued + d.in_flight)
     }
 }
