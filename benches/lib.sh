@@ -60,3 +60,70 @@ interference_sampler() { # out file
         sleep 2
     done
 }
+
+# --- processes both scripts start (they set REDIS_PORT, GW_PORT, ADMIN_PORT,
+# HOOKGATE first) ------------------------------------------------------------
+
+# A throwaway redis-server on REDIS_PORT, data in $TMP/redis-<name>; with
+# name "aof", `appendonly yes, appendfsync always`.
+REDIS_PID=
+start_redis() { # name
+    mkdir -p "$TMP/redis-$1"
+    local args=(--port "$REDIS_PORT" --bind 127.0.0.1 --save "" --dir "$TMP/redis-$1"
+        --maxmemory-policy noeviction --daemonize no)
+    if [ "$1" = aof ]; then
+        args+=(--appendonly yes --appendfsync always)
+    else
+        args+=(--appendonly no)
+    fi
+    logcmd redis-server "${args[@]}"
+    redis-server "${args[@]}" >"$TMP/redis-$1.log" 2>&1 &
+    REDIS_PID=$!
+    ours "$REDIS_PID"
+    wait_for 10 rcli ping
+}
+stop_redis() {
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+}
+
+# The admin token of the bench configs.
+TOKEN=bench-admin-token
+TOKEN_SHA=$(printf %s "$TOKEN" | sha256sum | awk '{print $1}')
+
+# The part every bench config shares: listeners, admin token, store.
+config_head() { # writer (for the comment)
+    cat <<EOF
+# Written by $1: generous limits, nothing but loopback.
+[server]
+listen = "127.0.0.1:$GW_PORT"
+max_in_flight_per_source = 100000
+shutdown_grace = "1s"
+
+[admin]
+listen = "127.0.0.1:$ADMIN_PORT"
+
+[[admin.tokens]]
+name = "bench"
+role = "operator"
+sha256 = "$TOKEN_SHA"
+
+[store]
+url = "redis://127.0.0.1:$REDIS_PORT"
+EOF
+}
+
+# A gateway on an emptied store, ready when /readyz says so.
+GW_PID=
+start_gateway() { # config, label
+    rcli FLUSHALL >/dev/null
+    logcmd "$HOOKGATE" serve --config "$1"
+    "$HOOKGATE" serve --config "$1" >"$TMP/gateway-$2.log" 2>&1 &
+    GW_PID=$!
+    ours "$GW_PID"
+    wait_for 15 curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz"
+}
+stop_gateway() {
+    kill -TERM "$GW_PID" 2>/dev/null || true
+    wait "$GW_PID" 2>/dev/null || true
+}

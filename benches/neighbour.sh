@@ -76,41 +76,9 @@ SINK_PORT=$(free_port)
 HANG_PORT=$(free_port)
 REFUSE_PORT=$(free_port) # nothing ever listens here
 
-REDIS_PID=
-start_redis() { # label
-    mkdir -p "$TMP/redis-$1"
-    local args=(--port "$REDIS_PORT" --bind 127.0.0.1 --save "" --dir "$TMP/redis-$1"
-        --maxmemory-policy noeviction --daemonize no --appendonly no)
-    logcmd redis-server "${args[@]}"
-    redis-server "${args[@]}" >"$TMP/redis-$1.log" 2>&1 &
-    REDIS_PID=$!
-    ours "$REDIS_PID"
-    wait_for 10 rcli ping
-}
-stop_redis() {
-    kill "$REDIS_PID" 2>/dev/null || true
-    wait "$REDIS_PID" 2>/dev/null || true
-}
-
-TOKEN_SHA=$(printf %s bench-admin-token | sha256sum | awk '{print $1}')
 write_config() { # file, sick url ("" = no sick subscription), breaker failures
-    cat >"$1" <<EOF
-# Written by benches/neighbour.sh: generous limits, nothing but loopback.
-[server]
-listen = "127.0.0.1:$GW_PORT"
-max_in_flight_per_source = 100000
-shutdown_grace = "1s"
-
-[admin]
-listen = "127.0.0.1:$ADMIN_PORT"
-
-[[admin.tokens]]
-name = "bench"
-role = "operator"
-sha256 = "$TOKEN_SHA"
-
-[store]
-url = "redis://127.0.0.1:$REDIS_PORT"
+    config_head benches/neighbour.sh >"$1"
+    cat >>"$1" <<EOF
 
 [delivery]
 visibility_timeout = "15s"
@@ -145,19 +113,6 @@ max_in_flight = 16
 retry = { max_attempts = 10, base_delay = "1s", max_delay = "10s", max_age = "1h" }
 breaker = { failures = $3, cooldown = "30s" }
 EOF
-}
-
-GW_PID=
-start_gateway() { # config, label
-    logcmd "$HOOKGATE" serve --config "$1"
-    "$HOOKGATE" serve --config "$1" >"$TMP/gateway-$2.log" 2>&1 &
-    GW_PID=$!
-    ours "$GW_PID"
-    wait_for 15 curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz"
-}
-stop_gateway() {
-    kill -TERM "$GW_PID" 2>/dev/null || true
-    wait "$GW_PID" 2>/dev/null || true
 }
 
 variant() { # label

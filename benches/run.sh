@@ -81,49 +81,11 @@ SINK_PORT=$(free_port)
 BASE_PORT=$(free_port)
 
 # --- redis -------------------------------------------------------------------
-REDIS_PID=
-start_redis() { # none | aof
-    mkdir -p "$TMP/redis-$1"
-    local args=(--port "$REDIS_PORT" --bind 127.0.0.1 --save "" --dir "$TMP/redis-$1"
-        --maxmemory-policy noeviction --daemonize no)
-    if [ "$1" = aof ]; then
-        args+=(--appendonly yes --appendfsync always)
-    else
-        args+=(--appendonly no)
-    fi
-    logcmd redis-server "${args[@]}"
-    redis-server "${args[@]}" >"$TMP/redis-$1.log" 2>&1 &
-    REDIS_PID=$!
-    ours "$REDIS_PID"
-    wait_for 10 rcli ping
-}
-stop_redis() {
-    kill "$REDIS_PID" 2>/dev/null || true
-    wait "$REDIS_PID" 2>/dev/null || true
-}
-
 # --- gateway configs ------------------------------------------------------------
-TOKEN=bench-admin-token
-TOKEN_SHA=$(printf %s "$TOKEN" | sha256sum | awk '{print $1}')
 write_config() { # file, number of subscriptions, max_in_flight of each
     local f=$1 n=$2 mif=$3 i
-    cat >"$f" <<EOF
-# Written by benches/run.sh: generous limits, nothing but loopback.
-[server]
-listen = "127.0.0.1:$GW_PORT"
-max_in_flight_per_source = 100000
-shutdown_grace = "1s"
-
-[admin]
-listen = "127.0.0.1:$ADMIN_PORT"
-
-[[admin.tokens]]
-name = "bench"
-role = "operator"
-sha256 = "$TOKEN_SHA"
-
-[store]
-url = "redis://127.0.0.1:$REDIS_PORT"
+    config_head benches/run.sh >"$f"
+    cat >>"$f" <<EOF
 
 [log]
 level = "warn"
@@ -162,20 +124,6 @@ write_config "$CFG10" 10 64
 # As the reference configuration: max_in_flight = 16 per subscription.
 write_config "$CFG1_16" 1 16
 write_config "$CFG10_16" 10 16
-
-GW_PID=
-start_gateway() { # config, step name
-    rcli FLUSHALL >/dev/null
-    logcmd "$HOOKGATE" serve --config "$1"
-    "$HOOKGATE" serve --config "$1" >"$TMP/gateway-$2.log" 2>&1 &
-    GW_PID=$!
-    ours "$GW_PID"
-    wait_for 15 curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz"
-}
-stop_gateway() {
-    kill -TERM "$GW_PID" 2>/dev/null || true
-    wait "$GW_PID" 2>/dev/null || true
-}
 
 SINK_PID=
 start_sink() { # label, expect, timeout[, answer delay ms]
