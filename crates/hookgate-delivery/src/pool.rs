@@ -26,6 +26,9 @@ const CLAIM_BATCH: usize = 64;
 const FANOUT_BATCH: usize = 256;
 /// Response bytes kept in the attempt log.
 const RESPONSE_CAP: usize = 1024;
+/// The fan-out scan leaves events younger than this to the in-process feed
+/// of the gateway that stored them (see `hookgate_store::FanoutFeed`).
+const FANOUT_GRACE: Duration = Duration::from_secs(2);
 /// Pause after a store error before a loop tries again.
 const STORE_BACKOFF: Duration = Duration::from_millis(250);
 
@@ -250,6 +253,15 @@ async fn idle(deadline: Instant, wake: &Notify, drain: &Drain) {
 
 /// The source's fan-out loop: stored events become deliveries on every
 /// route whose subscription wants the type.
+///
+/// Events this process stored arrive through the source's feed with their
+/// types and are committed at once. Every `poll_interval` (and when the feed
+/// overflowed) the loop also scans the durable fan-out queue for events the
+/// feed did not bring: stored by an instance that died, or whose commit
+/// failed. The scan skips events younger than `FANOUT_GRACE`, which the
+/// feed of the gateway that stored them is about to bring; an event read
+/// twice is still fanned out once (the commit that takes it off the queue
+/// creates its deliveries).
 async fn fan_out(
     store: Store,
     source: String,
@@ -257,21 +269,38 @@ async fn fan_out(
     settings: Settings,
     drain: Drain,
 ) {
-    let signal = store.fanout_signal(&source);
+    let feed = store.fanout_feed(&source);
+    let mut next_scan = Instant::now();
     while !drain.is_cancelled() {
-        let claimed = match store.fanout_due(&source, FANOUT_BATCH).await {
-            Ok(c) => c,
-            Err(err) => {
-                tracing::warn!(source = %source, error = %err, "fan-out claim failed");
-                idle(Instant::now() + STORE_BACKOFF, &signal, &drain).await;
-                continue;
+        let mut batch = feed.take(FANOUT_BATCH);
+        let missed = feed.take_missed();
+        let now = Instant::now();
+        if missed || now >= next_scan {
+            let min_age = if missed { Duration::ZERO } else { FANOUT_GRACE };
+            match store.fanout_due_older(&source, FANOUT_BATCH, min_age).await {
+                Ok(found) => {
+                    // A full read may leave more: scan again at once.
+                    next_scan = if found.len() < FANOUT_BATCH {
+                        now + settings.poll_interval
+                    } else {
+                        now
+                    };
+                    batch.extend(found);
+                }
+                Err(err) => {
+                    tracing::warn!(source = %source, error = %err, "fan-out read failed");
+                    if missed {
+                        feed.mark_missed();
+                    }
+                    next_scan = now + STORE_BACKOFF;
+                }
             }
-        };
-        if claimed.is_empty() {
-            idle(Instant::now() + settings.poll_interval, &signal, &drain).await;
+        }
+        if batch.is_empty() {
+            idle(next_scan, feed.signal(), &drain).await;
             continue;
         }
-        let items: Vec<_> = claimed
+        let items: Vec<_> = batch
             .iter()
             .map(|(id, ty)| {
                 let subs: Vec<&str> = routes
@@ -297,10 +326,11 @@ async fn fan_out(
                 }
             }
             Err(err) => {
-                // The events stay queued and are read again; each is
-                // fanned out once, by the commit that takes it.
+                // The events stay queued; the scan reads them again once
+                // past the grace period, and each is fanned out once, by
+                // the commit that takes it.
                 tracing::warn!(source = %source, error = %err, "fan-out commit failed");
-                idle(Instant::now() + STORE_BACKOFF, &signal, &drain).await;
+                idle(Instant::now() + STORE_BACKOFF, feed.signal(), &drain).await;
             }
         }
     }

@@ -56,11 +56,13 @@ mod admin;
 mod batch;
 mod conn;
 pub mod error;
+mod feed;
 pub mod keys;
 mod records;
 
 pub use admin::{AuditRecord, RouteDepth};
 pub use error::StoreError;
+pub use feed::{FEED_CAPACITY, FanoutFeed};
 pub use keys::Keys;
 pub use records::{AttemptRecord, DeliveryRecord, DeliveryStatus, StoredEvent};
 
@@ -182,8 +184,9 @@ struct Inner {
     conns: Pool,
     /// Group-commit queues, one per (write, source), started on first use.
     queues: std::sync::Mutex<Queues>,
-    /// Shared with the handles made by [`Store::open_beside`].
-    signals: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>>,
+    /// Fan-out feeds by source; shared with the handles made by
+    /// [`Store::open_beside`].
+    feeds: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<FanoutFeed>>>>,
     next: AtomicUsize,
     keys: Keys,
     timeout: Duration,
@@ -226,7 +229,7 @@ impl Store {
             inner: Arc::new(Inner {
                 conns,
                 queues: Default::default(),
-                signals: Default::default(),
+                feeds: Default::default(),
                 next: AtomicUsize::new(0),
                 keys: Keys::new(&cfg.key_prefix),
                 timeout: cfg.timeout,
@@ -245,28 +248,29 @@ impl Store {
     }
 
     /// Another handle on the same store with connections and group-commit
-    /// queues of its own, sharing this handle's fan-out signals (so an
-    /// ingest through this one still wakes a fan-out loop that uses the
-    /// other at once). The gateway gives its delivery side such a handle:
+    /// queues of its own, sharing this handle's fan-out feeds (so an
+    /// ingest through this one still hands its events to a fan-out loop
+    /// that uses the other at once). The gateway gives its delivery side such a handle:
     /// a connection's I/O runs on the runtime that first uses it, so the
     /// delivery runtime's lower priority never delays the ingest path's
     /// store calls.
     pub fn open_beside(&self, cfg: &StoreConfig) -> Result<Self, StoreError> {
         let mut store = Self::open(cfg)?;
         let inner = Arc::get_mut(&mut store.inner).expect("a new handle is not shared yet");
-        inner.signals = self.inner.signals.clone();
+        inner.feeds = self.inner.feeds.clone();
         inner.retention_ms =
             std::sync::atomic::AtomicU64::new(self.inner.retention_ms.load(Ordering::Relaxed));
         Ok(store)
     }
 
-    /// The in-process signal poked when this handle stores new events of
-    /// `source`, so the source's fan-out loop wakes at once instead of at
-    /// its next poll. Other instances' writes are found by polling.
-    pub fn fanout_signal(&self, source: &str) -> Arc<tokio::sync::Notify> {
-        let mut map = self.inner.signals.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(signal) = map.get(source) {
-            return signal.clone();
+    /// The source's in-process fan-out feed: every event this handle (or
+    /// one beside it) stores is handed to it with its type, and its signal
+    /// wakes the fan-out loop at once. Other instances' writes are found by
+    /// scanning the queue ([`Self::fanout_due_older`]).
+    pub fn fanout_feed(&self, source: &str) -> Arc<FanoutFeed> {
+        let mut map = self.inner.feeds.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(feed) = map.get(source) {
+            return feed.clone();
         }
         map.entry(source.to_owned()).or_default().clone()
     }
@@ -430,7 +434,13 @@ impl Store {
             return Err(StoreError::Protocol("ingest reply length".into()));
         }
         if flags.contains(&1) {
-            self.fanout_signal(source).notify_one();
+            self.fanout_feed(source).push(
+                events
+                    .iter()
+                    .zip(&flags)
+                    .filter(|(_, f)| **f == 1)
+                    .map(|(ev, _)| (ev.id, ev.ty)),
+            );
         }
         Ok(flags.into_iter().map(|f| f == 1).collect())
     }
@@ -443,15 +453,29 @@ impl Store {
         source: &str,
         max: usize,
     ) -> Result<Vec<(EventId, String)>, StoreError> {
+        self.fanout_due_older(source, max, Duration::ZERO).await
+    }
+
+    /// [`Self::fanout_due`], only for events queued at least `min_age`
+    /// ago: the fan-out loop's scan leaves younger ones to the feed of the
+    /// process that stored them.
+    pub async fn fanout_due_older(
+        &self,
+        source: &str,
+        max: usize,
+        min_age: Duration,
+    ) -> Result<Vec<(EventId, String)>, StoreError> {
         let keys = &self.inner.keys;
         let mut inv = self.inner.scripts.fanout_due.prepare_invoke();
         inv.key(keys.fanout_queue(source))
             .key(keys.fanout_leases(source))
             .key(keys.event_index(source));
-        inv.arg(now_ms())
+        let now = now_ms();
+        inv.arg(now)
             .arg(max)
             .arg(format!("{}e:", keys.source_base(source)))
-            .arg(self.inner.retention_ms.load(Ordering::Relaxed));
+            .arg(self.inner.retention_ms.load(Ordering::Relaxed))
+            .arg(now.saturating_sub(min_age.as_millis() as i64));
         let mut c = self.conn();
         let flat: Vec<String> = self.timed("fanout", inv.invoke_async(&mut c)).await?;
         let mut out = Vec::with_capacity(flat.len() / 2);

@@ -5,7 +5,9 @@
 -- (zset, score = lease expiry ms; written by earlier versions only),
 -- KEYS[3] event index (zset by receive ms).
 -- ARGV[1] now (ms), ARGV[2] max events, ARGV[3] event key prefix
--- (`<prefix>:{<source>}:e:`), ARGV[4] retention (ms).
+-- (`<prefix>:{<source>}:e:`), ARGV[4] retention (ms), ARGV[5] the latest
+-- queue score to read (ms; `now` reads every due event, less leaves the
+-- youngest to the in-process feed of the gateway that stored them).
 -- Returns a flat array: id1, type1, id2, type2, ...
 --
 -- Nothing is leased: the events stay queued until `fanout_commit` takes
@@ -25,7 +27,7 @@ for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[2], id)
   redis.call('ZADD', KEYS[1], now, id)
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[5], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 for _, id in ipairs(due) do
   local ty = redis.call('HGET', ARGV[3] .. id, 'type')

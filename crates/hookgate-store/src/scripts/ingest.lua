@@ -14,10 +14,13 @@
 -- (The event index is trimmed by the fan-out claim, once per batch, not
 -- here once per event.)
 --
--- The claim (the dedup marker) is written LAST for each event: if anything
--- before it fails, no key is claimed and the provider's retry redoes the
--- whole write. The `#!lua` shebang makes Redis refuse the script up front
--- when it is out of memory, so a rejected script writes nothing.
+-- The claim comes first (`SET NX`: one command checks and takes it); the
+-- writes after it run under `pcall`, and if one fails, this event's writes
+-- and its claim are undone before the error is raised: no key stays
+-- claimed without its event, so the provider's retry redoes the write. (No
+-- such failure is expected: the `#!lua` shebang makes Redis refuse the
+-- whole script up front when it is out of memory, and no command is
+-- refused for memory once a script has written.)
 local now = tonumber(ARGV[1])
 local n = (#KEYS - 2) / 2
 local out = {}
@@ -26,14 +29,21 @@ for i = 1, n do
   local event = KEYS[2 + 2 * i]
   local a = 1 + 6 * (i - 1)
   local id = ARGV[a + 1]
-  if redis.call('EXISTS', dedup) == 1 then
+  if not redis.call('SET', dedup, '1', 'PX', ARGV[a + 5], 'NX') then
     out[i] = 0
   else
-    redis.call('HSET', event, 'type', ARGV[a + 2], 'ce', ARGV[a + 3], 'tp', ARGV[a + 4], 'recv', now)
-    redis.call('PEXPIRE', event, ARGV[a + 6])
-    redis.call('ZADD', KEYS[1], now, id)
-    redis.call('ZADD', KEYS[2], now, id)
-    redis.call('SET', dedup, '1', 'PX', ARGV[a + 5])
+    local ok, err = pcall(function()
+      redis.call('HSET', event, 'type', ARGV[a + 2], 'ce', ARGV[a + 3], 'tp', ARGV[a + 4], 'recv', now)
+      redis.call('PEXPIRE', event, ARGV[a + 6])
+      redis.call('ZADD', KEYS[1], now, id)
+      redis.call('ZADD', KEYS[2], now, id)
+    end)
+    if not ok then
+      redis.pcall('ZREM', KEYS[2], id)
+      redis.pcall('ZREM', KEYS[1], id)
+      redis.pcall('DEL', event, dedup)
+      error(err)
+    end
     out[i] = 1
   end
 end

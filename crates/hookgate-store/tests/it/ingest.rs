@@ -247,3 +247,76 @@ async fn concurrent_callbacks_share_script_calls_and_each_gets_its_own_answer() 
         "120 concurrent callbacks went to Redis in fewer script calls (group commit): {calls}"
     );
 }
+
+#[tokio::test]
+async fn a_write_that_fails_after_the_claim_undoes_the_claim_and_the_event() {
+    // SPEC §2 step 6: a key is never claimed without its event stored. The
+    // event key is made the wrong type, so the write after the claim fails.
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ok = TestEvent::new("stripe", "evt_ok", "payment.succeeded");
+    let bad = TestEvent::new("stripe", "evt_bad", "payment.succeeded");
+    let bad_event = format!("hg:{{stripe}}:e:{}", bad.id.as_str());
+    let _: () = raw(&mut c, &["SET", &bad_event, "not a hash"]).await;
+
+    let err = ingest(&store, "stripe", &[&ok, &bad]).await;
+    assert!(err.is_err(), "the failed write is an error: {err:?}");
+    let bad_dedup = format!("hg:{{stripe}}:d:{}", bad.id.as_str());
+    assert!(
+        !exists(&mut c, &bad_dedup).await,
+        "no claim without its event"
+    );
+    assert!(!exists(&mut c, &bad_event).await);
+    let queued: Vec<String> = zmembers(&mut c, "hg:{stripe}:fq")
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        queued,
+        [ok.id.to_string()],
+        "only the event before it stays"
+    );
+
+    // The provider's retry of the whole callback: the first event is a
+    // duplicate (it was stored), the second is stored now.
+    assert_eq!(
+        ingest(&store, "stripe", &[&ok, &bad]).await.unwrap(),
+        [false, true]
+    );
+    assert!(exists(&mut c, &bad_dedup).await);
+    assert_eq!(
+        hgetall(&mut c, &bad_event).await["type"],
+        "payment.succeeded"
+    );
+}
+
+#[tokio::test]
+async fn stored_events_reach_the_sources_feed_and_duplicates_do_not() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let beside = store.open_beside(&config(&redis)).unwrap();
+    let a = TestEvent::new("stripe", "evt_a", "payment.succeeded");
+    let b = TestEvent::new("stripe", "evt_b", "payment.failed");
+    let other = TestEvent::new("adyen", "psp:AUTHORISATION:true", "adyen.AUTHORISATION");
+
+    assert_eq!(ingest(&store, "stripe", &[&a]).await.unwrap(), [true]);
+    assert_eq!(
+        ingest(&store, "stripe", &[&a, &b]).await.unwrap(),
+        [false, true]
+    );
+    assert_eq!(ingest(&store, "adyen", &[&other]).await.unwrap(), [true]);
+
+    // The handle beside it (the delivery side's) sees the same feed.
+    let feed = beside.fanout_feed("stripe");
+    assert_eq!(
+        feed.take(10),
+        [(a.id.clone(), a.ty.clone()), (b.id.clone(), b.ty.clone())]
+    );
+    assert!(feed.take(10).is_empty());
+    assert_eq!(
+        beside.fanout_feed("adyen").take(10),
+        [(other.id.clone(), other.ty.clone())]
+    );
+}

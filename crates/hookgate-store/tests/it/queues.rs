@@ -102,6 +102,34 @@ async fn fanout_due_reads_events_with_their_types_until_a_commit_takes_them() {
 }
 
 #[tokio::test]
+async fn the_aged_scan_leaves_events_younger_than_its_minimum_age() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let old = TestEvent::new("stripe", "evt_old", "payment.succeeded");
+    let young = TestEvent::new("stripe", "evt_young", "payment.succeeded");
+    for ev in [&old, &young] {
+        assert_eq!(ingest(&store, "stripe", &[ev]).await.unwrap(), [true]);
+    }
+    // Age the first: queued a minute ago.
+    let minute_ago = (now_ms() - 60_000).to_string();
+    let _: i64 = raw(
+        &mut c,
+        &["ZADD", &key("fq", ""), &minute_ago, old.id.as_str()],
+    )
+    .await;
+
+    let aged = bounded(store.fanout_due_older("stripe", 10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(aged, [(old.id.clone(), old.ty.clone())]);
+    let all = bounded(store.fanout_due_older("stripe", 10, Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+}
+
+#[tokio::test]
 async fn two_workers_reading_the_same_events_fan_them_out_once() {
     let redis = RedisServer::start().await;
     let store = open(&redis).await;
