@@ -603,7 +603,11 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
             (Finish::Delivered, "delivered")
         }
         Classified::Dead { reason } => {
-            route.breaker.on_failure(Instant::now());
+            // A 4xx comes from a subscriber that is up and refuses this
+            // event: it counts for the breaker as an answer, not a failure
+            // (an open breaker would only hold the next events back for
+            // the cooldown before they are dead-lettered the same way).
+            route.breaker.on_success();
             (
                 Finish::Dead {
                     reason: reason.clone(),

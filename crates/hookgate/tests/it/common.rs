@@ -32,6 +32,8 @@ pub struct Options {
     pub extra: &'static str,
     /// Extra keys for `[server]`.
     pub server_extra: &'static str,
+    /// The `ledger` subscription's breaker (default: never opens in tests).
+    pub breaker: &'static str,
 }
 
 impl Default for Options {
@@ -44,6 +46,7 @@ impl Default for Options {
             max_body_bytes: 65536,
             extra: "",
             server_extra: "",
+            breaker: r#"{ failures = 1000, cooldown = "1s" }"#,
         }
     }
 }
@@ -112,7 +115,7 @@ events = ["payment.*", "stripe.*", "acme.*", "limited.*"]
 secret = {{ value = "{LEDGER_SECRET}" }}
 timeout = "2s"
 retry = {{ max_attempts = {max_attempts}, base_delay = "{base_delay}", max_delay = "{max_delay}", max_age = "1h" }}
-breaker = {{ failures = 1000, cooldown = "1s" }}
+breaker = {breaker}
 {extra}
 "#,
         max_body = o.max_body_bytes,
@@ -122,6 +125,7 @@ breaker = {{ failures = 1000, cooldown = "1s" }}
         max_delay = o.max_delay,
         extra = o.extra,
         server_extra = o.server_extra,
+        breaker = o.breaker,
     )
 }
 

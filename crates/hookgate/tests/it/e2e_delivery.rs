@@ -157,6 +157,31 @@ async fn a_400_is_dead_lettered_after_one_attempt_with_its_reason() {
 }
 
 #[tokio::test]
+async fn a_subscriber_answering_4xx_does_not_open_its_breaker() {
+    // 4xx means the subscriber is up and refuses these events: each is
+    // dead-lettered at once (SPEC §4). Opening the breaker would only hold
+    // the next events back for the cooldown before dead-lettering them too.
+    let h = Harness::start_with(Options {
+        breaker: r#"{ failures = 2, cooldown = "1h" }"#,
+        ..Options::default()
+    })
+    .await;
+    h.receiver.set_default(Reply::Status(422));
+    let ids: Vec<String> = (0..6)
+        .map(|i| event_id("stripe", &format!("evt_4xx_{i}")))
+        .collect();
+    // One after the other, so that the breaker has seen the earlier ones:
+    // each is dead-lettered within the harness' 5 s wait, not held for the
+    // 1 h cooldown an opened breaker would impose.
+    for (i, id) in ids.iter().enumerate() {
+        h.post_stripe(&stripe_event(&format!("evt_4xx_{i}"), "charge.failed"))
+            .await;
+        h.wait_delivery_field("stripe", id, "st", "dead").await;
+    }
+    assert_eq!(h.receiver.count(), 6, "one attempt each");
+}
+
+#[tokio::test]
 async fn exhausted_attempts_end_in_a_dead_letter() {
     let h = Harness::start_with(Options {
         max_attempts: 3,
