@@ -23,8 +23,8 @@
 //!   it stale). No `h1` is `malformed` (both).
 //! - the body must be UTF-8 (both SDKs sign a string). Otherwise `mismatch`.
 //! - neither SDK checks timestamps in the future; SPEC §5 does (stale when
-//!   more than the tolerance ahead). Exactly 5 s old is stale (the SDKs'
-//!   clocks have sub-second parts; see `common::within_tolerance`).
+//!   more than the tolerance ahead). Exactly 5 s old is accepted, as both
+//!   SDKs' `now > ts + 5` (see `common::within_tolerance`).
 //!
 //! Event: id = `event_id`, type = `event_type`, time = `occurred_at`,
 //! subject = `data.id`.

@@ -16,6 +16,12 @@
 //! the boundary of `common::within_tolerance`, on the `t` of a set whose
 //! signature matched (`stale` only then).
 //!
+//! Cost: the HMAC is computed once per distinct `t` per secret and
+//! compared with every `v1` of the sets carrying that `t`; more than
+//! `MAX_SIGNATURES` `v1` values (so sets) in one header is
+//! `malformed` (Persona sends at most 2, during a rotation), so a header of
+//! thousands of sets cannot tie a worker up.
+//!
 //! Stricter choices (SPEC §5), all `malformed`: a set that is not
 //! `key=value` items separated by `,` with exactly one `=` each; a set
 //! without `t` or without `v1`; `t` given twice in a set; `t` that is not
@@ -83,9 +89,25 @@ struct SignatureSet<'h> {
     v1: Vec<&'h str>,
 }
 
-/// Parses the header value; every failure is `malformed`.
+/// Most `v1` values one header may carry (so sets; Persona sends one per
+/// active secret, two during a rotation): each distinct `t` costs an HMAC
+/// of the body, so a hostile header must not list thousands.
+const MAX_SIGNATURES: usize = 8;
+
+/// Parses the header value; every failure is `malformed`, including more
+/// than [`MAX_SIGNATURES`] `v1` values in all.
 fn parse_header(value: &str) -> Result<Vec<SignatureSet<'_>>, Rejection> {
-    value.split(' ').map(parse_set).collect()
+    let mut sets = Vec::new();
+    let mut signatures = 0;
+    for set in value.split(' ') {
+        let set = parse_set(set)?;
+        signatures += set.v1.len();
+        if signatures > MAX_SIGNATURES {
+            return Err(Rejection::Malformed);
+        }
+        sets.push(set);
+    }
+    Ok(sets)
 }
 
 fn parse_set(set: &str) -> Result<SignatureSet<'_>, Rejection> {
@@ -138,16 +160,25 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
     let value = common::signature_header(req.headers, HEADER)?;
     let sets = parse_header(value)?;
     common::require_utf8_body(req.body)?;
-    // Every (set, secret, entry) is compared without stopping early, so
-    // timing says nothing about which one matched.
+    // One HMAC per distinct `t` per secret, compared with the `v1` of every
+    // set carrying that `t`; every pair is compared without stopping early,
+    // so timing says nothing about which one matched.
     let mut matched = false;
     let mut fresh = false;
-    for set in &sets {
-        let set_matched =
-            common::any_secret_signs(&params.secrets, |s| sign(s, set.t, req.body), &set.v1);
-        matched |= set_matched;
+    for (i, set) in sets.iter().enumerate() {
+        if sets[..i].iter().any(|earlier| earlier.t == set.t) {
+            continue;
+        }
+        let candidates: Vec<&str> = sets[i..]
+            .iter()
+            .filter(|same| same.t == set.t)
+            .flat_map(|same| same.v1.iter().copied())
+            .collect();
+        let t_matched =
+            common::any_secret_signs(&params.secrets, |s| sign(s, set.t, req.body), &candidates);
+        matched |= t_matched;
         fresh |=
-            set_matched && common::within_tolerance(now_unix, set.timestamp, params.tolerance_secs);
+            t_matched && common::within_tolerance(now_unix, set.timestamp, params.tolerance_secs);
     }
     match (matched, fresh) {
         (false, _) => Err(Rejection::Mismatch),
@@ -244,6 +275,17 @@ mod tests {
             "t=99999999999999999999,v1=aa", // overflows i64
         ] {
             assert_eq!(parse_header(bad), Err(Rejection::Malformed), "{bad:?}");
+        }
+        // At most MAX_SIGNATURES v1 values, whether in sets or in one set.
+        let sets = |n: usize| vec!["t=5,v1=aa"; n].join(" ");
+        assert_eq!(parse_header(&sets(8)).unwrap().len(), 8);
+        for bad in [
+            sets(9),
+            sets(5000),
+            format!("t=5{}", ",v1=aa".repeat(9)),
+            format!("t=5,v1=aa,v1=bb {}", sets(7)),
+        ] {
+            assert_eq!(parse_header(&bad), Err(Rejection::Malformed), "{bad:?}");
         }
     }
 

@@ -22,8 +22,9 @@
 //!   compare strings).
 //! - a body that is not UTF-8 mismatches (python-slack-sdk decodes it
 //!   first and raises).
-//! - old side: stale at 300 s exactly (python-slack-sdk's clock has a
-//!   fractional part; bolt-js accepts 300 s); see `common::within_tolerance`.
+//! - exactly 300 s old or ahead is accepted (python-slack-sdk's
+//!   `abs(now - ts) > 300`, bolt-js' `ts < now - 300`); see
+//!   `common::within_tolerance`.
 //!
 //! Payloads (extraction), in the forms Slack sends to one Request URL:
 //! - Events API JSON `event_callback`: id = `event_id`, type =

@@ -25,6 +25,9 @@
 //! - both a `webhook-*` and a `svix-*` header with different values: the two
 //!   libraries would check different things, so `malformed`.
 //! - a header with no `v1` entry at all is `malformed`, as for Stripe.
+//! - any number of `v1` entries, as the libraries: the expected signature
+//!   is computed once per key and compared with every entry, so a long
+//!   header costs comparisons, not HMACs.
 //!
 //! Like the libraries, the signed content formats the parsed timestamp, so
 //! `+5` or `05` sign as `5`.
@@ -332,6 +335,8 @@ mod tests {
         ] {
             assert_eq!(parse_signatures(&bad), Err(Rejection::Malformed), "{bad:?}");
         }
+        let many = vec![format!("v1,{sig}"); 5000].join(" ");
+        assert_eq!(parse_signatures(&many).unwrap().len(), 5000);
     }
 
     #[test]

@@ -20,13 +20,15 @@
 //! - the body must be UTF-8: stripe-python decodes it before signing (and
 //!   raises otherwise), stripe-node decodes it lossily. Otherwise `mismatch`.
 //! - a timestamp further in the future than the tolerance is `stale` (no
-//!   Stripe SDK checks it; SPEC §5 does). The old-side boundary is
-//!   explained in `common::within_tolerance`.
+//!   Stripe SDK checks it; SPEC §5 does). Exactly `tolerance` old or ahead
+//!   is accepted, as stripe-node's `timestampAge > tolerance`; see
+//!   `common::within_tolerance`.
 //!
 //! The tolerance is always enforced (the SDKs' "no tolerance" mode exists
 //! for tests only). `v0` and unknown items are ignored; a header with no
 //! `v1` at all is `malformed` (the SDKs' "no signatures found with expected
-//! scheme").
+//! scheme"). The expected signature is computed once per secret and
+//! compared with every `v1`.
 
 use super::{common, timestamped};
 use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
@@ -77,7 +79,8 @@ struct SignatureHeader<'h> {
     v1: Vec<&'h str>,
 }
 
-/// Parses the header value; every failure is `malformed`.
+/// Parses the header value; every failure is `malformed`. Any number of
+/// `v1` items, as the SDKs: each costs a comparison, not an HMAC.
 fn parse_header(value: &str) -> Result<SignatureHeader<'_>, Rejection> {
     let mut timestamp = None;
     let mut v1 = Vec::new();
@@ -243,6 +246,11 @@ mod tests {
         ] {
             assert_eq!(parse_header(bad), Err(Rejection::Malformed), "{bad:?}");
         }
+        let many = format!("t=5{}", ",v1=aa".repeat(5000));
+        assert_eq!(parse_header(&many).unwrap().v1.len(), 5000);
+        // Other items are ignored, however many.
+        let v0s = format!("t=5,v1=aa{}", ",v0=bb".repeat(5000));
+        assert_eq!(parse_header(&v0s).unwrap().v1, vec!["aa"]);
     }
 
     #[test]

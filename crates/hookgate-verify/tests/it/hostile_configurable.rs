@@ -45,7 +45,10 @@ fn ts_sig(ts: i64, body: &[u8]) -> http::HeaderMap {
 fn hmac_tolerance_and_tampering() {
     let v = timestamped();
     assert_eq!(outcome(&v, &ts_sig(NOW, BODY), BODY, NOW), "valid");
-    assert_eq!(outcome(&v, &ts_sig(NOW - 300, BODY), BODY, NOW), "stale");
+    // Exactly `tolerance` is accepted both ways; one second more is stale.
+    assert_eq!(outcome(&v, &ts_sig(NOW - 300, BODY), BODY, NOW), "valid");
+    assert_eq!(outcome(&v, &ts_sig(NOW + 300, BODY), BODY, NOW), "valid");
+    assert_eq!(outcome(&v, &ts_sig(NOW - 301, BODY), BODY, NOW), "stale");
     assert_eq!(outcome(&v, &ts_sig(NOW + 301, BODY), BODY, NOW), "stale");
     assert_eq!(outcome(&v, &ts_sig(NOW, BODY), b"{}", NOW), "mismatch");
     // Non-UTF-8 bodies are signed as bytes.

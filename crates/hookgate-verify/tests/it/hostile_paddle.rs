@@ -25,12 +25,17 @@ fn at(ts: i64) -> http::HeaderMap {
 fn tolerance_both_sides() {
     assert_eq!(outcome(&v(), &at(NOW), BODY, NOW), "valid");
     assert_eq!(outcome(&v(), &at(NOW - 4), BODY, NOW), "valid");
-    assert_eq!(outcome(&v(), &at(NOW - 5), BODY, NOW), "stale");
+    // Exactly 5 s is accepted both ways (the SDKs' `now > ts + 5`).
+    assert_eq!(outcome(&v(), &at(NOW - 5), BODY, NOW), "valid");
+    assert_eq!(outcome(&v(), &at(NOW - 6), BODY, NOW), "stale");
     assert_eq!(outcome(&v(), &at(NOW + 5), BODY, NOW), "valid");
     assert_eq!(outcome(&v(), &at(NOW + 6), BODY, NOW), "stale");
     assert_eq!(outcome(&v(), &at(i64::MAX), BODY, NOW), "stale");
     let wide = verifier(paddle::NAME, &[SECRET], Some(60));
-    assert_eq!(outcome(&wide, &at(NOW - 59), BODY, NOW), "valid");
+    assert_eq!(outcome(&wide, &at(NOW - 60), BODY, NOW), "valid");
+    assert_eq!(outcome(&wide, &at(NOW + 60), BODY, NOW), "valid");
+    assert_eq!(outcome(&wide, &at(NOW - 61), BODY, NOW), "stale");
+    assert_eq!(outcome(&wide, &at(NOW + 61), BODY, NOW), "stale");
 }
 
 #[test]

@@ -81,13 +81,18 @@ fn rotation_sets() {
 fn tolerance_boundaries() {
     let at = |t: i64| outcome(&v(), &signed(t, BODY), BODY, NOW);
     assert_eq!(at(NOW - 299), "valid");
-    assert_eq!(at(NOW - 300), "stale");
+    // Exactly `tolerance` is accepted both ways; one second more is stale.
+    assert_eq!(at(NOW - 300), "valid");
+    assert_eq!(at(NOW - 301), "stale");
     assert_eq!(at(NOW + 300), "valid");
     assert_eq!(at(NOW + 301), "stale");
     assert_eq!(at(0), "stale");
     let short = verifier(persona::NAME, &[SECRET], Some(10));
     assert_eq!(outcome(&short, &signed(NOW - 9, BODY), BODY, NOW), "valid");
+    assert_eq!(outcome(&short, &signed(NOW - 10, BODY), BODY, NOW), "valid");
+    assert_eq!(outcome(&short, &signed(NOW + 10, BODY), BODY, NOW), "valid");
     assert_eq!(outcome(&short, &signed(NOW - 11, BODY), BODY, NOW), "stale");
+    assert_eq!(outcome(&short, &signed(NOW + 11, BODY), BODY, NOW), "stale");
 }
 
 #[test]
@@ -184,4 +189,30 @@ fn extraction() {
     assert_eq!(e.time.as_deref(), Some("2023-11-14T22:13:20.000Z"));
     assert_eq!(e.subject.as_deref(), Some("inq_1"));
     assert!(v().extract(&request(&h, br#"{"data":[]}"#)).is_err());
+}
+
+/// A header of many sets: up to 8 signatures the verdict is the usual one
+/// (one HMAC per distinct `t` per secret), beyond that `malformed` at once.
+#[test]
+fn many_sets() {
+    let good = format!("t={NOW},v1={}", sig(NOW));
+    let junk = |i: usize| format!("t={},v1={:064x}", NOW - i as i64, i);
+    let header = |sets: Vec<String>| outcome(&v(), &with(&sets.join(" ")), BODY, NOW);
+    let mut sets: Vec<String> = (1..8).map(junk).collect();
+    sets.push(good.clone());
+    assert_eq!(header(sets), "valid");
+    assert_eq!(header((1..=8).map(junk).collect()), "mismatch");
+    // Sets sharing one `t` are checked against one HMAC.
+    let mut same_t = vec![format!("t={NOW},v1={:064x}", 0); 7];
+    same_t.push(good.clone());
+    assert_eq!(header(same_t), "valid");
+    let mut nine: Vec<String> = (1..9).map(junk).collect();
+    nine.push(good.clone());
+    assert_eq!(header(nine), "malformed");
+    let mut flood: Vec<String> = (1..5000).map(junk).collect();
+    flood.push(good);
+    assert_eq!(header(flood), "malformed");
+    // The cap counts v1 values, not sets.
+    let many_v1 = format!("t={NOW}{},v1={}", ",v1=00".repeat(8), sig(NOW));
+    assert_eq!(outcome(&v(), &with(&many_v1), BODY, NOW), "malformed");
 }

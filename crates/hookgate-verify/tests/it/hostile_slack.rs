@@ -29,13 +29,18 @@ fn at(ts: i64) -> http::HeaderMap {
 fn tolerance_both_sides() {
     assert_eq!(outcome(&v(), &at(NOW), BODY, NOW), "valid");
     assert_eq!(outcome(&v(), &at(NOW - 299), BODY, NOW), "valid");
-    assert_eq!(outcome(&v(), &at(NOW - 300), BODY, NOW), "stale");
+    // Exactly 300 s is accepted both ways (`abs(now - ts) > 300`).
+    assert_eq!(outcome(&v(), &at(NOW - 300), BODY, NOW), "valid");
+    assert_eq!(outcome(&v(), &at(NOW - 301), BODY, NOW), "stale");
     assert_eq!(outcome(&v(), &at(NOW + 300), BODY, NOW), "valid");
     assert_eq!(outcome(&v(), &at(NOW + 301), BODY, NOW), "stale");
     assert_eq!(outcome(&v(), &at(i64::MIN), BODY, NOW), "stale");
     assert_eq!(outcome(&v(), &at(i64::MAX), BODY, NOW), "stale");
     let short = verifier(slack::NAME, &[SECRET], Some(10));
+    assert_eq!(outcome(&short, &at(NOW - 10), BODY, NOW), "valid");
+    assert_eq!(outcome(&short, &at(NOW + 10), BODY, NOW), "valid");
     assert_eq!(outcome(&short, &at(NOW - 11), BODY, NOW), "stale");
+    assert_eq!(outcome(&short, &at(NOW + 11), BODY, NOW), "stale");
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub fn source(scheme: &str, secrets: &[&[u8]]) -> SourceConfig {
         id: "src".into(),
         scheme: scheme.into(),
         scheme_line: 1,
+        key_lines: BTreeMap::new(),
         secrets: secrets.iter().map(|s| Secret::new(*s)).collect(),
         tolerance: None,
         dedup_window: None,
