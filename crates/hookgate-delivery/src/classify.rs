@@ -6,6 +6,7 @@
 //! | 408, 425, 429, 5xx, 3xx (never followed), other 1xx | retry |
 //! | `Retry-After` on 429/503 | retry no sooner than it says (capped later by `max_delay`) |
 //! | 410 and every other 4xx | dead letter at once, reason kept |
+//! | outside 100..=599 (invalid; `http` parses up to 999) | retry, like a 5xx: only a 4xx is a verdict on the event |
 //! | DNS, connect, TLS, reset, timeout | retry |
 
 use http::{HeaderMap, StatusCode, header};
@@ -40,11 +41,17 @@ pub fn classify_status(status: StatusCode, headers: &HeaderMap, now: SystemTime)
             reason,
             retry_after: retry_after(headers, now),
         },
-        408 | 425 | 500..=599 | 300..=399 | 100..=199 => Classified::Retry {
+        408 | 425 => Classified::Retry {
             reason,
             retry_after: None,
         },
-        _ => Classified::Dead { reason },
+        400..=499 => Classified::Dead { reason },
+        // 1xx, 3xx, 5xx, and invalid codes (600..=999) a broken
+        // subscriber or proxy may send.
+        _ => Classified::Retry {
+            reason,
+            retry_after: None,
+        },
     }
 }
 
@@ -91,6 +98,17 @@ mod tests {
                 status(code),
                 Classified::Dead {
                     reason: format!("status {code}")
+                },
+                "{code}"
+            );
+        }
+        // Invalid codes are a subscriber fault like a 5xx, never a verdict.
+        for code in [600, 601, 700, 999] {
+            assert_eq!(
+                status(code),
+                Classified::Retry {
+                    reason: format!("status {code}"),
+                    retry_after: None
                 },
                 "{code}"
             );
