@@ -264,7 +264,7 @@ impl Admin {
             (["events", id, "redeliver"], &Method::POST) => {
                 events::redeliver(&call, id, read_json(body).await?).await
             }
-            (["subscriptions"], &Method::GET) => subscriptions::list(&call).await,
+            (["subscriptions"], &Method::GET) => subscriptions::list(&call, query).await,
             (["subscriptions", id, "pause"], &Method::POST) => {
                 subscriptions::pause(&call, id, true).await
             }

@@ -1,4 +1,8 @@
 //! Query strings, cursors and times of the admin API.
+//!
+//! Every cursor is validated here before it reaches the store: a cursor the
+//! API did not hand out is the caller's mistake (400), never a store error
+//! (503).
 
 use crate::error::ApiError;
 use hookgate_core::time::parse_rfc3339_ms;
@@ -8,6 +12,14 @@ use std::collections::HashMap;
 pub const DEFAULT_LIMIT: usize = 50;
 /// Largest page size.
 pub const MAX_LIMIT: usize = 1000;
+
+/// Parameters holding an RFC 3339 time (see [`restore_offset_plus`]).
+const TIME_PARAMS: &[&str] = &["since", "until"];
+
+/// The answer to a cursor that is not one this API returned.
+fn bad_cursor() -> ApiError {
+    ApiError::bad_request("cursor is not one this API returned")
+}
 
 /// Parsed query parameters; unknown names are refused so a typo in a
 /// filter never silently widens a replay.
@@ -24,7 +36,12 @@ impl Query {
                     allowed.join(", ")
                 )));
             }
-            map.insert(k.into_owned(), v.into_owned());
+            let v = if TIME_PARAMS.contains(&k.as_ref()) {
+                restore_offset_plus(&v)
+            } else {
+                v.into_owned()
+            };
+            map.insert(k.into_owned(), v);
         }
         Ok(Query(map))
     }
@@ -56,6 +73,23 @@ impl Query {
     }
 }
 
+/// A time whose offset's `+` was sent unencoded (`?since=2026-11-24T02:20:00+00:00`)
+/// arrives form-decoded as a space: put the `+` back. Only a space right
+/// before a trailing `HH:MM` is touched.
+fn restore_offset_plus(value: &str) -> String {
+    let b = value.as_bytes();
+    let n = b.len();
+    let offset_like = n > 6
+        && b[n - 6] == b' '
+        && b[n - 3] == b':'
+        && [1, 2, 4, 5].iter().all(|i| b[n - 6 + i].is_ascii_digit());
+    if offset_like {
+        format!("{}+{}", &value[..n - 6], &value[n - 5..])
+    } else {
+        value.to_owned()
+    }
+}
+
 /// Parses an optional RFC 3339 time.
 pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     match value {
@@ -83,17 +117,184 @@ impl Cursor {
         format!("{}.{}.{}", self.ms, self.source, self.id)
     }
 
-    /// Parses the text form.
+    /// Parses the text form: `{ms}.{source}.{event id}`, each part exactly
+    /// as [`Cursor::encode`] writes it.
     pub fn decode(s: &str) -> Result<Self, ApiError> {
-        let bad = || ApiError::bad_request("cursor is not one this API returned");
         let mut parts = s.splitn(3, '.');
-        let ms = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let source = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let ms = parts.next().and_then(number).ok_or_else(bad_cursor)?;
+        let source = parts.next().and_then(number).ok_or_else(bad_cursor)?;
         let id = parts
             .next()
-            .filter(|p| !p.is_empty())
-            .ok_or_else(bad)?
-            .to_owned();
+            .and_then(hookgate_core::EventId::parse)
+            .ok_or_else(bad_cursor)?
+            .to_string();
         Ok(Cursor { ms, source, id })
+    }
+}
+
+/// Plain ASCII digits that fit `T` (no sign, no spaces).
+fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// The audit log's cursor: a Redis stream id `ms-seq` (or `ms`), each part
+/// fitting `u64`, returned in canonical form.
+pub fn audit_cursor(s: &str) -> Result<String, ApiError> {
+    let (ms, seq) = match s.split_once('-') {
+        Some((ms, seq)) => (ms, Some(seq)),
+        None => (s, None),
+    };
+    let ms: u64 = number(ms).ok_or_else(bad_cursor)?;
+    match seq {
+        None => Ok(ms.to_string()),
+        Some(seq) => {
+            let seq: u64 = number(seq).ok_or_else(bad_cursor)?;
+            Ok(format!("{ms}-{seq}"))
+        }
+    }
+}
+
+/// A position in the subscription list: the last subscription of a page,
+/// as `{config index}.{id}`. The id decides where the next page starts; the
+/// index only when that subscription left the config between two pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionCursor {
+    /// Index of the subscription in the config.
+    pub index: usize,
+    /// Subscription id.
+    pub id: String,
+}
+
+impl SubscriptionCursor {
+    /// Opaque text form.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.index, self.id)
+    }
+
+    /// Parses the text form; the id must be a valid subscription id
+    /// (`[A-Za-z0-9_-]{1,64}`).
+    pub fn decode(s: &str) -> Result<Self, ApiError> {
+        let (index, id) = s.split_once('.').ok_or_else(bad_cursor)?;
+        let index = number(index).ok_or_else(bad_cursor)?;
+        let id_ok = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !id_ok {
+            return Err(bad_cursor());
+        }
+        Ok(SubscriptionCursor {
+            index,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// The last possible stream id: nothing comes after it (Redis refuses it
+/// as an exclusive start).
+pub const LAST_AUDIT_CURSOR: &str = "18446744073709551615-18446744073709551615";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_cursors() {
+        assert_eq!(audit_cursor("1700000000000-0").unwrap(), "1700000000000-0");
+        assert_eq!(audit_cursor("5").unwrap(), "5");
+        assert_eq!(audit_cursor("007-01").unwrap(), "7-1");
+        assert_eq!(
+            audit_cursor(LAST_AUDIT_CURSOR).unwrap(),
+            format!("{}-{}", u64::MAX, u64::MAX)
+        );
+        for bad in [
+            "-",
+            "1-2-3",
+            "1-",
+            "-1",
+            "+1",
+            " 1",
+            "1 ",
+            "1.5",
+            "18446744073709551616",
+            "1-18446744073709551616",
+            "abc",
+        ] {
+            assert!(audit_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn list_cursors() {
+        let c = Cursor {
+            ms: 1_700_000_000_000,
+            source: 2,
+            id: "evt_eatb4lm3qrsgpe6zst6g3dfsiw".into(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        for bad in [
+            "-",
+            "1-2-3",
+            "-5.0.evt_eatb4lm3qrsgpe6zst6g3dfsiw",
+            "+5.0.evt_eatb4lm3qrsgpe6zst6g3dfsiw",
+            "5.-1.evt_eatb4lm3qrsgpe6zst6g3dfsiw",
+            "99999999999999999999.0.evt_eatb4lm3qrsgpe6zst6g3dfsiw",
+            "5.0.",
+            "5.0.not_an_event",
+            "5.0",
+        ] {
+            assert!(Cursor::decode(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn subscription_cursors() {
+        let c = SubscriptionCursor {
+            index: 3,
+            id: "ledger-v2_x".into(),
+        };
+        assert_eq!(SubscriptionCursor::decode(&c.encode()).unwrap(), c);
+        let long = format!("0.{}", "a".repeat(65));
+        for bad in [
+            "-",
+            "ledger",
+            "1.",
+            ".ledger",
+            "-1.ledger",
+            "1.led.ger",
+            "1.a b",
+            &long,
+        ] {
+            assert!(SubscriptionCursor::decode(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn time_offsets_survive_form_decoding() {
+        let q = Query::parse(
+            Some("since=2026-11-24T02:20:00+00:00&until=2026-11-24T04:20:00+02:00"),
+            &["since", "until"],
+        )
+        .unwrap();
+        let at = parse_time("x", Some("2026-11-24T02:20:00Z")).unwrap();
+        assert_eq!(q.time("since").unwrap(), at);
+        assert_eq!(q.time("until").unwrap(), at);
+        // Encoded `+` and `Z` are unchanged.
+        let q = Query::parse(
+            Some("since=2026-11-24T02:20:00%2B00:00&until=2026-11-24T02:20:00Z"),
+            &["since", "until"],
+        )
+        .unwrap();
+        assert_eq!(q.time("since").unwrap(), at);
+        assert_eq!(q.time("until").unwrap(), at);
+        // A space that is not before a trailing offset is left alone.
+        let q = Query::parse(Some("since=2026-11-24+02:20:00Z"), &["since"]).unwrap();
+        assert_eq!(q.get("since"), Some("2026-11-24 02:20:00Z"));
+        // Only time parameters are touched.
+        let q = Query::parse(Some("type=a+00:00"), &["type"]).unwrap();
+        assert_eq!(q.get("type"), Some("a 00:00"));
     }
 }

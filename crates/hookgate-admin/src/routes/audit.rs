@@ -2,7 +2,7 @@
 
 use crate::api::{AuditView, Page};
 use crate::error::ApiError;
-use crate::query::Query;
+use crate::query::{LAST_AUDIT_CURSOR, Query, audit_cursor};
 use crate::{Call, ok};
 use hookgate_config::Role;
 use hookgate_http::Body;
@@ -13,13 +13,18 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
     call.require(Role::Admin)?;
     let q = Query::parse(raw, &["limit", "cursor"])?;
     let limit = q.limit()?;
-    let after = q.get("cursor");
-    if let Some(c) = after
-        && !c.bytes().all(|b| b.is_ascii_digit() || b == b'-')
-    {
-        return Err(ApiError::bad_request("cursor is not one this API returned"));
+    let after = q.get("cursor").map(audit_cursor).transpose()?;
+    if after.as_deref() == Some(LAST_AUDIT_CURSOR) {
+        return ok(&Page::<AuditView> {
+            items: Vec::new(),
+            next_cursor: None,
+        });
     }
-    let mut records = call.admin.store.audit_page(after, limit + 1).await?;
+    let mut records = call
+        .admin
+        .store
+        .audit_page(after.as_deref(), limit + 1)
+        .await?;
     let more = records.len() > limit;
     records.truncate(limit);
     let next_cursor = if more {

@@ -1,9 +1,10 @@
 //! `/admin/v1/subscriptions`: list with backlog and breakers; pause, resume.
 
-use crate::api::{RouteView, SubscriptionView};
+use crate::api::{Page, RouteView, SubscriptionView};
 use crate::error::ApiError;
+use crate::query::{Query, SubscriptionCursor};
 use crate::{Call, ok};
-use hookgate_config::Role;
+use hookgate_config::{Role, SubscriptionConfig};
 use hookgate_http::Body;
 use http::Response;
 use serde_json::json;
@@ -20,12 +21,47 @@ fn masked(url: &http::Uri) -> String {
     }
 }
 
-/// `GET /admin/v1/subscriptions`.
-pub(crate) async fn list(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
+/// `GET /admin/v1/subscriptions?limit&cursor`, in config order.
+pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<Body>, ApiError> {
+    let q = Query::parse(raw, &["limit", "cursor"])?;
+    let limit = q.limit()?;
+    let after = q
+        .get("cursor")
+        .map(SubscriptionCursor::decode)
+        .transpose()?;
+    let subs = &call.admin.config.subscriptions;
+    // Resume after the cursor's subscription; if it left the config since,
+    // after its old position.
+    let start = after.map_or(0, |c| {
+        subs.iter()
+            .position(|s| s.id == c.id)
+            .unwrap_or(c.index)
+            .saturating_add(1)
+    });
+    let mut page: Vec<(usize, &SubscriptionConfig)> = subs
+        .iter()
+        .enumerate()
+        .skip(start)
+        .filter(|(_, s)| call.caller.sees_tenant(s.tenant.as_deref()))
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let next_cursor = if more {
+        page.last().map(|(index, s)| {
+            SubscriptionCursor {
+                index: *index,
+                id: s.id.clone(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
     let store = &call.admin.store;
     let paused = store.paused().await?;
-    let mut items = Vec::new();
-    for sub in call.visible_subscriptions() {
+    let mut items = Vec::with_capacity(page.len());
+    for (_, sub) in page {
         let mut routes = Vec::new();
         let (mut queue_depth, mut dlq_depth) = (0, 0);
         for src in &call.admin.config.sources {
@@ -53,7 +89,7 @@ pub(crate) async fn list(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
             routes,
         });
     }
-    ok(&json!({ "items": items, "next_cursor": null }))
+    ok(&Page { items, next_cursor })
 }
 
 /// `POST /admin/v1/subscriptions/{id}/pause` and `.../resume`.
