@@ -9,10 +9,14 @@
 //! file, bad config). Secrets and expected signatures are never printed.
 //!
 //! The request file is what a capture shows: a request line, header lines,
-//! an empty line, then the body — every byte after the first empty line, as
-//! is (no chunked decoding, no trailing-newline trimming). Lines of the head
-//! may end in CRLF or LF. Header names are case-insensitive; repeated
-//! headers are kept (a scheme decides whether that is `malformed`).
+//! an empty line, then the body. The body is framed as HTTP/1.1 frames it
+//! (RFC 9112 §6), because a capture often ends with a newline the provider
+//! never signed: with `Content-Length`, exactly that many bytes (a shorter
+//! file is an error); with `Transfer-Encoding: chunked`, the decoded chunks;
+//! with neither, every byte after the first empty line, as is. Lines of the
+//! head (and chunk framing) may end in CRLF or LF. Header names are
+//! case-insensitive; repeated headers are kept (a scheme decides whether
+//! that is `malformed`).
 
 use hookgate_config::ProcessEnv;
 use hookgate_verify::{RawRequest, Rejection, Verifier};
@@ -87,12 +91,106 @@ fn parse_request(raw: &[u8]) -> Result<Captured, String> {
             .map_err(|_| format!("bad value for header {name}"))?;
         headers.append(name, value);
     }
+    let body = frame_body(&headers, &raw[body_start..])?;
     Ok(Captured {
         method: method.to_owned(),
         path_and_query,
         headers,
-        body: raw[body_start..].to_vec(),
+        body,
     })
+}
+
+/// The body as the head frames it (module docs).
+fn frame_body(headers: &http::HeaderMap, rest: &[u8]) -> Result<Vec<u8>, String> {
+    let te = headers.get_all(http::header::TRANSFER_ENCODING);
+    let cl = headers.get_all(http::header::CONTENT_LENGTH);
+    match (te.iter().next().is_some(), cl.iter().next().is_some()) {
+        (true, true) => {
+            Err("both Transfer-Encoding and Content-Length are set (ambiguous framing)".into())
+        }
+        (true, false) => {
+            let codings: Vec<String> = te
+                .iter()
+                .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty())
+                .collect();
+            if codings != ["chunked"] {
+                return Err(format!(
+                    "unsupported Transfer-Encoding {:?} (only \"chunked\" is decoded)",
+                    codings.join(", ")
+                ));
+            }
+            decode_chunked(rest)
+        }
+        (false, true) => {
+            // Repeated or listed values must all agree (RFC 9112 §6.3).
+            let mut len = None;
+            for v in cl.iter().flat_map(|v| v.to_str().unwrap_or("?").split(',')) {
+                let v = v.trim();
+                let n: Option<usize> = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                    v.parse().ok()
+                } else {
+                    None
+                };
+                let n = n.ok_or_else(|| format!("bad Content-Length {v:?}"))?;
+                if len.is_some_and(|l| l != n) {
+                    return Err("Content-Length values disagree".into());
+                }
+                len = Some(n);
+            }
+            let len = len.unwrap_or_default();
+            if rest.len() < len {
+                return Err(format!(
+                    "the body is {} bytes, shorter than its Content-Length {len}",
+                    rest.len()
+                ));
+            }
+            Ok(rest[..len].to_vec())
+        }
+        (false, false) => Ok(rest.to_vec()),
+    }
+}
+
+/// Decodes a chunked body (RFC 9112 §7.1): chunk extensions are skipped,
+/// trailer fields and anything after them ignored.
+fn decode_chunked(mut rest: &[u8]) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    loop {
+        let (line, after) = split_line(rest).ok_or("chunked body ends inside a chunk size line")?;
+        let size = std::str::from_utf8(line)
+            .ok()
+            .map(|l| {
+                l.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_matches([' ', '\t'])
+            })
+            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+            .ok_or_else(|| format!("bad chunk size line {:?}", String::from_utf8_lossy(line)))?;
+        if size == 0 {
+            return Ok(body);
+        }
+        if after.len() < size {
+            return Err(format!(
+                "chunked body ends inside a chunk ({} of {size} bytes)",
+                after.len()
+            ));
+        }
+        body.extend_from_slice(&after[..size]);
+        rest = match split_line(&after[size..]) {
+            Some((b"", next)) => next,
+            _ => return Err("a chunk is not followed by a line end".into()),
+        };
+    }
+}
+
+/// The line at the start of `bytes` (without its LF or CRLF) and the rest.
+fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let lf = bytes.iter().position(|&b| b == b'\n')?;
+    let line = &bytes[..lf];
+    Some((line.strip_suffix(b"\r").unwrap_or(line), &bytes[lf + 1..]))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -171,6 +269,61 @@ mod tests {
         assert_eq!(r.body, b"{}");
         let r = parse_request(b"POST / HTTP/1.1\r\n\r\n").unwrap();
         assert!(r.body.is_empty() && r.headers.is_empty());
+    }
+
+    #[test]
+    fn content_length_frames_the_body() {
+        let r = parse_request(b"POST / HTTP/1.1\r\ncontent-LENGTH: 4\r\n\r\nbody\n").unwrap();
+        assert_eq!(r.body, b"body");
+        let r =
+            parse_request(b"POST / HTTP/1.1\nContent-Length: 4\nContent-Length: 4\n\nbody\r\n\r\n")
+                .unwrap();
+        assert_eq!(r.body, b"body");
+        let r = parse_request(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n\n").unwrap();
+        assert!(r.body.is_empty());
+        for bad in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nbody"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\nbody",
+            b"POST / HTTP/1.1\r\nContent-Length: +4\r\n\r\nbody",
+            b"POST / HTTP/1.1\r\nContent-Length: 4x\r\n\r\nbody",
+            b"POST / HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 3\r\n\r\nbody",
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\nbody",
+        ] {
+            assert!(
+                parse_request(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let err = parse_request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nbody").unwrap_err();
+        assert!(err.contains("shorter than its Content-Length 5"), "{err}");
+    }
+
+    #[test]
+    fn chunked_bodies_are_decoded() {
+        let r = parse_request(
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n4;ext=1\r\n{\"a\"\r\nA\r\n:1}\r\n\r\nxxx\r\n0\r\nX-Trailer: t\r\n\r\n\n",
+        )
+        .unwrap();
+        assert_eq!(r.body, b"{\"a\":1}\r\n\r\nxxx");
+        let r =
+            parse_request(b"POST / HTTP/1.1\ntransfer-encoding: chunked\n\n2\nab\n0\n\n").unwrap();
+        assert_eq!(r.body, b"ab");
+        for bad in [
+            &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab\r\n0\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+        ] {
+            assert!(
+                parse_request(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -261,3 +261,58 @@ fn no_verdict_is_explained() {
     assert_eq!(code, 1);
     assert!(out.starts_with("invalid: bad config: "), "{out}");
 }
+
+#[test]
+fn content_length_frames_the_body() {
+    let dir = Dir::new();
+    let mut h = slack_headers(NOW, "X-Slack-Request-Timestamp", "X-Slack-Signature");
+    h.push(format!("Content-Length: {}", BODY.len()));
+    // A capture saved with a trailing newline the provider never signed.
+    for (eol, trailer) in [("\r\n", "\n"), ("\n", "\n"), ("\r\n", "\r\n\r\n")] {
+        let mut bytes = slack_request(&h, BODY, eol);
+        bytes.extend_from_slice(trailer.as_bytes());
+        let path = dir.write("cl.http", &bytes);
+        assert_eq!(
+            verify(&dir.config(), "slack", &path, Some(NOW)),
+            (0, "valid\n".into()),
+            "{eol:?} {trailer:?}"
+        );
+    }
+    // Shorter than its Content-Length: no verdict, said plainly.
+    let short = dir.write(
+        "short.http",
+        &slack_request(&h, &BODY[..BODY.len() - 1], "\r\n"),
+    );
+    let (code, out) = verify(&dir.config(), "slack", &short, Some(NOW));
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with("invalid: request file ")
+            && out.contains(&format!("shorter than its Content-Length {}", BODY.len())),
+        "{out}"
+    );
+}
+
+#[test]
+fn chunked_bodies_are_decoded() {
+    let dir = Dir::new();
+    let mut h = slack_headers(NOW, "X-Slack-Request-Timestamp", "X-Slack-Signature");
+    h.push("Transfer-Encoding: chunked".into());
+    let (a, b) = BODY.split_at(10);
+    let chunked = format!(
+        "{:x}\r\n{a}\r\n{:x};x=y\r\n{b}\r\n0\r\n\r\n\n",
+        a.len(),
+        b.len()
+    );
+    let path = dir.write("chunked.http", &slack_request(&h, &chunked, "\r\n"));
+    assert_eq!(
+        verify(&dir.config(), "slack", &path, Some(NOW)),
+        (0, "valid\n".into())
+    );
+    let cut = dir.write(
+        "cut.http",
+        &slack_request(&h, &chunked[..chunked.len() - 12], "\r\n"),
+    );
+    let (code, out) = verify(&dir.config(), "slack", &cut, Some(NOW));
+    assert_eq!(code, 1);
+    assert!(out.contains("chunked body ends"), "{out}");
+}
