@@ -40,6 +40,10 @@ struct Cli {
     /// runs the gateway like `hookgate serve --config F`.
     #[arg(long, short, env = "HOOKGATE_CONFIG")]
     config: Option<PathBuf>,
+    /// `--json` and `--admin-url` of the CLI commands (global: before or
+    /// after the subcommand).
+    #[command(flatten)]
+    common: cli::Common,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -98,10 +102,10 @@ fn main() -> ExitCode {
     match command {
         Command::CheckConfig { config } => check::run(&config),
         Command::Serve { config } => serve::run(&config),
-        Command::Dlq(args) => cli::dlq::run(args),
-        Command::Events(args) => cli::events::run(args),
-        Command::Subscriptions(args) => cli::subscriptions::run(args),
-        Command::Audit(args) => cli::audit::run(args),
+        Command::Dlq(args) => cli::dlq::run(&cli.common, args),
+        Command::Events(args) => cli::events::run(&cli.common, args),
+        Command::Subscriptions(args) => cli::subscriptions::run(&cli.common, args),
+        Command::Audit(args) => cli::audit::run(&cli.common, args),
         Command::Verify {
             config,
             source,

@@ -12,14 +12,12 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 pub struct AuditArgs {
     #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
     paging: Paging,
 }
 
 /// Runs `hookgate audit`.
-pub fn run(args: AuditArgs) -> ExitCode {
-    super::run(&args.common, |ctx| async move {
+pub fn run(common: &Common, args: AuditArgs) -> ExitCode {
+    super::run(common, |ctx| async move {
         let listing = super::list::<AuditView>(&ctx, "/admin/v1/audit", &[], &args.paging).await?;
         let mut t = Table::new(&[
             "AT",

@@ -10,8 +10,6 @@ use std::process::ExitCode;
 /// `hookgate dlq ...`.
 #[derive(Args, Debug)]
 pub struct DlqArgs {
-    #[command(flatten)]
-    common: Common,
     #[command(subcommand)]
     command: DlqCommand,
 }
@@ -96,8 +94,8 @@ enum DlqCommand {
 }
 
 /// Runs `hookgate dlq ...`.
-pub fn run(args: DlqArgs) -> ExitCode {
-    super::run(&args.common, |ctx| async move {
+pub fn run(common: &Common, args: DlqArgs) -> ExitCode {
+    super::run(common, |ctx| async move {
         match args.command {
             DlqCommand::List {
                 subscription,

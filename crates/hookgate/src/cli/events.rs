@@ -10,8 +10,6 @@ use std::process::ExitCode;
 /// `hookgate events ...`.
 #[derive(Args, Debug)]
 pub struct EventsArgs {
-    #[command(flatten)]
-    common: Common,
     #[command(subcommand)]
     command: EventsCommand,
 }
@@ -51,8 +49,8 @@ enum EventsCommand {
 }
 
 /// Runs `hookgate events ...`.
-pub fn run(args: EventsArgs) -> ExitCode {
-    super::run(&args.common, |ctx| async move {
+pub fn run(common: &Common, args: EventsArgs) -> ExitCode {
+    super::run(common, |ctx| async move {
         match args.command {
             EventsCommand::List {
                 source,

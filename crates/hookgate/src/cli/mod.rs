@@ -1,8 +1,9 @@
 //! The operators' CLI over the admin API (SPEC §7): `hookgate dlq`,
 //! `hookgate events`, `hookgate subscriptions`, `hookgate audit`.
 //!
-//! Every command takes `--admin-url` (or `HOOKGATE_ADMIN_URL`) and reads the
-//! token from `HOOKGATE_TOKEN` only — never a flag, never printed. Output is
+//! Every command takes `--admin-url` (or `HOOKGATE_ADMIN_URL`) and `--json`,
+//! before or after the subcommand, and reads the token from `HOOKGATE_TOKEN`
+//! only — never a flag, never printed. Output is
 //! an aligned table for a human by default; `--json` prints the API's JSON
 //! unchanged, one document per command (with `--all`, the pages merged into
 //! one `{"items":[...],"next_cursor":null}`). Failures go to stderr as one
@@ -25,13 +26,16 @@ use std::process::ExitCode;
 /// The largest page the API serves (used as the page size of `--all`).
 const MAX_PAGE: u32 = 1000;
 
-/// Options every CLI command takes, anywhere after its name.
+/// Options of the CLI commands: global, so they are taken before the
+/// subcommand (`hookgate --admin-url URL dlq list ...`) or anywhere after it.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Print the admin API's JSON unchanged instead of a table (for scripts).
+    /// CLI commands: print the admin API's JSON unchanged instead of a table
+    /// (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
-    /// The gateway's admin listener. The token is read from HOOKGATE_TOKEN.
+    /// CLI commands: the gateway's admin listener. The token is read from
+    /// HOOKGATE_TOKEN.
     #[arg(
         long,
         global = true,

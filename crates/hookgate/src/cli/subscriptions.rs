@@ -10,8 +10,6 @@ use std::process::ExitCode;
 /// `hookgate subscriptions ...`.
 #[derive(Args, Debug)]
 pub struct SubscriptionsArgs {
-    #[command(flatten)]
-    common: Common,
     #[command(subcommand)]
     command: SubscriptionsCommand,
 }
@@ -19,8 +17,11 @@ pub struct SubscriptionsArgs {
 #[derive(Subcommand, Debug)]
 enum SubscriptionsCommand {
     /// Every subscription this token sees, with backlog, dead letters and
-    /// breakers.
-    List,
+    /// breakers, in config order (every page unless --limit is given).
+    List {
+        #[command(flatten)]
+        paging: Paging,
+    },
     /// Stop sending to a subscription; its deliveries wait (no attempt is
     /// used) until resumed.
     Pause {
@@ -35,13 +36,15 @@ enum SubscriptionsCommand {
 }
 
 /// Runs `hookgate subscriptions ...`.
-pub fn run(args: SubscriptionsArgs) -> ExitCode {
-    super::run(&args.common, |ctx| async move {
+pub fn run(common: &Common, args: SubscriptionsArgs) -> ExitCode {
+    super::run(common, |ctx| async move {
         match args.command {
-            SubscriptionsCommand::List => {
+            SubscriptionsCommand::List { paging } => {
+                // Every subscription by default, as before the API paged
+                // them; --limit alone reads one page.
                 let paging = Paging {
-                    limit: None,
-                    all: false,
+                    all: paging.all || paging.limit.is_none(),
+                    ..paging
                 };
                 let listing =
                     super::list::<SubscriptionView>(&ctx, "/admin/v1/subscriptions", &[], &paging)

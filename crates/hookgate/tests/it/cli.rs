@@ -821,3 +821,47 @@ async fn errors_name_their_cause_and_never_the_token() {
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
     }
 }
+
+/// `--admin-url` and `--json` are global: taken before the subcommand as
+/// well as after it, in any mix.
+#[tokio::test]
+async fn global_options_before_or_after_the_subcommand() {
+    let g = Gw::start().await;
+    let url = g.url.as_str();
+    let api = g.api("/admin/v1/subscriptions").await;
+    for args in [
+        &["--admin-url", url, "--json", "subscriptions", "list"][..],
+        &["--json", "subscriptions", "list", "--admin-url", url],
+        &["--admin-url", url, "subscriptions", "list", "--json"],
+        &["subscriptions", "list", "--json", "--admin-url", url],
+        &["subscriptions", "--admin-url", url, "list", "--json"],
+    ] {
+        let doc = hookgate(args, Some(VIEWER), &[]).await.json();
+        assert_eq!(doc, api, "{args:?}");
+    }
+    let run = hookgate(
+        &["--admin-url", url, "subscriptions", "list"],
+        Some(VIEWER),
+        &[],
+    )
+    .await;
+    run.ok();
+    assert_eq!(run.row("ledger")[2], "no");
+    // Before the subcommand it beats HOOKGATE_ADMIN_URL, as after it does.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let run = hookgate(
+        &["--admin-url", url, "--json", "events", "list"],
+        Some(VIEWER),
+        &[("HOOKGATE_ADMIN_URL", dead.as_str())],
+    )
+    .await;
+    assert_eq!(run.json()["items"], json!([]));
+    let run = hookgate(&["--admin-url", &dead, "audit"], Some(ADMIN), &[]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot reach the admin API at {dead}")),
+        "{}",
+        run.stderr
+    );
+}
