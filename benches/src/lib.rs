@@ -29,6 +29,7 @@ pub fn source(scheme: &str, secret: &str) -> SourceConfig {
         id: "bench".into(),
         scheme: scheme.into(),
         scheme_line: 1,
+        key_lines: BTreeMap::new(),
         secrets: vec![Secret::new(secret.as_bytes().to_vec())],
         tolerance: None,
         dedup_window: None,

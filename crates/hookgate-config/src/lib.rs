@@ -56,20 +56,43 @@ use std::path::{Path, PathBuf};
 
 /// Reads and validates the file at `path`.
 pub fn load(path: &Path, env: &dyn Env) -> Result<Config, ConfigErrors> {
+    load_with_sources(path, env).map_err(|(errors, _)| errors)
+}
+
+/// [`load`], but a file with errors also hands back the sources that
+/// parsed, so `check-config` can judge their schemes in the same run
+/// instead of hiding those errors until the others are fixed.
+pub fn load_with_sources(
+    path: &Path,
+    env: &dyn Env,
+) -> Result<Config, (ConfigErrors, Vec<SourceConfig>)> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path, env),
-        Err(e) => Err(ConfigErrors(vec![ConfigError {
-            file: path.display().to_string(),
-            line: None,
-            key: "(file)".to_owned(),
-            message: format!("cannot read the configuration file: {e}"),
-        }])),
+        Ok(text) => parse_with_sources(&text, path, env),
+        Err(e) => Err((
+            ConfigErrors(vec![ConfigError {
+                file: path.display().to_string(),
+                line: None,
+                key: "(file)".to_owned(),
+                message: format!("cannot read the configuration file: {e}"),
+            }]),
+            Vec::new(),
+        )),
     }
 }
 
 /// Validates `text` as if read from `path` (relative `{ file = ... }`
 /// secrets resolve against `path`'s directory).
 pub fn parse(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErrors> {
+    parse_with_sources(text, path, env).map_err(|(errors, _)| errors)
+}
+
+/// [`parse`], with the sources that parsed on failure (see
+/// [`load_with_sources`]).
+pub fn parse_with_sources(
+    text: &str,
+    path: &Path,
+    env: &dyn Env,
+) -> Result<Config, (ConfigErrors, Vec<SourceConfig>)> {
     let file = path.display().to_string();
     let base_dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
@@ -86,7 +109,7 @@ pub fn parse(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErr
             let message = e.message().trim_end().to_owned();
             ctx.error(line, "(syntax)", format!("invalid TOML: {message}"));
             let (errors, _) = ctx.finish();
-            return Err(ConfigErrors(errors));
+            return Err((ConfigErrors(errors), Vec::new()));
         }
     };
 
@@ -101,7 +124,8 @@ pub fn parse(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErr
         }
         _ => {
             error::sort_by_line(&mut errors);
-            Err(ConfigErrors(errors))
+            let sources = config.map(|c| c.sources).unwrap_or_default();
+            Err((ConfigErrors(errors), sources))
         }
     }
 }

@@ -183,6 +183,10 @@ pub struct SourceConfig {
     pub scheme: String,
     /// The 1-based line of the `scheme` key, so scheme errors can point at it.
     pub scheme_line: usize,
+    /// The 1-based line of every other key written in the source, by name
+    /// (`public_url`, `secrets`, each `secrets[i]`, the scheme keys...), so
+    /// a scheme error points at the key it names ([`Self::line_of`]).
+    pub key_lines: BTreeMap<String, usize>,
     /// `secrets`: at least one for every scheme that signs; several = rotation.
     /// Raw bytes as resolved (decoding such as `whsec_` base64 is the scheme's).
     pub secrets: Vec<Secret>,
@@ -203,6 +207,19 @@ pub struct SourceConfig {
     /// kept as plain strings for `hookgate-verify` to interpret. Keys not
     /// in [`SCHEME_KEYS`] are rejected by the parser.
     pub params: BTreeMap<String, String>,
+}
+
+impl SourceConfig {
+    /// The line of source key `key` (`secrets[1]` falls back to `secrets`),
+    /// else of `scheme`: where a scheme error about `key` points.
+    pub fn line_of(&self, key: &str) -> usize {
+        let base = key.split_once('[').map_or(key, |(base, _)| base);
+        self.key_lines
+            .get(key)
+            .or_else(|| self.key_lines.get(base))
+            .copied()
+            .unwrap_or(self.scheme_line)
+    }
 }
 
 /// Scheme-specific source keys the parser accepts into [`SourceConfig::params`].

@@ -4,12 +4,13 @@
 //! table, `public_url`) and collects scheme-specific keys listed in
 //! [`SCHEME_KEYS`] into `params` as strings. It does not judge the scheme:
 //! whether `scheme = "stripe"` exists and whether its params and secrets
-//! fit is `hookgate-verify`'s call, which is why `scheme_line` is kept.
+//! fit is `hookgate-verify`'s call, which is why `scheme_line` and the line
+//! of every other key (`key_lines`) are kept.
 //! Secrets may therefore be empty here.
 
 use crate::duration::{Zero, duration};
 use crate::model::{SCHEME_KEYS, SourceConfig};
-use crate::raw::{Ctx, Field};
+use crate::raw::{Ctx, Field, Fields};
 use crate::secret_ref;
 use crate::validate::{check_unique, optional, rate_limit, read_id};
 use std::collections::BTreeMap;
@@ -78,6 +79,7 @@ fn source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> (Option<SourceConfig>, Option
     let types = optional(ctx, &t, "types", types);
     let workers = optional(ctx, &t, "workers", |c, f| c.uint(f, 1, 1 << 16));
     let public_url = optional(ctx, &t, "public_url", public_url);
+    let key_lines = key_lines(ctx, &t, secrets.as_ref().is_some_and(Option::is_some));
     let mut params = BTreeMap::new();
     let mut params_ok = true;
     for key in SCHEME_KEYS {
@@ -96,6 +98,7 @@ fn source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> (Option<SourceConfig>, Option
             id: id?,
             scheme: scheme?,
             scheme_line: scheme_line?,
+            key_lines,
             // Secrets may be empty here: whether a scheme needs one is
             // hookgate-verify's call.
             secrets: secrets?.unwrap_or_default(),
@@ -109,6 +112,24 @@ fn source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> (Option<SourceConfig>, Option
         })
     };
     (build(), id_at)
+}
+
+/// The line of each key of the source, and of each `secrets[i]` when the
+/// list was read (so reading it again reports nothing new).
+fn key_lines(ctx: &mut Ctx<'_>, t: &Fields<'_>, secrets_read: bool) -> BTreeMap<String, usize> {
+    let mut out: BTreeMap<String, usize> = t
+        .all()
+        .into_iter()
+        .filter_map(|(key, f)| Some((key.to_owned(), f.line?)))
+        .collect();
+    if secrets_read && let Some(f) = t.get("secrets") {
+        for (i, item) in ctx.array(&f).unwrap_or_default().iter().enumerate() {
+            if let Some(line) = item.line {
+                out.insert(format!("secrets[{i}]"), line);
+            }
+        }
+    }
+    out
 }
 
 /// `[sources.types]`: provider type -> normalized type, both strings.

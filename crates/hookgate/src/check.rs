@@ -6,30 +6,32 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// Loads the config and builds every source's verifier; returns the config
-/// or every error as printable lines.
+/// or every error as printable lines, in file order. When other keys are
+/// wrong, the sources that parsed still have their schemes checked, so one
+/// run shows every error.
 pub fn load_checked(path: &Path) -> Result<Config, Vec<String>> {
-    let config = hookgate_config::load(path, &ProcessEnv)
-        .map_err(|errs| errs.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let loaded = hookgate_config::load_with_sources(path, &ProcessEnv);
+    let (sources, mut errors) = match &loaded {
+        Ok(config) => (config.sources.as_slice(), Vec::new()),
+        Err((errors, sources)) => (sources.as_slice(), errors.0.clone()),
+    };
     let file = path.display().to_string();
-    let scheme_errors: Vec<String> = config
-        .sources
-        .iter()
-        .filter_map(|src| {
-            Verifier::from_source(src).err().map(|e| {
-                ConfigError {
-                    file: file.clone(),
-                    line: Some(src.scheme_line),
-                    key: format!("sources.{}.{}", e.source_id, e.key),
-                    message: e.message,
-                }
-                .to_string()
-            })
+    errors.extend(sources.iter().filter_map(|src| {
+        Verifier::from_source(src).err().map(|e| ConfigError {
+            file: file.clone(),
+            // The line of the key the scheme names, else of `scheme`.
+            line: Some(src.line_of(&e.key)),
+            key: format!("sources.{}.{}", e.source_id, e.key),
+            message: e.message,
         })
-        .collect();
-    if scheme_errors.is_empty() {
-        Ok(config)
-    } else {
-        Err(scheme_errors)
+    }));
+    match loaded {
+        Ok(config) if errors.is_empty() => Ok(config),
+        _ => {
+            // Stable: errors on one line keep their order; no line goes last.
+            errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+            Err(errors.iter().map(ToString::to_string).collect())
+        }
     }
 }
 

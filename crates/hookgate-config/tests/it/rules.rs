@@ -465,6 +465,36 @@ fn scheme_must_be_a_non_empty_string_and_its_line_is_kept() {
 }
 
 #[test]
+fn every_source_key_line_is_kept_for_scheme_errors() {
+    let c = ok(&with_source(
+        "id = \"h\"\nscheme = \"hmac\"\n\nheader = \"x-sig\"\nsecrets = [\n  { value = \"a\" },\n  { value = \"b\" },\n]\npublic_url = \"https://gw.example.com/in\"",
+    ));
+    let s = &c.sources[0];
+    assert_eq!(s.scheme_line, 3);
+    assert_eq!(s.line_of("header"), 5);
+    assert_eq!(s.line_of("secrets"), 6);
+    assert_eq!(s.line_of("secrets[0]"), 7);
+    assert_eq!(s.line_of("secrets[1]"), 8);
+    assert_eq!(s.line_of("public_url"), 10);
+    // A key not written (a required one missing) points at `scheme`.
+    assert_eq!(s.line_of("event_id"), 3);
+    assert_eq!(s.line_of("secrets[9]"), 6);
+}
+
+#[test]
+fn a_file_with_errors_still_hands_back_the_sources_that_parsed() {
+    let text = format!(
+        "[server]\nread_timeout = \"soon\"\n{MINIMAL}\n[[sources]]\nid = \"bad\"\nscheme = \"stripe\"\ntolerance = 5\n"
+    );
+    let (errors, sources) =
+        hookgate_config::parse_with_sources(&text, std::path::Path::new(FILE), &env(&[]))
+            .unwrap_err();
+    assert_eq!(errors.0.len(), 2, "{errors}");
+    let ids: Vec<&str> = sources.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["src"]);
+}
+
+#[test]
 fn public_url_must_be_absolute_http_without_query() {
     let src = |url: &str| {
         with_source(&format!(

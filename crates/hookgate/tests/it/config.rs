@@ -141,3 +141,63 @@ async fn bare_config_flag_runs_the_gateway() {
     gw.wait_healthy(&admin, std::time::Duration::from_secs(15))
         .await;
 }
+
+#[test]
+fn scheme_errors_point_at_the_key_they_name() {
+    // stripe does not sign the URL: the error names public_url, at its line.
+    let text = base().replacen(
+        "scheme = \"stripe\"\n",
+        "scheme = \"stripe\"\n\npublic_url = \"https://gw.example.com/ingest/stripe\"\n",
+        1,
+    );
+    let line = 1 + text
+        .lines()
+        .position(|l| l.starts_with("public_url"))
+        .unwrap();
+    let (ok, out) = check(&text, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(":{line}: sources.stripe.public_url: ")),
+        "{out}"
+    );
+    // A bad secret of a list written over several lines: that element's line.
+    let text = base().replace(
+        &format!("secrets = [{{ value = \"{ACME_SECRET}\" }}]"),
+        &format!(
+            "secrets = [\n  {{ value = \"{ACME_SECRET}\" }},\n  {{ value = \"not base64!\" }},\n]"
+        ),
+    );
+    let line = 1 + text
+        .lines()
+        .position(|l| l.contains("not base64!"))
+        .unwrap();
+    let (ok, out) = check(&text, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(":{line}: sources.acme.secrets[1]: ")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("not base64!"),
+        "a secret in the output: {out}"
+    );
+}
+
+#[test]
+fn scheme_errors_are_reported_with_the_other_errors() {
+    // A bad duration elsewhere no longer hides a source's scheme error.
+    let text = base()
+        .replace("\nread_timeout = \"1s\"", "\nread_timeout = \"soon\"")
+        .replace("scheme = \"standard-webhooks\"", "scheme = \"none\"");
+    let (ok, out) = check(&text, &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("server.read_timeout"), "{out}");
+    assert!(out.contains("sources.acme.scheme"), "{out}");
+    assert!(out.contains("unknown scheme"), "{out}");
+    assert!(out.contains("2 error"), "{out}");
+    // In file order: [server] comes before [[sources]].
+    assert!(
+        out.find("server.read_timeout").unwrap() < out.find("sources.acme.scheme").unwrap(),
+        "{out}"
+    );
+}
