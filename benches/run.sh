@@ -22,7 +22,10 @@
 # Results go to benches/results/<date>-<machine>/ (raw.csv, summary.md,
 # commands.txt, the configs). Everything started is killed on exit.
 #
-# Knobs (environment): STEP_SECS (10), CONNS (64), BODY (1024),
+# Also (a) and (b2) again at CONNS_HIGH connections: the gateway's pipeline
+# (gateway, Redis, generator handing work to each other on 2 cores) fills
+# up with more requests in flight, bare hyper does not need them.
+# Knobs (environment): STEP_SECS (10), CONNS (64), CONNS_HIGH (256), BODY (1024),
 # FANOUT_EVENTS (10000), FANOUT_DELAY_MS (10; 0 skips the slow-subscriber
 # fan-out), WAITING_EVENTS (1000000; 0 skips the backlog step), AOF (1),
 # MACHINE (<nproc>core-<mem>g), OUT.
@@ -33,6 +36,7 @@ cd "$ROOT"
 
 STEP_SECS=${STEP_SECS:-10}
 CONNS=${CONNS:-64}
+CONNS_HIGH=${CONNS_HIGH:-256}
 BODY=${BODY:-1024}
 FANOUT_EVENTS=${FANOUT_EVENTS:-10000}
 FANOUT_DELAY_MS=${FANOUT_DELAY_MS:-10}
@@ -182,6 +186,9 @@ ours "$BASE_PID"
 wait_for 10 grep -q listening "$TMP/baseline.log"
 loadgen baseline "http://127.0.0.1:$BASE_PORT/ingest/stripe" --connections "$CONNS" \
     --duration "$STEP_SECS" --requests "$LOAD_REQS"
+log "(a) baseline again at $CONNS_HIGH connections"
+loadgen baseline-high "http://127.0.0.1:$BASE_PORT/ingest/stripe" --connections "$CONNS_HIGH" \
+    --duration "$STEP_SECS" --requests "$LOAD_REQS"
 kill "$BASE_PID" 2>/dev/null || true
 wait "$BASE_PID" 2>/dev/null || true
 
@@ -233,6 +240,11 @@ loadgen ingest-only "$ACME_URL" --scheme standard-webhooks --event-type bench.un
 sleep 2 # let the fan-out loop finish the backlog
 commandstats "$TMP/cs-ingest-only-after"
 store_ops "$TMP/ops-ingest-only-after"
+stop_gateway
+log "(b2) ingest only again at $CONNS_HIGH connections"
+start_gateway "$CFG1" ingest-only-high
+loadgen ingest-only-high "$ACME_URL" --scheme standard-webhooks --event-type bench.unrouted \
+    --connections "$CONNS_HIGH" --duration "$STEP_SECS" --requests "$LOAD_REQS"
 stop_gateway
 
 # --- (c) open loop at half the max rate ------------------------------------------
@@ -338,5 +350,5 @@ sed -i "s|$TMP/||g" "$OUT/commands.txt"
 python3 "$ROOT/benches/summary.py" --out "$OUT" --machine "$MACHINE" --date "$DATE" \
     --machine-info "$TMP/machine.txt" --tmp "$TMP" \
     --fanout-delay "$FANOUT_DELAY_MS" \
-    --settings "STEP_SECS=$STEP_SECS CONNS=$CONNS BODY=$BODY FANOUT_EVENTS=$FANOUT_EVENTS FANOUT_DELAY_MS=$FANOUT_DELAY_MS WAITING_EVENTS=$WAITING_EVENTS AOF=$AOF"
+    --settings "STEP_SECS=$STEP_SECS CONNS=$CONNS CONNS_HIGH=$CONNS_HIGH BODY=$BODY FANOUT_EVENTS=$FANOUT_EVENTS FANOUT_DELAY_MS=$FANOUT_DELAY_MS WAITING_EVENTS=$WAITING_EVENTS AOF=$AOF"
 cat "$OUT/summary.md"

@@ -93,6 +93,8 @@ def main():
     base = last(rows, "baseline")
     ing = last(rows, "ingest")
     only = last(rows, "ingest-only")
+    base_hi = last(rows, "baseline-high")
+    only_hi = last(rows, "ingest-only-high")
     half = last(rows, "open-half")
     f1 = last(rows, "fanout-1")
     f10 = last(rows, "fanout-10")
@@ -112,6 +114,10 @@ def main():
         ratio = float(only["per_s"]) / float(base["per_s"])
         w(f"| gateway ingest only (no subscription matches), closed loop | {f(only['per_s'])} req/s, "
           f"{ratio:.0%} of baseline | ≥ 50 % | {'yes' if ratio >= 0.5 else '**no**'} |")
+    if only_hi and base_hi:
+        ratio = float(only_hi["per_s"]) / float(base_hi["per_s"])
+        w(f"| same at {only_hi['connections']} connections (baseline {f(base_hi['per_s'])} req/s) | "
+          f"{f(only_hi['per_s'])} req/s, {ratio:.0%} of baseline | ≥ 50 % | {'yes' if ratio >= 0.5 else '**no**'} |")
     if half:
         p99 = int(half["p99_us"])
         w(f"| open loop at {f(half['target_rate'], 0)} req/s (half of max): p50 / p90 / p99 / p99.9 / max | "
