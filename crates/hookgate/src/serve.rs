@@ -118,19 +118,15 @@ async fn serve(
     // The recorder keeps every histogram sample until it is folded into the
     // buckets, which `install_recorder` leaves to a scrape: without one
     // (no Prometheus yet, or a scrape gap), memory would grow with every
-    // request. Fold them every second instead, on a thread of its own:
-    // folding a few seconds of samples under load takes milliseconds, which
-    // on a runtime worker would stall the requests queued behind it.
+    // request. Fold them every few seconds instead.
     if let Some(handle) = metrics.clone() {
-        std::thread::Builder::new()
-            .name("metrics-upkeep".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(std::time::Duration::from_secs(1));
-                    handle.run_upkeep();
-                }
-            })
-            .map_err(|e| anyhow::anyhow!("metrics upkeep thread: {e}"))?;
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
     }
 
     zero_series(&config);
