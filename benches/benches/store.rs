@@ -89,6 +89,7 @@ fn bench(c: &mut Criterion) {
         pool_size: 16,
         key_prefix: "hg".to_owned(),
         topology: hookgate_config::StoreTopology::Single,
+        ca_file: None,
     };
     let store = rt.block_on(async {
         let store = Store::open(&cfg).expect("open store");

@@ -108,6 +108,9 @@ pub struct StoreConfig {
     /// `cluster`: whether `url` is one Redis or a seed node of a Redis
     /// Cluster, default one Redis.
     pub topology: StoreTopology,
+    /// `ca_file`: PEM certificates trusted for a TLS store URL
+    /// (`rediss://`) instead of the system roots; default the system roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[store] cluster`: how the store's `url` is reached.

@@ -49,6 +49,7 @@ const STORE_KEYS: &[&str] = &[
     "pool_size",
     "key_prefix",
     "cluster",
+    "ca_file",
 ];
 const DELIVERY_KEYS: &[&str] = &[
     "visibility_timeout",
@@ -61,15 +62,22 @@ const LOG_KEYS: &[&str] = &["format", "level", "otlp_endpoint"];
 const RATE_LIMIT_KEYS: &[&str] = &["per_second", "burst"];
 
 /// URL schemes the Redis client accepts.
-const STORE_SCHEMES: &[&str] = &["redis", "redis+unix", "unix", "valkey", "valkey+unix"];
+const STORE_SCHEMES: &[&str] = &[
+    "redis",
+    "rediss",
+    "redis+unix",
+    "unix",
+    "valkey",
+    "valkeys",
+    "valkey+unix",
+];
 
-/// TLS schemes: the client is built without TLS, so these are refused at
-/// start rather than failing on every call.
+/// TLS schemes (`[store] ca_file` applies to them only).
 const TLS_SCHEMES: &[&str] = &["rediss", "valkeys"];
 
 /// URL schemes a Redis Cluster can be reached with (a cluster announces
 /// its nodes as host:port, so never a unix socket).
-const CLUSTER_SCHEMES: &[&str] = &["redis", "valkey"];
+const CLUSTER_SCHEMES: &[&str] = &["redis", "rediss", "valkey", "valkeys"];
 
 /// Builds the whole configuration. Returns `None` only when the document
 /// root could not be read at all; otherwise the caller checks the errors
@@ -417,6 +425,28 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
         }
         Some(p)
     });
+    let ca_file = opt(ctx, t, "ca_file", |c, f| {
+        let path = c.nonempty_string(f)?;
+        let full = c.base_dir.join(&path);
+        if full.is_file() {
+            Some(full)
+        } else {
+            c.error_at(f, format!("no readable file at {}", full.display()));
+            None
+        }
+    });
+    // Checked against the URL in effect (the file's or the environment's):
+    // a CA for a plain-TCP store would silently do nothing.
+    if ca_file.is_some()
+        && let Some(url) = &url
+        && !is_tls_url(url.expose())
+        && let Some(f) = t.and_then(|t| t.get("ca_file"))
+    {
+        ctx.error_at(
+            &f,
+            "applies to a TLS store URL only (rediss:// or valkeys://)",
+        );
+    }
     let cluster = t.and_then(|t| t.get("cluster"));
     let topology = match &cluster {
         Some(f) => match ctx.boolean(f) {
@@ -442,7 +472,16 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
             .map_or(16, |n| n as usize),
         key_prefix: key_prefix.unwrap_or_else(|| "hg".to_owned()),
         topology,
+        ca_file,
     }
+}
+
+/// Whether a store URL asks for TLS.
+fn is_tls_url(url: &[u8]) -> bool {
+    std::str::from_utf8(url)
+        .ok()
+        .and_then(|t| t.split_once("://"))
+        .is_some_and(|(s, _)| TLS_SCHEMES.contains(&s.to_ascii_lowercase().as_str()))
 }
 
 /// Checks the scheme of a store URL. The message never contains the URL: it
@@ -452,11 +491,6 @@ fn check_store_url(url: &[u8]) -> Result<(), String> {
     let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme {
         Some(s) if STORE_SCHEMES.contains(&s.as_str()) => Ok(()),
-        Some(s) if TLS_SCHEMES.contains(&s.as_str()) => Err(
-            "TLS to Redis (rediss://) is not supported by this version: reach Redis over a \
-             private network or a local TLS tunnel (e.g. stunnel) with redis://"
-                .to_owned(),
-        ),
         _ => Err(format!(
             "expected a URL like \"redis://127.0.0.1:6379\" (schemes: {})",
             STORE_SCHEMES.join(", ")

@@ -10,6 +10,9 @@
 //! would be refused with a cross-slot error). `SCRIPT LOAD` after a
 //! `NOSCRIPT` goes to every node.
 //!
+//! TLS (`rediss://`) works for both, with the system roots or the PEM
+//! certificates of `[store] ca_file` (rustls, as for subscribers).
+//!
 //! Both kinds are lazy: [`Store::open`](crate::Store::open) connects to
 //! nothing, so the gateway starts (and answers 503) while Redis is down and
 //! recovers when it returns. A cluster handle is created on first use (it
@@ -140,10 +143,18 @@ impl Pool {
         topology: StoreTopology,
         timeout: Duration,
         size: usize,
+        ca_pem: Option<Vec<u8>>,
     ) -> RedisResult<Pool> {
+        let certs = ca_pem.map(|pem| redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem),
+        });
         match topology {
             StoreTopology::Single => {
-                let client = redis::Client::open(url)?;
+                let client = match certs {
+                    Some(certs) => redis::Client::build_with_tls(url, certs)?,
+                    None => redis::Client::open(url)?,
+                };
                 let manager_cfg = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(Some(timeout))
@@ -163,7 +174,11 @@ impl Pool {
                 // migration, ASK during one) and reconnects; they are short
                 // so a call still fits in `store_timeout`, which bounds it
                 // anyway (`Store::timed`).
-                let client = ClusterClient::builder([url])
+                let mut builder = ClusterClient::builder([url]);
+                if let Some(certs) = certs {
+                    builder = builder.certs(certs);
+                }
+                let client = builder
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
                     .retries(3)

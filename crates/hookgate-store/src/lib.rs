@@ -143,6 +143,26 @@ pub enum Finish {
 }
 
 /// Counts a failed store call as its caller saw it.
+/// The PEM certificates of `[store] ca_file`, checked here: the client
+/// would take a file without any as an empty trust store and fail every
+/// call later with a less helpful error.
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, StoreError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let bad =
+        |why: String| StoreError::Protocol(format!("store.ca_file {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut certs = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        cert.map_err(|e| bad(format!("{e:?}")))?;
+        certs += 1;
+    }
+    if certs == 0 {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    Ok(pem)
+}
+
 fn count_error(op: &'static str) {
     metrics::counter!("hookgate_store_errors_total", "op" => op).increment(1);
 }
@@ -222,9 +242,18 @@ impl Store {
         let url = std::str::from_utf8(cfg.url.expose())
             .map_err(|_| StoreError::Protocol("store url is not UTF-8".into()))?;
         let n = cfg.pool_size.clamp(1, 64);
+        // TLS to the store (`rediss://`) goes through rustls; its process
+        // provider is ring, as for subscribers. Installing it twice is a
+        // no-op (the error says one is there).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let ca_pem = match &cfg.ca_file {
+            Some(path) => Some(read_ca_file(path)?),
+            None => None,
+        };
         // Only the error's kind: its text could quote the URL.
-        let conns = Pool::open(url, topology, cfg.timeout, n)
-            .map_err(|e| StoreError::Protocol(format!("store url is invalid ({:?})", e.kind())))?;
+        let conns = Pool::open(url, topology, cfg.timeout, n, ca_pem).map_err(|e| {
+            StoreError::Protocol(format!("store url or ca_file is invalid ({:?})", e.kind()))
+        })?;
         Ok(Store {
             inner: Arc::new(Inner {
                 conns,

@@ -34,6 +34,8 @@ const PORT_ATTEMPTS: usize = 3;
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,
+    /// The TLS listener, for a server from [`RedisServer::start_tls`].
+    tls: Option<TlsListener>,
     args: Vec<String>,
     /// Invariant: `None` only between [`RedisServer::stop`] and the next start.
     child: Option<Child>,
@@ -64,6 +66,7 @@ impl RedisServer {
 
         let mut server = RedisServer {
             port: crate::gateway::free_port(),
+            tls: None,
             args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
             dir,
@@ -79,6 +82,63 @@ impl RedisServer {
             }
         }
         panic!("redis-server did not start after {PORT_ATTEMPTS} attempts: {last_error}");
+    }
+
+    /// Starts Redis with a TLS listener beside the plain one (which
+    /// [`Self::url`], [`Self::conn`] and readiness keep using): a throwaway
+    /// CA signs a certificate for `localhost` and `127.0.0.1`; clients are
+    /// not asked for certificates. See [`Self::tls_url`] and
+    /// [`Self::ca_file`].
+    pub async fn start_tls() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("hookgate-redis-tls-")
+            .tempdir()
+            .expect("create temp dir for TLS material");
+        let (ca_pem, cert_pem, key_pem) = test_certificates();
+        let ca_file = dir.path().join("ca.pem");
+        let cert = dir.path().join("redis.crt");
+        let key = dir.path().join("redis.key");
+        fs::write(&ca_file, ca_pem).expect("write CA");
+        fs::write(&cert, cert_pem).expect("write certificate");
+        fs::write(&key, key_pem).expect("write key");
+        let port = crate::gateway::free_port();
+        let (port_s, cert_s, key_s, ca_s) = (
+            port.to_string(),
+            cert.display().to_string(),
+            key.display().to_string(),
+            ca_file.display().to_string(),
+        );
+        let mut server = Self::start_with(&[
+            "--tls-port",
+            &port_s,
+            "--tls-cert-file",
+            &cert_s,
+            "--tls-key-file",
+            &key_s,
+            "--tls-ca-cert-file",
+            &ca_s,
+            "--tls-auth-clients",
+            "no",
+        ])
+        .await;
+        server.tls = Some(TlsListener {
+            port,
+            ca_file,
+            _dir: dir,
+        });
+        server
+    }
+
+    /// `rediss://localhost:<tls port>` of a [`Self::start_tls`] server.
+    pub fn tls_url(&self) -> String {
+        let tls = self.tls.as_ref().expect("started with start_tls");
+        format!("rediss://localhost:{}", tls.port)
+    }
+
+    /// The PEM file of the CA that signed a [`Self::start_tls`] server's
+    /// certificate.
+    pub fn ca_file(&self) -> &Path {
+        &self.tls.as_ref().expect("started with start_tls").ca_file
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -224,6 +284,45 @@ impl Drop for RedisServer {
         // deleted directory and no zombie or orphan outlives the test.
         self.stop();
     }
+}
+
+/// The TLS side of a [`RedisServer::start_tls`] server.
+#[derive(Debug)]
+struct TlsListener {
+    port: u16,
+    ca_file: PathBuf,
+    _dir: TempDir,
+}
+
+/// A throwaway CA and a server certificate signed by it, for `localhost`
+/// and `127.0.0.1`: (CA PEM, certificate PEM, key PEM).
+fn test_certificates() -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "hookgate testkit Redis CA");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).expect("self-sign CA");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("server key");
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("server params");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = leaf
+        .signed_by(&key, &issuer)
+        .expect("sign server certificate");
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
 }
 
 pub(crate) fn open_log(path: &Path) -> File {

@@ -25,3 +25,32 @@ fn load_keeps_the_path_in_the_config() {
     let c = load(&path, &MapEnv::default()).unwrap();
     assert_eq!(c.path, path);
 }
+
+#[test]
+fn store_ca_file_is_relative_to_the_config_and_wants_a_tls_url() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("redis-ca.pem"), "PEM").unwrap();
+    let path = dir.path().join("c.toml");
+    let with = |url: &str, ca: &str| {
+        std::fs::write(
+            &path,
+            format!("[store]\nurl = \"{url}\"\nca_file = \"{ca}\"\n{MINIMAL}"),
+        )
+        .unwrap();
+        load(&path, &MapEnv::default())
+    };
+    let c = with("rediss://cache:6380", "redis-ca.pem").unwrap();
+    assert_eq!(c.store.ca_file, Some(dir.path().join("redis-ca.pem")));
+    // Missing file, and a CA for a plain-TCP URL (it would do nothing).
+    let err = with("rediss://cache:6380", "nope.pem")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(":3: store.ca_file: no readable file"), "{err}");
+    let err = with("redis://cache:6379", "redis-ca.pem")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(":3: store.ca_file: applies to a TLS store URL only"),
+        "{err}"
+    );
+}

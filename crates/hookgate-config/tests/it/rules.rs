@@ -55,13 +55,10 @@ fn store_url_must_be_a_redis_url_and_is_never_echoed() {
         "expected a URL like \"redis://127.0.0.1:6379\"",
     );
     assert!(!e.to_string().contains("hunter2"));
-    // TLS is refused up front (the client has no TLS), naming the way out.
-    let e = one_err(
-        &format!("[store]\nurl = \"rediss://:hunter2@cache:6380/0\"\n{MINIMAL}"),
-        "store.url",
-        "TLS to Redis (rediss://) is not supported",
-    );
-    assert!(!e.to_string().contains("hunter2"));
+    // TLS (rediss://) is a store URL like the others.
+    ok(&format!(
+        "[store]\nurl = \"rediss://:hunter2@cache:6380/0\"\n{MINIMAL}"
+    ));
     ok(&format!(
         "[store]\nurl = \"redis://:pw@cache:6380/0\"\n{MINIMAL}"
     ));

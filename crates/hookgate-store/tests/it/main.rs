@@ -13,6 +13,8 @@
 //!   three-master Redis Cluster (`[store] cluster = true`): sources on
 //!   different nodes, group commit, admin reads, the eviction check on
 //!   every master, a moved slot, the cluster down and back.
+//! - [`tls`]: the store over `rediss://`, with `[store] ca_file`, and a
+//!   server certificate nobody trusts.
 //! - [`compat`]: records written by earlier versions, replayed with raw
 //!   commands from `tests/fixtures/v<N>/`, read by the current code
 //!   (STYLE 13, SPEC §9).
@@ -28,3 +30,4 @@ mod ingest;
 mod policy;
 mod queues;
 mod support;
+mod tls;

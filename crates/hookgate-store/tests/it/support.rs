@@ -31,6 +31,7 @@ pub fn config(server: &RedisServer) -> StoreConfig {
         pool_size: 2,
         key_prefix: "hg".to_owned(),
         topology: StoreTopology::Single,
+        ca_file: None,
     }
 }
 
@@ -44,6 +45,7 @@ pub fn cluster_config(cluster: &RedisCluster) -> StoreConfig {
         pool_size: 2,
         key_prefix: "hg".to_owned(),
         topology: StoreTopology::Cluster,
+        ca_file: None,
     }
 }
 

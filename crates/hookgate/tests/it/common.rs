@@ -34,6 +34,8 @@ pub struct Options {
     pub server_extra: &'static str,
     /// The `ledger` subscription's breaker (default: never opens in tests).
     pub breaker: &'static str,
+    /// Reach Redis over TLS (`rediss://` and `[store] ca_file`).
+    pub tls_store: bool,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             extra: "",
             server_extra: "",
             breaker: r#"{ failures = 1000, cooldown = "1s" }"#,
+            tls_store: false,
         }
     }
 }
@@ -135,17 +138,31 @@ impl Harness {
     }
 
     pub async fn start_with(o: Options) -> Self {
-        let redis = RedisServer::start().await;
+        let redis = if o.tls_store {
+            RedisServer::start_tls().await
+        } else {
+            RedisServer::start().await
+        };
         let receiver = Receiver::start().await;
         let ingest_addr = format!("127.0.0.1:{}", free_port());
         let admin_addr = format!("127.0.0.1:{}", free_port());
-        let config = config_text(
+        let store_url = if o.tls_store {
+            redis.tls_url()
+        } else {
+            redis.url()
+        };
+        let mut config = config_text(
             &ingest_addr,
             &admin_addr,
-            &redis.url(),
+            &store_url,
             &receiver.url("/events"),
             &o,
         );
+        if o.tls_store {
+            let url_line = format!("url = \"{store_url}\"\n");
+            let with_ca = format!("{url_line}ca_file = \"{}\"\n", redis.ca_file().display());
+            config = config.replacen(&url_line, &with_ca, 1);
+        }
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
         gateway
             .wait_healthy(&admin_addr, Duration::from_secs(15))

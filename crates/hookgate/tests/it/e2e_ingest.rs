@@ -182,3 +182,31 @@ async fn slack_url_verification_is_answered_with_its_challenge_and_not_stored() 
         .await;
     assert_eq!(resp.status, 401);
 }
+
+#[tokio::test]
+async fn ingest_and_delivery_work_over_a_tls_store() {
+    // `[store] url = "rediss://..."` with `ca_file`: the gateway stores,
+    // dedups and delivers through Redis's TLS listener.
+    let h = Harness::start_with(Options {
+        tls_store: true,
+        ..Options::default()
+    })
+    .await;
+    assert!(h.config.contains("rediss://"), "{}", h.config);
+    let body = stripe_event("evt_tls_1", "charge.succeeded");
+    let first = h.post_stripe(&body).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.json()["events"][0]["duplicate"], false);
+    assert_eq!(
+        h.post_stripe(&body).await.json()["events"][0]["duplicate"],
+        true
+    );
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    h.wait_delivery_field(
+        "stripe",
+        &event_id("stripe", "evt_tls_1"),
+        "st",
+        "delivered",
+    )
+    .await;
+}

@@ -1,0 +1,62 @@
+//! The store over TLS (`rediss://`): a Redis with a TLS listener whose
+//! certificate a throwaway CA signed (testkit `RedisServer::start_tls`).
+
+use crate::support::*;
+use hookgate_core::Secret;
+use hookgate_store::Store;
+use hookgate_testkit::RedisServer;
+
+fn tls_config(server: &RedisServer, trust_the_ca: bool) -> hookgate_config::StoreConfig {
+    let mut cfg = config(server);
+    cfg.url = Secret::new(server.tls_url());
+    cfg.ca_file = trust_the_ca.then(|| server.ca_file().to_path_buf());
+    cfg
+}
+
+#[tokio::test]
+async fn ingests_and_fans_out_over_tls_with_the_configured_ca() {
+    let redis = RedisServer::start_tls().await;
+    let store = Store::open(&tls_config(&redis, true)).expect("open store");
+    let policy = bounded(store.check_eviction_policy()).await;
+    assert_eq!(
+        policy.expect("policy over TLS"),
+        Some("noeviction".to_owned())
+    );
+
+    let ev = TestEvent::new("stripe", "evt_tls", "payment.succeeded");
+    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
+    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [false]);
+    let due = bounded(store.fanout_due("stripe", 10)).await.unwrap();
+    assert_eq!(due, [(ev.id.clone(), ev.ty.clone())]);
+
+    // Written where the plain listener sees it: the same Redis.
+    let mut c = redis.conn().await;
+    let key = format!("hg:{{stripe}}:e:{}", ev.id.as_str());
+    assert!(exists(&mut c, &key).await);
+}
+
+#[tokio::test]
+async fn a_certificate_nobody_trusts_fails_every_call_and_writes_nothing() {
+    let redis = RedisServer::start_tls().await;
+    // No ca_file: the system roots, which do not hold the test CA.
+    let store = Store::open(&tls_config(&redis, false)).expect("open store");
+    let ev = TestEvent::new("stripe", "evt_untrusted", "payment.succeeded");
+    let err = ingest(&store, "stripe", &[&ev]).await.unwrap_err();
+    let text = err.to_string();
+    assert!(!text.contains(&redis.tls_url()), "no URL in errors: {text}");
+    assert!(bounded(store.ping()).await.is_err());
+    let mut c = redis.conn().await;
+    assert!(scan(&mut c, "*").await.is_empty(), "nothing written");
+}
+
+#[tokio::test]
+async fn a_ca_file_that_is_not_pem_is_refused_at_open() {
+    let redis = RedisServer::start_tls().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("ca.pem");
+    std::fs::write(&bogus, "not a certificate").unwrap();
+    let mut cfg = tls_config(&redis, true);
+    cfg.ca_file = Some(bogus);
+    let err = Store::open(&cfg).expect_err("refused");
+    assert!(err.to_string().contains("ca_file"), "{err}");
+}
