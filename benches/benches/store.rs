@@ -90,6 +90,7 @@ fn bench(c: &mut Criterion) {
         key_prefix: "hg".to_owned(),
         topology: hookgate_config::StoreTopology::Single,
         ca_file: None,
+        client_tls: None,
     };
     let store = rt.block_on(async {
         let store = Store::open(&cfg).expect("open store");

@@ -111,6 +111,10 @@ pub struct StoreConfig {
     /// `ca_file`: PEM certificates trusted for a TLS store URL
     /// (`rediss://`) instead of the system roots; default the system roots.
     pub ca_file: Option<PathBuf>,
+    /// `client_cert_file` and `client_key_file`: the PEM certificate and
+    /// key the gateway presents to a TLS store that asks for one (mutual
+    /// TLS, Redis's `tls-auth-clients`); default none.
+    pub client_tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// `[store] cluster`: how the store's `url` is reached.

@@ -50,6 +50,8 @@ const STORE_KEYS: &[&str] = &[
     "key_prefix",
     "cluster",
     "ca_file",
+    "client_cert_file",
+    "client_key_file",
 ];
 const DELIVERY_KEYS: &[&str] = &[
     "visibility_timeout",
@@ -425,28 +427,45 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
         }
         Some(p)
     });
-    let ca_file = opt(ctx, t, "ca_file", |c, f| {
-        let path = c.nonempty_string(f)?;
-        let full = c.base_dir.join(&path);
-        if full.is_file() {
-            Some(full)
-        } else {
-            c.error_at(f, format!("no readable file at {}", full.display()));
-            None
-        }
-    });
+    let file = |ctx: &mut Ctx<'_>, key: &str| {
+        opt(ctx, t, key, |c, f| {
+            let path = c.nonempty_string(f)?;
+            let full = c.base_dir.join(&path);
+            if full.is_file() {
+                Some(full)
+            } else {
+                c.error_at(f, format!("no readable file at {}", full.display()));
+                None
+            }
+        })
+    };
+    let ca_file = file(ctx, "ca_file");
+    let client_cert_file = file(ctx, "client_cert_file");
+    let client_key_file = file(ctx, "client_key_file");
     // Checked against the URL in effect (the file's or the environment's):
-    // a CA for a plain-TCP store would silently do nothing.
-    if ca_file.is_some()
-        && let Some(url) = &url
-        && !is_tls_url(url.expose())
-        && let Some(f) = t.and_then(|t| t.get("ca_file"))
-    {
-        ctx.error_at(
-            &f,
-            "applies to a TLS store URL only (rediss:// or valkeys://)",
-        );
+    // TLS files for a plain-TCP store would silently do nothing.
+    let plain = url.as_ref().is_some_and(|u| !is_tls_url(u.expose()));
+    for key in ["ca_file", "client_cert_file", "client_key_file"] {
+        if plain && let Some(f) = t.and_then(|t| t.get(key)) {
+            ctx.error_at(
+                &f,
+                "applies to a TLS store URL only (rediss:// or valkeys://)",
+            );
+        }
     }
+    // A client certificate goes with its key.
+    for (have, missing) in [
+        ("client_cert_file", "client_key_file"),
+        ("client_key_file", "client_cert_file"),
+    ] {
+        if let Some(t) = t
+            && let Some(f) = t.get(have)
+            && t.get(missing).is_none()
+        {
+            ctx.error_at(&f, format!("needs store.{missing} as well"));
+        }
+    }
+    let client_tls = client_cert_file.zip(client_key_file);
     let cluster = t.and_then(|t| t.get("cluster"));
     let topology = match &cluster {
         Some(f) => match ctx.boolean(f) {
@@ -473,6 +492,7 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
         key_prefix: key_prefix.unwrap_or_else(|| "hg".to_owned()),
         topology,
         ca_file,
+        client_tls,
     }
 }
 

@@ -143,12 +143,9 @@ impl Pool {
         topology: StoreTopology,
         timeout: Duration,
         size: usize,
-        ca_pem: Option<Vec<u8>>,
+        tls: Option<redis::TlsCertificates>,
     ) -> RedisResult<Pool> {
-        let certs = ca_pem.map(|pem| redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(pem),
-        });
+        let certs = tls;
         match topology {
             StoreTopology::Single => {
                 let client = match certs {

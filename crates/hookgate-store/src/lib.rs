@@ -142,27 +142,42 @@ pub enum Finish {
     Release,
 }
 
-/// Counts a failed store call as its caller saw it.
-/// The PEM certificates of `[store] ca_file`, checked here: the client
-/// would take a file without any as an empty trust store and fail every
-/// call later with a less helpful error.
-fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, StoreError> {
-    use rustls::pki_types::CertificateDer;
+/// What a PEM file of `[store]` must hold.
+enum PemKind {
+    Certificates,
+    Key,
+}
+
+/// A PEM file of `[store]` (`key` names it in errors), checked here: the
+/// client would take a file without certificates as an empty trust store
+/// and fail every call later with a less helpful error. A key's bytes are
+/// never quoted.
+fn read_pem(path: &std::path::Path, key: &str, kind: PemKind) -> Result<Vec<u8>, StoreError> {
     use rustls::pki_types::pem::PemObject;
-    let bad =
-        |why: String| StoreError::Protocol(format!("store.ca_file {}: {why}", path.display()));
-    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    let mut certs = 0;
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        cert.map_err(|e| bad(format!("{e:?}")))?;
-        certs += 1;
-    }
-    if certs == 0 {
-        return Err(bad("no PEM certificate in it".into()));
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |why: &str| StoreError::Protocol(format!("store.{key} {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(&e.to_string()))?;
+    let found = match kind {
+        PemKind::Certificates => {
+            let mut n = 0;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                cert.map_err(|_| bad("not valid PEM"))?;
+                n += 1;
+            }
+            n > 0
+        }
+        PemKind::Key => PrivateKeyDer::from_pem_slice(&pem).is_ok(),
+    };
+    if !found {
+        return Err(bad(match kind {
+            PemKind::Certificates => "no PEM certificate in it",
+            PemKind::Key => "no PEM private key in it",
+        }));
     }
     Ok(pem)
 }
 
+/// Counts a failed store call as its caller saw it.
 fn count_error(op: &'static str) {
     metrics::counter!("hookgate_store_errors_total", "op" => op).increment(1);
 }
@@ -246,12 +261,23 @@ impl Store {
         // provider is ring, as for subscribers. Installing it twice is a
         // no-op (the error says one is there).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let ca_pem = match &cfg.ca_file {
-            Some(path) => Some(read_ca_file(path)?),
+        let root_cert = match &cfg.ca_file {
+            Some(path) => Some(read_pem(path, "ca_file", PemKind::Certificates)?),
             None => None,
         };
+        let client_tls = match &cfg.client_tls {
+            Some((cert, key)) => Some(redis::ClientTlsConfig {
+                client_cert: read_pem(cert, "client_cert_file", PemKind::Certificates)?,
+                client_key: read_pem(key, "client_key_file", PemKind::Key)?,
+            }),
+            None => None,
+        };
+        let tls = (root_cert.is_some() || client_tls.is_some()).then_some(redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        });
         // Only the error's kind: its text could quote the URL.
-        let conns = Pool::open(url, topology, cfg.timeout, n, ca_pem).map_err(|e| {
+        let conns = Pool::open(url, topology, cfg.timeout, n, tls).map_err(|e| {
             StoreError::Protocol(format!("store url or ca_file is invalid ({:?})", e.kind()))
         })?;
         Ok(Store {

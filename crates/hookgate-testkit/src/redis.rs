@@ -90,17 +90,36 @@ impl RedisServer {
     /// not asked for certificates. See [`Self::tls_url`] and
     /// [`Self::ca_file`].
     pub async fn start_tls() -> Self {
+        Self::start_tls_with(false).await
+    }
+
+    /// [`Self::start_tls`], and the server asks for a client certificate
+    /// signed by the same CA (`--tls-auth-clients yes`, mutual TLS): see
+    /// [`Self::client_cert_file`] and [`Self::client_key_file`].
+    pub async fn start_mtls() -> Self {
+        Self::start_tls_with(true).await
+    }
+
+    async fn start_tls_with(require_client_cert: bool) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("hookgate-redis-tls-")
             .tempdir()
             .expect("create temp dir for TLS material");
-        let (ca_pem, cert_pem, key_pem) = test_certificates();
+        let pems = test_certificates();
         let ca_file = dir.path().join("ca.pem");
         let cert = dir.path().join("redis.crt");
         let key = dir.path().join("redis.key");
-        fs::write(&ca_file, ca_pem).expect("write CA");
-        fs::write(&cert, cert_pem).expect("write certificate");
-        fs::write(&key, key_pem).expect("write key");
+        let client_cert = dir.path().join("client.crt");
+        let client_key = dir.path().join("client.key");
+        for (path, pem) in [
+            (&ca_file, &pems.ca),
+            (&cert, &pems.server_cert),
+            (&key, &pems.server_key),
+            (&client_cert, &pems.client_cert),
+            (&client_key, &pems.client_key),
+        ] {
+            fs::write(path, pem).expect("write TLS material");
+        }
         let port = crate::gateway::free_port();
         let (port_s, cert_s, key_s, ca_s) = (
             port.to_string(),
@@ -118,12 +137,14 @@ impl RedisServer {
             "--tls-ca-cert-file",
             &ca_s,
             "--tls-auth-clients",
-            "no",
+            if require_client_cert { "yes" } else { "no" },
         ])
         .await;
         server.tls = Some(TlsListener {
             port,
             ca_file,
+            client_cert,
+            client_key,
             _dir: dir,
         });
         server
@@ -139,6 +160,25 @@ impl RedisServer {
     /// certificate.
     pub fn ca_file(&self) -> &Path {
         &self.tls.as_ref().expect("started with start_tls").ca_file
+    }
+
+    /// A client certificate (PEM) the server's CA signed, for
+    /// [`Self::start_mtls`].
+    pub fn client_cert_file(&self) -> &Path {
+        &self
+            .tls
+            .as_ref()
+            .expect("started with start_tls")
+            .client_cert
+    }
+
+    /// The key (PEM) of [`Self::client_cert_file`].
+    pub fn client_key_file(&self) -> &Path {
+        &self
+            .tls
+            .as_ref()
+            .expect("started with start_tls")
+            .client_key
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -291,12 +331,23 @@ impl Drop for RedisServer {
 struct TlsListener {
     port: u16,
     ca_file: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
     _dir: TempDir,
 }
 
-/// A throwaway CA and a server certificate signed by it, for `localhost`
-/// and `127.0.0.1`: (CA PEM, certificate PEM, key PEM).
-fn test_certificates() -> (String, String, String) {
+/// PEM material of a [`RedisServer::start_tls`] server.
+struct TestPems {
+    ca: String,
+    server_cert: String,
+    server_key: String,
+    client_cert: String,
+    client_key: String,
+}
+
+/// A throwaway CA, a server certificate signed by it for `localhost` and
+/// `127.0.0.1`, and a client certificate signed by it.
+fn test_certificates() -> TestPems {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose,
@@ -322,7 +373,22 @@ fn test_certificates() -> (String, String, String) {
     let cert = leaf
         .signed_by(&key, &issuer)
         .expect("sign server certificate");
-    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+    let client_key = KeyPair::generate().expect("client key");
+    let mut client = CertificateParams::new(Vec::<String>::new()).expect("client params");
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "hookgate");
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client
+        .signed_by(&client_key, &issuer)
+        .expect("sign client certificate");
+    TestPems {
+        ca: ca_cert.pem(),
+        server_cert: cert.pem(),
+        server_key: key.serialize_pem(),
+        client_cert: client_cert.pem(),
+        client_key: client_key.serialize_pem(),
+    }
 }
 
 pub(crate) fn open_log(path: &Path) -> File {

@@ -54,3 +54,32 @@ fn store_ca_file_is_relative_to_the_config_and_wants_a_tls_url() {
         "{err}"
     );
 }
+
+#[test]
+fn store_client_certificate_comes_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["client.crt", "client.key"] {
+        std::fs::write(dir.path().join(f), "PEM").unwrap();
+    }
+    let path = dir.path().join("c.toml");
+    let with = |keys: &str| {
+        std::fs::write(
+            &path,
+            format!("[store]\nurl = \"rediss://cache:6380\"\n{keys}\n{MINIMAL}"),
+        )
+        .unwrap();
+        load(&path, &MapEnv::default())
+    };
+    let c = with("client_cert_file = \"client.crt\"\nclient_key_file = \"client.key\"").unwrap();
+    assert_eq!(
+        c.store.client_tls,
+        Some((dir.path().join("client.crt"), dir.path().join("client.key")))
+    );
+    let err = with("client_cert_file = \"client.crt\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(":3: store.client_cert_file: needs store.client_key_file"),
+        "{err}"
+    );
+}

@@ -32,6 +32,7 @@ pub fn config(server: &RedisServer) -> StoreConfig {
         key_prefix: "hg".to_owned(),
         topology: StoreTopology::Single,
         ca_file: None,
+        client_tls: None,
     }
 }
 
@@ -46,6 +47,7 @@ pub fn cluster_config(cluster: &RedisCluster) -> StoreConfig {
         key_prefix: "hg".to_owned(),
         topology: StoreTopology::Cluster,
         ca_file: None,
+        client_tls: None,
     }
 }
 

@@ -60,3 +60,31 @@ async fn a_ca_file_that_is_not_pem_is_refused_at_open() {
     let err = Store::open(&cfg).expect_err("refused");
     assert!(err.to_string().contains("ca_file"), "{err}");
 }
+
+#[tokio::test]
+async fn a_server_asking_for_a_client_certificate_gets_the_configured_one() {
+    let redis = RedisServer::start_mtls().await;
+    let ev = TestEvent::new("stripe", "evt_mtls", "payment.succeeded");
+    // Without a client certificate, the handshake is refused.
+    let store = Store::open(&tls_config(&redis, true)).expect("open store");
+    assert!(ingest(&store, "stripe", &[&ev]).await.is_err());
+    // With one the CA signed, it works.
+    let mut cfg = tls_config(&redis, true);
+    cfg.client_tls = Some((
+        redis.client_cert_file().to_path_buf(),
+        redis.client_key_file().to_path_buf(),
+    ));
+    let store = Store::open(&cfg).expect("open store");
+    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
+    // A key file without a key is refused at open, without quoting it.
+    cfg.client_tls = Some((
+        redis.client_cert_file().to_path_buf(),
+        redis.client_cert_file().to_path_buf(),
+    ));
+    let err = Store::open(&cfg).expect_err("refused").to_string();
+    assert!(
+        err.contains("client_key_file") && err.contains("no PEM private key"),
+        "{err}"
+    );
+    assert!(!err.contains("BEGIN"), "{err}");
+}
