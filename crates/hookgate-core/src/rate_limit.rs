@@ -28,6 +28,13 @@ impl TokenBucket {
         self.try_take_at(n, Instant::now())
     }
 
+    /// Returns `n` tokens taken but not used (a delivery claim that found
+    /// less due than it had tokens for), up to `burst`.
+    pub fn give_back(&self, n: f64) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 = (state.0 + n).min(self.burst);
+    }
+
     fn try_take_at(&self, n: f64, now: Instant) -> Result<(), Duration> {
         // The lock guards two floats for a few instructions; a poisoned lock
         // only means another thread panicked mid-update: keep going.
@@ -64,5 +71,16 @@ mod tests {
         );
         assert!(b.try_take_at(1.0, t0 + Duration::from_millis(100)).is_ok());
         assert!(b.try_take_at(1.0, t0 + Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn tokens_given_back_can_be_taken_again_up_to_the_burst() {
+        let b = TokenBucket::new(1.0, 2);
+        let t0 = Instant::now();
+        assert!(b.try_take_at(2.0, t0).is_ok());
+        assert!(b.try_take_at(1.0, t0).is_err());
+        b.give_back(5.0);
+        assert!(b.try_take_at(2.0, t0).is_ok(), "back, capped at the burst");
+        assert!(b.try_take_at(1.0, t0).is_err());
     }
 }

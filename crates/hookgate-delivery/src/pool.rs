@@ -398,6 +398,17 @@ async fn drive_route(
         };
         permits.truncate(max);
         let probing = max == 1 && route.breaker.state(Instant::now()) == BreakerState::HalfOpen;
+        // Rate tokens are taken for the claim and the unused ones given
+        // back after it: a subscription's routes poll while idle, and polls
+        // that find nothing must not spend the tokens of the route that has
+        // work.
+        let give_back = |unused: usize| {
+            if let Some(rate) = &sub.rate
+                && unused > 0
+            {
+                rate.give_back(unused as f64);
+            }
+        };
         if let Some(rate) = &sub.rate {
             if let Err(wait) = rate.try_take(1.0) {
                 drop(permits);
@@ -425,6 +436,7 @@ async fn drive_route(
         {
             Ok(c) => c,
             Err(err) => {
+                give_back(permits.len());
                 drop(permits);
                 if probing {
                     route.breaker.cancel_probe();
@@ -434,6 +446,7 @@ async fn drive_route(
                 continue;
             }
         };
+        give_back(permits.len() - claim.deliveries.len());
         if claim.deliveries.is_empty() {
             drop(permits);
             if probing {

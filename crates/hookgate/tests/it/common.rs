@@ -36,6 +36,8 @@ pub struct Options {
     pub breaker: &'static str,
     /// Reach Redis over TLS (`rediss://` and `[store] ca_file`).
     pub tls_store: bool,
+    /// Extra keys of the `ledger` subscription (e.g. its `rate_limit`).
+    pub ledger_extra: &'static str,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             server_extra: "",
             breaker: r#"{ failures = 1000, cooldown = "1s" }"#,
             tls_store: false,
+            ledger_extra: "",
         }
     }
 }
@@ -119,6 +122,7 @@ secret = {{ value = "{LEDGER_SECRET}" }}
 timeout = "2s"
 retry = {{ max_attempts = {max_attempts}, base_delay = "{base_delay}", max_delay = "{max_delay}", max_age = "1h" }}
 breaker = {breaker}
+{ledger_extra}
 {extra}
 "#,
         max_body = o.max_body_bytes,
@@ -129,6 +133,7 @@ breaker = {breaker}
         extra = o.extra,
         server_extra = o.server_extra,
         breaker = o.breaker,
+        ledger_extra = o.ledger_extra,
     )
 }
 

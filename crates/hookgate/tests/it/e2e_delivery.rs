@@ -275,3 +275,24 @@ async fn deliveries_run_on_their_own_threads_below_the_ingest_path() {
         "delivery threads at nice {delivery:?}, ingest at {base}: {all:?}"
     );
 }
+
+#[tokio::test]
+async fn idle_routes_do_not_spend_the_rate_limit_of_the_route_with_work() {
+    // `ledger` has a route per source (3) polling every 100 ms while idle,
+    // and 1 delivery per second. Each event, posted once the previous one
+    // arrived, waits at most for the next token (1 s): polls that find
+    // nothing give their token back.
+    let h = Harness::start_with(Options {
+        ledger_extra: "rate_limit = { per_second = 1 }",
+        ..Options::default()
+    })
+    .await;
+    for i in 0..5 {
+        settle(Duration::from_millis(300)).await;
+        h.post_stripe(&stripe_event(&format!("evt_rate_{i}"), "charge.succeeded"))
+            .await;
+        // Well above the 1 s a token takes; with idle polls spending the
+        // tokens, a route waited several seconds per event.
+        h.receiver.wait_for(i + 1, Duration::from_secs(3)).await;
+    }
+}
