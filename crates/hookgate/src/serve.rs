@@ -267,6 +267,11 @@ fn zero_series(config: &hookgate_config::Config) {
         metrics::counter!("hookgate_retries_scheduled_total", "subscription" => sub.id.clone())
             .absolute(0);
     }
+    // Store errors exist from the start, so an alert on their rate has a
+    // series to watch before the first failure.
+    for op in ["ingest", "fanout", "claim", "finish", "admin", "ping"] {
+        metrics::counter!("hookgate_store_errors_total", "op" => op).absolute(0);
+    }
 }
 
 /// The admin API's view of this instance's delivery side.

@@ -229,3 +229,17 @@ async fn counters_match_the_traffic_and_every_documented_metric_is_there() {
     // Labels never carry event ids.
     assert!(!text.contains("evt_"), "an event id leaked into a label");
 }
+
+#[tokio::test]
+async fn store_errors_are_zero_series_from_the_start() {
+    let h = Harness::start().await;
+    let url = format!("http://{}/metrics", h.admin_addr);
+    let m = parse(&hookgate_testkit::http::get(&url, None).await.text());
+    for op in ["ingest", "fanout", "claim", "finish", "admin", "ping"] {
+        assert_eq!(
+            value(&m, "hookgate_store_errors_total", &[("op", op)]),
+            0.0,
+            "{op}"
+        );
+    }
+}
