@@ -52,6 +52,10 @@ mod validate;
 pub use env::{Env, MapEnv, ProcessEnv};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::*;
+
+/// Attempts kept per delivery in its attempt log (the oldest go first);
+/// check-config warns about a `max_attempts` above it.
+pub const ATTEMPT_LOG_CAP: usize = 100;
 use std::path::{Path, PathBuf};
 
 /// Reads and validates the file at `path`.

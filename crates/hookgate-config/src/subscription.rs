@@ -227,7 +227,20 @@ fn signing_keys(ctx: &mut Ctx<'_>, t: &crate::raw::Fields<'_>) -> Option<Vec<Sec
 fn retry(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<RetryPolicy> {
     let t = ctx.table_of(field, RETRY_KEYS)?;
     let max_attempts = match t.get("max_attempts") {
-        Some(f) => ctx.uint(&f, 1, u64::from(u32::MAX)).map(|n| n as u32),
+        Some(f) => {
+            let n = ctx.uint(&f, 1, u64::from(u32::MAX)).map(|n| n as u32);
+            if n.is_some_and(|n| n as usize > crate::ATTEMPT_LOG_CAP) {
+                ctx.warn_at(
+                    &f,
+                    format!(
+                        "a delivery's attempt log keeps its last {} attempts: the earlier \
+                         ones of a longer retry budget are dropped from it",
+                        crate::ATTEMPT_LOG_CAP
+                    ),
+                );
+            }
+            n
+        }
         None => Some(10),
     };
     let d = |ctx: &mut Ctx<'_>, key: &str, default: Duration| match t.get(key) {

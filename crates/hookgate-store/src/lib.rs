@@ -81,7 +81,7 @@ use tokio::sync::{mpsc, oneshot};
 pub const RECLAIM_LIMIT: u32 = 5;
 
 /// Attempts kept per delivery in its log.
-pub const ATTEMPT_LOG_CAP: usize = 100;
+pub const ATTEMPT_LOG_CAP: usize = hookgate_config::ATTEMPT_LOG_CAP;
 
 /// One event to store.
 #[derive(Debug, Clone, Copy)]

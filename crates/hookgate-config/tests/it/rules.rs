@@ -224,6 +224,24 @@ fn subscription_secrets_should_be_standard_webhooks_keys() {
 }
 
 #[test]
+fn a_retry_budget_beyond_the_attempt_log_is_a_warning() {
+    let about_retry = |c: &hookgate_config::Config| {
+        c.warnings
+            .iter()
+            .filter(|w| w.key == "subscriptions.sub.retry.max_attempts")
+            .map(|w| w.message.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(about_retry(&ok(&with_sub("retry = { max_attempts = 100 }"))).is_empty());
+    let warned = about_retry(&ok(&with_sub("retry = { max_attempts = 150 }")));
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains("keeps its last 100 attempts"),
+        "{warned:?}"
+    );
+}
+
+#[test]
 fn retry_rules() {
     one_err(
         &with_sub("retry = { max_attempts = 0 }"),
