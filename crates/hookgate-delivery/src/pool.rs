@@ -594,6 +594,23 @@ fn describe(err: &hyper_util::client::legacy::Error) -> String {
 async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Settings) {
     let sub = &route.sub;
     let n = d.attempts + 1;
+    // A retry held back past `max_age` (pause, open breaker, rate limit, a
+    // backlog) is dead-lettered unsent; a delivery never attempted is
+    // always attempted once.
+    let age = Duration::from_millis((now_ms() - d.first_ms).max(0) as u64);
+    if d.attempts > 0 && age >= sub.retry.max_age {
+        let reason = format!(
+            "max_age: {}s before attempt {n}, after {} attempts",
+            age.as_secs(),
+            d.attempts
+        );
+        metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => "dead")
+            .increment(1);
+        tracing::info!(event_id = %d.id, source = %route.source, subscription = %sub.id, %reason, "delivery expired");
+        let finish = Finish::Dead { reason };
+        record_finish(store, route, &d, d.attempts, &finish, None, settings).await;
+        return;
+    }
     let started_ms = now_ms();
     let started = Instant::now();
     let started_at = SystemTime::now();
@@ -634,15 +651,16 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
         } => {
             route.breaker.on_failure(Instant::now());
             let age = Duration::from_millis((now - d.first_ms).max(0) as u64);
+            let wait = backoff::delay(sub.retry.base_delay, sub.retry.max_delay, n, *retry_after);
+            // The next attempt would come after `max_age`: dead now.
+            let age_then = age + wait;
             if n >= sub.retry.max_attempts {
                 let reason = format!("max_attempts: {n} attempts, last {reason}");
                 (Finish::Dead { reason }, "dead")
-            } else if age >= sub.retry.max_age {
+            } else if age_then >= sub.retry.max_age {
                 let reason = format!("max_age: {}s, last {reason}", age.as_secs());
                 (Finish::Dead { reason }, "dead")
             } else {
-                let wait =
-                    backoff::delay(sub.retry.base_delay, sub.retry.max_delay, n, *retry_after);
                 let due_ms = now + wait.as_millis() as i64;
                 metrics::counter!("hookgate_retries_scheduled_total", "subscription" => sub.id.clone())
                     .increment(1);
@@ -687,26 +705,38 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
         duration_ms = elapsed.as_millis() as u64,
         "delivery attempt"
     );
-    // Record the outcome; a store hiccup is retried briefly. If it still
-    // fails, the lease expires and the delivery is sent again
-    // (at-least-once), never lost.
+    record_finish(store, route, &d, n, &finish, Some(&record), settings).await;
+}
+
+/// Records an outcome; a store hiccup is retried briefly. If it still
+/// fails, the lease expires and the delivery is sent again (at-least-once),
+/// never lost.
+async fn record_finish(
+    store: &Store,
+    route: &Route,
+    d: &ClaimedDelivery,
+    attempts: u32,
+    finish: &Finish,
+    record: Option<&AttemptRecord>,
+    settings: Settings,
+) {
     for pause in [50u64, 200, 1000] {
         match store
             .route_finish(
                 &route.source,
-                &sub.id,
+                &route.sub.id,
                 &d.id,
                 d.lease,
-                n,
-                &finish,
-                Some(&record),
+                attempts,
+                finish,
+                record,
                 settings.retention,
             )
             .await
         {
             Ok(_) => return,
             Err(err) => {
-                tracing::warn!(event_id = %d.id, subscription = %sub.id, error = %err, "recording attempt failed");
+                tracing::warn!(event_id = %d.id, subscription = %route.sub.id, error = %err, "recording attempt failed");
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
         }

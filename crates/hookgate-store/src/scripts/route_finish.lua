@@ -35,10 +35,13 @@ local function finish(k, a)
   end
   local retention = ARGV[a + 9]
   local cap = tonumber(ARGV[a + 10])
-  if redis.call('RPUSH', log, ARGV[a + 6]) > cap then
-    redis.call('LTRIM', log, -cap, -1)
+  -- No attempt JSON: dead-lettered unsent (a retry held back past max_age).
+  if ARGV[a + 6] ~= '' then
+    if redis.call('RPUSH', log, ARGV[a + 6]) > cap then
+      redis.call('LTRIM', log, -cap, -1)
+    end
+    redis.call('PEXPIRE', log, retention)
   end
-  redis.call('PEXPIRE', log, retention)
   if outcome == 'delivered' then
     redis.call('HSET', record, 'n', ARGV[a + 5], 'code', ARGV[a + 7], 'st', 'delivered', 'done_at', now)
   elseif outcome == 'retry' then

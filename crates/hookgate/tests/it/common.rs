@@ -38,6 +38,8 @@ pub struct Options {
     pub tls_store: bool,
     /// Extra keys of the `ledger` subscription (e.g. its `rate_limit`).
     pub ledger_extra: &'static str,
+    /// The `ledger` subscription's `retry.max_age`.
+    pub max_age: &'static str,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
             breaker: r#"{ failures = 1000, cooldown = "1s" }"#,
             tls_store: false,
             ledger_extra: "",
+            max_age: "1h",
         }
     }
 }
@@ -120,7 +123,7 @@ url = "{receiver_url}"
 events = ["payment.*", "stripe.*", "acme.*", "limited.*"]
 secret = {{ value = "{LEDGER_SECRET}" }}
 timeout = "2s"
-retry = {{ max_attempts = {max_attempts}, base_delay = "{base_delay}", max_delay = "{max_delay}", max_age = "1h" }}
+retry = {{ max_attempts = {max_attempts}, base_delay = "{base_delay}", max_delay = "{max_delay}", max_age = "{max_age}" }}
 breaker = {breaker}
 {ledger_extra}
 {extra}
@@ -134,6 +137,7 @@ breaker = {breaker}
         server_extra = o.server_extra,
         breaker = o.breaker,
         ledger_extra = o.ledger_extra,
+        max_age = o.max_age,
     )
 }
 

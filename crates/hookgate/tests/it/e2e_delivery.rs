@@ -296,3 +296,103 @@ async fn idle_routes_do_not_spend_the_rate_limit_of_the_route_with_work() {
         h.receiver.wait_for(i + 1, Duration::from_secs(3)).await;
     }
 }
+
+/// The `at` of every attempt in the log of (event, ledger), in ms.
+async fn attempt_times(h: &Harness, id: &str) -> Vec<i64> {
+    let mut c = h.redis_conn().await;
+    let log: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("hg:{{stripe}}:a:{id}:ledger"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    log.iter()
+        .map(|a| {
+            let a: serde_json::Value = serde_json::from_str(a).unwrap();
+            let at = a["at"].as_str().unwrap();
+            hookgate_core::time::parse_rfc3339_ms(at).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn no_retry_is_sent_after_max_age() {
+    // Before: the age was checked after an attempt, so the last attempt
+    // always went out at or past max_age. Now a retry whose turn would come
+    // after it is dead-lettered instead.
+    let h = Harness::start_with(Options {
+        max_attempts: 1000,
+        base_delay: "400ms",
+        max_delay: "400ms",
+        max_age: "2s",
+        ..Options::default()
+    })
+    .await;
+    h.receiver.set_default(Reply::Status(500));
+    h.post_stripe(&stripe_event("evt_max_age_1", "charge.succeeded"))
+        .await;
+    let id = event_id("stripe", "evt_max_age_1");
+    hookgate_testkit::wait::assert_eventually(
+        "dead by max_age",
+        Duration::from_secs(6),
+        Duration::from_millis(50),
+        || async {
+            h.delivery("stripe", &id)
+                .await
+                .get("st")
+                .map(String::as_str)
+                == Some("dead")
+        },
+    )
+    .await;
+    let d = h.delivery("stripe", &id).await;
+    assert!(d["reason"].starts_with("max_age"), "{d:?}");
+    let times = attempt_times(&h, &id).await;
+    assert!(times.len() >= 2, "{times:?}");
+    for t in &times {
+        assert!(t - times[0] < 2_000, "an attempt past max_age: {times:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_retry_held_back_past_max_age_is_dead_lettered_unsent() {
+    // The breaker opens on the first failure and holds the retry for 3 s,
+    // past the 2 s max_age: the half-open claim finds it expired and
+    // dead-letters it without sending it.
+    let h = Harness::start_with(Options {
+        max_attempts: 1000,
+        base_delay: "100ms",
+        max_delay: "100ms",
+        max_age: "2s",
+        breaker: r#"{ failures = 1, cooldown = "3s" }"#,
+        ..Options::default()
+    })
+    .await;
+    h.receiver.set_default(Reply::Status(500));
+    h.post_stripe(&stripe_event("evt_max_age_2", "charge.succeeded"))
+        .await;
+    let id = event_id("stripe", "evt_max_age_2");
+    hookgate_testkit::wait::assert_eventually(
+        "dead by max_age",
+        Duration::from_secs(8),
+        Duration::from_millis(50),
+        || async {
+            h.delivery("stripe", &id)
+                .await
+                .get("st")
+                .map(String::as_str)
+                == Some("dead")
+        },
+    )
+    .await;
+    let d = h.delivery("stripe", &id).await;
+    assert!(d["reason"].contains("before attempt 2"), "{d:?}");
+    assert_eq!(d["n"], "1");
+    assert_eq!(h.receiver.count(), 1, "the expired retry was not sent");
+    assert_eq!(
+        attempt_times(&h, &id).await.len(),
+        1,
+        "the log holds the one attempt"
+    );
+}
