@@ -76,7 +76,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        tracing::warn!(error = %err, "admin call failed on the store");
+        tracing::warn!(request_id = %hookgate_core::trace::new_request_id(), error = %err, "admin call failed on the store");
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "store_unavailable",

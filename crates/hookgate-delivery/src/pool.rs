@@ -236,7 +236,9 @@ async fn watch_pauses(store: Store, delivery: Delivery, every: Duration, drain: 
                     delivery.set_paused(sub, paused.contains(sub));
                 }
             }
-            Err(err) => tracing::debug!(error = %err, "reading pause flags failed"),
+            Err(err) => {
+                tracing::debug!(request_id = %hookgate_core::trace::new_request_id(), error = %err, "reading pause flags failed")
+            }
         }
         idle(Instant::now() + every, &Notify::new(), &drain).await;
     }
@@ -288,7 +290,7 @@ async fn fan_out(
                     batch.extend(found);
                 }
                 Err(err) => {
-                    tracing::warn!(source = %source, error = %err, "fan-out read failed");
+                    tracing::warn!(request_id = %hookgate_core::trace::new_request_id(), source = %source, error = %err, "fan-out read failed");
                     if missed {
                         feed.mark_missed();
                     }
@@ -329,7 +331,7 @@ async fn fan_out(
                 // The events stay queued; the scan reads them again once
                 // past the grace period, and each is fanned out once, by
                 // the commit that takes it.
-                tracing::warn!(source = %source, error = %err, "fan-out commit failed");
+                tracing::warn!(request_id = %hookgate_core::trace::new_request_id(), source = %source, error = %err, "fan-out commit failed");
                 idle(Instant::now() + STORE_BACKOFF, feed.signal(), &drain).await;
             }
         }
@@ -441,7 +443,7 @@ async fn drive_route(
                 if probing {
                     route.breaker.cancel_probe();
                 }
-                tracing::warn!(source = %route.source, subscription = %sub.id, error = %err, "route claim failed");
+                tracing::warn!(request_id = %hookgate_core::trace::new_request_id(), source = %route.source, subscription = %sub.id, error = %err, "route claim failed");
                 idle(Instant::now() + STORE_BACKOFF, &route.wake, &drain).await;
                 continue;
             }
@@ -594,6 +596,8 @@ fn describe(err: &hyper_util::client::legacy::Error) -> String {
 async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Settings) {
     let sub = &route.sub;
     let n = d.attempts + 1;
+    // Every line about this attempt carries its own request id (SPEC §8).
+    let request_id = hookgate_core::trace::new_request_id();
     // A retry held back past `max_age` (pause, open breaker, rate limit, a
     // backlog) is dead-lettered unsent; a delivery never attempted is
     // always attempted once.
@@ -606,9 +610,19 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
         );
         metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => "dead")
             .increment(1);
-        tracing::info!(event_id = %d.id, source = %route.source, subscription = %sub.id, %reason, "delivery expired");
+        tracing::info!(%request_id, event_id = %d.id, source = %route.source, subscription = %sub.id, %reason, "delivery expired");
         let finish = Finish::Dead { reason };
-        record_finish(store, route, &d, d.attempts, &finish, None, settings).await;
+        record_finish(
+            store,
+            route,
+            &d,
+            d.attempts,
+            &finish,
+            None,
+            settings,
+            &request_id,
+        )
+        .await;
         return;
     }
     let started_ms = now_ms();
@@ -695,6 +709,7 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
     metrics::histogram!("hookgate_delivery_duration_seconds", "subscription" => sub.id.clone())
         .record(elapsed.as_secs_f64());
     tracing::info!(
+        %request_id,
         event_id = %d.id,
         source = %route.source,
         subscription = %sub.id,
@@ -705,12 +720,23 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
         duration_ms = elapsed.as_millis() as u64,
         "delivery attempt"
     );
-    record_finish(store, route, &d, n, &finish, Some(&record), settings).await;
+    record_finish(
+        store,
+        route,
+        &d,
+        n,
+        &finish,
+        Some(&record),
+        settings,
+        &request_id,
+    )
+    .await;
 }
 
 /// Records an outcome; a store hiccup is retried briefly. If it still
 /// fails, the lease expires and the delivery is sent again (at-least-once),
 /// never lost.
+#[allow(clippy::too_many_arguments)] // the outcome's parts, as `Store::route_finish`
 async fn record_finish(
     store: &Store,
     route: &Route,
@@ -719,6 +745,7 @@ async fn record_finish(
     finish: &Finish,
     record: Option<&AttemptRecord>,
     settings: Settings,
+    request_id: &str,
 ) {
     for pause in [50u64, 200, 1000] {
         match store
@@ -736,7 +763,7 @@ async fn record_finish(
         {
             Ok(_) => return,
             Err(err) => {
-                tracing::warn!(event_id = %d.id, subscription = %route.sub.id, error = %err, "recording attempt failed");
+                tracing::warn!(request_id, event_id = %d.id, subscription = %route.sub.id, error = %err, "recording attempt failed");
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
         }

@@ -48,7 +48,7 @@ where
                 Ok(pair) => pair,
                 Err(err) => {
                     // EMFILE and friends: back off briefly instead of spinning.
-                    tracing::warn!(error = %err, "accept failed");
+                    tracing::warn!(request_id = %hookgate_core::trace::new_request_id(), error = %err, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

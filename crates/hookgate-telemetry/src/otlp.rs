@@ -158,7 +158,7 @@ async fn send(
     };
     if !ok {
         metrics::counter!("hookgate_span_export_errors_total").increment(1);
-        tracing::debug!(url, spans = spans.len(), "span export failed");
+        tracing::debug!(request_id = %hookgate_core::trace::new_request_id(), url, spans = spans.len(), "span export failed");
     }
 }
 

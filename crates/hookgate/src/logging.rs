@@ -6,6 +6,15 @@
 use hookgate_config::{LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// The request id of the lines about the process itself (start, store
+/// check, shutdown): one per run, so they can be found together. Every log
+/// line carries a `request_id` (SPEC §8): an ingest or admin request's, a
+/// delivery attempt's own, or this one.
+pub fn boot_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(hookgate_core::trace::new_request_id)
+}
+
 pub fn init(cfg: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(with_quiet_redis(&cfg.level)))
@@ -17,9 +26,67 @@ pub fn init(cfg: &LogConfig) {
         .with_target(false)
         .with_ansi(ansi);
     let _ = match cfg.format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder.event_format(JsonLine).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// One JSON object per line: `timestamp`, `level`, `message` and the
+/// event's fields at the top level, and always a `request_id` (SPEC §8):
+/// the event's own, or for a line without one (a library's, say) the
+/// process's [`boot_id`].
+struct JsonLine;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JsonLine
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut fields = Fields(serde_json::Map::new());
+        event.record(&mut fields);
+        let mut line = fields.0;
+        let now = hookgate_core::time::now_ms();
+        line.insert(
+            "timestamp".into(),
+            hookgate_core::time::rfc3339_ms(now)
+                .unwrap_or_default()
+                .into(),
+        );
+        line.insert("level".into(), event.metadata().level().as_str().into());
+        line.entry("request_id").or_insert_with(|| boot_id().into());
+        writeln!(writer, "{}", serde_json::Value::Object(line))
+    }
+}
+
+/// An event's fields as JSON values.
+struct Fields(serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
 }
 
 /// redis-rs's cluster client logs every failed reconnect and slot refresh

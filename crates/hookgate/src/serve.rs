@@ -69,7 +69,7 @@ pub fn run(path: &Path) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "gateway stopped");
+            tracing::error!(request_id = crate::logging::boot_id(), error = %format!("{e:#}"), "gateway stopped");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
@@ -88,7 +88,7 @@ fn lower_priority(steps: i32) {
     let result = rustix::process::getpriority_process(Some(tid))
         .and_then(|nice| rustix::process::setpriority_process(Some(tid), (nice + steps).min(19)));
     if let Err(e) = result {
-        tracing::debug!(error = %e, "cannot lower the delivery threads' priority");
+        tracing::debug!(request_id = crate::logging::boot_id(), error = %e, "cannot lower the delivery threads' priority");
     }
 }
 
@@ -113,7 +113,7 @@ async fn serve(
         })
         .map_err(|e| anyhow::anyhow!("metrics buckets: {e}"))?
         .install_recorder()
-        .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+        .map_err(|e| tracing::warn!(request_id = crate::logging::boot_id(), error = %e, "metrics recorder not installed"))
         .ok();
     // The recorder keeps every histogram sample until it is folded into the
     // buckets, which `install_recorder` leaves to a scrape: without one
@@ -136,7 +136,7 @@ async fn serve(
     let telemetry = Drain::new();
     let tracer = match &config.log.otlp_endpoint {
         Some(endpoint) => {
-            tracing::info!(%endpoint, "exporting spans over OTLP/HTTP");
+            tracing::info!(request_id = crate::logging::boot_id(), %endpoint, "exporting spans over OTLP/HTTP");
             hookgate_telemetry::Tracer::start(endpoint, "hookgate", &telemetry)
         }
         None => hookgate_telemetry::Tracer::disabled(),
@@ -144,16 +144,23 @@ async fn serve(
     let store = Store::open(&config.store)?;
     store.set_retention(config.delivery.retention);
     match store.check_eviction_policy().await {
-        Ok(Some(policy)) => tracing::info!(policy, "store reachable"),
+        Ok(Some(policy)) => tracing::info!(
+            request_id = crate::logging::boot_id(),
+            policy,
+            "store reachable"
+        ),
         Ok(None) => {
-            tracing::warn!("store does not allow CONFIG GET; cannot check maxmemory-policy")
+            tracing::warn!(
+                request_id = crate::logging::boot_id(),
+                "store does not allow CONFIG GET; cannot check maxmemory-policy"
+            )
         }
         Err(StoreError::EvictingPolicy(policy)) => anyhow::bail!(
             "Redis maxmemory-policy is {policy:?}: an evicted key would be a lost event. \
              Set maxmemory-policy noeviction, or [store] allow_eviction = true"
         ),
         Err(e) => {
-            tracing::warn!(error = %e, "store unreachable at start; ingest answers 503 until it is back")
+            tracing::warn!(request_id = crate::logging::boot_id(), error = %e, "store unreachable at start; ingest answers 503 until it is back")
         }
     }
 
@@ -214,6 +221,7 @@ async fn serve(
         opts,
     ));
     tracing::info!(
+        request_id = crate::logging::boot_id(),
         ingest = %config.server.listen,
         admin = %config.admin.listen,
         sources = config.sources.len(),
@@ -222,7 +230,11 @@ async fn serve(
     );
 
     let signal = wait_for_signal().await;
-    tracing::info!(signal, "shutting down");
+    tracing::info!(
+        request_id = crate::logging::boot_id(),
+        signal,
+        "shutting down"
+    );
     let grace = config.server.shutdown_grace;
     let started = tokio::time::Instant::now();
     let front_done = front.shutdown(grace).await;
@@ -231,9 +243,12 @@ async fn serve(
     drop(tracer);
     telemetry.shutdown(std::time::Duration::from_secs(2)).await;
     if front_done && back_done {
-        tracing::info!("shutdown complete");
+        tracing::info!(request_id = crate::logging::boot_id(), "shutdown complete");
     } else {
-        tracing::warn!("shutdown grace elapsed; unfinished deliveries return to their queues");
+        tracing::warn!(
+            request_id = crate::logging::boot_id(),
+            "shutdown grace elapsed; unfinished deliveries return to their queues"
+        );
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! reach an OTLP/HTTP collector (a local receiver here).
 
 use crate::common::*;
-use hookgate_testkit::receiver::Receiver;
+use hookgate_testkit::receiver::{Receiver, Reply};
 use hookgate_testkit::redis::RedisServer;
 use hookgate_testkit::{GatewayProcess, free_port, sign};
 use serde_json::Value;
@@ -175,5 +175,47 @@ async fn json_logs_are_one_object_per_line_with_the_request_id_and_no_secret() {
             !logs.contains(secret),
             "a secret or signature reached the logs"
         );
+    }
+}
+
+#[tokio::test]
+async fn every_json_log_line_carries_a_request_id() {
+    // SPEC §8: "Structured logs (JSON option) with a request id on every
+    // line": ingest lines, delivery attempts (each its own), and the lines
+    // about the process itself (start, store check, shutdown).
+    let mut h = Harness::start_with(Options {
+        extra: "[log]\nformat = \"json\"\nlevel = \"debug\"",
+        ..Options::default()
+    })
+    .await;
+    h.receiver.push(Reply::Status(500));
+    let ok = h
+        .post_stripe(&stripe_event("evt_log_1", "charge.succeeded"))
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let bad = h
+        .post("stripe", &[("stripe-signature", "t=1,v1=00")], b"{}")
+        .await;
+    assert_eq!(bad.status, 401);
+    h.receiver.wait_for(2, Duration::from_secs(10)).await;
+    h.gateway.terminate();
+    assert!(h.gateway.wait_exit(Duration::from_secs(10)).await.is_some());
+
+    let logs = h.gateway.logs();
+    let stdout = logs
+        .split("--- stderr ---")
+        .next()
+        .unwrap()
+        .trim_start_matches("--- stdout ---\n");
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 6, "{logs}");
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let id = v["request_id"].as_str().unwrap_or_default();
+        assert!(!id.is_empty(), "no request_id: {line}");
+    }
+    for message in ["hookgate started", "delivery attempt", "shutdown complete"] {
+        assert!(logs.contains(message), "{message} missing: {logs}");
     }
 }
