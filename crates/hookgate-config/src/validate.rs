@@ -427,18 +427,7 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
         }
         Some(p)
     });
-    let file = |ctx: &mut Ctx<'_>, key: &str| {
-        opt(ctx, t, key, |c, f| {
-            let path = c.nonempty_string(f)?;
-            let full = c.base_dir.join(&path);
-            if full.is_file() {
-                Some(full)
-            } else {
-                c.error_at(f, format!("no readable file at {}", full.display()));
-                None
-            }
-        })
-    };
+    let file = |ctx: &mut Ctx<'_>, key: &str| opt(ctx, t, key, existing_file);
     let ca_file = file(ctx, "ca_file");
     let client_cert_file = file(ctx, "client_cert_file");
     let client_key_file = file(ctx, "client_key_file");
@@ -493,6 +482,18 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
         topology,
         ca_file,
         client_tls,
+    }
+}
+
+/// A path key: a file that exists, relative to the config file's folder.
+fn existing_file(c: &mut Ctx<'_>, f: &Field<'_>) -> Option<std::path::PathBuf> {
+    let path = c.nonempty_string(f)?;
+    let full = c.base_dir.join(&path);
+    if full.is_file() {
+        Some(full)
+    } else {
+        c.error_at(f, format!("no readable file at {}", full.display()));
+        None
     }
 }
 
@@ -571,16 +572,7 @@ fn delivery(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (DeliveryConfig, Optio
         retention: d(ctx, "retention", Duration::from_secs(14 * 86400)),
         poll_interval: d(ctx, "poll_interval", Duration::from_millis(500)),
         nice: opt(ctx, t, "nice", |c, f| c.uint(f, 0, 19)).map_or(10, |n| n as u8),
-        ca_file: opt(ctx, t, "ca_file", |c, f| {
-            let path = c.nonempty_string(f)?;
-            let full = c.base_dir.join(&path);
-            if full.is_file() {
-                Some(full)
-            } else {
-                c.error_at(f, format!("no readable file at {}", full.display()));
-                None
-            }
-        }),
+        ca_file: opt(ctx, t, "ca_file", existing_file),
     };
     (config, visibility)
 }

@@ -32,6 +32,8 @@
 //!   [`get`](crate::http::get), keep-alive [`Client`]) and [`RawConn`] for
 //!   hostile byte-level tests (partial bodies, stalls).
 //! - [`wait`] — [`eventually`] and [`assert_eventually`]: bounded polling.
+//! - [`tls`] — a throwaway CA with server and client certificates
+//!   ([`tls::TestPems`]), for TLS Redis and TLS subscribers.
 //!
 //! # Rules every helper here follows
 //!
@@ -48,6 +50,7 @@ pub mod receiver;
 pub mod redis;
 pub mod redis_cluster;
 pub mod sign;
+pub mod tls;
 pub mod wait;
 
 // `crate::` because the modules `redis` and `http` share names with crates.

@@ -105,7 +105,7 @@ impl RedisServer {
             .prefix("hookgate-redis-tls-")
             .tempdir()
             .expect("create temp dir for TLS material");
-        let pems = test_certificates();
+        let pems = crate::tls::TestPems::generate();
         let ca_file = dir.path().join("ca.pem");
         let cert = dir.path().join("redis.crt");
         let key = dir.path().join("redis.key");
@@ -334,61 +334,6 @@ struct TlsListener {
     client_cert: PathBuf,
     client_key: PathBuf,
     _dir: TempDir,
-}
-
-/// PEM material of a [`RedisServer::start_tls`] server.
-struct TestPems {
-    ca: String,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
-}
-
-/// A throwaway CA, a server certificate signed by it for `localhost` and
-/// `127.0.0.1`, and a client certificate signed by it.
-fn test_certificates() -> TestPems {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-        KeyPair, KeyUsagePurpose,
-    };
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "hookgate testkit Redis CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).expect("self-sign CA");
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().expect("server key");
-    let mut leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .expect("server params");
-    leaf.distinguished_name
-        .push(DnType::CommonName, "localhost");
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = leaf
-        .signed_by(&key, &issuer)
-        .expect("sign server certificate");
-    let client_key = KeyPair::generate().expect("client key");
-    let mut client = CertificateParams::new(Vec::<String>::new()).expect("client params");
-    client
-        .distinguished_name
-        .push(DnType::CommonName, "hookgate");
-    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let client_cert = client
-        .signed_by(&client_key, &issuer)
-        .expect("sign client certificate");
-    TestPems {
-        ca: ca_cert.pem(),
-        server_cert: cert.pem(),
-        server_key: key.serialize_pem(),
-        client_cert: client_cert.pem(),
-        client_key: client_key.serialize_pem(),
-    }
 }
 
 pub(crate) fn open_log(path: &Path) -> File {

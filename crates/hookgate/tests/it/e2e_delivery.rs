@@ -297,6 +297,22 @@ async fn idle_routes_do_not_spend_the_rate_limit_of_the_route_with_work() {
     }
 }
 
+/// Waits (bounded) until (event, ledger) is dead-lettered; its record.
+async fn wait_dead(
+    h: &Harness,
+    id: &str,
+    within: Duration,
+) -> std::collections::HashMap<String, String> {
+    hookgate_testkit::wait::assert_eventually(
+        &format!("delivery {id} dead"),
+        within,
+        Duration::from_millis(50),
+        || async { h.delivery("stripe", id).await.get("st").map(String::as_str) == Some("dead") },
+    )
+    .await;
+    h.delivery("stripe", id).await
+}
+
 /// The `at` of every attempt in the log of (event, ledger), in ms.
 async fn attempt_times(h: &Harness, id: &str) -> Vec<i64> {
     let mut c = h.redis_conn().await;
@@ -333,20 +349,7 @@ async fn no_retry_is_sent_after_max_age() {
     h.post_stripe(&stripe_event("evt_max_age_1", "charge.succeeded"))
         .await;
     let id = event_id("stripe", "evt_max_age_1");
-    hookgate_testkit::wait::assert_eventually(
-        "dead by max_age",
-        Duration::from_secs(6),
-        Duration::from_millis(50),
-        || async {
-            h.delivery("stripe", &id)
-                .await
-                .get("st")
-                .map(String::as_str)
-                == Some("dead")
-        },
-    )
-    .await;
-    let d = h.delivery("stripe", &id).await;
+    let d = wait_dead(&h, &id, Duration::from_secs(6)).await;
     assert!(d["reason"].starts_with("max_age"), "{d:?}");
     let times = attempt_times(&h, &id).await;
     assert!(times.len() >= 2, "{times:?}");
@@ -373,20 +376,7 @@ async fn a_retry_held_back_past_max_age_is_dead_lettered_unsent() {
     h.post_stripe(&stripe_event("evt_max_age_2", "charge.succeeded"))
         .await;
     let id = event_id("stripe", "evt_max_age_2");
-    hookgate_testkit::wait::assert_eventually(
-        "dead by max_age",
-        Duration::from_secs(8),
-        Duration::from_millis(50),
-        || async {
-            h.delivery("stripe", &id)
-                .await
-                .get("st")
-                .map(String::as_str)
-                == Some("dead")
-        },
-    )
-    .await;
-    let d = h.delivery("stripe", &id).await;
+    let d = wait_dead(&h, &id, Duration::from_secs(8)).await;
     assert!(d["reason"].contains("before attempt 2"), "{d:?}");
     assert_eq!(d["n"], "1");
     assert_eq!(h.receiver.count(), 1, "the expired retry was not sent");

@@ -790,45 +790,23 @@ pub struct TestCa {
 
 impl TestCa {
     pub fn new() -> Self {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-            KeyPair, KeyUsagePurpose,
-        };
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "hookgate fault-suite CA");
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca_params.self_signed(&ca_key).expect("self-sign CA");
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let leaf_key = KeyPair::generate().expect("leaf key");
-        let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .expect("leaf params");
-        leaf.distinguished_name
-            .push(DnType::CommonName, "127.0.0.1");
-        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("sign leaf");
-
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-            rustls::pki_types::PrivatePkcs8KeyDer::from(leaf_key.serialize_der()),
-        );
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let pems = hookgate_testkit::tls::TestPems::generate();
+        let chain = CertificateDer::pem_slice_iter(pems.server_cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("server certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(pems.server_key.as_bytes()).expect("server key");
         let server = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .with_no_client_auth()
-        .with_single_cert(vec![leaf_cert.der().clone()], key)
+        .with_single_cert(chain, key)
         .expect("server certificate");
         TestCa {
-            ca_pem: ca_cert.pem(),
+            ca_pem: pems.ca,
             server: Arc::new(server),
         }
     }
