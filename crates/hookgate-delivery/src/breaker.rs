@@ -105,7 +105,8 @@ impl Breaker {
         s.probing = false;
     }
 
-    /// Records a failure (retryable or not: a dead subscriber trips it too).
+    /// Records a failure: a retryable answer, a transport error or a
+    /// timeout (a 4xx is an answer: the pool records it as a success).
     /// Returns true when this failure opened the breaker.
     pub fn on_failure(&self, now: Instant) -> bool {
         let mut s = self.lock();

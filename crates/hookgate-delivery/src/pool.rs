@@ -448,7 +448,7 @@ async fn drive_route(
                 continue;
             }
         };
-        give_back(permits.len() - claim.deliveries.len());
+        give_back(permits.len().saturating_sub(claim.deliveries.len()));
         if claim.deliveries.is_empty() {
             drop(permits);
             if probing {
@@ -467,7 +467,7 @@ async fn drive_route(
             let store = store.clone();
             let route = route.clone();
             drain.spawn(async move {
-                attempt(&store, &route, delivery, settings).await;
+                attempt(&store, &route, delivery, settings, probing).await;
                 drop(permit);
             });
         }
@@ -593,7 +593,14 @@ fn describe(err: &hyper_util::client::legacy::Error) -> String {
 }
 
 /// One attempt, from send to the recorded outcome.
-async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Settings) {
+/// `probing`: this is the half-open breaker's one probe.
+async fn attempt(
+    store: &Store,
+    route: &Route,
+    d: ClaimedDelivery,
+    settings: Settings,
+    probing: bool,
+) {
     let sub = &route.sub;
     let n = d.attempts + 1;
     // Every line about this attempt carries its own request id (SPEC §8).
@@ -623,6 +630,11 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, settings: Set
             &request_id,
         )
         .await;
+        // Nothing was sent: a probe this was is given back, or the breaker
+        // would wait for its outcome forever.
+        if probing {
+            route.breaker.cancel_probe();
+        }
         return;
     }
     let started_ms = now_ms();

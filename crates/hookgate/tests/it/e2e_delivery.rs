@@ -385,4 +385,10 @@ async fn a_retry_held_back_past_max_age_is_dead_lettered_unsent() {
         1,
         "the log holds the one attempt"
     );
+    // The expired delivery was the half-open breaker's probe: given back
+    // unsent, the next event is the probe and goes out.
+    h.receiver.set_default(Reply::Status(200));
+    h.post_stripe(&stripe_event("evt_max_age_3", "charge.succeeded"))
+        .await;
+    h.receiver.wait_for(2, Duration::from_secs(5)).await;
 }
