@@ -15,8 +15,8 @@ use hookgate_store::{AttemptRecord, ClaimedDelivery, Finish, Store};
 use hookgate_telemetry::{Kind, SpanData, Tracer, otlp};
 use http::{HeaderValue, Request, header};
 use http_body_util::{BodyExt, Full};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
@@ -109,6 +109,10 @@ pub struct RouteStatus {
 #[derive(Clone)]
 pub struct Delivery {
     routes: Arc<Vec<Arc<Route>>>,
+    /// Counts pauses and resumes made on this instance. The pause watcher
+    /// applies what it read from the store only when no such call came in
+    /// between: a read from before the call would undo it.
+    pause_epoch: Arc<Mutex<u64>>,
 }
 
 impl Delivery {
@@ -173,6 +177,7 @@ impl Delivery {
         }
         let delivery = Delivery {
             routes: Arc::new(all_routes),
+            pause_epoch: Arc::new(Mutex::new(0)),
         };
         drain.spawn(watch_pauses(
             store,
@@ -186,6 +191,12 @@ impl Delivery {
     /// Applies a pause or resume on this instance at once (other instances
     /// pick the stored flag up within `poll_interval`).
     pub fn set_paused(&self, subscription: &str, paused: bool) {
+        let mut epoch = self.pause_epoch.lock().unwrap_or_else(|e| e.into_inner());
+        *epoch += 1;
+        self.apply_paused(subscription, paused);
+    }
+
+    fn apply_paused(&self, subscription: &str, paused: bool) {
         // Routes of one subscription share its flag: flip it once, then
         // wake every route on a resume.
         let mut routes = self
@@ -200,6 +211,15 @@ impl Delivery {
                 route.wake.notify_one();
             }
         }
+    }
+
+    /// Whether the subscription is paused on this instance (`None` when it
+    /// has no route here).
+    pub fn is_paused(&self, subscription: &str) -> Option<bool> {
+        self.routes
+            .iter()
+            .find(|r| r.sub.id == subscription)
+            .map(|r| r.sub.paused.load(Ordering::Relaxed))
     }
 
     /// The breaker state of a route on this instance.
@@ -230,10 +250,22 @@ async fn watch_pauses(store: Store, delivery: Delivery, every: Duration, drain: 
     let mut subs: Vec<String> = delivery.routes.iter().map(|r| r.sub.id.clone()).collect();
     subs.dedup();
     while !drain.is_cancelled() {
+        let before = *delivery
+            .pause_epoch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match store.paused().await {
             Ok(paused) => {
-                for sub in &subs {
-                    delivery.set_paused(sub, paused.contains(sub));
+                let epoch = delivery
+                    .pause_epoch
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                // A pause or resume made here while the store was read is
+                // newer than what was read: leave it for the next round.
+                if *epoch == before {
+                    for sub in &subs {
+                        delivery.apply_paused(sub, paused.contains(sub));
+                    }
                 }
             }
             Err(err) => {
