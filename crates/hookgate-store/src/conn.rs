@@ -114,14 +114,23 @@ impl Conn {
     }
 }
 
-/// At most one reset of the cluster connections per this interval.
-const CLUSTER_RESET_INTERVAL: Duration = Duration::from_secs(1);
+/// At most one reset of a pool's connections per this interval.
+const RESET_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The connections of one store handle.
 pub(crate) enum Pool {
-    Single(Vec<ConnectionManager>),
-    // Boxed: one per store, and much larger than the single variant.
+    // Boxed: one per store handle, and of very different sizes.
+    Single(Box<SinglePool>),
     Cluster(Box<ClusterPool>),
+}
+
+/// Connections to one Redis, replaced together when one of them finds its
+/// connection lost (see [`Pool::failed`]).
+pub(crate) struct SinglePool {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    conns: RwLock<Vec<ConnectionManager>>,
+    last_reset: Mutex<Option<Instant>>,
 }
 
 /// Cluster connections, created on first use and replaced after the
@@ -157,14 +166,13 @@ impl Pool {
                     .set_response_timeout(Some(timeout))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_millis(500));
-                let mut conns = Vec::with_capacity(size);
-                for _ in 0..size {
-                    conns.push(ConnectionManager::new_lazy_with_config(
-                        client.clone(),
-                        manager_cfg.clone(),
-                    )?);
-                }
-                Ok(Pool::Single(conns))
+                let conns = SinglePool::connect(&client, &manager_cfg, size)?;
+                Ok(Pool::Single(Box::new(SinglePool {
+                    client,
+                    config: manager_cfg,
+                    conns: RwLock::new(conns),
+                    last_reset: Mutex::new(None),
+                })))
             }
             StoreTopology::Cluster => {
                 // Retries cover redirects (MOVED after a failover or a slot
@@ -199,28 +207,93 @@ impl Pool {
     /// Connection `i` (mod the pool size).
     pub(crate) fn get(&self, i: usize) -> Conn {
         match self {
-            Pool::Single(conns) => Conn::Single(conns[i % conns.len()].clone()),
+            Pool::Single(pool) => {
+                let conns = pool.conns.read().unwrap_or_else(|p| p.into_inner());
+                Conn::Single(conns[i % conns.len()].clone())
+            }
             Pool::Cluster(pool) => Conn::Cluster(pool.get(i)),
         }
     }
 
-    /// Tells the pool a call failed with `err`. On a cluster, a failure that
-    /// says nodes could not be reached (refused, dropped, no connection to
-    /// any node) replaces the connections, at most once a second, which
-    /// ends their background tasks: redis-rs 1.x retries a failed slot-map
-    /// refresh in a tight loop while a request waits and no node answers,
-    /// which burns a core for as long as the cluster is down. A fresh
-    /// connection makes one connection attempt per call instead. Timeouts
-    /// do not reset (a slow cluster is not helped by reconnecting).
+    /// Tells the pool a call failed with `err`.
+    ///
+    /// One Redis: a connection found lost (Redis restarted, or the network
+    /// dropped it) means every pooled connection is lost too, and each
+    /// would fail one call of its own before it reconnects (`/readyz` and
+    /// the admin API answered 503 for as many calls as the pool has
+    /// connections after a restart). So all are replaced at once, at most
+    /// once a second. Refusals do not reset (nothing to reconnect to).
+    ///
+    /// A cluster: a failure that says nodes could not be reached (refused,
+    /// dropped, no connection to any node) replaces the connections, at
+    /// most once a second, which ends their background tasks: redis-rs 1.x
+    /// retries a failed slot-map refresh in a tight loop while a request
+    /// waits and no node answers, which burns a core for as long as the
+    /// cluster is down. A fresh connection makes one connection attempt per
+    /// call instead. Timeouts do not reset (a slow cluster is not helped by
+    /// reconnecting).
     pub(crate) fn failed(&self, err: &redis::RedisError) {
-        let Pool::Cluster(pool) = self else {
+        match self {
+            Pool::Single(pool) => {
+                if connection_lost(err) {
+                    pool.reset();
+                }
+            }
+            Pool::Cluster(pool) => {
+                if err.is_connection_refusal()
+                    || err.is_connection_dropped()
+                    || err.kind() == redis::ErrorKind::ClusterConnectionNotFound
+                {
+                    pool.reset();
+                }
+            }
+        }
+    }
+}
+
+/// Whether `err` says the connection under a call was lost (as opposed to
+/// refused, timed out or answered with an error): the call may not have
+/// reached Redis, and the caller may retry it once on a fresh connection.
+pub(crate) fn connection_lost(err: &redis::RedisError) -> bool {
+    err.is_connection_dropped() || (err.is_io_error() && !err.is_connection_refusal())
+}
+
+/// Claims the pool's reset slot: true at most once per [`RESET_INTERVAL`].
+fn may_reset(last: &Mutex<Option<Instant>>) -> bool {
+    let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < RESET_INTERVAL) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+impl SinglePool {
+    fn connect(
+        client: &redis::Client,
+        config: &ConnectionManagerConfig,
+        size: usize,
+    ) -> RedisResult<Vec<ConnectionManager>> {
+        (0..size)
+            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
+            .collect()
+    }
+
+    fn reset(&self) {
+        if !may_reset(&self.last_reset) {
             return;
-        };
-        if err.is_connection_refusal()
-            || err.is_connection_dropped()
-            || err.kind() == redis::ErrorKind::ClusterConnectionNotFound
-        {
-            pool.reset();
+        }
+        // Lazy: the new connections connect on their first call. Calls
+        // still holding an old one finish (or fail) on it.
+        let size = self.conns.read().unwrap_or_else(|p| p.into_inner()).len();
+        match Self::connect(&self.client, &self.config, size) {
+            Ok(fresh) => *self.conns.write().unwrap_or_else(|p| p.into_inner()) = fresh,
+            Err(err) => tracing::debug!(
+                request_id = %hookgate_core::trace::new_request_id(),
+                error = %err,
+                "could not replace the store connections"
+            ),
         }
     }
 }
@@ -247,13 +320,8 @@ impl ClusterPool {
     }
 
     fn reset(&self) {
-        {
-            let mut last = self.last_reset.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            if last.is_some_and(|t| now.duration_since(t) < CLUSTER_RESET_INTERVAL) {
-                return;
-            }
-            *last = Some(now);
+        if !may_reset(&self.last_reset) {
+            return;
         }
         // Dropped here; each task ends once the calls still holding a clone
         // of its handle have returned.

@@ -375,8 +375,7 @@ impl Store {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 self.inner.conns.failed(&e);
-                let lost =
-                    e.is_connection_dropped() || (e.is_io_error() && !e.is_connection_refusal());
+                let lost = conn::connection_lost(&e);
                 Err((StoreError::from_redis(e), lost))
             }
             Err(_) => Err((
@@ -390,12 +389,27 @@ impl Store {
     }
 
     /// PING: is the store reachable now?
+    /// A connection found lost is replaced and PING sent once more, so a
+    /// Redis that restarted is reachable at the first probe after it.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn();
-        let _: String = self
-            .timed("ping", redis::cmd("PING").query_async(&mut c))
-            .await?;
-        Ok(())
+        let ping = redis::cmd("PING");
+        match self
+            .measured("ping", ping.query_async::<String>(&mut c))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err((_, true)) => {
+                let mut c = self.conn();
+                self.timed("ping", ping.query_async::<String>(&mut c))
+                    .await
+                    .map(drop)
+            }
+            Err((err, false)) => {
+                count_error("ping");
+                Err(err)
+            }
+        }
     }
 
     /// Checks `maxmemory-policy` (SPEC §2 durability): an evicting Redis is

@@ -328,3 +328,34 @@ async fn redis_restarted_empty_reloads_scripts_transparently() {
         .unwrap()
     );
 }
+
+#[tokio::test]
+async fn after_a_restart_no_pooled_connection_fails_a_call_after_the_first_ping() {
+    let mut redis = RedisServer::start().await;
+    let mut cfg = config(&redis);
+    cfg.pool_size = 8;
+    let store = Store::open(&cfg).expect("open store");
+    // Every pooled connection connected (calls go round the pool).
+    for _ in 0..2 * cfg.pool_size {
+        bounded(store.paused())
+            .await
+            .expect("read before the restart");
+    }
+
+    redis.restart_empty().await;
+    // The readiness probe's PING finds its connection lost, replaces the
+    // pool and succeeds on the fresh one: ready at the first probe.
+    bounded(store.ping())
+        .await
+        .expect("first PING after the restart");
+    // Every other connection was replaced with it: no call fails. (Before,
+    // each pooled connection failed its own first call, so `/readyz` and
+    // the admin API answered 503 pool_size times after a restart.)
+    let mut failed = 0;
+    for _ in 0..2 * cfg.pool_size {
+        if bounded(store.paused()).await.is_err() {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 0, "calls that failed after the first PING");
+}

@@ -74,3 +74,22 @@ async fn an_evicting_redis_is_refused_at_start() {
     let mut gw = hookgate_testkit::GatewayProcess::start(bin(), &config, &[]).await;
     gw.wait_healthy(&admin, Duration::from_secs(10)).await;
 }
+
+#[tokio::test]
+async fn readyz_is_200_at_the_first_probe_after_redis_restarts() {
+    let mut h = Harness::start().await;
+    let readyz = format!("http://{}/readyz", h.admin_addr);
+    // Enough probes to have used every pooled connection (16 by default).
+    for _ in 0..40 {
+        assert_eq!(hookgate_testkit::http::get(&readyz, None).await.status, 200);
+    }
+    h.redis.start_again().await;
+    // Redis answers again (start_again waited for it): every probe from the
+    // first one on says so. (Before, each pooled connection failed its own
+    // first call, so the first 16 probes answered 503 however far apart.)
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(hookgate_testkit::http::get(&readyz, None).await.status);
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
