@@ -505,18 +505,30 @@ fn is_tls_url(url: &[u8]) -> bool {
         .is_some_and(|(s, _)| TLS_SCHEMES.contains(&s.to_ascii_lowercase().as_str()))
 }
 
-/// Checks the scheme of a store URL. The message never contains the URL: it
-/// may carry a password.
+/// Checks a store URL as the store will read it: its scheme, then the rest
+/// by redis-rs's own rules (host, port, database number, credentials,
+/// `protocol`), so `check-config` refuses every URL `serve` would. The
+/// message never contains the URL: it may carry a password.
 fn check_store_url(url: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(url).map_err(|_| "the store URL is not UTF-8".to_owned())?;
     let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    match scheme {
-        Some(s) if STORE_SCHEMES.contains(&s.as_str()) => Ok(()),
-        _ => Err(format!(
+    if !scheme.is_some_and(|s| STORE_SCHEMES.contains(&s.as_str())) {
+        return Err(format!(
             "expected a URL like \"redis://127.0.0.1:6379\" (schemes: {})",
             STORE_SCHEMES.join(", ")
-        )),
+        ));
     }
+    // url's and redis-rs's messages are fixed texts, never the input.
+    let parsed = url::Url::parse(text).map_err(|e| format!("not a valid URL: {e}"))?;
+    redis::IntoConnectionInfo::into_connection_info(parsed)
+        .map(drop)
+        .map_err(|e| {
+            // Its fixed description only ("Missing hostname", "Invalid
+            // database number", ...), not the detail after it.
+            let text = e.to_string();
+            let description = text.split(" - ").next().unwrap_or("invalid").to_owned();
+            format!("not a usable Redis URL: {description}")
+        })
 }
 
 /// Checks that a store URL can reach a Redis Cluster node: a TCP scheme and

@@ -62,6 +62,53 @@ fn store_url_must_be_a_redis_url_and_is_never_echoed() {
     ok(&format!(
         "[store]\nurl = \"redis://:pw@cache:6380/0\"\n{MINIMAL}"
     ));
+    // The rest of the URL is read as the store reads it: what `serve`
+    // would refuse, check-config refuses, naming the key and its line and
+    // never echoing the URL (before, these passed check-config and stopped
+    // `serve` with an error that named neither).
+    for (url, message) in [
+        (
+            "redis://:hunter2@127.0.0.1:notaport",
+            "not a valid URL: invalid port number",
+        ),
+        (
+            "redis://:hunter2@127.0.0.1:6379/zz",
+            "not a usable Redis URL: Invalid database number",
+        ),
+        (
+            "redis://:hunter2@0.0.0.0:6379",
+            "not a usable Redis URL: Cannot connect to a wildcard address",
+        ),
+        (
+            "redis://:hunter2@h:6379/0?protocol=resp9",
+            "not a usable Redis URL: Invalid protocol version",
+        ),
+        (
+            "rediss://:hunter2@h:6379#verify",
+            "not a usable Redis URL: only #insecure is supported",
+        ),
+        (
+            "redis://:hunter2@[::1",
+            "not a valid URL: invalid IPv6 address",
+        ),
+    ] {
+        let e = one_err(
+            &format!("[store]\nurl = {url:?}\n{MINIMAL}"),
+            "store.url",
+            message,
+        );
+        assert_eq!(e.line, Some(2), "{url}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+    for url in [
+        "redis://cache",
+        "redis://user:p%40ss@cache:6380/15?protocol=resp3",
+        "unix:///run/redis.sock?db=2",
+        "redis+unix:///run/redis.sock",
+        "valkeys://cache:6380#insecure",
+    ] {
+        ok(&format!("[store]\nurl = {url:?}\n{MINIMAL}"));
+    }
 }
 
 #[test]
