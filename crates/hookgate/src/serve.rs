@@ -38,8 +38,14 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    check::print_warnings(&config);
     crate::logging::init(&config.log);
+    // Through the log, so they are JSON lines with a request id when the
+    // log is JSON (SPEC §8), like every other line.
+    for w in &config.warnings {
+        let warning = w.to_string();
+        tracing::warn!(request_id = crate::logging::boot_id(), warning = %warning.trim_start_matches("error "), "config warning");
+    }
+    let json_log = config.log.format == hookgate_config::LogFormat::Json;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build();
@@ -70,7 +76,11 @@ pub fn run(path: &Path) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(request_id = crate::logging::boot_id(), error = %format!("{e:#}"), "gateway stopped");
-            eprintln!("error: {e:#}");
+            // A text log gets the reason once more, plainly, last; a JSON
+            // log stays JSON.
+            if !json_log {
+                eprintln!("error: {e:#}");
+            }
             ExitCode::FAILURE
         }
     }

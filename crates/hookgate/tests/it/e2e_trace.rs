@@ -201,13 +201,13 @@ async fn every_json_log_line_carries_a_request_id() {
     h.gateway.terminate();
     assert!(h.gateway.wait_exit(Duration::from_secs(10)).await.is_some());
 
+    // Both streams: the config's warnings (its secrets are literal
+    // `{ value = ... }`) were plain text on stderr before.
     let logs = h.gateway.logs();
-    let stdout = logs
-        .split("--- stderr ---")
-        .next()
-        .unwrap()
-        .trim_start_matches("--- stdout ---\n");
-    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("--- std"))
+        .collect();
     assert!(lines.len() >= 6, "{logs}");
     for line in &lines {
         let v: serde_json::Value =
@@ -215,7 +215,12 @@ async fn every_json_log_line_carries_a_request_id() {
         let id = v["request_id"].as_str().unwrap_or_default();
         assert!(!id.is_empty(), "no request_id: {line}");
     }
-    for message in ["hookgate started", "delivery attempt", "shutdown complete"] {
+    for message in [
+        "config warning",
+        "hookgate started",
+        "delivery attempt",
+        "shutdown complete",
+    ] {
         assert!(logs.contains(message), "{message} missing: {logs}");
     }
 }
