@@ -276,6 +276,17 @@ async fn watch_pauses(store: Store, delivery: Delivery, every: Duration, drain: 
     }
 }
 
+/// A duration in seconds for a reason text: `3s`, `2.35s`.
+fn secs(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        let text = format!("{}.{:03}", ms / 1000, ms % 1000);
+        format!("{}s", text.trim_end_matches('0'))
+    }
+}
+
 /// Sleeps until `deadline`, a wake-up, or shutdown, whichever comes first.
 async fn idle(deadline: Instant, wake: &Notify, drain: &Drain) {
     tokio::select! {
@@ -643,8 +654,9 @@ async fn attempt(
     let age = Duration::from_millis((now_ms() - d.first_ms).max(0) as u64);
     if d.attempts > 0 && age >= sub.retry.max_age {
         let reason = format!(
-            "max_age: {}s before attempt {n}, after {} attempts",
-            age.as_secs(),
+            "max_age: {} passed before attempt {n} ({} after the first), after {} attempts",
+            secs(sub.retry.max_age),
+            secs(age),
             d.attempts
         );
         metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => "dead")
@@ -716,7 +728,12 @@ async fn attempt(
                 let reason = format!("max_attempts: {n} attempts, last {reason}");
                 (Finish::Dead { reason }, "dead")
             } else if age_then >= sub.retry.max_age {
-                let reason = format!("max_age: {}s, last {reason}", age.as_secs());
+                let reason = format!(
+                    "max_age: {} would pass before attempt {} (due {} after the first), last {reason}",
+                    secs(sub.retry.max_age),
+                    n + 1,
+                    secs(age_then)
+                );
                 (Finish::Dead { reason }, "dead")
             } else {
                 let due_ms = now + wait.as_millis() as i64;
