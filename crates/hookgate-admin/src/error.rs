@@ -23,6 +23,30 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// 408: the body did not arrive in time.
+    pub fn body_timeout() -> Self {
+        ApiError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            code: "request_timeout",
+            message: "request body not received in time".to_owned(),
+        }
+    }
+    /// 413: the body is larger than the admin API reads.
+    pub fn body_too_large(limit: &str) -> Self {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "payload_too_large",
+            message: format!("request body larger than {limit}"),
+        }
+    }
+    /// 409: the request is well formed but the state refuses it.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code,
+            message: message.into(),
+        }
+    }
     /// 401.
     pub fn unauthorized() -> Self {
         ApiError {

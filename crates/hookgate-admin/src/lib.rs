@@ -128,6 +128,16 @@ impl Call<'_> {
                 .any(|(_, patterns)| patterns.iter().any(|p| p.matches(ty)))
     }
 
+    /// Whether subscription `sub` subscribes to events of type `ty`.
+    pub(crate) fn subscribes(&self, sub: &str, ty: &str) -> bool {
+        self.admin
+            .config
+            .subscriptions
+            .iter()
+            .zip(&self.admin.patterns)
+            .any(|(s, patterns)| s.id == sub && patterns.iter().any(|p| p.matches(ty)))
+    }
+
     /// Appends an audit record. A failure is logged loudly: the mutation
     /// itself already happened and is not undone.
     pub(crate) async fn audit(
@@ -349,8 +359,14 @@ async fn read_json<T: serde::de::DeserializeOwned>(body: Incoming) -> Result<T, 
         http_body_util::Limited::new(body, MAX_BODY).collect(),
     )
     .await
-    .map_err(|_| ApiError::bad_request("request body not received in time"))?
-    .map_err(|_| ApiError::bad_request("request body unreadable or larger than 1 MiB"))?;
+    .map_err(|_| ApiError::body_timeout())?
+    .map_err(|e| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            ApiError::body_too_large("1 MiB")
+        } else {
+            ApiError::bad_request("request body unreadable")
+        }
+    })?;
     serde_json::from_slice(&collected.to_bytes())
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }

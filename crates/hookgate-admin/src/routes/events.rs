@@ -194,7 +194,27 @@ pub(crate) async fn redeliver(
 ) -> Result<Response<Body>, ApiError> {
     call.require(Role::Operator)?;
     let sub = call.subscription(&req.subscription)?;
-    let (event_id, source, _) = find(call, id).await?;
+    let (event_id, source, ev) = find(call, id).await?;
+    // Only to a subscription the event is (or was) for: one whose patterns
+    // match its type, or one it has a delivery for (the patterns may have
+    // changed since). Anything else would send a subscriber events it
+    // never asked for.
+    if !call.subscribes(&sub.id, &ev.ty)
+        && call
+            .admin
+            .store
+            .deliveries_of(&source, &event_id, &[sub.id.as_str()])
+            .await?
+            .is_empty()
+    {
+        return Err(ApiError::conflict(
+            "not_subscribed",
+            format!(
+                "subscription {:?} does not subscribe to events of type {:?} and has no delivery of this event",
+                sub.id, ev.ty
+            ),
+        ));
+    }
     let done = call
         .admin
         .store

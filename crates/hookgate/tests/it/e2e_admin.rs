@@ -597,6 +597,19 @@ async fn redeliver_sends_a_delivered_event_again_and_is_audited() {
         )
         .await;
     assert_eq!(r.status, 400);
+    // A subscription that neither wants the type nor has a delivery of the
+    // event is refused: it would get an event it never asked for.
+    let r = a
+        .post(
+            &format!("/admin/v1/events/{id}/redeliver"),
+            "operator-token-1",
+            json!({"subscription": "alpha"}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.json()["error"], "not_subscribed");
+    settle(Duration::from_millis(300)).await;
+    assert_eq!(a.receiver.count(), 2, "nothing sent for the refused call");
     let audit = a.audit().await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["action"], "event.redeliver");
@@ -763,4 +776,37 @@ async fn time_filters_take_an_unencoded_plus_offset() {
             .await;
         assert_eq!(r.status, 200, "{query}: {}", r.text());
     }
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused_and_change_nothing() {
+    let a = Admin::start().await;
+    let replay = format!(
+        "{}/admin/v1/subscriptions/ledger/dead-letters/replay",
+        a.base
+    );
+    let auth = "Bearer operator-token-1";
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", auth),
+    ];
+    // Larger than the 1 MiB the admin API reads: 413, not 400.
+    let big = format!(r#"{{"event_ids":["{}"]}}"#, "x".repeat(2 << 20));
+    let r = a
+        .client
+        .request(Method::POST, &replay, &headers, big)
+        .await
+        .expect("answered");
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json()["error"], "payload_too_large");
+    for body in ["{", "[]", r#"{"event_ids":"x"}"#, ""] {
+        let r = a
+            .client
+            .request(Method::POST, &replay, &headers, body.to_owned())
+            .await
+            .expect("answered");
+        assert_eq!(r.status, 400, "{body:?}: {}", r.text());
+        assert_eq!(r.json()["error"], "invalid_request", "{body:?}");
+    }
+    assert!(a.audit().await.is_empty(), "a refused call is not audited");
 }
