@@ -102,6 +102,22 @@ fn lower_priority(steps: i32) {
     }
 }
 
+/// Raises the soft limit on open files to the hard one: every provider
+/// connection, subscriber connection and store connection is a file, and
+/// the usual soft default (1024) is reached by one traffic spike while the
+/// hard limit is far higher. Returns the limit in effect.
+fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit.clone()) {
+            tracing::debug!(request_id = crate::logging::boot_id(), error = %e, "cannot raise the open files limit");
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
 async fn serve(
     config: hookgate_config::Config,
     delivery_runtime: tokio::runtime::Handle,
@@ -230,12 +246,14 @@ async fn serve(
         front.clone(),
         opts,
     ));
+    let open_files = raise_open_files_limit();
     tracing::info!(
         request_id = crate::logging::boot_id(),
         ingest = %config.server.listen,
         admin = %config.admin.listen,
         sources = config.sources.len(),
         subscriptions = config.subscriptions.len(),
+        open_files = open_files.map_or_else(|| "unlimited".to_owned(), |n| n.to_string()),
         "hookgate started"
     );
 

@@ -310,3 +310,42 @@ async fn a_source_at_its_in_flight_bound_is_shed_while_others_are_served() {
     .await;
     assert!(freed);
 }
+
+#[tokio::test]
+async fn a_low_soft_open_files_limit_is_raised_to_the_hard_one() {
+    // A spike of provider connections must not hit the usual 1024 soft
+    // limit while the hard limit allows more: the gateway raises it.
+    let prlimit = std::path::Path::new("/usr/bin/prlimit");
+    if !prlimit.exists() {
+        eprintln!("skipped: no /usr/bin/prlimit");
+        return;
+    }
+    let redis = hookgate_testkit::RedisServer::start().await;
+    let receiver = hookgate_testkit::Receiver::start().await;
+    let admin = format!("127.0.0.1:{}", hookgate_testkit::free_port());
+    let ingest = format!("127.0.0.1:{}", hookgate_testkit::free_port());
+    let config = config_text(
+        &ingest,
+        &admin,
+        &redis.url(),
+        &receiver.url("/e"),
+        &Options::default(),
+    );
+    let bin = bin().to_str().expect("utf-8 path");
+    // prlimit execs the gateway: same pid.
+    let mut gw = hookgate_testkit::GatewayProcess::start_args(
+        prlimit,
+        &["--nofile=256:4096", bin, "serve", "--config"],
+        &config,
+        &[],
+    )
+    .await;
+    gw.wait_healthy(&admin, Duration::from_secs(15)).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", gw.pid())).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("open files line");
+    let soft: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(soft[3..5], ["4096", "4096"], "{line}");
+}
