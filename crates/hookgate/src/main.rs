@@ -10,7 +10,7 @@
 //!   over the admin API (`cli`, `client`; token from `HOOKGATE_TOKEN`).
 //!
 //! Errors from the libraries are typed; this is the edge where they become
-//! messages for a human and an exit code (0 ok, 1 failure, 2 usage).
+//! messages for a human and an exit code (0 ok, 1 failure, 2 usage or, for `verify`, no verdict).
 
 mod check;
 mod cli;
@@ -71,7 +71,8 @@ enum Command {
         config: PathBuf,
     },
     /// Check a captured raw HTTP/1.1 request against a source's scheme:
-    /// prints `valid` (exit 0) or `invalid: <reason>` (exit 1).
+    /// prints `valid` (exit 0) or `invalid: <reason>` (exit 1); exit 2 when no
+    /// verdict is possible (bad config, unknown source, unreadable capture).
     Verify {
         /// The configuration file.
         #[arg(long, short)]

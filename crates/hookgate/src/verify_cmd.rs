@@ -2,11 +2,18 @@
 //! (SPEC §7): checks a captured raw HTTP/1.1 request offline against one
 //! source's scheme and secrets, the same `Verifier` the ingest path uses.
 //!
-//! Prints exactly one line on stdout: `valid` (exit 0) or
-//! `invalid: <reason>` (exit 1), where the reason is the 401 reason
-//! (`missing`, `malformed`, `mismatch`, `stale`) or a message saying why no
-//! verdict was possible (unknown source, unreadable or unparseable request
-//! file, bad config). Secrets and expected signatures are never printed.
+//! A verdict is one line on stdout: `valid` (exit 0) or `invalid: <reason>`
+//! (exit 1), the reason being the 401 reason (`missing`, `malformed`,
+//! `mismatch`, `stale`) and nothing else, so a script can branch on it.
+//! When no verdict is possible (config that does not load, unknown source,
+//! request file unreadable, not an HTTP/1.1 request, or shorter than its
+//! framing says) the command prints `error: <message>` on stderr and exits
+//! 2, like a usage error: a broken capture is not a forged request. Secrets
+//! and expected signatures are never printed.
+//!
+//! Only the signature is judged, as ingest step 3 does (SPEC §2): whether
+//! the payload then has what the scheme extracts (step 4, a 400) is not
+//! part of the verdict, so `valid` does not promise the gateway accepts it.
 //!
 //! The request file is what a capture shows: a request line, header lines,
 //! an empty line, then the body. The body is framed as HTTP/1.1 frames it
@@ -197,8 +204,29 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The verdict, or why there is none (already phrased for `invalid: ...`).
-fn verdict(config: &Path, source_id: &str, request: &Path, now: Option<i64>) -> Result<(), String> {
+/// Why the command has no `valid`: a verdict on the request, or an error
+/// that left no verdict to give.
+#[derive(Debug)]
+enum Failure {
+    /// The signature is rejected (exit 1).
+    Invalid(Rejection),
+    /// No verdict was possible (exit 2); the message says why.
+    Error(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Error(message)
+    }
+}
+
+/// The verdict, or why there is none.
+fn verdict(
+    config: &Path,
+    source_id: &str,
+    request: &Path,
+    now: Option<i64>,
+) -> Result<(), Failure> {
     let config = hookgate_config::load(config, &ProcessEnv).map_err(|errs| {
         let all: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
         format!("bad config: {}", all.join("; "))
@@ -212,7 +240,8 @@ fn verdict(config: &Path, source_id: &str, request: &Path, now: Option<i64>) -> 
             } else {
                 known.join(", ")
             }
-        ));
+        )
+        .into());
     };
     let verifier = Verifier::from_source(source).map_err(|e| format!("bad config: {e}"))?;
     let raw = std::fs::read(request)
@@ -230,21 +259,24 @@ fn verdict(config: &Path, source_id: &str, request: &Path, now: Option<i64>) -> 
         body: &captured.body,
     };
     let now = now.unwrap_or_else(hookgate_core::time::now_unix);
-    verifier
-        .verify(&req, now)
-        .map_err(|r: Rejection| r.as_str().to_owned())
+    verifier.verify(&req, now).map_err(Failure::Invalid)
 }
 
-/// Runs the command: prints the verdict and returns the exit code.
+/// Runs the command: prints the verdict (or the error) and returns the
+/// exit code: 0 valid, 1 invalid, 2 no verdict.
 pub fn run(config: &Path, source_id: &str, request: &Path, now: Option<i64>) -> ExitCode {
     match verdict(config, source_id, request, now) {
         Ok(()) => {
             println!("valid");
             ExitCode::SUCCESS
         }
-        Err(reason) => {
-            println!("invalid: {reason}");
+        Err(Failure::Invalid(reason)) => {
+            println!("invalid: {}", reason.as_str());
             ExitCode::FAILURE
+        }
+        Err(Failure::Error(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
         }
     }
 }

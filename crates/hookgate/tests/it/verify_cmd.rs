@@ -1,5 +1,6 @@
 //! `hookgate verify` end to end (SPEC §7): the real binary on captured raw
-//! requests written to a temp dir; exact stdout and exit codes.
+//! requests written to a temp dir; exact stdout and exit codes. A verdict
+//! is stdout with exit 0 or 1; no verdict is `error: ...` on stderr, exit 2.
 
 use crate::common::bin;
 use hookgate_verify::schemes::{slack, twilio};
@@ -58,8 +59,28 @@ impl Drop for Dir {
     }
 }
 
-/// Runs `hookgate verify`; returns (exit code, stdout).
+/// Runs `hookgate verify` for a verdict; returns (exit code, stdout), and
+/// checks that a verdict leaves stderr empty.
 fn verify(config: &Path, source: &str, request: &Path, now: Option<i64>) -> (i32, String) {
+    let (code, stdout, stderr) = run(config, source, request, now);
+    assert_eq!(stderr, "", "a verdict writes nothing on stderr");
+    (code, stdout)
+}
+
+/// Runs `hookgate verify` where no verdict is possible: asserts exit 2 and
+/// an empty stdout; returns stderr.
+fn no_verdict(config: &Path, source: &str, request: &Path) -> String {
+    let (code, stdout, stderr) = run(config, source, request, Some(NOW));
+    assert_eq!((code, stdout.as_str()), (2, ""), "stderr: {stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.ends_with('\n'),
+        "{stderr}"
+    );
+    stderr
+}
+
+/// Runs `hookgate verify`; returns (exit code, stdout, stderr).
+fn run(config: &Path, source: &str, request: &Path, now: Option<i64>) -> (i32, String, String) {
     let mut cmd = Command::new(bin());
     cmd.args(["verify", "--config"])
         .arg(config)
@@ -72,6 +93,7 @@ fn verify(config: &Path, source: &str, request: &Path, now: Option<i64>) -> (i32
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
@@ -215,51 +237,58 @@ fn twilio_uses_the_query_of_the_captured_request() {
     );
 }
 
+/// No verdict is possible: an error on stderr and exit 2, never an
+/// `invalid: ...` a script would take for a rejected signature.
 #[test]
-fn no_verdict_is_explained() {
+fn no_verdict_is_an_error_with_exit_2() {
     let dir = Dir::new();
     let h = slack_headers(NOW, "X-Slack-Request-Timestamp", "X-Slack-Signature");
     let good = dir.write("good.http", &slack_request(&h, BODY, "\r\n"));
 
-    let (code, out) = verify(&dir.config(), "nope", &good, Some(NOW));
-    assert_eq!(code, 1);
     assert_eq!(
-        out,
-        "invalid: unknown source \"nope\" (sources: slack, twilio)\n"
+        no_verdict(&dir.config(), "nope", &good),
+        "error: unknown source \"nope\" (sources: slack, twilio)\n"
     );
 
-    let (code, out) = verify(
-        &dir.config(),
-        "slack",
-        &dir.0.join("absent.http"),
-        Some(NOW),
-    );
-    assert_eq!(code, 1);
-    assert!(
-        out.starts_with("invalid: cannot read request file "),
-        "{out}"
-    );
+    let err = no_verdict(&dir.config(), "slack", &dir.0.join("absent.http"));
+    assert!(err.starts_with("error: cannot read request file "), "{err}");
+    // A directory is no more readable as a capture.
+    let err = no_verdict(&dir.config(), "slack", &dir.0);
+    assert!(err.starts_with("error: cannot read request file "), "{err}");
 
     let junk = dir.write("junk.http", b"not a request");
-    let (code, out) = verify(&dir.config(), "slack", &junk, Some(NOW));
-    assert_eq!(code, 1);
+    let err = no_verdict(&dir.config(), "slack", &junk);
     assert!(
-        out.starts_with("invalid: request file ") && out.contains("not an HTTP/1.1 request"),
-        "{out}"
+        err.starts_with("error: request file ") && err.contains("not an HTTP/1.1 request"),
+        "{err}"
     );
 
+    // No verifier from the config: an unknown scheme, an unset secret, a
+    // scheme that cannot be built from what loaded, an absent file.
     let bad = dir.write(
         "bad.toml",
         b"[[sources]]\nid = \"s\"\nscheme = \"strype\"\nsecrets = [{ value = \"x\" }]\n",
     );
-    let (code, out) = verify(&bad, "s", &good, Some(NOW));
-    assert_eq!(code, 1);
-    assert!(out.starts_with("invalid: bad config: "), "{out}");
-    assert!(!out.contains(SLACK_SECRET));
-
-    let (code, out) = verify(&dir.0.join("absent.toml"), "slack", &good, Some(NOW));
-    assert_eq!(code, 1);
-    assert!(out.starts_with("invalid: bad config: "), "{out}");
+    let err = no_verdict(&bad, "s", &good);
+    assert!(err.starts_with("error: bad config: "), "{err}");
+    let unset = dir.write(
+        "unset.toml",
+        b"[[sources]]\nid = \"s\"\nscheme = \"slack\"\nsecrets = [{ env = \"HOOKGATE_VERIFY_TEST_UNSET\" }]\n",
+    );
+    let err = no_verdict(&unset, "s", &good);
+    assert!(err.starts_with("error: bad config: "), "{err}");
+    let unbuilt = dir.write(
+        "unbuilt.toml",
+        b"[[sources]]\nid = \"s\"\nscheme = \"header-token\"\nsecrets = [{ value = \"x\" }]\n",
+    );
+    let err = no_verdict(&unbuilt, "s", &good);
+    assert!(
+        err.starts_with("error: bad config: sources.s.header: "),
+        "{err}"
+    );
+    let err = no_verdict(&dir.0.join("absent.toml"), "slack", &good);
+    assert!(err.starts_with("error: bad config: "), "{err}");
+    assert!(!err.contains(SLACK_SECRET));
 }
 
 #[test]
@@ -278,17 +307,16 @@ fn content_length_frames_the_body() {
             "{eol:?} {trailer:?}"
         );
     }
-    // Shorter than its Content-Length: no verdict, said plainly.
+    // Shorter than its Content-Length: a truncated capture, no verdict.
     let short = dir.write(
         "short.http",
         &slack_request(&h, &BODY[..BODY.len() - 1], "\r\n"),
     );
-    let (code, out) = verify(&dir.config(), "slack", &short, Some(NOW));
-    assert_eq!(code, 1);
+    let err = no_verdict(&dir.config(), "slack", &short);
     assert!(
-        out.starts_with("invalid: request file ")
-            && out.contains(&format!("shorter than its Content-Length {}", BODY.len())),
-        "{out}"
+        err.starts_with("error: request file ")
+            && err.contains(&format!("shorter than its Content-Length {}", BODY.len())),
+        "{err}"
     );
 }
 
@@ -312,7 +340,6 @@ fn chunked_bodies_are_decoded() {
         "cut.http",
         &slack_request(&h, &chunked[..chunked.len() - 12], "\r\n"),
     );
-    let (code, out) = verify(&dir.config(), "slack", &cut, Some(NOW));
-    assert_eq!(code, 1);
-    assert!(out.contains("chunked body ends"), "{out}");
+    let err = no_verdict(&dir.config(), "slack", &cut);
+    assert!(err.contains("chunked body ends"), "{err}");
 }
