@@ -218,12 +218,7 @@ impl Overrides {
             if let Some(f) = &self.time {
                 ev.time = match read(f)? {
                     None => None,
-                    Some(v) => Some(schemes::fields::to_rfc3339(&v).ok_or_else(|| {
-                        PayloadError(format!(
-                            "{} must be unix seconds or an RFC 3339 time",
-                            f.describe()
-                        ))
-                    })?),
+                    Some(v) => Some(schemes::fields::to_rfc3339(&v, &f.describe())?),
                 };
             }
             if let Some(f) = &self.subject {

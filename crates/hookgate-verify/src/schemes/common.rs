@@ -22,7 +22,10 @@ pub(crate) enum Header<'a> {
     /// Not sent, or sent empty (the SDKs treat both as "missing").
     Absent,
     /// Sent more than once, or not visible ASCII: a proxy or a forger, never
-    /// the provider. Reported as `malformed`.
+    /// the provider. Reported as `malformed`. Spaces and tabs inside a value
+    /// pass here (`HeaderValue::to_str`; Standard Webhooks separates its
+    /// signatures with spaces): a scheme whose value cannot hold them
+    /// checks that itself.
     Invalid,
     /// Exactly one non-empty, visible-ASCII value.
     Value(&'a str),
@@ -193,6 +196,34 @@ pub(crate) fn optional_rfc3339(
     }
 }
 
+/// Unix seconds from the payload or a header as RFC 3339, or a 400 naming
+/// `what` when the time is outside the years 0000 to 9999 that RFC 3339
+/// can write: an impossible time is the payload's fault, not something to
+/// replace silently with the receive time (SPEC §2 step 4).
+pub(crate) fn unix_rfc3339(secs: i64, what: &str) -> Result<String, PayloadError> {
+    hookgate_core::time::rfc3339_secs(secs).ok_or_else(|| out_of_range(secs, what))
+}
+
+/// [`unix_rfc3339`] for a JSON number; one that is not an integer is a 400.
+pub(crate) fn json_unix_rfc3339(
+    n: &serde_json::Number,
+    what: &str,
+) -> Result<String, PayloadError> {
+    match n.as_i64() {
+        Some(secs) => unix_rfc3339(secs, what),
+        // An integer all the same, only further out than an i64 reaches.
+        None if n.is_u64() => Err(out_of_range(n, what)),
+        None => Err(PayloadError(format!("{what} must be an integer"))),
+    }
+}
+
+/// The 400 of [`unix_rfc3339`], also for integers too large to parse.
+pub(crate) fn out_of_range(secs: impl std::fmt::Display, what: &str) -> PayloadError {
+    PayloadError(format!(
+        "{what} is out of range: {secs} unix seconds is not a time RFC 3339 can express (years 0000 to 9999)"
+    ))
+}
+
 /// Checks a provider event id: non-empty and at most
 /// [`MAX_PROVIDER_EVENT_ID`] bytes, so a hostile id cannot bloat keys.
 pub(crate) fn event_id(id: String, what: &str) -> Result<String, PayloadError> {
@@ -304,6 +335,35 @@ mod tests {
         assert_eq!(header(&h, "x-sig"), Header::Invalid);
         h.insert("x-sig", http::HeaderValue::from_bytes(b"\xff").unwrap());
         assert_eq!(header(&h, "x-sig"), Header::Invalid);
+    }
+
+    #[test]
+    fn unix_times_outside_rfc3339_are_a_400() {
+        let ok = |secs| unix_rfc3339(secs, "field `t`");
+        assert_eq!(ok(0).unwrap(), "1970-01-01T00:00:00Z");
+        assert_eq!(ok(-62_167_219_200).unwrap(), "0000-01-01T00:00:00Z");
+        assert_eq!(ok(253_402_300_799).unwrap(), "9999-12-31T23:59:59Z");
+        for secs in [-62_167_219_201, 253_402_300_800, i64::MIN, i64::MAX] {
+            let err = ok(secs).unwrap_err().0;
+            assert!(
+                err.starts_with("field `t` is out of range: ") && err.contains(&secs.to_string()),
+                "{err}"
+            );
+        }
+        let num = |json: &str| serde_json::from_str::<serde_json::Number>(json).unwrap();
+        assert_eq!(
+            json_unix_rfc3339(&num("1700000000"), "x").unwrap(),
+            "2023-11-14T22:13:20Z"
+        );
+        let err = json_unix_rfc3339(&num("18446744073709551615"), "x")
+            .unwrap_err()
+            .0;
+        assert!(
+            err.starts_with("x is out of range: 18446744073709551615 "),
+            "{err}"
+        );
+        let err = json_unix_rfc3339(&num("1.5"), "x").unwrap_err().0;
+        assert_eq!(err, "x must be an integer");
     }
 
     #[test]

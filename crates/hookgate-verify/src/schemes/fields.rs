@@ -142,12 +142,7 @@ impl Fields {
             None => None,
             Some(f) => match f.get(req, Some(&json))? {
                 None => None,
-                Some(v) => Some(to_rfc3339(&v).ok_or_else(|| {
-                    PayloadError(format!(
-                        "{} must be unix seconds or an RFC 3339 time",
-                        f.describe()
-                    ))
-                })?),
+                Some(v) => Some(to_rfc3339(&v, &f.describe())?),
             },
         };
         let subject = match &self.subject {
@@ -164,15 +159,22 @@ impl Fields {
     }
 }
 
-/// Unix seconds (digits) or an RFC 3339 string → RFC 3339.
-pub(crate) fn to_rfc3339(v: &str) -> Option<String> {
+/// Unix seconds (digits) or an RFC 3339 string → RFC 3339; anything else,
+/// or unix seconds RFC 3339 cannot express, is a 400 naming `what`.
+pub(crate) fn to_rfc3339(v: &str, what: &str) -> Result<String, PayloadError> {
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        return v
-            .parse::<i64>()
-            .ok()
-            .and_then(hookgate_core::time::rfc3339_secs);
+        return match v.parse::<i64>() {
+            Ok(secs) => common::unix_rfc3339(secs, what),
+            // Digits all the same, only more than an i64 holds.
+            Err(_) => Err(common::out_of_range(v, what)),
+        };
     }
-    hookgate_core::time::parse_rfc3339_ms(v).map(|_| v.to_owned())
+    match hookgate_core::time::parse_rfc3339_ms(v) {
+        Some(_) => Ok(v.to_owned()),
+        None => Err(PayloadError(format!(
+            "{what} must be unix seconds or an RFC 3339 time"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +220,35 @@ mod tests {
                 .is_err()
         );
         assert!(fields.extract(&req(&h, b"not json")).is_err());
+    }
+
+    #[test]
+    fn event_time_out_of_rfc3339_range_says_so() {
+        let mut src = source("hmac", &["k"]);
+        src.params.insert("event_id".into(), "/id".into());
+        src.params.insert("event_type".into(), "/t".into());
+        src.params.insert("event_time".into(), "/at".into());
+        let fields = Fields::from_source(&src, "hmac").unwrap();
+        let h = http::HeaderMap::new();
+        let at = |at: &str| {
+            let body = format!(r#"{{"id":"1","t":"x","at":{at}}}"#);
+            fields
+                .extract(&req(&h, body.as_bytes()))
+                .map(|e| e.time)
+                .map_err(|e| e.0)
+        };
+        assert_eq!(
+            at("253402300799").unwrap().as_deref(),
+            Some("9999-12-31T23:59:59Z")
+        );
+        for big in ["253402300800", "\"99999999999999999999\""] {
+            let err = at(big).unwrap_err();
+            assert!(err.starts_with("`/at` is out of range: "), "{big}: {err}");
+        }
+        assert_eq!(
+            at("\"yesterday\"").unwrap_err(),
+            "`/at` must be unix seconds or an RFC 3339 time"
+        );
     }
 
     #[test]

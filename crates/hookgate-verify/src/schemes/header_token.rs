@@ -85,6 +85,12 @@ pub fn sign(token: &str) -> String {
 /// Checks the token (no timestamp: `now_unix` is unused).
 pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(), Rejection> {
     let value = common::signature_header(req.headers, params.header.as_str())?;
+    // `signature_header` lets spaces and tabs through (Standard Webhooks
+    // lists signatures with spaces); a token never has them, so a value
+    // with them is a token mangled on the way, not a wrong one.
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Rejection::Malformed);
+    }
     let tokens = params.tokens.iter().map(Secret::expose);
     common::matched_or_mismatch(common::matches_any(tokens, value.as_bytes()))
 }
@@ -106,6 +112,40 @@ mod tests {
     #[test]
     fn sign_is_pinned() {
         assert_eq!(sign("tok_123"), "tok_123");
+    }
+
+    #[test]
+    fn spaces_and_tabs_are_malformed_not_a_mismatch() {
+        let mut src = source(NAME, &["tok_1"]);
+        for (k, v) in [
+            ("header", "x-token"),
+            ("event_id", "/id"),
+            ("event_type", "/t"),
+        ] {
+            src.params.insert(k.into(), v.into());
+        }
+        let params = Params::from_source(&src).unwrap();
+        let check = |value: &'static [u8]| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("x-token", http::HeaderValue::from_bytes(value).unwrap());
+            let req = RawRequest {
+                method: "POST",
+                path_and_query: "/ingest/s",
+                headers: &headers,
+                body: b"{}",
+            };
+            verify(&params, &req, 0)
+        };
+        assert_eq!(check(b"tok_1"), Ok(()));
+        assert_eq!(check(b"tok_2"), Err(Rejection::Mismatch));
+        for bad in [&b"tok 1"[..], b"tok_1 x", b"tok\t1", b"Bearer tok_1"] {
+            assert_eq!(
+                check(bad),
+                Err(Rejection::Malformed),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

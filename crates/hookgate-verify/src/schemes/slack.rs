@@ -28,7 +28,8 @@
 //!
 //! Payloads (extraction), in the forms Slack sends to one Request URL:
 //! - Events API JSON `event_callback`: id = `event_id`, type =
-//!   `event.type`, time = `event_time`.
+//!   `event.type`, time = `event_time` (unix seconds; one RFC 3339 cannot
+//!   write, year 10000, is a 400).
 //! - Events API JSON `url_verification`: id = `url_verification:{challenge}`,
 //!   type = `url_verification`. Slack expects the `challenge` echoed back in
 //!   the response; Hookgate answers with its fixed JSON acknowledgement, so
@@ -215,7 +216,7 @@ fn extract_json<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadEr
                 .map_err(|e| PayloadError(format!("event: {e}")))?;
             let time = match obj.get("event_time") {
                 None | Some(Value::Null) => None,
-                Some(Value::Number(n)) => n.as_i64().and_then(hookgate_core::time::rfc3339_secs),
+                Some(Value::Number(n)) => Some(common::json_unix_rfc3339(n, "field `event_time`")?),
                 Some(_) => {
                     return Err(PayloadError("field `event_time` must be an integer".into()));
                 }
@@ -326,6 +327,33 @@ mod tests {
         assert!(ev(br#"{"type":"event_callback","event":{"type":"x"}}"#).is_err());
         assert!(ev(br#"{"type":"event_callback","event_id":"E","event":{}}"#).is_err());
         assert!(ev(br#"{"type":"something_new"}"#).is_err());
+    }
+
+    #[test]
+    fn event_time_must_be_an_expressible_unix_time() {
+        let at = |t: &str| {
+            let body = format!(
+                r#"{{"type":"event_callback","event_id":"Ev1","event":{{"type":"x"}},"event_time":{t}}}"#
+            );
+            ev(body.as_bytes()).map(|e| e.time).map_err(|e| e.0)
+        };
+        assert_eq!(at("0").unwrap().as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(at("null").unwrap(), None);
+        for t in ["253402300800", "-99999999999999", "18446744073709551615"] {
+            let err = at(t).unwrap_err();
+            assert!(
+                err.starts_with("field `event_time` is out of range: "),
+                "{t}: {err}"
+            );
+        }
+        // Not an integer: refused, not dropped (a string already was).
+        for t in ["1.5", "\"1700000000\""] {
+            assert_eq!(
+                at(t).unwrap_err(),
+                "field `event_time` must be an integer",
+                "{t}"
+            );
+        }
     }
 
     #[test]

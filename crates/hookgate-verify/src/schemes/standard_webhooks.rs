@@ -194,7 +194,10 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
 
 // === extraction ===
 
-/// One event: id from the `webhook-id` header, type and time from the body.
+/// One event: id from the `webhook-id` header, type from the body, time
+/// from the body's RFC 3339 `timestamp`, else the `webhook-timestamp`
+/// header (a header time RFC 3339 cannot write is a 400; it passes
+/// verification only under a tolerance of millennia).
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
     let Header::Value(msg_id) = pick(req.headers, ID) else {
         return Err(PayloadError(
@@ -209,7 +212,10 @@ pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadErr
             Some(s.clone())
         }
         _ => match pick(req.headers, TIMESTAMP) {
-            Header::Value(ts) => common::parse_unix(ts).and_then(hookgate_core::time::rfc3339_secs),
+            Header::Value(ts) => match common::parse_unix(ts) {
+                Some(secs) => Some(common::unix_rfc3339(secs, "header `webhook-timestamp`")?),
+                None => None,
+            },
             _ => None,
         },
     };
@@ -365,5 +371,19 @@ mod tests {
             extract(&req).unwrap().time.as_deref(),
             Some("2021-02-25T15:02:10Z")
         );
+        // A header time RFC 3339 cannot write: a 400, not the receive time.
+        for ts in ["253402300800", "-99999999999999"] {
+            let mut headers = headers.clone();
+            headers.insert("webhook-timestamp", ts.parse().unwrap());
+            let req = RawRequest {
+                headers: &headers,
+                ..req
+            };
+            let err = extract(&req).unwrap_err().0;
+            assert!(
+                err.starts_with("header `webhook-timestamp` is out of range: "),
+                "{ts}: {err}"
+            );
+        }
     }
 }

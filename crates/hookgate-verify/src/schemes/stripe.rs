@@ -146,7 +146,9 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
 
 // === extraction ===
 
-/// One Stripe event: `id`, `type`, `created` and `data.object.id`.
+/// One Stripe event: `id`, `type`, `created` and `data.object.id`. A
+/// `created` that is no time RFC 3339 can write (year 10000) is a 400, as
+/// one that is no time at all: the receive time never stands in for it.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
     let obj = common::json_object(req.body)?;
     let provider_event_id = common::required_event_id(&obj, "id")?;
@@ -154,10 +156,7 @@ pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadErr
     let time = match obj.get("created") {
         None | Some(Value::Null) => None,
         // Snapshot events: unix seconds.
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(secs) => hookgate_core::time::rfc3339_secs(secs),
-            None => return Err(PayloadError("field `created` must be an integer".into())),
-        },
+        Some(Value::Number(n)) => Some(common::json_unix_rfc3339(n, "field `created`")?),
         // Thin (v2) event notifications carry an RFC 3339 string.
         Some(Value::String(s)) if hookgate_core::time::parse_rfc3339_ms(s).is_some() => {
             Some(s.clone())
@@ -291,5 +290,38 @@ mod tests {
         assert_eq!(event.time.as_deref(), Some("2023-11-14T22:13:20Z"));
         assert_eq!(event.subject.as_deref(), Some("pi_1"));
         assert!(matches!(event.data_json, Cow::Borrowed(b) if b == body));
+    }
+
+    #[test]
+    fn created_out_of_rfc3339_range_is_a_400() {
+        let headers = http::HeaderMap::new();
+        let extract_created = |created: &str| {
+            let body = format!(r#"{{"id":"evt_1","type":"x","created":{created}}}"#);
+            let req = RawRequest {
+                method: "POST",
+                path_and_query: "/ingest/stripe",
+                headers: &headers,
+                body: body.as_bytes(),
+            };
+            extract(&req).map(|e| e.time)
+        };
+        assert_eq!(
+            extract_created("253402300799").unwrap().as_deref(),
+            Some("9999-12-31T23:59:59Z")
+        );
+        for created in [
+            "253402300800",
+            "-62167219201",
+            "-99999999999999",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "18446744073709551615",
+        ] {
+            let err = extract_created(created).unwrap_err().0;
+            assert!(
+                err.starts_with("field `created` is out of range: ") && err.contains(created),
+                "{created}: {err}"
+            );
+        }
     }
 }
