@@ -26,7 +26,33 @@ pub fn load_checked(path: &Path) -> Result<Config, Vec<String>> {
         })
     }));
     match loaded {
-        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(mut config) if errors.is_empty() => {
+            // `tolerance` on a scheme that signs no timestamp changes
+            // nothing: say so rather than let it look like replay cover.
+            let ignored: Vec<ConfigError> = config
+                .sources
+                .iter()
+                .filter(|src| {
+                    src.tolerance.is_some() && !hookgate_verify::schemes::uses_tolerance(src)
+                })
+                .map(|src| ConfigError {
+                    file: file.clone(),
+                    line: Some(src.line_of("tolerance")),
+                    key: format!("sources.{}.tolerance", src.id),
+                    message: format!(
+                        "has no effect: scheme {:?} signs no timestamp{}",
+                        src.scheme,
+                        if src.scheme == "hmac" {
+                            " (set timestamp_header)"
+                        } else {
+                            ""
+                        }
+                    ),
+                })
+                .collect();
+            config.warnings.extend(ignored);
+            Ok(config)
+        }
         _ => {
             // Stable: errors on one line keep their order; no line goes last.
             errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));

@@ -121,6 +121,23 @@ pub const NAMES: &[&str] = &[
 /// themselves; for every other scheme those keys override its identity.
 pub const CONFIGURABLE: &[&str] = &[hmac::NAME, basic_auth::NAME, header_token::NAME];
 
+/// Schemes that sign a timestamp and so enforce `tolerance` (`hmac` too,
+/// when its `timestamp_header` is set; see [`uses_tolerance`]).
+pub const TIMESTAMPED: &[&str] = &[
+    stripe::NAME,
+    standard_webhooks::NAME,
+    slack::NAME,
+    paddle::NAME,
+    persona::NAME,
+];
+
+/// Whether `source`'s scheme reads `tolerance` (for the others it has no
+/// effect, which check-config says).
+pub fn uses_tolerance(source: &SourceConfig) -> bool {
+    TIMESTAMPED.contains(&source.scheme.as_str())
+        || (source.scheme == hmac::NAME && source.params.contains_key("timestamp_header"))
+}
+
 /// Schemes whose callbacks are batches (identity per item; no override).
 pub const BATCH: &[&str] = &[adyen::NAME];
 

@@ -201,3 +201,31 @@ fn scheme_errors_are_reported_with_the_other_errors() {
         "{out}"
     );
 }
+
+#[test]
+fn tolerance_on_a_scheme_without_a_timestamp_is_a_warning() {
+    let text = format!(
+        "{}\n[[sources]]\nid = \"gh\"\nscheme = \"github\"\nsecrets = [{{ value = \"s\" }}]\ntolerance = \"5m\"\n",
+        base()
+    );
+    let line = text
+        .lines()
+        .position(|l| l == "tolerance = \"5m\"")
+        .expect("the line")
+        + 1;
+    let (ok, out) = check(&text, &[]);
+    assert!(ok, "a warning, not an error: {out}");
+    assert!(
+        out.contains(&format!(
+            "hookgate.toml:{line}: sources.gh.tolerance: has no effect: scheme \"github\" signs no timestamp"
+        )),
+        "{out}"
+    );
+    // Where it applies, no such warning.
+    let (ok, out) = check(
+        &base().replace("id = \"stripe\"\n", "id = \"stripe\"\ntolerance = \"1m\"\n"),
+        &[],
+    );
+    assert!(ok, "{out}");
+    assert!(!out.contains("has no effect"), "{out}");
+}
