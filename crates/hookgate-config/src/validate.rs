@@ -427,10 +427,9 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
         }
         Some(p)
     });
-    let file = |ctx: &mut Ctx<'_>, key: &str| opt(ctx, t, key, existing_file);
-    let ca_file = file(ctx, "ca_file");
-    let client_cert_file = file(ctx, "client_cert_file");
-    let client_key_file = file(ctx, "client_key_file");
+    let ca_file = opt(ctx, t, "ca_file", certificates_file);
+    let client_cert_file = opt(ctx, t, "client_cert_file", certificates_file);
+    let client_key_file = opt(ctx, t, "client_key_file", key_file);
     // Checked against the URL in effect (the file's or the environment's):
     // TLS files for a plain-TCP store would silently do nothing.
     let plain = url.as_ref().is_some_and(|u| !is_tls_url(u.expose()));
@@ -494,6 +493,53 @@ fn existing_file(c: &mut Ctx<'_>, f: &Field<'_>) -> Option<std::path::PathBuf> {
     } else {
         c.error_at(f, format!("no readable file at {}", full.display()));
         None
+    }
+}
+
+/// A path key naming PEM certificates (CA roots, a client certificate):
+/// an existing file with at least one certificate, all valid PEM, as the
+/// gateway reads it at start, so check-config refuses what `serve` would.
+/// The file's contents are never quoted.
+fn certificates_file(c: &mut Ctx<'_>, f: &Field<'_>) -> Option<std::path::PathBuf> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let (full, pem) = read_file(c, f)?;
+    let mut found = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        if cert.is_err() {
+            c.error_at(f, format!("{}: not valid PEM", full.display()));
+            return None;
+        }
+        found += 1;
+    }
+    if found == 0 {
+        c.error_at(f, format!("{}: no PEM certificate in it", full.display()));
+        return None;
+    }
+    Some(full)
+}
+
+/// A path key naming a PEM private key, checked like [`certificates_file`].
+fn key_file(c: &mut Ctx<'_>, f: &Field<'_>) -> Option<std::path::PathBuf> {
+    use rustls_pki_types::PrivateKeyDer;
+    use rustls_pki_types::pem::PemObject;
+    let (full, pem) = read_file(c, f)?;
+    if PrivateKeyDer::from_pem_slice(&pem).is_err() {
+        c.error_at(f, format!("{}: no PEM private key in it", full.display()));
+        return None;
+    }
+    Some(full)
+}
+
+/// An existing file's path and bytes.
+fn read_file(c: &mut Ctx<'_>, f: &Field<'_>) -> Option<(std::path::PathBuf, Vec<u8>)> {
+    let full = existing_file(c, f)?;
+    match std::fs::read(&full) {
+        Ok(bytes) => Some((full, bytes)),
+        Err(e) => {
+            c.error_at(f, format!("cannot read {}: {e}", full.display()));
+            None
+        }
     }
 }
 
@@ -584,7 +630,7 @@ fn delivery(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (DeliveryConfig, Optio
         retention: d(ctx, "retention", Duration::from_secs(14 * 86400)),
         poll_interval: d(ctx, "poll_interval", Duration::from_millis(500)),
         nice: opt(ctx, t, "nice", |c, f| c.uint(f, 0, 19)).map_or(10, |n| n as u8),
-        ca_file: opt(ctx, t, "ca_file", existing_file),
+        ca_file: opt(ctx, t, "ca_file", certificates_file),
     };
     (config, visibility)
 }
