@@ -606,7 +606,8 @@ impl Store {
             .arg(RECLAIM_LIMIT)
             .arg(keys.source_base(source))
             .arg(sub)
-            .arg(self.inner.retention_ms.load(Ordering::Relaxed));
+            .arg(self.inner.retention_ms.load(Ordering::Relaxed))
+            .arg(ATTEMPT_LOG_CAP);
         let mut c = self.conn();
         let reply: Value = self.timed("claim", inv.invoke_async(&mut c)).await?;
         records::parse_route_claim(reply)

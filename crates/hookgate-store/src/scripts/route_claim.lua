@@ -6,7 +6,8 @@
 -- at ms).
 -- ARGV[1] now (ms), ARGV[2] lease (ms), ARGV[3] max deliveries,
 -- ARGV[4] reclaim limit, ARGV[5] source key base (`<prefix>:{<source>}:`),
--- ARGV[6] subscription id, ARGV[7] retention (ms).
+-- ARGV[6] subscription id, ARGV[7] retention (ms), ARGV[8] attempt log
+-- cap (absent in calls of earlier versions: no log entry for a reclaim).
 -- Returns { claimed, next_due } where claimed is a flat array of
 -- id, lease token, attempts so far, budget start (ms), CloudEvent, traceparent
 -- and next_due is the score of the earliest waiting delivery ('' if none).
@@ -19,17 +20,62 @@
 -- token (now + lease) is later than every older one of the same delivery.
 -- (Versions before this one kept a sequence number in the record's
 -- `lease` field; it is no longer written or read.)
+--
+-- A reclaimed lease was an attempt whose outcome is unknown: the worker
+-- may have sent it before it died (the subscriber saw `hookgate-attempt:
+-- n + 1`). It goes into the attempt log as such, with the time the lease
+-- began (its end less this call's lease: every instance leases for the
+-- shared visibility_timeout), so operators see every send that may have
+-- happened; it uses no attempt budget (the next send has the same number).
 local now = tonumber(ARGV[1])
 local base = ARGV[5]
 local sub = ARGV[6]
 local retention = tonumber(ARGV[7])
+local cap = tonumber(ARGV[8])
+local lease = tonumber(ARGV[2])
+
+-- RFC 3339 with milliseconds, UTC, as the gateway writes `at` (days to a
+-- civil date: H. Hinnant's algorithm; Lua numbers hold ms exactly).
+local function rfc3339(ms)
+  local secs = math.floor(ms / 1000)
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+    math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
+end
 -- Housekeeping: dead letters older than the retention go (their records
 -- have expired with the same retention).
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - retention)
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
-for _, id in ipairs(expired) do
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 100)
+for e = 1, #expired, 2 do
+  local id = expired[e]
+  local token = tonumber(expired[e + 1])
   redis.call('ZREM', KEYS[2], id)
   local dk = base .. 'x:' .. id .. ':' .. sub
+  if cap then
+    local started = math.min(now, math.max(0, token - lease))
+    local n = tonumber(redis.call('HGET', dk, 'n') or '0') or 0
+    local log = base .. 'a:' .. id .. ':' .. sub
+    local entry = cjson.encode({
+      n = n + 1,
+      at = rfc3339(started),
+      error = 'no outcome: the lease expired (the worker stopped or stalled); the subscriber may have received it',
+      duration_ms = math.max(0, now - started),
+    })
+    if redis.call('RPUSH', log, entry) > cap then
+      redis.call('LTRIM', log, -cap, -1)
+    end
+    redis.call('PEXPIRE', log, retention)
+  end
   local reclaims = redis.call('HINCRBY', dk, 'rc', 1)
   if redis.call('PTTL', dk) < 0 then
     -- The record had expired and HINCRBY recreated it: give it a lifetime.

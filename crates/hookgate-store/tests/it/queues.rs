@@ -534,6 +534,10 @@ async fn stale_lease_claimed_again_cannot_finish() {
 
     let before = hgetall(&mut c, &xk).await;
     let leases_before = zmembers(&mut c, &key("l:", "ledger")).await;
+    // The reclaim logged the abandoned attempt; a stale finish adds nothing.
+    let log = key("a:", &format!("{}:ledger", ev.id));
+    let log_before = lrange(&mut c, &log).await;
+    assert_eq!(log_before.len(), 1, "{log_before:?}");
     for how in [
         Finish::Delivered,
         Finish::Retry { due_ms: now_ms() },
@@ -551,7 +555,7 @@ async fn stale_lease_claimed_again_cannot_finish() {
     assert_eq!(zmembers(&mut c, &key("l:", "ledger")).await, leases_before);
     assert!(zmembers(&mut c, &key("q:", "ledger")).await.is_empty());
     assert!(zmembers(&mut c, &key("dlq:", "ledger")).await.is_empty());
-    assert!(!exists(&mut c, &key("a:", &format!("{}:ledger", ev.id))).await);
+    assert_eq!(lrange(&mut c, &log).await, log_before);
 
     // The current holder can.
     assert!(finish(&store, &new, 1, Finish::Delivered, Some(200)).await);
@@ -582,6 +586,9 @@ async fn lease_reclaimed_to_the_queue_cannot_finish_before_it_is_claimed_again()
         "the reclaimed delivery is back in the queue"
     );
     let before = hgetall(&mut c, &xk).await;
+    let log = key("a:", &format!("{}:ledger", waiting.id));
+    let log_before = lrange(&mut c, &log).await;
+    assert_eq!(log_before.len(), 1, "the reclaim logged the abandoned attempt");
 
     assert!(
         !finish(&store, waiting, 1, Finish::Delivered, Some(200)).await,
@@ -589,7 +596,7 @@ async fn lease_reclaimed_to_the_queue_cannot_finish_before_it_is_claimed_again()
     );
     assert_eq!(hgetall(&mut c, &xk).await, before);
     assert_eq!(zmembers(&mut c, &key("q:", "ledger")).await.len(), 1);
-    assert!(!exists(&mut c, &key("a:", &format!("{}:ledger", waiting.id))).await);
+    assert_eq!(lrange(&mut c, &log).await, log_before);
 }
 
 #[tokio::test]
@@ -609,7 +616,9 @@ async fn delivery_whose_lease_expires_five_times_is_dead_lettered_as_poison() {
         last = Some(d);
         tokio::time::sleep(PAST_SHORT_LEASE).await;
     }
-    let got = claim(&store, "ledger", 10, LONG_LEASE).await;
+    // (With the lease every claim used: a reclaimed attempt's start is
+    // its lease's end less the lease, the shared visibility_timeout.)
+    let got = claim(&store, "ledger", 10, SHORT_LEASE).await;
     assert!(
         got.deliveries.is_empty(),
         "poison message claimed again: {got:?}"
@@ -631,6 +640,31 @@ async fn delivery_whose_lease_expires_five_times_is_dead_lettered_as_poison() {
         .unwrap();
     assert_eq!(rec.status, DeliveryStatus::Dead);
     assert_eq!(rec.reclaims, RECLAIM_LIMIT);
+    // Each abandoned lease may have been a send: the attempt log says so,
+    // with the lease's start, and no attempt budget went (all are n = 1).
+    // Before, the log stayed empty while the subscriber may have seen five.
+    let ids = ["ledger"];
+    let (_, _, attempts) = store
+        .deliveries_of("stripe", &ev.id, &ids)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(attempts.len(), RECLAIM_LIMIT as usize, "{attempts:?}");
+    let now = hookgate_core::time::now_ms();
+    for a in &attempts {
+        assert_eq!(a.n, 1, "{a:?}");
+        assert_eq!(a.status_code, None);
+        assert!(
+            a.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("no outcome: the lease expired")),
+            "{a:?}"
+        );
+        assert!(a.duration_ms >= SHORT_LEASE.as_millis() as u64, "{a:?}");
+        let at = hookgate_core::time::parse_rfc3339_ms(&a.at).expect("RFC 3339");
+        assert!(at <= now && now - at < 30_000, "{a:?}");
+        assert!(a.at.ends_with('Z') && a.at.len() == 24, "{a:?}");
+    }
     assert_eq!(
         bounded(store.route_depth("stripe", "ledger"))
             .await
