@@ -629,10 +629,30 @@ fn describe(err: &hyper_util::client::legacy::Error) -> String {
     let mut source = err.source();
     while let Some(s) = source {
         text.push_str(": ");
+        // A TLS failure (untrusted, expired or misnamed certificate, bad
+        // handshake) says so: rustls's own text does not.
+        if is_tls(s) {
+            text.push_str("TLS: ");
+        }
         text.push_str(&s.to_string());
         source = s.source();
     }
     text
+}
+
+/// Whether `err` is a rustls error, itself or wrapped in `io::Error`s (as
+/// the TLS connector hands it over).
+fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
+    if err.is::<rustls::Error>() {
+        return true;
+    }
+    match err
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => is_tls(inner),
+        None => false,
+    }
 }
 
 /// One attempt, from send to the recorded outcome.

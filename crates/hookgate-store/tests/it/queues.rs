@@ -588,7 +588,11 @@ async fn lease_reclaimed_to_the_queue_cannot_finish_before_it_is_claimed_again()
     let before = hgetall(&mut c, &xk).await;
     let log = key("a:", &format!("{}:ledger", waiting.id));
     let log_before = lrange(&mut c, &log).await;
-    assert_eq!(log_before.len(), 1, "the reclaim logged the abandoned attempt");
+    assert_eq!(
+        log_before.len(),
+        1,
+        "the reclaim logged the abandoned attempt"
+    );
 
     assert!(
         !finish(&store, waiting, 1, Finish::Delivered, Some(200)).await,
