@@ -32,25 +32,11 @@ LOADGEN=$RELEASE/loadgen
 start_redis none
 {
     config_head benches/cpu_split.sh
-    cat <<EOC
-
-[log]
-level = "warn"
-
-[[sources]]
-id = "stripe"
-scheme = "stripe"
-secrets = [{ value = "whsec_bench_stripe" }]
-workers = 1024
-
-[[subscriptions]]
-id = "sink0"
-url = "http://127.0.0.1:$SINK_PORT/s0"
-events = ["${EVENTS:-stripe.*}"]
-secret = { value = "whsec_YmVuY2gtc3Vic2NyaXB0aW9uLXNpZ25pbmcta2V5" }
-timeout = "10s"
-max_in_flight = 64
-EOC
+    printf '\n[log]\nlevel = "warn"\n'
+    stripe_source 1024
+    # The subscription's pattern decides: every event delivered, or none.
+    stripe_subscription sink0 "http://127.0.0.1:$SINK_PORT/s0" 64 |
+        sed "s/^events = .*/events = [\"${EVENTS:-stripe.*}\"]/"
 } >"$TMP/gw.toml"
 start_gateway "$TMP/gw.toml" split
 "$LOADGEN" sink --listen "127.0.0.1:$SINK_PORT" --expect 0 --timeout $((${SECS:-10} + 30)) \

@@ -113,6 +113,33 @@ url = "redis://127.0.0.1:$REDIS_PORT"
 EOF
 }
 
+# The Stripe source every bench config has (its secret is the one loadgen
+# signs with by default).
+stripe_source() { # workers
+    cat <<EOF
+
+[[sources]]
+id = "stripe"
+scheme = "stripe"
+secrets = [{ value = "whsec_bench_stripe" }]
+workers = $1
+EOF
+}
+
+# A subscription to the Stripe source's events.
+stripe_subscription() { # id, url, max_in_flight
+    cat <<EOF
+
+[[subscriptions]]
+id = "$1"
+url = "$2"
+events = ["stripe.*"]
+secret = { value = "whsec_YmVuY2gtc3Vic2NyaXB0aW9uLXNpZ25pbmcta2V5" }
+timeout = "10s"
+max_in_flight = $3
+EOF
+}
+
 # A gateway on an emptied store, ready when /readyz says so.
 GW_PID=
 start_gateway() { # config, label

@@ -85,21 +85,9 @@ visibility_timeout = "15s"
 
 [log]
 level = "warn"
-
-[[sources]]
-id = "stripe"
-scheme = "stripe"
-secrets = [{ value = "whsec_bench_stripe" }]
-workers = 128
-
-[[subscriptions]]
-id = "healthy"
-url = "http://127.0.0.1:$SINK_PORT/healthy"
-events = ["stripe.*"]
-secret = { value = "whsec_YmVuY2gtc3Vic2NyaXB0aW9uLXNpZ25pbmcta2V5" }
-timeout = "10s"
-max_in_flight = 64
 EOF
+    stripe_source 128 >>"$1"
+    stripe_subscription healthy "http://127.0.0.1:$SINK_PORT/healthy" 64 >>"$1"
     [ -n "$2" ] || return 0
     cat >>"$1" <<EOF
 

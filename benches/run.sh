@@ -93,12 +93,9 @@ write_config() { # file, number of subscriptions, max_in_flight of each
 
 [log]
 level = "warn"
-
-[[sources]]
-id = "stripe"
-scheme = "stripe"
-secrets = [{ value = "whsec_bench_stripe" }]
-workers = 1024
+EOF
+    stripe_source 1024 >>"$f"
+    cat >>"$f" <<EOF
 
 [[sources]]
 id = "acme"
@@ -107,16 +104,7 @@ secrets = [{ value = "whsec_YmVuY2gtc3RhbmRhcmQtd2ViaG9va3Mta2V5LTAwMDE=" }]
 workers = 128
 EOF
     for ((i = 0; i < n; i++)); do
-        cat >>"$f" <<EOF
-
-[[subscriptions]]
-id = "sink$i"
-url = "http://127.0.0.1:$SINK_PORT/s$i"
-events = ["stripe.*"]
-secret = { value = "whsec_YmVuY2gtc3Vic2NyaXB0aW9uLXNpZ25pbmcta2V5" }
-timeout = "10s"
-max_in_flight = $mif
-EOF
+        stripe_subscription "sink$i" "http://127.0.0.1:$SINK_PORT/s$i" "$mif" >>"$f"
     done
 }
 CFG1="$TMP/bench-1sub.toml"
