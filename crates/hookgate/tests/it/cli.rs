@@ -105,8 +105,6 @@ impl Gw {
     async fn start() -> Self {
         let redis = RedisServer::start().await;
         let receiver = Receiver::start().await;
-        let ingest = format!("127.0.0.1:{}", free_port());
-        let admin = format!("127.0.0.1:{}", free_port());
         let mut extra = String::new();
         for (name, token, role) in [
             ("viewer", VIEWER, "viewer"),
@@ -122,9 +120,8 @@ impl Gw {
             max_attempts: 1,
             ..Options::default()
         };
-        let config = config_text(&ingest, &admin, &redis.url(), &receiver.url("/events"), &o)
-            .replace("[admin]\n", "[admin]\nreplay_rate = 5000\n")
-            + &extra;
+        let (config, ingest, admin) = local_config(&redis.url(), &receiver.url("/events"), &o);
+        let config = config.replace("[admin]\n", "[admin]\nreplay_rate = 5000\n") + &extra;
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
         gateway.wait_healthy(&admin, Duration::from_secs(15)).await;
         Gw {

@@ -141,6 +141,15 @@ breaker = {breaker}
     )
 }
 
+/// A gateway config on two free loopback ports, storing in `redis_url` and
+/// delivering to `receiver_url`: `(config, ingest address, admin address)`.
+pub fn local_config(redis_url: &str, receiver_url: &str, o: &Options) -> (String, String, String) {
+    let ingest = format!("127.0.0.1:{}", free_port());
+    let admin = format!("127.0.0.1:{}", free_port());
+    let config = config_text(&ingest, &admin, redis_url, receiver_url, o);
+    (config, ingest, admin)
+}
+
 impl Harness {
     pub async fn start() -> Self {
         Self::start_with(Options::default()).await
@@ -153,20 +162,13 @@ impl Harness {
             RedisServer::start().await
         };
         let receiver = Receiver::start().await;
-        let ingest_addr = format!("127.0.0.1:{}", free_port());
-        let admin_addr = format!("127.0.0.1:{}", free_port());
         let store_url = if o.tls_store {
             redis.tls_url()
         } else {
             redis.url()
         };
-        let mut config = config_text(
-            &ingest_addr,
-            &admin_addr,
-            &store_url,
-            &receiver.url("/events"),
-            &o,
-        );
+        let (mut config, ingest_addr, admin_addr) =
+            local_config(&store_url, &receiver.url("/events"), &o);
         if o.tls_store {
             let url_line = format!("url = \"{store_url}\"\n");
             let with_ca = format!("{url_line}ca_file = \"{}\"\n", redis.ca_file().display());

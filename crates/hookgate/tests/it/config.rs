@@ -127,15 +127,7 @@ async fn serve_refuses_a_bad_file_and_says_why() {
 #[tokio::test]
 async fn bare_config_flag_runs_the_gateway() {
     let redis = hookgate_testkit::RedisServer::start().await;
-    let admin = format!("127.0.0.1:{}", hookgate_testkit::free_port());
-    let ingest = format!("127.0.0.1:{}", hookgate_testkit::free_port());
-    let text = config_text(
-        &ingest,
-        &admin,
-        &redis.url(),
-        "http://127.0.0.1:9/e",
-        &Options::default(),
-    );
+    let (text, _, admin) = local_config(&redis.url(), "http://127.0.0.1:9/e", &Options::default());
     let mut gw =
         hookgate_testkit::GatewayProcess::start_args(bin(), &["--config"], &text, &[]).await;
     gw.wait_healthy(&admin, std::time::Duration::from_secs(15))

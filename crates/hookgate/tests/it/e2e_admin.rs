@@ -3,10 +3,10 @@
 
 use crate::common::*;
 use futures::future::join_all;
+use hookgate_testkit::GatewayProcess;
 use hookgate_testkit::http::{Client, Response};
 use hookgate_testkit::receiver::{Receiver, Reply};
 use hookgate_testkit::redis::RedisServer;
-use hookgate_testkit::{GatewayProcess, free_port};
 use http::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -45,8 +45,6 @@ impl Admin {
         let redis = RedisServer::start().await;
         let receiver = Receiver::start().await;
         let other = Receiver::start().await;
-        let ingest = format!("127.0.0.1:{}", free_port());
-        let admin = format!("127.0.0.1:{}", free_port());
         let mut extra = String::new();
         for (name, token, role, tenants) in TOKENS {
             extra.push_str(&format!(
@@ -64,9 +62,8 @@ impl Admin {
             max_attempts: 1,
             ..Options::default()
         };
-        let config = config_text(&ingest, &admin, &redis.url(), &receiver.url("/events"), &o)
-            .replace("[admin]\n", "[admin]\nreplay_rate = 5000\n")
-            + &extra;
+        let (config, ingest, admin) = local_config(&redis.url(), &receiver.url("/events"), &o);
+        let config = config.replace("[admin]\n", "[admin]\nreplay_rate = 5000\n") + &extra;
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
         gateway.wait_healthy(&admin, Duration::from_secs(15)).await;
         Admin {

@@ -6,7 +6,7 @@
 use crate::common::*;
 use hookgate_testkit::receiver::{Receiver, Reply};
 use hookgate_testkit::redis::RedisServer;
-use hookgate_testkit::{GatewayProcess, free_port, sign};
+use hookgate_testkit::{GatewayProcess, sign};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -33,15 +33,9 @@ async fn spans_of_ingest_and_attempts_join_the_providers_trace_and_reach_the_col
     let redis = RedisServer::start().await;
     let receiver = Receiver::start().await;
     let collector = Receiver::start().await;
-    let ingest = format!("127.0.0.1:{}", free_port());
-    let admin = format!("127.0.0.1:{}", free_port());
-    let config = config_text(
-        &ingest,
-        &admin,
-        &redis.url(),
-        &receiver.url("/events"),
-        &Options::default(),
-    ) + &format!("\n[log]\notlp_endpoint = \"http://{}\"\n", collector.addr());
+    let (config, ingest, admin) =
+        local_config(&redis.url(), &receiver.url("/events"), &Options::default());
+    let config = config + &format!("\n[log]\notlp_endpoint = \"http://{}\"\n", collector.addr());
     let mut gw = GatewayProcess::start(bin(), &config, &[]).await;
     gw.wait_healthy(&admin, Duration::from_secs(15)).await;
 
@@ -112,15 +106,9 @@ async fn spans_of_ingest_and_attempts_join_the_providers_trace_and_reach_the_col
 async fn json_logs_are_one_object_per_line_with_the_request_id_and_no_secret() {
     let redis = RedisServer::start().await;
     let receiver = Receiver::start().await;
-    let ingest = format!("127.0.0.1:{}", free_port());
-    let admin = format!("127.0.0.1:{}", free_port());
-    let config = config_text(
-        &ingest,
-        &admin,
-        &redis.url(),
-        &receiver.url("/events"),
-        &Options::default(),
-    ) + "\n[log]\nformat = \"json\"\n";
+    let (config, ingest, admin) =
+        local_config(&redis.url(), &receiver.url("/events"), &Options::default());
+    let config = config + "\n[log]\nformat = \"json\"\n";
     let mut gw = GatewayProcess::start(bin(), &config, &[]).await;
     gw.wait_healthy(&admin, Duration::from_secs(15)).await;
     let body = stripe_event("evt_jsonlog_1", "charge.succeeded");

@@ -322,15 +322,7 @@ async fn a_low_soft_open_files_limit_is_raised_to_the_hard_one() {
     }
     let redis = hookgate_testkit::RedisServer::start().await;
     let receiver = hookgate_testkit::Receiver::start().await;
-    let admin = format!("127.0.0.1:{}", hookgate_testkit::free_port());
-    let ingest = format!("127.0.0.1:{}", hookgate_testkit::free_port());
-    let config = config_text(
-        &ingest,
-        &admin,
-        &redis.url(),
-        &receiver.url("/e"),
-        &Options::default(),
-    );
+    let (config, _, admin) = local_config(&redis.url(), &receiver.url("/e"), &Options::default());
     let bin = bin().to_str().expect("utf-8 path");
     // prlimit execs the gateway: same pid.
     let mut gw = hookgate_testkit::GatewayProcess::start_args(

@@ -45,15 +45,7 @@ async fn an_evicting_redis_is_refused_at_start() {
     let redis =
         hookgate_testkit::RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]).await;
     let receiver = hookgate_testkit::Receiver::start().await;
-    let admin = format!("127.0.0.1:{}", hookgate_testkit::free_port());
-    let ingest = format!("127.0.0.1:{}", hookgate_testkit::free_port());
-    let config = config_text(
-        &ingest,
-        &admin,
-        &redis.url(),
-        &receiver.url("/e"),
-        &Options::default(),
-    );
+    let (config, _, admin) = local_config(&redis.url(), &receiver.url("/e"), &Options::default());
     let mut gw = hookgate_testkit::GatewayProcess::start(bin(), &config, &[]).await;
     let status = gw
         .wait_exit(Duration::from_secs(10))
@@ -63,11 +55,7 @@ async fn an_evicting_redis_is_refused_at_start() {
     assert!(gw.logs().contains("maxmemory-policy"), "{}", gw.logs());
 
     // ... unless the operator says eviction is acceptable.
-    let o = Options {
-        extra: "",
-        ..Options::default()
-    };
-    let config = config_text(&ingest, &admin, &redis.url(), &receiver.url("/e"), &o).replace(
+    let config = config.replace(
         "store_timeout = \"500ms\"",
         "store_timeout = \"500ms\"\nallow_eviction = true",
     );
