@@ -9,8 +9,18 @@
 --
 -- An event is fanned out by the call that takes it off the queue, and only
 -- by it: a second worker that read the same event finds it gone and
--- leaves it. A delivery whose record already exists (created by an older
--- version's worker racing this one during an upgrade) is left alone too.
+-- leaves it.
+--
+-- A delivery record that already exists was made for an earlier ingest of
+-- the same event id when the record is older than the event's receive
+-- time: the provider sent the event again after `dedup_window` (7 days by
+-- default, while records live for the 14 days of `retention`), the ingest
+-- acknowledged it as new, so it is delivered again: the record is re-armed
+-- as a fresh delivery (as a redeliver does; its attempt log goes on).
+-- Before, such an event was acknowledged and never delivered. A record as
+-- new as the event (an older version's worker racing this one during an
+-- upgrade) is left alone. Reading `first` costs what `EXISTS` did; the
+-- event's receive time is read only when a record exists.
 local now = tonumber(ARGV[1])
 local retention = ARGV[2]
 local base = ARGV[3]
@@ -24,10 +34,20 @@ while i <= #ARGV do
     for j = 1, k do
       local sub = ARGV[i + 1 + j]
       local dk = base .. 'x:' .. id .. ':' .. sub
-      if redis.call('EXISTS', dk) == 0 then
+      local first = redis.call('HGET', dk, 'first')
+      if not first then
         redis.call('HSET', dk, 'st', 'pending', 'n', 0, 'first', now)
         redis.call('PEXPIRE', dk, retention)
         redis.call('ZADD', base .. 'q:' .. sub, now, id)
+      else
+        local recv = tonumber(redis.call('HGET', base .. 'e:' .. id, 'recv') or '')
+        if recv and tonumber(first) and tonumber(first) < recv then
+          redis.call('ZREM', base .. 'dlq:' .. sub, id)
+          redis.call('HSET', dk, 'st', 'pending', 'n', 0, 'first', now, 'rc', 0, 'reason', '')
+          redis.call('HDEL', dk, 'dead_at', 'done_at')
+          redis.call('PEXPIRE', dk, retention)
+          redis.call('ZADD', base .. 'q:' .. sub, now, id)
+        end
       end
     end
   end

@@ -235,6 +235,99 @@ async fn fanout_commit_creates_each_delivery_once() {
 }
 
 #[tokio::test]
+async fn an_event_sent_again_after_its_dedup_window_is_delivered_again() {
+    // The dedup key lives `dedup_window` (7 days by default), delivery
+    // records `retention` (14 days): a provider's re-send in between is
+    // acknowledged as new, so it must be delivered again. Before, the
+    // fan-out found the old records and created nothing: acknowledged,
+    // never delivered.
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let ev = ingest_and_fan_out(&store, "stripe", "evt_again", &["ledger", "audit"]).await;
+    let id = ev.id.as_str();
+    let d = claim_one(&store, "ledger", LONG_LEASE).await;
+    assert!(finish(&store, &d, 1, Finish::Delivered, Some(200)).await);
+    let d = claim_one(&store, "audit", LONG_LEASE).await;
+    let dead = Finish::Dead {
+        reason: "status 410".to_owned(),
+    };
+    let gone = attempt(1, Some(410), None);
+    assert!(
+        bounded(store.route_finish(
+            "stripe",
+            "audit",
+            &d.id,
+            d.lease,
+            1,
+            &dead,
+            Some(&gone),
+            RETENTION
+        ))
+        .await
+        .unwrap()
+    );
+
+    // A same-ingest commit again (an older worker racing during an
+    // upgrade put the event back in the queue): records as new as the
+    // event are left alone.
+    let _: i64 = raw(&mut c, &["ZADD", &key("fq", ""), "0", id]).await;
+    let before = hgetall(&mut c, &key("x:", &format!("{id}:ledger"))).await;
+    bounded(store.fanout_commit(
+        "stripe",
+        &[(ev.id.clone(), vec!["ledger", "audit"])],
+        RETENTION,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        hgetall(&mut c, &key("x:", &format!("{id}:ledger"))).await,
+        before
+    );
+    assert!(zmembers(&mut c, &key("q:", "ledger")).await.is_empty());
+
+    // The window passes (the dedup key expires) and the provider sends the
+    // event again: stored as new, fanned out as new.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let _: i64 = raw(&mut c, &["DEL", &key("d:", id)]).await;
+    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
+    let read = bounded(store.fanout_due("stripe", 10)).await.unwrap();
+    assert_eq!(read, [(ev.id.clone(), ev.ty.clone())]);
+    bounded(store.fanout_commit(
+        "stripe",
+        &[(ev.id.clone(), vec!["ledger", "audit"])],
+        RETENTION,
+    ))
+    .await
+    .unwrap();
+    for sub in ["ledger", "audit"] {
+        let x = hgetall(&mut c, &key("x:", &format!("{id}:{sub}"))).await;
+        assert_eq!(
+            (x["st"].as_str(), x["n"].as_str()),
+            ("pending", "0"),
+            "{sub}: {x:?}"
+        );
+        assert!(
+            !x.contains_key("done_at") && !x.contains_key("dead_at"),
+            "{x:?}"
+        );
+        let again = claim_one(&store, sub, LONG_LEASE).await;
+        assert_eq!((again.id.as_str(), again.attempts), (id, 0), "{sub}");
+        // The history stays: the first delivery's attempt is still logged.
+        assert_eq!(
+            lrange(&mut c, &key("a:", &format!("{id}:{sub}")))
+                .await
+                .len(),
+            1
+        );
+    }
+    assert!(
+        zmembers(&mut c, &key("dlq:", "audit")).await.is_empty(),
+        "the re-armed delivery left the dead letters"
+    );
+}
+
+#[tokio::test]
 async fn fanout_commit_without_subscriptions_takes_the_event_off_the_queue() {
     let redis = RedisServer::start().await;
     let store = open(&redis).await;

@@ -47,6 +47,55 @@ async fn same_event_twice_is_a_duplicate_and_delivered_once() {
 }
 
 #[tokio::test]
+async fn an_event_sent_again_after_its_dedup_window_is_delivered_again() {
+    // Past `dedup_window` the gateway no longer knows the id: a re-send is
+    // a new event (same event id) and is delivered again. Before, it was
+    // acknowledged as new and never delivered: its old delivery records
+    // (kept for `retention`) stopped the fan-out.
+    let h = Harness::start_with(Options {
+        extra: format!(
+            "[[sources]]\nid = \"short\"\nscheme = \"stripe\"\nsecrets = [{{ value = \"{STRIPE_SECRET}\" }}]\ndedup_window = \"1s\"\n[sources.types]\n\"charge.succeeded\" = \"payment.succeeded\"\n"
+        )
+        .leak(),
+        ..Options::default()
+    })
+    .await;
+    let send = |amount: u64| {
+        let body = format!(
+            r#"{{"id":"evt_again_1","type":"charge.succeeded","created":1700000000,"data":{{"object":{{"id":"ch_1","amount":{amount}}}}}}}"#
+        );
+        let h = &h;
+        async move {
+            h.post_stripe_signed("short", body.as_bytes(), STRIPE_SECRET, sign::now_unix())
+                .await
+        }
+    };
+    let first = send(100).await;
+    assert_eq!(
+        first.json()["events"][0]["duplicate"],
+        false,
+        "{}",
+        first.text()
+    );
+    let got = h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].json()["data"]["data"]["object"]["amount"], 100);
+    // Within the window: a duplicate, not sent again.
+    assert_eq!(send(100).await.json()["events"][0]["duplicate"], true);
+
+    settle(Duration::from_millis(1500)).await;
+    let again = send(200).await;
+    assert_eq!(again.json()["events"][0]["duplicate"], false);
+    assert_eq!(
+        again.json()["events"][0]["id"],
+        first.json()["events"][0]["id"]
+    );
+    let got = h.receiver.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(got[1].json()["data"]["data"]["object"]["amount"], 200);
+    assert_eq!(got[1].header("webhook-id"), got[0].header("webhook-id"));
+    assert_eq!(got[1].header("hookgate-attempt"), Some("1"));
+}
+
+#[tokio::test]
 async fn forty_concurrent_identical_callbacks_enqueue_exactly_one() {
     let h = Harness::start().await;
     let body = stripe_event("evt_race_1", "charge.succeeded");
