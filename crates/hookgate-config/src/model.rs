@@ -47,6 +47,12 @@ pub struct ServerConfig {
     pub read_timeout: Duration,
     /// `header_read_timeout`: request head must arrive within it, default `10s`.
     pub header_read_timeout: Duration,
+    /// `max_headers`: header lines a request may have, default 100; more
+    /// is a 431.
+    pub max_headers: usize,
+    /// `max_header_bytes`: size of the request line and headers together,
+    /// default 64 KiB; more is a 431.
+    pub max_header_bytes: usize,
     /// `shutdown_grace`: how long in-flight work gets on SIGTERM, default `10s`.
     pub shutdown_grace: Duration,
     /// `max_in_flight_per_source`: requests of one source handled at once,

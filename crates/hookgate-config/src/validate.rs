@@ -36,6 +36,8 @@ const SERVER_KEYS: &[&str] = &[
     "max_body_bytes",
     "read_timeout",
     "header_read_timeout",
+    "max_headers",
+    "max_header_bytes",
     "shutdown_grace",
     "max_in_flight_per_source",
 ];
@@ -253,6 +255,13 @@ fn server(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> ServerConfig {
             duration(c, f, Zero::Refused)
         })
         .unwrap_or(Duration::from_secs(10)),
+        max_headers: opt(ctx, t, "max_headers", |c, f| c.uint(f, 1, 10_000))
+            .map_or(100, |n| n as usize),
+        // hyper's read buffer is at least 8 KiB: a lower limit would not hold.
+        max_header_bytes: opt(ctx, t, "max_header_bytes", |c, f| {
+            c.uint(f, 8192, 16 * 1024 * 1024)
+        })
+        .map_or(64 * 1024, |n| n as usize),
         shutdown_grace: opt(ctx, t, "shutdown_grace", |c, f| {
             duration(c, f, Zero::Allowed)
         })

@@ -29,6 +29,22 @@ pub struct ServeOptions {
     /// A client that has not sent its whole request head by then is
     /// disconnected.
     pub header_read_timeout: Duration,
+    /// Header lines a request may have; more is a 431 (hyper's answer,
+    /// empty body). hyper keeps 100 on the stack; any other number costs a
+    /// heap allocation per request.
+    pub max_headers: usize,
+    /// Bytes of request line and headers together; more is a 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            header_read_timeout: Duration::from_secs(10),
+            max_headers: 100,
+            max_header_bytes: 64 * 1024,
+        }
+    }
 }
 
 /// Runs the accept loop until `drain` is cancelled, then drains open
@@ -60,11 +76,16 @@ where
             let handler = handler.clone();
             async move { Ok::<_, Infallible>(handler(req).await) }
         });
-        let conn = hyper::server::conn::http1::Builder::new()
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
             .timer(TokioTimer::new())
             .header_read_timeout(opts.header_read_timeout)
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
+            .max_header_size(opts.max_header_bytes)
+            .keep_alive(true);
+        if opts.max_headers != 100 {
+            builder.max_headers(opts.max_headers);
+        }
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         drain.spawn(async move {
             // Client resets and timeouts end here; they are not our errors.

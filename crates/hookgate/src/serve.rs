@@ -217,6 +217,8 @@ async fn serve(
     let back = Drain::new();
     let opts = ServeOptions {
         header_read_timeout: config.server.header_read_timeout,
+        max_headers: config.server.max_headers,
+        max_header_bytes: config.server.max_header_bytes,
     };
     // Its own store connections too: a connection's I/O runs on the
     // runtime that first used it, and ingest's must not run at the lower

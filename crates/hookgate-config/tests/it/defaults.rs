@@ -20,6 +20,8 @@ fn gateway_wide_defaults() {
     assert_eq!(c.server.max_body_bytes, 1_048_576);
     assert_eq!(c.server.read_timeout, s(10));
     assert_eq!(c.server.header_read_timeout, s(10));
+    assert_eq!(c.server.max_headers, 100);
+    assert_eq!(c.server.max_header_bytes, 64 * 1024);
     assert_eq!(c.server.shutdown_grace, s(10));
     assert_eq!(c.admin.listen, "127.0.0.1:9090".parse().unwrap());
     assert_eq!(c.store.url.expose(), b"redis://127.0.0.1:6379");
@@ -81,6 +83,8 @@ listen = "0.0.0.0:8000"
 max_body_bytes = 10
 read_timeout = "1s"
 header_read_timeout = "2s"
+max_headers = 200
+max_header_bytes = 131072
 shutdown_grace = "3s"
 [store]
 backend = "redis"
@@ -103,6 +107,8 @@ level = "debug"
     let c = ok(&text);
     assert_eq!(c.server.max_body_bytes, 10);
     assert_eq!(c.server.shutdown_grace, Duration::from_secs(3));
+    assert_eq!(c.server.max_headers, 200);
+    assert_eq!(c.server.max_header_bytes, 131_072);
     assert_eq!(c.store.url.expose(), b"redis://:pw@h:1/0");
     assert_eq!(c.store.timeout, Duration::from_millis(250));
     assert!(c.store.allow_eviction);

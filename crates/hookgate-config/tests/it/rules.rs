@@ -782,3 +782,20 @@ fn delivery_nice_is_a_number_of_nice_steps_up_to_19() {
         "",
     );
 }
+
+#[test]
+fn header_limits_have_bounds() {
+    for (key, bad) in [
+        ("max_headers", "0"),
+        ("max_headers", "10001"),
+        ("max_header_bytes", "4096"),
+        ("max_header_bytes", "\"64k\""),
+    ] {
+        let text = format!("[server]\n{key} = {bad}\n{MINIMAL}");
+        let e = one_err(&text, &format!("server.{key}"), "");
+        assert_eq!(e.line, Some(2), "{key} = {bad}");
+    }
+    ok(&format!(
+        "[server]\nmax_headers = 1\nmax_header_bytes = 8192\n{MINIMAL}"
+    ));
+}

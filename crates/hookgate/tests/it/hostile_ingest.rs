@@ -341,3 +341,39 @@ async fn a_low_soft_open_files_limit_is_raised_to_the_hard_one() {
     let soft: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(soft[3..5], ["4096", "4096"], "{line}");
 }
+
+/// A signed Stripe callback with `extra` more header lines and, when `big`
+/// is not 0, one header of `big` bytes: the answer's status.
+async fn post_with_headers(h: &Harness, extra: usize, big: usize) -> u16 {
+    let body = stripe_event("evt_headers_1", "charge.succeeded");
+    let sig = sign::stripe_signature(STRIPE_SECRET, sign::now_unix(), &body);
+    let names: Vec<String> = (0..extra).map(|i| format!("x-extra-{i}")).collect();
+    let value = "v".repeat(big);
+    let mut headers: Vec<(&str, &str)> = vec![("stripe-signature", sig.as_str())];
+    headers.extend(names.iter().map(|n| (n.as_str(), "1")));
+    if big > 0 {
+        headers.push(("x-big", value.as_str()));
+    }
+    h.post("stripe", &headers, &body).await.status
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_431_and_the_limits_are_configurable() {
+    // Defaults: 100 header lines, 64 KiB of head.
+    let h = Harness::start().await;
+    assert_eq!(post_with_headers(&h, 120, 0).await, 431);
+    assert_eq!(post_with_headers(&h, 0, 80 * 1024).await, 431);
+    assert_eq!(
+        post_with_headers(&h, 40, 16 * 1024).await,
+        200,
+        "well within both"
+    );
+    // Raised: the same requests pass.
+    let h = Harness::start_with(Options {
+        server_extra: "max_headers = 200\nmax_header_bytes = 262144",
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(post_with_headers(&h, 120, 0).await, 200);
+    assert_eq!(post_with_headers(&h, 0, 80 * 1024).await, 200);
+}
