@@ -202,6 +202,24 @@ impl Ingest {
                 return (label, Outcome::InvalidPayload, respond::unreadable());
             }
         };
+        // An encoded body cannot be checked against a signature over the
+        // plain one: say so instead of a misleading `mismatch`. (Counted
+        // with the payload errors.)
+        if parts
+            .headers
+            .get_all(http::header::CONTENT_ENCODING)
+            .iter()
+            .any(|v| {
+                !v.to_str()
+                    .is_ok_and(|e| e.trim().eq_ignore_ascii_case("identity"))
+            })
+        {
+            return (
+                label,
+                Outcome::InvalidPayload,
+                respond::unsupported_encoding(),
+            );
+        }
         let path_and_query = parts
             .uri
             .path_and_query()

@@ -116,6 +116,19 @@ pub fn unreadable() -> Response<Body> {
     ))
 }
 
+/// 415: a compressed (or otherwise encoded) body. Signatures are over the
+/// bytes the provider signed; the gateway does not decode bodies, and no
+/// supported provider encodes its callbacks.
+pub fn unsupported_encoding() -> Response<Body> {
+    json(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        &json!({
+            "error": "unsupported_content_encoding",
+            "message": "Content-Encoding other than identity is not supported: send the body uncompressed"
+        }),
+    )
+}
+
 /// 401 with the rejection reason.
 pub fn rejected(reason: Rejection) -> Response<Body> {
     json(

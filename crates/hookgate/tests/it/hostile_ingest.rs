@@ -160,6 +160,21 @@ async fn routing_errors_404_405_and_payload_errors_400() {
                 .is_some_and(|m| !m.is_empty())
         );
     }
+    // A compressed body: 415 naming the cause, not a misleading 401
+    // mismatch; `identity` is no encoding.
+    let body = stripe_event("evt_gzip_1", "charge.succeeded");
+    let sig = sign::stripe_signature(STRIPE_SECRET, sign::now_unix(), &body);
+    for encoding in ["gzip", "br", "GZIP, identity"] {
+        let resp = h
+            .post(
+                "stripe",
+                &[("stripe-signature", &sig), ("content-encoding", encoding)],
+                &body,
+            )
+            .await;
+        assert_eq!(resp.status, 415, "{encoding}");
+        assert_eq!(resp.json()["error"], "unsupported_content_encoding");
+    }
     let mut c = h.redis_conn().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("*")
@@ -167,6 +182,21 @@ async fn routing_errors_404_405_and_payload_errors_400() {
         .await
         .unwrap();
     assert!(keys.is_empty(), "{keys:?}");
+}
+
+#[tokio::test]
+async fn identity_content_encoding_is_no_encoding() {
+    let h = Harness::start().await;
+    let body = stripe_event("evt_identity_1", "charge.succeeded");
+    let sig = sign::stripe_signature(STRIPE_SECRET, sign::now_unix(), &body);
+    let resp = h
+        .post(
+            "stripe",
+            &[("stripe-signature", &sig), ("content-encoding", "Identity")],
+            &body,
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
 }
 
 #[tokio::test]
