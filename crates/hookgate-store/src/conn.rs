@@ -77,11 +77,15 @@ impl Conn {
         match self {
             Conn::Single(c) => match cmd.query_async::<Vec<String>>(c).await {
                 Ok(reply) => Ok(vec![reply.get(1).cloned()]),
+                // Not reached, or not let in (a wrong password is not "CONFIG
+                // disabled": the check must run once the login works).
                 Err(e)
                     if e.is_io_error()
                         || e.is_timeout()
                         || e.is_connection_refusal()
-                        || e.is_connection_dropped() =>
+                        || e.is_connection_dropped()
+                        || e.kind() == redis::ErrorKind::AuthenticationFailed
+                        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS")) =>
                 {
                     Err(e)
                 }

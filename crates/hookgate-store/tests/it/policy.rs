@@ -71,3 +71,43 @@ async fn redis_without_config_command_is_accepted_as_unknown() {
     let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
     assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
 }
+
+#[tokio::test]
+async fn a_redis_that_refuses_the_login_is_checked_once_it_lets_the_gateway_in() {
+    // Before, a wrong password at start was taken for "CONFIG disabled":
+    // the check was skipped for good and, once the password worked, writes
+    // went into an evicting Redis.
+    let redis = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]).await;
+    let mut c = redis.conn().await;
+    let _: String = raw(&mut c, &["CONFIG", "SET", "requirepass", "right-pw"]).await;
+    let mut cfg = config(&redis);
+    let url = redis.url().replacen("redis://", "redis://:later-pw@", 1);
+    cfg.url = hookgate_core::Secret::new(url);
+    let store = Store::open(&cfg).unwrap();
+
+    let checked = bounded(store.check_eviction_policy()).await;
+    assert!(
+        matches!(checked, Err(StoreError::Unavailable(_))),
+        "a refused login is the store unreachable, not CONFIG disabled: {checked:?}"
+    );
+    assert!(!format!("{checked:?}").contains("later-pw"), "{checked:?}");
+
+    // The operator changes Redis's password to the gateway's: the gate
+    // runs before the first write and refuses the evicting policy.
+    let _: String = raw(&mut c, &["CONFIG", "SET", "requirepass", "later-pw"]).await;
+    let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
+    let mut result = ingest(&store, "stripe", &[&ev]).await;
+    for _ in 0..20 {
+        if !matches!(result, Err(StoreError::Unavailable(_))) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        result = ingest(&store, "stripe", &[&ev]).await;
+    }
+    match result {
+        Err(StoreError::EvictingPolicy(p)) => assert_eq!(p, "allkeys-lru"),
+        other => panic!("expected EvictingPolicy, got {other:?}"),
+    }
+    let dbsize: i64 = raw(&mut c, &["DBSIZE"]).await;
+    assert_eq!(dbsize, 0, "a refused ingest wrote keys");
+}
