@@ -92,6 +92,40 @@ pub fn parse(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErr
 
 /// [`parse`], with the sources that parsed on failure (see
 /// [`load_with_sources`]).
+/// The dotted path of the key a "duplicate key" parse error points at: the
+/// key itself, under the table header above it (or the header itself when
+/// a table is declared twice).
+fn duplicate_key(text: &str, message: &str, span: std::ops::Range<usize>) -> Option<String> {
+    if message != "duplicate key" {
+        return None;
+    }
+    let unquote = |k: &str| k.trim().trim_matches(|c| c == '"' || c == '\'').to_owned();
+    let key = unquote(text.get(span.clone())?);
+    if key.is_empty() {
+        return None;
+    }
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("").trim_start();
+    if line.starts_with('[') {
+        // A table (or array of tables) header: its own name is the path.
+        let name = line.trim_start_matches('[').split(']').next().unwrap_or("");
+        return Some(name.split('.').map(unquote).collect::<Vec<_>>().join("."));
+    }
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim_start)
+        .find(|l| l.starts_with('['))
+        .map(|h| {
+            let name = h.trim_start_matches('[').split(']').next().unwrap_or("");
+            name.split('.').map(unquote).collect::<Vec<_>>().join(".")
+        });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key,
+    })
+}
+
 pub fn parse_with_sources(
     text: &str,
     path: &Path,
@@ -111,7 +145,14 @@ pub fn parse_with_sources(
             // the offending line, which may hold a secret.
             let line = ctx.line_of(e.span());
             let message = e.message().trim_end().to_owned();
-            ctx.error(line, "(syntax)", format!("invalid TOML: {message}"));
+            match e
+                .span()
+                .and_then(|span| duplicate_key(text, &message, span))
+            {
+                // The key a duplicate names (keys are never secrets).
+                Some(key) => ctx.error(line, &key, "duplicate key: already set above".to_owned()),
+                None => ctx.error(line, "(syntax)", format!("invalid TOML: {message}")),
+            }
             let (errors, _) = ctx.finish();
             return Err((ConfigErrors(errors), Vec::new()));
         }

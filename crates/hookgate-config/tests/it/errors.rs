@@ -58,6 +58,41 @@ fn toml_syntax_error_has_a_line_and_does_not_quote_the_file() {
 }
 
 #[test]
+fn a_duplicate_key_is_named_with_its_line_and_never_its_value() {
+    // Before: "(syntax): invalid TOML: duplicate key", no key named.
+    for (text, line, key) in [
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\nlisten = \"127.0.0.1:2\"\n",
+            3,
+            "server.listen",
+        ),
+        (
+            "[[sources]]\nid = \"s\"\nscheme = \"stripe\"\nsecrets = [{ value = \"whsec_leak\" }]\nsecrets = [{ value = \"whsec_leak2\" }]\n",
+            5,
+            "sources.secrets",
+        ),
+        (
+            "[[sources]]\nid = \"s\"\n[sources.types]\n\"a.b\" = \"x\"\n\"a.b\" = \"y\"\n",
+            5,
+            "sources.types.a.b",
+        ),
+        ("[server]\n[admin]\n[server]\n", 3, "server"),
+        ("top = 1\ntop = 2\n", 2, "top"),
+    ] {
+        let errors = errs(text);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert_eq!(errors[0].line, Some(line), "{text}");
+        assert_eq!(errors[0].key, key, "{text}");
+        assert!(
+            errors[0].message.contains("duplicate key"),
+            "{:?}",
+            errors[0]
+        );
+        assert!(!errors[0].to_string().contains("whsec_leak"));
+    }
+}
+
+#[test]
 fn unknown_keys_are_rejected_at_every_level() {
     let text = format!(
         r#"surprise = 1
