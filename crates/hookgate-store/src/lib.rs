@@ -702,12 +702,18 @@ impl Store {
         };
         match tokio::time::timeout(self.inner.timeout, wait).await {
             Ok(result) => result,
-            // Not counted here: the call this job waited for (if it was
-            // sent at all) counts its own failure, once for all its jobs.
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "no answer within {:?}",
-                self.inner.timeout
-            ))),
+            // Counted: the caller got its 503 though the call it waited for
+            // may still succeed late (it started after the job queued), and
+            // a store slower than `store_timeout` must show in the errors
+            // the StoreErrors alert watches. (A call that fails counts
+            // itself as well.)
+            Err(_) => {
+                count_error(kind.op());
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {:?}",
+                    self.inner.timeout
+                )))
+            }
         }
     }
 

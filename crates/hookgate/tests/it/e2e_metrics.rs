@@ -243,3 +243,30 @@ async fn store_errors_are_zero_series_from_the_start() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_ingest_that_times_out_on_a_stalled_store_counts_as_a_store_error() {
+    // The StoreErrors alert watches this counter: a store slower than
+    // store_timeout (500 ms here) must show in it, even when Redis ends up
+    // running the call late.
+    let h = Harness::start().await;
+    let mut c = h.redis_conn().await;
+    let _: String = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("ALL")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let resp = h
+        .post_stripe(&stripe_event("evt_stall_1", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 503, "{}", resp.text());
+    settle(Duration::from_millis(2000)).await;
+    let url = format!("http://{}/metrics", h.admin_addr);
+    let m = parse(&hookgate_testkit::http::get(&url, None).await.text());
+    assert!(
+        value(&m, "hookgate_store_errors_total", &[("op", "ingest")]) >= 1.0,
+        "a timed-out ingest is not counted"
+    );
+}
