@@ -270,3 +270,54 @@ async fn an_ingest_that_times_out_on_a_stalled_store_counts_as_a_store_error() {
         "a timed-out ingest is not counted"
     );
 }
+
+#[tokio::test]
+async fn every_metric_family_has_help_and_passes_promtool() {
+    let h = Harness::start().await;
+    assert_eq!(
+        h.post_stripe(&stripe_event("evt_help_1", "charge.succeeded"))
+            .await
+            .status,
+        200
+    );
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    let url = format!("http://{}/metrics", h.admin_addr);
+    let text = hookgate_testkit::http::get(&url, None).await.text();
+    let typed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(typed.len() >= 10, "{text}");
+    for family in typed {
+        assert!(
+            text.contains(&format!("# HELP {family} ")),
+            "{family} has no # HELP"
+        );
+    }
+    // The linter operators run in CI for their scrape targets, when here.
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool not installed: lint skipped");
+        return;
+    };
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("promtool ran");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
