@@ -29,7 +29,7 @@ use error::ApiError;
 use hookgate_config::{Config, Role, SubscriptionConfig};
 use hookgate_core::shutdown::Drain;
 use hookgate_http::{Body, ServeOptions, json, text};
-use hookgate_store::{AuditRecord, Store};
+use hookgate_store::{AuditRecord, Store, StoreError};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -222,8 +222,23 @@ impl Admin {
     async fn unauthenticated(&self, path: &str) -> Response<Body> {
         match path {
             "/healthz" => json(StatusCode::OK, &json!({ "status": "ok" })),
+            // Reachable, and taking writes: a Redis whose eviction policy
+            // the gateway refuses answers every ingest 503, so it is not
+            // ready either. Each probe checks the policy anew (one CONFIG
+            // GET), so a Redis switched to evicting while the gateway runs
+            // is refused from the next probe on, and a fix is seen too.
             "/readyz" => match self.store.ping().await {
-                Ok(()) => json(StatusCode::OK, &json!({ "status": "ready" })),
+                Ok(()) => match self.store.check_eviction_policy().await {
+                    Err(StoreError::EvictingPolicy(policy)) => json(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &json!({ "status": "not_ready", "store": "evicting", "maxmemory_policy": policy }),
+                    ),
+                    Ok(_) => json(StatusCode::OK, &json!({ "status": "ready" })),
+                    Err(_) => json(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &json!({ "status": "not_ready", "store": "unreachable" }),
+                    ),
+                },
                 Err(_) => json(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &json!({ "status": "not_ready", "store": "unreachable" }),

@@ -81,3 +81,49 @@ async fn readyz_is_200_at_the_first_probe_after_redis_restarts() {
     }
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn readyz_says_not_ready_while_redis_evicts_and_ingest_refuses_from_then_on() {
+    // Redis is switched to an evicting policy while the gateway runs: every
+    // write would risk a silent loss. The next /readyz probe sees it
+    // (before, it kept answering 200 while ingest went on writing).
+    let h = Harness::start().await;
+    let readyz = format!("http://{}/readyz", h.admin_addr);
+    assert_eq!(hookgate_testkit::http::get(&readyz, None).await.status, 200);
+    let mut c = h.redis_conn().await;
+    let admin_conn = c.clone();
+    let set = |policy: &'static str| {
+        let mut c = admin_conn.clone();
+        async move {
+            let _: String = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("maxmemory-policy")
+                .arg(policy)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+        }
+    };
+    set("allkeys-lru").await;
+    let ready = hookgate_testkit::http::get(&readyz, None).await;
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert_eq!(ready.json()["store"], "evicting");
+    assert_eq!(ready.json()["maxmemory_policy"], "allkeys-lru");
+    let resp = h
+        .post_stripe(&stripe_event("evt_evicting_1", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 503, "no write into an evicting Redis");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*:e:*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+    // Fixed: ready again, and ingest writes.
+    set("noeviction").await;
+    assert_eq!(hookgate_testkit::http::get(&readyz, None).await.status, 200);
+    let resp = h
+        .post_stripe(&stripe_event("evt_evicting_1", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+}
