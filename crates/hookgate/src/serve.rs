@@ -268,9 +268,26 @@ async fn serve(
     );
     let grace = config.server.shutdown_grace;
     let started = tokio::time::Instant::now();
-    let front_done = front.shutdown(grace).await;
-    let left = grace.saturating_sub(started.elapsed());
-    let back_done = back.shutdown(left).await;
+    let drained = async {
+        let front_done = front.shutdown(grace).await;
+        let left = grace.saturating_sub(started.elapsed());
+        let back_done = back.shutdown(left).await;
+        (front_done, back_done)
+    };
+    // A second signal during the grace stops at once (an operator who
+    // means it): leased deliveries return to their queues when their
+    // leases expire, as after a crash; nothing acknowledged is lost.
+    let (front_done, back_done) = tokio::select! {
+        done = drained => done,
+        signal = wait_for_signal() => {
+            tracing::warn!(
+                request_id = crate::logging::boot_id(),
+                signal,
+                "second signal: stopping now; unfinished deliveries return to their queues"
+            );
+            return Ok(());
+        }
+    };
     drop(tracer);
     telemetry.shutdown(std::time::Duration::from_secs(2)).await;
     if front_done && back_done {

@@ -127,3 +127,47 @@ async fn readyz_says_not_ready_while_redis_evicts_and_ingest_refuses_from_then_o
         .await;
     assert_eq!(resp.status, 200, "{}", resp.text());
 }
+
+#[tokio::test]
+async fn a_second_sigterm_during_the_grace_stops_at_once() {
+    // A subscriber that never answers holds an attempt for the whole
+    // 30 s grace; the operator's second SIGTERM ends the wait.
+    let redis = hookgate_testkit::RedisServer::start().await;
+    let receiver = hookgate_testkit::Receiver::start().await;
+    receiver.set_default(hookgate_testkit::receiver::Reply::Hang);
+    let (config, ingest, admin) =
+        local_config(&redis.url(), &receiver.url("/e"), &Options::default());
+    let config = config.replace("shutdown_grace = \"2s\"", "shutdown_grace = \"30s\"");
+    let mut gw = hookgate_testkit::GatewayProcess::start(bin(), &config, &[]).await;
+    gw.wait_healthy(&admin, Duration::from_secs(15)).await;
+    let body = stripe_event("evt_twice_1", "charge.succeeded");
+    let sig = hookgate_testkit::sign::stripe_signature(
+        STRIPE_SECRET,
+        hookgate_testkit::sign::now_unix(),
+        &body,
+    );
+    let resp = hookgate_testkit::http::post(
+        &format!("http://{ingest}/ingest/stripe"),
+        &[("stripe-signature", &sig)],
+        body,
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+
+    gw.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        gw.try_exit().is_none(),
+        "the first signal waits for the grace"
+    );
+    let second = Instant::now();
+    gw.terminate();
+    let status = gw.wait_exit(Duration::from_secs(10)).await;
+    assert!(
+        status.is_some(),
+        "still running 10 s after the second signal"
+    );
+    assert!(second.elapsed() < Duration::from_secs(5));
+    assert!(gw.logs().contains("second signal"), "{}", gw.logs());
+}
