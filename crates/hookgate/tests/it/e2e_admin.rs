@@ -796,6 +796,8 @@ async fn bad_bodies_are_refused_and_change_nothing() {
         .expect("answered");
     assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(r.json()["error"], "payload_too_large");
+    // The rest of the body was never read: the connection is not reused.
+    assert_eq!(r.header("connection"), Some("close"));
     for body in ["{", "[]", r#"{"event_ids":"x"}"#, ""] {
         let r = a
             .client
