@@ -244,6 +244,17 @@ async fn a_tenant_token_sees_and_touches_only_its_tenants() {
     a.other.wait_for(2, Duration::from_secs(10)).await;
     let alpha_evt = event_id("acme", "msg_alpha_1");
     let beta_evt = event_id("acme", "msg_beta_1");
+    // Received is not yet recorded: wait for both dead letters, so "beta's
+    // dead letter untouched" below compares with a settled state.
+    for sub in ["alpha", "beta"] {
+        hookgate_testkit::wait::assert_eventually(
+            &format!("{sub}'s dead letter recorded"),
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || async { a.dead_count(sub).await == 1 },
+        )
+        .await;
+    }
 
     let subs = a
         .get("/admin/v1/subscriptions", "tenant-a-token")
