@@ -1,4 +1,9 @@
 //! `/admin/v1/audit`: the append-only log of mutating calls, admin only.
+//!
+//! A tenant-scoped admin token reads only the records about its tenants'
+//! subscriptions (every record's target names one: `sub` or
+//! `evt_…/sub`), like everything else it reads. Its pages can then hold
+//! fewer than `limit` items, even none, with a `next_cursor` to go on.
 
 use crate::api::{AuditView, Page};
 use crate::error::ApiError;
@@ -32,8 +37,21 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
     } else {
         None
     };
+    let visible: Option<Vec<&str>> = call.caller.tenants.as_ref().map(|_| {
+        call.visible_subscriptions()
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect()
+    });
     let items = records
         .into_iter()
+        .filter(|(_, r)| match &visible {
+            None => true,
+            Some(subs) => {
+                let sub = r.target.rsplit('/').next().unwrap_or_default();
+                subs.contains(&sub)
+            }
+        })
         .map(|(id, r)| AuditView {
             id,
             actor: r.actor,
