@@ -376,6 +376,33 @@ async fn a_tenant_token_sees_and_touches_only_its_tenants() {
         .status,
         403
     );
+    // The audit log of a tenant-scoped admin holds only its tenants'
+    // records (before, it read every tenant's).
+    for sub in ["alpha", "beta", "ledger"] {
+        let r = a
+            .post(
+                &format!("/admin/v1/subscriptions/{sub}/pause"),
+                "admin-token-1",
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let all = a.audit().await;
+    assert!(all.len() >= 3, "{all:?}");
+    let scoped = a.get("/admin/v1/audit?limit=1000", "tenant-b-token").await;
+    assert_eq!(scoped.status, 200, "{}", scoped.text());
+    let targets: Vec<String> = scoped.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["target"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!targets.is_empty());
+    assert!(
+        targets.iter().all(|t| t.rsplit('/').next() == Some("beta")),
+        "{targets:?}"
+    );
 }
 
 #[tokio::test]
@@ -624,6 +651,60 @@ async fn redeliver_sends_a_delivered_event_again_and_is_audited() {
     assert_eq!(audit[0]["target"], format!("{id}/ledger"));
 }
 
+/// Checks `value` against an OpenAPI 3.0 `schema` of `doc`: `$ref`s,
+/// object types with their required properties, arrays, `nullable`,
+/// scalar types and enums. Enough to catch a field the document promises
+/// and the server does not send, or one of another type.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap();
+        return conforms(doc, &doc["components"]["schemas"][name], value, at);
+    }
+    if value.is_null() {
+        assert!(
+            schema["nullable"] == true || schema.get("type").is_none(),
+            "{at}: null where the document says {schema}"
+        );
+        return;
+    }
+    if let Some(options) = schema["enum"].as_array() {
+        assert!(options.contains(value), "{at}: {value} not in {options:?}");
+    }
+    match schema["type"].as_str() {
+        Some("object") => {
+            let obj = value
+                .as_object()
+                .unwrap_or_else(|| panic!("{at}: not an object: {value}"));
+            for key in schema["required"].as_array().into_iter().flatten() {
+                let key = key.as_str().unwrap();
+                assert!(obj.contains_key(key), "{at}: no `{key}` in {value}");
+            }
+            for (key, sub) in schema["properties"].as_object().into_iter().flatten() {
+                if let Some(v) = obj.get(key) {
+                    conforms(doc, sub, v, &format!("{at}.{key}"));
+                }
+            }
+        }
+        Some("array") => {
+            for (i, item) in value
+                .as_array()
+                .unwrap_or_else(|| panic!("{at}: not an array"))
+                .iter()
+                .enumerate()
+            {
+                conforms(doc, &schema["items"], item, &format!("{at}[{i}]"));
+            }
+        }
+        Some("string") => assert!(value.is_string(), "{at}: not a string: {value}"),
+        Some("integer") => assert!(
+            value.is_u64() || value.is_i64(),
+            "{at}: not an integer: {value}"
+        ),
+        Some("boolean") => assert!(value.is_boolean(), "{at}: not a boolean: {value}"),
+        _ => {}
+    }
+}
+
 #[tokio::test]
 async fn every_route_in_the_openapi_document_exists_and_answers() {
     let a = Admin::start().await;
@@ -645,6 +726,7 @@ async fn every_route_in_the_openapi_document_exists_and_answers() {
                 p if p.ends_with("/replay") => Some(json!({"event_ids": [], "dry_run": true})),
                 _ => Some(json!({})),
             };
+            let op = &ops[method.as_str()];
             let method: Method = method.to_uppercase().parse().unwrap();
             let r = a
                 .call(method.clone(), &concrete, Some("admin-token-1"), body)
@@ -655,6 +737,12 @@ async fn every_route_in_the_openapi_document_exists_and_answers() {
                 r.status,
                 r.text()
             );
+            // The answer has the shape the document declares for it.
+            let declared =
+                &op["responses"][r.status.to_string()]["content"]["application/json"]["schema"];
+            if !declared.is_null() {
+                conforms(&doc, declared, &r.json(), &format!("{method} {concrete}"));
+            }
         }
     }
     let _ = &a.redis;
