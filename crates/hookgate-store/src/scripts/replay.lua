@@ -7,7 +7,9 @@
 -- ARGV[1] now (ms), ARGV[2] retention (ms), ARGV[3] source key base,
 -- ARGV[4] subscription id, then pairs: event id, due (ms).
 -- Returns the number replayed. An entry no longer dead (already replayed)
--- is skipped: replay is idempotent.
+-- is skipped: replay is idempotent. So is one whose event has outlived its
+-- retention: nothing is left to send (it stays a dead letter, "expired";
+-- before, it was counted as replayed and dead-lettered again at once).
 local now = ARGV[1]
 local retention = ARGV[2]
 local base = ARGV[3]
@@ -15,7 +17,7 @@ local sub = ARGV[4]
 local n = 0
 for i = 5, #ARGV, 2 do
   local id = ARGV[i]
-  if redis.call('ZREM', KEYS[2], id) == 1 then
+  if redis.call('EXISTS', base .. 'e:' .. id) == 1 and redis.call('ZREM', KEYS[2], id) == 1 then
     local dk = base .. 'x:' .. id .. ':' .. sub
     redis.call('HSET', dk, 'st', 'pending', 'n', 0, 'first', now, 'rc', 0, 'reason', '', 'replayed_at', now)
     redis.call('HDEL', dk, 'dead_at', 'done_at')

@@ -30,6 +30,13 @@ async fn claim(
         .expect("route claim")
 }
 
+/// One due delivery of `sub`, when several are queued.
+async fn claim_one_of(store: &Store, sub: &str) -> ClaimedDelivery {
+    let mut claim = claim(store, sub, 1, LONG_LEASE).await;
+    assert_eq!(claim.deliveries.len(), 1, "{claim:?}");
+    claim.deliveries.remove(0)
+}
+
 async fn claim_one(store: &Store, sub: &str, lease: Duration) -> ClaimedDelivery {
     let mut claim = claim(store, sub, 10, lease).await;
     assert_eq!(
@@ -325,6 +332,32 @@ async fn an_event_sent_again_after_its_dedup_window_is_delivered_again() {
         zmembers(&mut c, &key("dlq:", "audit")).await.is_empty(),
         "the re-armed delivery left the dead letters"
     );
+}
+
+#[tokio::test]
+async fn a_dead_letter_whose_event_expired_is_not_replayed() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let kept = ingest_and_fan_out(&store, "stripe", "evt_kept", &["ledger"]).await;
+    let gone = ingest_and_fan_out(&store, "stripe", "evt_gone", &["ledger"]).await;
+    for _ in 0..2 {
+        let d = claim_one_of(&store, "ledger").await;
+        let dead = Finish::Dead {
+            reason: "status 410".to_owned(),
+        };
+        assert!(finish(&store, &d, 1, dead, Some(410)).await);
+    }
+    // The event outlives its retention (its hash expires first).
+    let _: i64 = raw(&mut c, &["DEL", &key("e:", gone.id.as_str())]).await;
+    let ids = [kept.id.clone(), gone.id.clone()];
+    let replayed = bounded(store.replay("stripe", "ledger", &ids, Duration::ZERO, 0, RETENTION))
+        .await
+        .unwrap();
+    assert_eq!(replayed, 1, "only the one with an event to send");
+    let dlq = zmembers(&mut c, &key("dlq:", "ledger")).await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].0, gone.id.as_str(), "the expired one stays dead");
 }
 
 #[tokio::test]
