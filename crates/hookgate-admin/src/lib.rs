@@ -262,10 +262,13 @@ impl Admin {
         req: Request<Incoming>,
         request_id: &str,
     ) -> Result<Response<Body>, ApiError> {
-        let authorization = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+        // Exactly one header: with two, which one holds is a proxy's
+        // accident, so neither does.
+        let mut sent = req.headers().get_all(header::AUTHORIZATION).iter();
+        let authorization = match (sent.next(), sent.next()) {
+            (Some(v), None) => v.to_str().ok(),
+            _ => None,
+        };
         let caller = auth::authenticate(&self.config.admin.tokens, authorization)
             .ok_or_else(ApiError::unauthorized)?;
         let call = Call {

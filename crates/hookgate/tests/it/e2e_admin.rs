@@ -908,3 +908,26 @@ async fn bad_bodies_are_refused_and_change_nothing() {
     }
     assert!(a.audit().await.is_empty(), "a refused call is not audited");
 }
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused() {
+    // Which of two a proxy lets through is an accident: neither counts.
+    let a = Admin::start().await;
+    let url = format!("{}/admin/v1/audit", a.base);
+    let r = a
+        .client
+        .request(
+            Method::GET,
+            &url,
+            &[
+                ("authorization", "Bearer admin-token-1"),
+                ("authorization", "Bearer viewer-token-1"),
+            ],
+            String::new(),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = a.get("/admin/v1/audit", "admin-token-1").await;
+    assert_eq!(r.status, 200, "one header is fine");
+}
