@@ -12,6 +12,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// The methods a 405's route takes (its `Allow` header).
+    allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "invalid_request",
             message: message.into(),
+            allow: None,
         }
     }
     /// 408: the body did not arrive in time.
@@ -29,6 +32,7 @@ impl ApiError {
             status: StatusCode::REQUEST_TIMEOUT,
             code: "request_timeout",
             message: "request body not received in time".to_owned(),
+            allow: None,
         }
     }
     /// 413: the body is larger than the admin API reads.
@@ -37,6 +41,7 @@ impl ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "payload_too_large",
             message: format!("request body larger than {limit}"),
+            allow: None,
         }
     }
     /// 409: the request is well formed but the state refuses it.
@@ -45,6 +50,7 @@ impl ApiError {
             status: StatusCode::CONFLICT,
             code,
             message: message.into(),
+            allow: None,
         }
     }
     /// 401.
@@ -53,6 +59,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
             message: "missing or invalid bearer token (Authorization: Bearer <token>)".into(),
+            allow: None,
         }
     }
     /// 403.
@@ -61,6 +68,7 @@ impl ApiError {
             status: StatusCode::FORBIDDEN,
             code: "forbidden",
             message: message.into(),
+            allow: None,
         }
     }
     /// 404.
@@ -69,14 +77,16 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: message.into(),
+            allow: None,
         }
     }
-    /// 405.
-    pub fn method_not_allowed() -> Self {
+    /// 405, naming the methods the route takes (`Allow`).
+    pub fn method_not_allowed(allow: &'static str) -> Self {
         ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
             code: "method_not_allowed",
-            message: "method not allowed on this route".into(),
+            message: format!("method not allowed on this route (it takes {allow})"),
+            allow: Some(allow),
         }
     }
 
@@ -89,6 +99,10 @@ impl ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(allow) = self.allow {
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
@@ -113,6 +127,7 @@ impl From<StoreError> for ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "store_unavailable",
             message: "the store is unavailable; try again".into(),
+            allow: None,
         }
     }
 }

@@ -200,7 +200,7 @@ impl Admin {
         match path.as_str() {
             "/healthz" | "/readyz" | "/metrics" | "/admin/v1/openapi.json" => {
                 if req.method() != Method::GET && req.method() != Method::HEAD {
-                    return ApiError::method_not_allowed().into_response();
+                    return ApiError::method_not_allowed("GET, HEAD").into_response();
                 }
                 self.unauthenticated(&path).await
             }
@@ -313,13 +313,13 @@ impl Admin {
                 | ["audit"]
                 | ["subscriptions", _, "dead-letters"],
                 _,
-            )
-            | (
+            ) => Err(ApiError::method_not_allowed("GET")),
+            (
                 ["events", _, "redeliver"]
                 | ["subscriptions", _, "pause" | "resume"]
                 | ["subscriptions", _, "dead-letters", "replay"],
                 _,
-            ) => Err(ApiError::method_not_allowed()),
+            ) => Err(ApiError::method_not_allowed("POST")),
             _ => Err(ApiError::not_found("no such route")),
         }
     }

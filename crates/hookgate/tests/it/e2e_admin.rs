@@ -931,3 +931,21 @@ async fn two_authorization_headers_are_refused() {
     let r = a.get("/admin/v1/audit", "admin-token-1").await;
     assert_eq!(r.status, 200, "one header is fine");
 }
+
+#[tokio::test]
+async fn a_wrong_method_is_405_naming_the_allowed_ones() {
+    let a = Admin::start().await;
+    for (method, path, allow) in [
+        (Method::DELETE, "/admin/v1/audit", "GET"),
+        (Method::GET, "/admin/v1/subscriptions/ledger/pause", "POST"),
+        (Method::PUT, "/admin/v1/events", "GET"),
+        (Method::POST, "/healthz", "GET, HEAD"),
+    ] {
+        let r = a
+            .call(method.clone(), path, Some("admin-token-1"), None)
+            .await;
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(r.json()["error"], "method_not_allowed");
+    }
+}
