@@ -5,7 +5,7 @@
 //! (503).
 
 use crate::error::ApiError;
-use hookgate_core::time::parse_rfc3339_ms;
+use hookgate_core::time::parse_rfc3339_ns;
 use std::collections::HashMap;
 
 /// Default and largest page size.
@@ -91,13 +91,22 @@ fn restore_offset_plus(value: &str) -> String {
 }
 
 /// Parses an optional RFC 3339 time.
+///
+/// Stored times are whole milliseconds and both bounds are inclusive: a
+/// `since` with digits below the millisecond rounds up, an `until` rounds
+/// down, so `since=…14.5015Z` does not admit a time of `…14.501Z`.
 pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
-    match value {
-        None => Ok(None),
-        Some(s) => parse_rfc3339_ms(s)
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_request(format!("{name} must be an RFC 3339 time"))),
-    }
+    let Some(s) = value else { return Ok(None) };
+    let ns = parse_rfc3339_ns(s)
+        .ok_or_else(|| ApiError::bad_request(format!("{name} must be an RFC 3339 time")))?;
+    let ms = if name == "since" {
+        ns.div_euclid(1_000_000) + i128::from(ns.rem_euclid(1_000_000) != 0)
+    } else {
+        ns.div_euclid(1_000_000)
+    };
+    i64::try_from(ms)
+        .map(Some)
+        .map_err(|_| ApiError::bad_request(format!("{name} is out of range")))
 }
 
 /// A position in a list merged over sources: (time ms, source index, id).
@@ -270,6 +279,20 @@ mod tests {
         ] {
             assert!(SubscriptionCursor::decode(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn sub_millisecond_bounds_round_inward() {
+        // Stored times are whole ms; both bounds are inclusive.
+        let t = |name, v| parse_time(name, Some(v)).unwrap().unwrap();
+        let base = t("until", "2026-11-24T05:51:14.501Z");
+        assert_eq!(t("since", "2026-11-24T05:51:14.5015Z"), base + 1);
+        assert_eq!(t("until", "2026-11-24T05:51:14.5015Z"), base);
+        assert_eq!(t("since", "2026-11-24T05:51:14.501Z"), base);
+        assert_eq!(t("since", "2026-11-24T05:51:14.501000000Z"), base);
+        // Before 1970 too (rounding is toward the bound's inside).
+        assert_eq!(t("since", "1969-12-31T23:59:59.9995Z"), 0);
+        assert_eq!(t("until", "1969-12-31T23:59:59.9995Z"), -1);
     }
 
     #[test]

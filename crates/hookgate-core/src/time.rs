@@ -36,6 +36,13 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     i64::try_from(dt.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
+/// Parses an RFC 3339 time to unix nanoseconds (no precision lost).
+pub fn parse_rfc3339_ns(s: &str) -> Option<i128> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .map(|dt| dt.unix_timestamp_nanos())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
