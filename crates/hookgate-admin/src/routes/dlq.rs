@@ -23,6 +23,11 @@ const MAX_IDS: usize = 10_000;
 /// operator repeats the call for the rest (oldest first each time).
 const MAX_FILTER_MATCHES: usize = 100_000;
 
+/// A filter value, unless absent or empty.
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
 /// A compiled filter.
 struct Matcher {
     ty: Option<Pattern>,
@@ -34,17 +39,20 @@ struct Matcher {
 
 impl Matcher {
     fn new(f: &DeadLetterFilter, call: &Call<'_>) -> Result<Self, ApiError> {
-        if let Some(s) = &f.source
-            && !call.admin.config.sources.iter().any(|x| &x.id == s)
+        if let Some(s) = f.source.as_deref().filter(|s| !s.is_empty())
+            && !call.admin.config.sources.iter().any(|x| x.id == s)
         {
             return Err(ApiError::bad_request(format!("no source {s:?}")));
         }
+        // An empty value is no filter, as an empty query parameter is:
+        // a replay filter copied from the list's parameters matches what
+        // the list showed.
         Ok(Matcher {
-            ty: f.ty.as_deref().map(Pattern::new),
-            reason: f.reason.clone(),
-            source: f.source.clone(),
-            since: parse_time("since", f.since.as_deref())?.unwrap_or(0),
-            until: parse_time("until", f.until.as_deref())?.unwrap_or(i64::MAX),
+            ty: given(&f.ty).map(Pattern::new),
+            reason: given(&f.reason).map(str::to_owned),
+            source: given(&f.source).map(str::to_owned),
+            since: parse_time("since", given(&f.since))?.unwrap_or(0),
+            until: parse_time("until", given(&f.until))?.unwrap_or(i64::MAX),
         })
     }
 

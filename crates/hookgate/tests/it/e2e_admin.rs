@@ -949,3 +949,40 @@ async fn a_wrong_method_is_405_naming_the_allowed_ones() {
         assert_eq!(r.json()["error"], "method_not_allowed");
     }
 }
+
+#[tokio::test]
+async fn an_empty_filter_value_is_no_filter_in_the_list_and_in_replay() {
+    let a = Admin::start().await;
+    a.receiver.set_default(Reply::Status(400));
+    a.stripe("evt_empty_filter_1").await;
+    a.receiver.wait_for(1, Duration::from_secs(10)).await;
+    hookgate_testkit::wait::assert_eventually(
+        "dead letter recorded",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async { a.dead_count("ledger").await == 1 },
+    )
+    .await;
+    let listed = a
+        .get(
+            "/admin/v1/subscriptions/ledger/dead-letters?type=&reason=&source=",
+            "viewer-token-1",
+        )
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    assert_eq!(listed.json()["items"].as_array().unwrap().len(), 1);
+    for filter in [
+        json!({}),
+        json!({"type": "", "reason": "", "source": "", "since": "", "until": ""}),
+    ] {
+        let r = a
+            .post(
+                "/admin/v1/subscriptions/ledger/dead-letters/replay",
+                "operator-token-1",
+                json!({"filter": filter, "dry_run": true}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{filter}: {}", r.text());
+        assert_eq!(r.json(), json!({"matched": 1, "replayed": 0}), "{filter}");
+    }
+}
