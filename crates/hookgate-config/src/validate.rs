@@ -664,18 +664,36 @@ fn log(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> LogConfig {
     }
 }
 
-/// Every subscription is a route of every source, all served by the
-/// source's pool: with fewer `workers` than the routes' `max_in_flight`
-/// together, one stuck subscriber can hold pool capacity the others need.
-/// Allowed (a deliberate cap), but said.
+/// A source's routes are served by its pool: with fewer `workers` than the
+/// `max_in_flight` of the subscriptions its events can reach, together,
+/// one stuck subscriber can hold pool capacity the others need. Allowed (a
+/// deliberate cap), but said. A subscription none of whose patterns can
+/// match the source's types (`{source}.…`, or a `[sources.types]` value)
+/// never takes its workers and is not counted.
 fn check_pool_sizes(
     ctx: &mut Ctx<'_>,
     sources: &[crate::SourceConfig],
     subscriptions: &[crate::SubscriptionConfig],
 ) {
-    let wanted: usize = subscriptions.iter().map(|s| s.max_in_flight).sum();
+    use hookgate_core::glob::Pattern;
+    let patterns: Vec<Vec<Pattern>> = subscriptions
+        .iter()
+        .map(|s| s.events.iter().map(|p| Pattern::new(p)).collect())
+        .collect();
     for src in sources {
-        if subscriptions.len() > 1 && src.workers < wanted {
+        let prefix = format!("{}.", src.id);
+        let reached: Vec<&crate::SubscriptionConfig> = subscriptions
+            .iter()
+            .zip(&patterns)
+            .filter(|(_, pats)| {
+                pats.iter().any(|p| {
+                    p.may_match_prefix(&prefix) || src.types.values().any(|t| p.matches(t))
+                })
+            })
+            .map(|(s, _)| s)
+            .collect();
+        let wanted: usize = reached.iter().map(|s| s.max_in_flight).sum();
+        if reached.len() > 1 && src.workers < wanted {
             ctx.warn(
                 None,
                 &format!("sources.{}.workers", src.id),

@@ -41,11 +41,46 @@ impl Pattern {
         }
         tail.len() >= last.len() && tail.ends_with(last.as_str())
     }
+
+    /// Whether some type starting with `prefix` (and going on with anything)
+    /// matches: the pattern's text before its first `*` agrees with
+    /// `prefix` as far as both go (an exact pattern must itself start with
+    /// `prefix`). For config checks: which sources' events can reach a
+    /// subscription.
+    pub fn may_match_prefix(&self, prefix: &str) -> bool {
+        let first = &self.parts[0];
+        if self.exact {
+            first.starts_with(prefix)
+        } else {
+            first.starts_with(prefix) || prefix.starts_with(first.as_str())
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::Pattern;
+
+    #[test]
+    fn prefixes_a_pattern_may_match() {
+        for (pattern, prefix, expected) in [
+            ("*", "stripe.", true),
+            ("stripe.*", "stripe.", true),
+            ("stripe.charge.*", "stripe.", true),
+            ("str*", "stripe.", true),
+            ("adyen.*", "stripe.", false),
+            ("*.created", "stripe.", true),
+            ("stripe.charge.succeeded", "stripe.", true),
+            ("payment.succeeded", "stripe.", false),
+            ("stripe", "stripe.", false),
+        ] {
+            assert_eq!(
+                Pattern::new(pattern).may_match_prefix(prefix),
+                expected,
+                "{pattern} / {prefix}"
+            );
+        }
+    }
 
     #[test]
     fn table() {

@@ -799,3 +799,33 @@ fn header_limits_have_bounds() {
         "[server]\nmax_headers = 1\nmax_header_bytes = 8192\n{MINIMAL}"
     ));
 }
+
+#[test]
+fn the_pool_size_warning_counts_only_subscriptions_a_source_can_reach() {
+    // `other` wants adyen's events only: it never takes stripe's workers.
+    let text = MINIMAL.replace("scheme = \"stripe\"", "scheme = \"stripe\"\nworkers = 20")
+        + r#"
+[[subscriptions]]
+id = "other"
+url = "http://127.0.0.1:7002/events"
+events = ["adyen.*"]
+secret = { value = "whsec_aGVsbG8=" }
+"#;
+    let c = ok(&text);
+    assert!(
+        c.warnings.iter().all(|w| !w.key.ends_with("workers")),
+        "{:?}",
+        c.warnings
+    );
+    // A mapped type brings it back in: 20 < 16 + 16.
+    let mapped = text.replace(
+        "workers = 20",
+        "workers = 20\n[sources.types]\n\"charge.succeeded\" = \"adyen.like\"",
+    );
+    let c = ok(&mapped);
+    assert!(
+        c.warnings.iter().any(|w| w.key == "sources.src.workers"),
+        "{:?}",
+        c.warnings
+    );
+}
