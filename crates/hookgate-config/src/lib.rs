@@ -43,6 +43,7 @@ mod duration;
 pub mod env;
 mod error;
 pub mod model;
+pub mod pem;
 mod raw;
 mod secret_ref;
 mod source;

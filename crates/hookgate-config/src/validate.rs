@@ -14,6 +14,7 @@
 use crate::duration::{self, Zero, duration};
 use crate::env::{self, override_value};
 use crate::model::*;
+use crate::pem::PemKind;
 use crate::raw::{Ctx, Field, Fields, parse_socket_addr};
 use crate::secret_ref;
 use crate::{source, subscription};
@@ -506,47 +507,23 @@ fn existing_file(c: &mut Ctx<'_>, f: &Field<'_>) -> Option<std::path::PathBuf> {
 }
 
 /// A path key naming PEM certificates (CA roots, a client certificate):
-/// an existing file with at least one certificate, all valid PEM, as the
-/// gateway reads it at start, so check-config refuses what `serve` would.
-/// The file's contents are never quoted.
+/// an existing file read as the store and the delivery client read it
+/// ([`crate::pem`]), so check-config refuses what `serve` would.
 fn certificates_file(c: &mut Ctx<'_>, f: &Field<'_>) -> Option<std::path::PathBuf> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let (full, pem) = read_file(c, f)?;
-    let mut found = 0;
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        if cert.is_err() {
-            c.error_at(f, format!("{}: not valid PEM", full.display()));
-            return None;
-        }
-        found += 1;
-    }
-    if found == 0 {
-        c.error_at(f, format!("{}: no PEM certificate in it", full.display()));
-        return None;
-    }
-    Some(full)
+    pem_file(c, f, PemKind::Certificates)
 }
 
 /// A path key naming a PEM private key, checked like [`certificates_file`].
 fn key_file(c: &mut Ctx<'_>, f: &Field<'_>) -> Option<std::path::PathBuf> {
-    use rustls_pki_types::PrivateKeyDer;
-    use rustls_pki_types::pem::PemObject;
-    let (full, pem) = read_file(c, f)?;
-    if PrivateKeyDer::from_pem_slice(&pem).is_err() {
-        c.error_at(f, format!("{}: no PEM private key in it", full.display()));
-        return None;
-    }
-    Some(full)
+    pem_file(c, f, PemKind::Key)
 }
 
-/// An existing file's path and bytes.
-fn read_file(c: &mut Ctx<'_>, f: &Field<'_>) -> Option<(std::path::PathBuf, Vec<u8>)> {
+fn pem_file(c: &mut Ctx<'_>, f: &Field<'_>, kind: PemKind) -> Option<std::path::PathBuf> {
     let full = existing_file(c, f)?;
-    match std::fs::read(&full) {
-        Ok(bytes) => Some((full, bytes)),
-        Err(e) => {
-            c.error_at(f, format!("cannot read {}: {e}", full.display()));
+    match crate::pem::read(&full, kind) {
+        Ok(_) => Some(full),
+        Err(message) => {
+            c.error_at(f, message);
             None
         }
     }

@@ -29,21 +29,14 @@ pub fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String
         let _ = roots.add(cert);
     }
     if let Some(path) = ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("delivery.ca_file {}: {e}", path.display()))?;
-        let mut added = 0;
-        for cert in certs {
+        // Read as check-config reads it: valid PEM, one certificate at least.
+        let pem = hookgate_config::pem::read(path, hookgate_config::pem::PemKind::Certificates)
+            .map_err(|why| format!("delivery.ca_file {why}"))?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
             let cert = cert.map_err(|e| format!("delivery.ca_file {}: {e}", path.display()))?;
             roots
                 .add(cert)
                 .map_err(|e| format!("delivery.ca_file {}: {e}", path.display()))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(format!(
-                "delivery.ca_file {}: no PEM certificate in it",
-                path.display()
-            ));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());

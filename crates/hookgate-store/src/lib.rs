@@ -68,6 +68,7 @@ pub use records::{AttemptRecord, DeliveryRecord, DeliveryStatus, StoredEvent};
 
 use conn::{Conn, Pool};
 use hookgate_config::StoreConfig;
+use hookgate_config::pem::PemKind;
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
 use redis::{Script, Value};
@@ -142,39 +143,12 @@ pub enum Finish {
     Release,
 }
 
-/// What a PEM file of `[store]` must hold.
-enum PemKind {
-    Certificates,
-    Key,
-}
-
-/// A PEM file of `[store]` (`key` names it in errors), checked here: the
-/// client would take a file without certificates as an empty trust store
-/// and fail every call later with a less helpful error. A key's bytes are
-/// never quoted.
+/// A PEM file of `[store]` (`key` names it in errors), read as check-config
+/// reads it: the client would take a file without certificates as an empty
+/// trust store and fail every call later with a less helpful error.
 fn read_pem(path: &std::path::Path, key: &str, kind: PemKind) -> Result<Vec<u8>, StoreError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let bad = |why: &str| StoreError::Protocol(format!("store.{key} {}: {why}", path.display()));
-    let pem = std::fs::read(path).map_err(|e| bad(&e.to_string()))?;
-    let found = match kind {
-        PemKind::Certificates => {
-            let mut n = 0;
-            for cert in CertificateDer::pem_slice_iter(&pem) {
-                cert.map_err(|_| bad("not valid PEM"))?;
-                n += 1;
-            }
-            n > 0
-        }
-        PemKind::Key => PrivateKeyDer::from_pem_slice(&pem).is_ok(),
-    };
-    if !found {
-        return Err(bad(match kind {
-            PemKind::Certificates => "no PEM certificate in it",
-            PemKind::Key => "no PEM private key in it",
-        }));
-    }
-    Ok(pem)
+    hookgate_config::pem::read(path, kind)
+        .map_err(|why| StoreError::Protocol(format!("store.{key} {why}")))
 }
 
 /// Counts a failed store call as its caller saw it.
