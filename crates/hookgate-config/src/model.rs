@@ -51,7 +51,8 @@ pub struct ServerConfig {
     /// is a 431.
     pub max_headers: usize,
     /// `max_header_bytes`: size of the request line and headers together,
-    /// default 64 KiB; more is a 431.
+    /// default 64 KiB, 8 KiB..400 KiB (a head must fit in hyper's read
+    /// buffer); more is a 431.
     pub max_header_bytes: usize,
     /// `shutdown_grace`: how long in-flight work gets on SIGTERM, default `10s`.
     pub shutdown_grace: Duration,

@@ -258,9 +258,11 @@ fn server(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> ServerConfig {
         .unwrap_or(Duration::from_secs(10)),
         max_headers: opt(ctx, t, "max_headers", |c, f| c.uint(f, 1, 10_000))
             .map_or(100, |n| n as usize),
-        // hyper's read buffer is at least 8 KiB: a lower limit would not hold.
+        // Within hyper's read buffer (8 KiB at least, about 408 KiB at
+        // most): a head must fit in it whatever this says, so a larger
+        // limit would be a promise the listener cannot keep.
         max_header_bytes: opt(ctx, t, "max_header_bytes", |c, f| {
-            c.uint(f, 8192, 16 * 1024 * 1024)
+            c.uint(f, 8192, 400 * 1024)
         })
         .map_or(64 * 1024, |n| n as usize),
         shutdown_grace: opt(ctx, t, "shutdown_grace", |c, f| {

@@ -789,6 +789,7 @@ fn header_limits_have_bounds() {
         ("max_headers", "0"),
         ("max_headers", "10001"),
         ("max_header_bytes", "4096"),
+        ("max_header_bytes", "409601"),
         ("max_header_bytes", "\"64k\""),
     ] {
         let text = format!("[server]\n{key} = {bad}\n{MINIMAL}");
@@ -796,8 +797,9 @@ fn header_limits_have_bounds() {
         assert_eq!(e.line, Some(2), "{key} = {bad}");
     }
     ok(&format!(
-        "[server]\nmax_headers = 1\nmax_header_bytes = 8192\n{MINIMAL}"
+        "[server]\nmax_headers = 1\nmax_header_bytes = 409600\n{MINIMAL}"
     ));
+    ok(&format!("[server]\nmax_header_bytes = 8192\n{MINIMAL}"));
 }
 
 #[test]
