@@ -54,13 +54,23 @@ async fn finish(
     how: Finish,
     code: Option<u16>,
 ) -> bool {
+    finish_on(store, "ledger", d, n, how, code).await
+}
+
+/// [`finish`] on the route of subscription `sub`.
+async fn finish_on(
+    store: &Store,
+    sub: &str,
+    d: &ClaimedDelivery,
+    n: u32,
+    how: Finish,
+    code: Option<u16>,
+) -> bool {
     let record = attempt(n, code, code.is_none().then_some("connect refused"));
     let record = (how != Finish::Release).then_some(&record);
-    bounded(store.route_finish(
-        "stripe", "ledger", &d.id, d.lease, n, &how, record, RETENTION,
-    ))
-    .await
-    .expect("route finish")
+    bounded(store.route_finish("stripe", sub, &d.id, d.lease, n, &how, record, RETENTION))
+        .await
+        .expect("route finish")
 }
 
 // === fan-out ===
@@ -259,21 +269,7 @@ async fn an_event_sent_again_after_its_dedup_window_is_delivered_again() {
     let dead = Finish::Dead {
         reason: "status 410".to_owned(),
     };
-    let gone = attempt(1, Some(410), None);
-    assert!(
-        bounded(store.route_finish(
-            "stripe",
-            "audit",
-            &d.id,
-            d.lease,
-            1,
-            &dead,
-            Some(&gone),
-            RETENTION
-        ))
-        .await
-        .unwrap()
-    );
+    assert!(finish_on(&store, "audit", &d, 1, dead, Some(410)).await);
 
     // A same-ingest commit again (an older worker racing during an
     // upgrade put the event back in the queue): records as new as the
