@@ -122,6 +122,8 @@ async fn serve(
     config: hookgate_config::Config,
     delivery_runtime: tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
+    // Before any listener or connection exists.
+    let open_files = raise_open_files_limit();
     // Real histograms (not summaries), so dashboards can aggregate
     // quantiles across instances.
     const BUCKETS: &[f64] = &[
@@ -249,7 +251,6 @@ async fn serve(
         front.clone(),
         opts,
     ));
-    let open_files = raise_open_files_limit();
     tracing::info!(
         request_id = crate::logging::boot_id(),
         ingest = %config.server.listen,
