@@ -1,29 +1,35 @@
-//! The ingest script's round trip to Redis (SPEC §2 step 6): the write a
+//! The store's ingest write (atomic dedup + durable enqueue): what a
 //! provider waits for before its 2xx, and with the CPU benches the rest of
-//! an ingest's cost. Unlike them this one does I/O: it starts a private
-//! `redis-server` on a free loopback port (never 6379), so the numbers are
-//! loopback plus script time on this machine, with Redis sharing its cores.
+//! an ingest's cost. Unlike them this one does I/O, on both backends:
+//!
+//! - `store/sqlite/...`: the embedded store on a file in a temp dir (WAL,
+//!   `synchronous = FULL`: every ingest waits for its fsync);
+//! - `store/redis/...`: a private `redis-server` on a free loopback port
+//!   (never 6379, persistence off), so loopback plus script time, with
+//!   Redis sharing the cores.
 //!
 //! Three shapes: one new 1 KiB event; the same event again (the dedup
-//! path, nothing written); and 64 concurrent callers, which the group commit
-//! (`hookgate-store`'s `batch.rs`) folds into fewer script calls. Every reply
-//! is checked, so a broken dedup fails loudly instead of timing the wrong
-//! path. Ids are derived before the clock starts; only `Store::ingest` is
-//! timed. Redis is not flushed: a run stores a few hundred thousand events.
+//! path, nothing written); and 64 concurrent callers, which group commit
+//! folds into fewer transactions (SQLite) or script calls (Redis). Every
+//! reply is checked, so a broken dedup fails loudly instead of timing the
+//! wrong path. Ids are derived before the clock starts; only
+//! `Store::ingest` is timed. Nothing is flushed between samples: a run
+//! stores a few hundred thousand events.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::future::join_all;
-use hookgate_config::StoreConfig;
+use hookgate_config::{
+    RedisStoreConfig, SqliteStoreConfig, StoreBackend, StoreConfig, StoreTopology,
+};
 use hookgate_core::event::NormalizedEvent;
 use hookgate_core::{EventId, Secret, idempotency_key};
-use hookgate_store::{NewEvent, Store};
+use hookgate_store::{NewEvent, Settings, Store};
 use hookgate_testkit::RedisServer;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
 const SOURCE: &str = "stripe";
 const DEDUP: Duration = Duration::from_secs(7 * 24 * 3600);
-const RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 const CONCURRENT: usize = 64;
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -79,31 +85,43 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    // The gateway's defaults (`store_timeout = 2s`, Redis `pool_size = 16`).
+    let timeout = Duration::from_secs(2);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = StoreConfig {
+        timeout,
+        backend: StoreBackend::Sqlite(SqliteStoreConfig {
+            path: dir.path().join("hookgate.db"),
+        }),
+    };
+    bench_store(c, &rt, "sqlite", &sqlite);
     // Killed when dropped, at the end of the run.
     let redis = rt.block_on(RedisServer::start());
-    // The gateway's defaults (`store_timeout = 2s`, `pool_size = 16`).
-    let cfg = StoreConfig {
-        url: Secret::new(redis.url()),
-        timeout: Duration::from_secs(2),
-        allow_eviction: false,
-        pool_size: 16,
-        key_prefix: "hg".to_owned(),
-        topology: hookgate_config::StoreTopology::Single,
-        ca_file: None,
-        client_tls: None,
+    let redis_cfg = StoreConfig {
+        timeout,
+        backend: StoreBackend::Redis(RedisStoreConfig {
+            url: Secret::new(redis.url()),
+            allow_eviction: false,
+            pool_size: 16,
+            key_prefix: "hg".to_owned(),
+            topology: StoreTopology::Single,
+            ca_file: None,
+            client_tls: None,
+        }),
     };
+    bench_store(c, &rt, "redis", &redis_cfg);
+}
+
+fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, cfg: &StoreConfig) {
     let store = rt.block_on(async {
-        let store = Store::open(&cfg).expect("open store");
-        store
-            .check_eviction_policy()
-            .await
-            .expect("eviction policy check");
+        let store = Store::open(cfg, Settings::default()).expect("open store");
+        store.check().await.expect("store check");
         store
     });
     let ce = cloudevent(1024);
     let mut next = 0u64;
 
-    let mut group = c.benchmark_group("store");
+    let mut group = c.benchmark_group(format!("store/{name}"));
     group
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
@@ -114,11 +132,11 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let ids = fresh_ids(&mut next, iters as usize);
             let (store, ce) = (store.clone(), ce.clone());
-            on_runtime(&rt, async move {
+            on_runtime(rt, async move {
                 let start = Instant::now();
                 for id in &ids {
                     let stored = store
-                        .ingest(SOURCE, &[event(id, &ce)], DEDUP, RETENTION)
+                        .ingest(SOURCE, DEDUP, &[event(id, &ce)])
                         .await
                         .expect("ingest");
                     assert_eq!(stored, [true], "a fresh id was taken for a duplicate");
@@ -130,16 +148,16 @@ fn bench(c: &mut Criterion) {
 
     // One event stored up front, then sent again and again.
     let dup = fresh_ids(&mut next, 1).remove(0);
-    let first = rt.block_on(store.ingest(SOURCE, &[event(&dup, &ce)], DEDUP, RETENTION));
+    let first = rt.block_on(store.ingest(SOURCE, DEDUP, &[event(&dup, &ce)]));
     assert_eq!(first.expect("ingest"), [true]);
     group.bench_function("ingest_duplicate", |b| {
         b.iter_custom(|iters| {
             let (store, ce, dup) = (store.clone(), ce.clone(), dup.clone());
-            on_runtime(&rt, async move {
+            on_runtime(rt, async move {
                 let start = Instant::now();
                 for _ in 0..iters {
                     let stored = store
-                        .ingest(SOURCE, &[event(&dup, &ce)], DEDUP, RETENTION)
+                        .ingest(SOURCE, DEDUP, &[event(&dup, &ce)])
                         .await
                         .expect("ingest");
                     assert_eq!(stored, [false], "a duplicate was stored again");
@@ -157,16 +175,12 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let ids = fresh_ids(&mut next, iters as usize * CONCURRENT);
             let (store, ce) = (store.clone(), ce.clone());
-            on_runtime(&rt, async move {
+            on_runtime(rt, async move {
                 let start = Instant::now();
                 for round in ids.chunks(CONCURRENT) {
                     let calls = round.iter().map(|id| {
                         let (store, ce) = (&store, &ce);
-                        async move {
-                            store
-                                .ingest(SOURCE, &[event(id, ce)], DEDUP, RETENTION)
-                                .await
-                        }
+                        async move { store.ingest(SOURCE, DEDUP, &[event(id, ce)]).await }
                     });
                     for stored in join_all(calls).await {
                         assert_eq!(stored.expect("ingest"), [true]);

@@ -222,23 +222,21 @@ impl Admin {
     async fn unauthenticated(&self, path: &str) -> Response<Body> {
         match path {
             "/healthz" => json(StatusCode::OK, &json!({ "status": "ok" })),
-            // Reachable, and taking writes: a Redis whose eviction policy
-            // the gateway refuses answers every ingest 503, so it is not
-            // ready either. Each probe checks the policy anew (one CONFIG
-            // GET), so a Redis switched to evicting while the gateway runs
-            // is refused from the next probe on, and a fix is seen too.
-            "/readyz" => match self.store.ping().await {
-                Ok(()) => match self.store.check_eviction_policy().await {
-                    Err(StoreError::EvictingPolicy(policy)) => json(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        &json!({ "status": "not_ready", "store": "evicting", "maxmemory_policy": policy }),
-                    ),
-                    Ok(_) => json(StatusCode::OK, &json!({ "status": "ready" })),
-                    Err(_) => json(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        &json!({ "status": "not_ready", "store": "unreachable" }),
-                    ),
-                },
+            // Taking writes: the embedded store commits a small probe; a
+            // Redis must be reachable and not evicting (each probe checks
+            // the policy anew, so a Redis switched to evicting while the
+            // gateway runs is refused from the next probe on, and a fix is
+            // seen too).
+            "/readyz" => match self.store.ready().await {
+                Ok(()) => json(StatusCode::OK, &json!({ "status": "ready" })),
+                Err(StoreError::EvictingPolicy(policy)) => json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({ "status": "not_ready", "store": "evicting", "maxmemory_policy": policy }),
+                ),
+                Err(StoreError::DiskFull) => json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({ "status": "not_ready", "store": "disk_full" }),
+                ),
                 Err(_) => json(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &json!({ "status": "not_ready", "store": "unreachable" }),
@@ -363,10 +361,6 @@ impl Admin {
             metrics::gauge!("hookgate_paused", "subscription" => label)
                 .set(if paused.contains(&sub.id) { 1.0 } else { 0.0 });
         }
-    }
-
-    pub(crate) fn retention(&self) -> Duration {
-        self.config.delivery.retention
     }
 }
 

@@ -6,7 +6,8 @@
 //! same trait resolves `{ env = "NAME" }` secrets.
 //!
 //! The `HOOKGATE_*` overrides are deliberately few: the values that change
-//! between deployments of the same file (listen addresses, store URL).
+//! between deployments of the same file (listen addresses, the store's
+//! backend, URL and path).
 
 use std::collections::HashMap;
 
@@ -16,6 +17,10 @@ pub const SERVER_LISTEN: &str = "HOOKGATE_SERVER_LISTEN";
 pub const ADMIN_LISTEN: &str = "HOOKGATE_ADMIN_LISTEN";
 /// Overrides `[store] url`.
 pub const STORE_URL: &str = "HOOKGATE_STORE_URL";
+/// Overrides `[store] backend` (`sqlite` or `redis`).
+pub const STORE_BACKEND: &str = "HOOKGATE_STORE_BACKEND";
+/// Overrides `[store] path` (relative to the working directory).
+pub const STORE_PATH: &str = "HOOKGATE_STORE_PATH";
 
 /// Where `HOOKGATE_*` overrides are read from. Tests pass a map; the binary
 /// passes [`ProcessEnv`]. Nothing here mutates the process environment.

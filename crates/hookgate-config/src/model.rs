@@ -98,14 +98,64 @@ pub enum Role {
     Admin,
 }
 
-/// `[store]`.
+/// `[store]`: which store backend holds the gateway's state, and the
+/// settings every backend shares.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
+    /// `store_timeout`: a store call fails after it, default `2s`.
+    pub timeout: Duration,
+    /// `backend` and its own keys.
+    pub backend: StoreBackend,
+}
+
+impl StoreConfig {
+    /// The Redis settings, when the backend is Redis.
+    pub fn redis(&self) -> Option<&RedisStoreConfig> {
+        match &self.backend {
+            StoreBackend::Redis(r) => Some(r),
+            StoreBackend::Sqlite(_) => None,
+        }
+    }
+
+    /// The SQLite settings, when the backend is SQLite.
+    pub fn sqlite(&self) -> Option<&SqliteStoreConfig> {
+        match &self.backend {
+            StoreBackend::Sqlite(s) => Some(s),
+            StoreBackend::Redis(_) => None,
+        }
+    }
+}
+
+/// `[store] backend`.
+#[derive(Debug, Clone)]
+pub enum StoreBackend {
+    /// `backend = "sqlite"`: the embedded store, one gateway process per
+    /// file. The default when `[store]` names no backend and no `url`.
+    Sqlite(SqliteStoreConfig),
+    /// `backend = "redis"`: one Redis or a Redis Cluster, shared by any
+    /// number of gateway instances. The default when a `url` is given.
+    Redis(RedisStoreConfig),
+}
+
+/// Default `[store] path` of the SQLite backend, relative to the config
+/// file's folder.
+pub const DEFAULT_SQLITE_PATH: &str = "data/hookgate.db";
+
+/// `[store]` keys of the SQLite backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteStoreConfig {
+    /// `path`, default `data/hookgate.db`: relative to the config file's
+    /// folder (to the working directory when it comes from
+    /// `HOOKGATE_STORE_PATH`). Its folder is created at start.
+    pub path: PathBuf,
+}
+
+/// `[store]` keys of the Redis backend.
+#[derive(Debug, Clone)]
+pub struct RedisStoreConfig {
     /// `url`, default `redis://127.0.0.1:6379`; env `HOOKGATE_STORE_URL`.
     /// Held as a secret because it may carry a password.
     pub url: Secret,
-    /// `store_timeout`: a store call fails after it, default `2s`.
-    pub timeout: Duration,
     /// `allow_eviction`: accept a Redis whose maxmemory-policy evicts, default false.
     pub allow_eviction: bool,
     /// `pool_size`: connections to the store, default 16.

@@ -46,6 +46,7 @@ const ADMIN_KEYS: &[&str] = &["listen", "tokens", "replay_rate"];
 const TOKEN_KEYS: &[&str] = &["name", "role", "sha256", "tenants"];
 const STORE_KEYS: &[&str] = &[
     "backend",
+    "path",
     "url",
     "store_timeout",
     "allow_eviction",
@@ -395,10 +396,96 @@ fn token_hash(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Secret> {
     }
 }
 
+/// `[store]` keys that only the Redis backend reads.
+const REDIS_ONLY_KEYS: &[&str] = &[
+    "url",
+    "allow_eviction",
+    "pool_size",
+    "key_prefix",
+    "cluster",
+    "ca_file",
+    "client_cert_file",
+    "client_key_file",
+];
+
 fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
-    if let Some(f) = t.and_then(|t| t.get("backend")) {
-        ctx.choice(&f, &["redis"]);
-    }
+    const BACKENDS: &[&str] = &["sqlite", "redis"];
+    let timeout = opt(ctx, t, "store_timeout", |c, f| {
+        duration(c, f, Zero::Refused)
+    })
+    .unwrap_or(Duration::from_secs(2));
+    // The backend: HOOKGATE_STORE_BACKEND, else the file's `backend`, else
+    // the embedded store when `[store]` is absent (or names only a `path`),
+    // else Redis: a `[store]` written before the SQLite backend existed
+    // meant Redis, and still does (backward compatible), as does a store
+    // URL from the environment.
+    let from_file = t
+        .and_then(|t| t.get("backend"))
+        .and_then(|f| ctx.choice(&f, BACKENDS));
+    let from_env = match override_value(ctx.env, env::STORE_BACKEND) {
+        Some(v) => match BACKENDS.iter().position(|b| *b == v) {
+            Some(i) => Some(i),
+            None => {
+                let var = env::STORE_BACKEND;
+                ctx.error(
+                    None,
+                    "store.backend",
+                    format!("environment variable {var}: expected \"sqlite\" or \"redis\""),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let redis_keys = t.is_some_and(|t| REDIS_ONLY_KEYS.iter().any(|k| t.get(k).is_some()));
+    let redis = match from_env.or(from_file) {
+        Some(i) => BACKENDS[i] == "redis",
+        None => {
+            override_value(ctx.env, env::STORE_URL).is_some()
+                || redis_keys
+                || t.is_some_and(|t| t.get("path").is_none())
+        }
+    };
+    let backend = if redis {
+        if let Some(f) = t.and_then(|t| t.get("path")) {
+            ctx.error_at(&f, "applies to backend = \"sqlite\" only");
+        }
+        StoreBackend::Redis(redis_store(ctx, t))
+    } else {
+        for key in REDIS_ONLY_KEYS {
+            if let Some(f) = t.and_then(|t| t.get(key)) {
+                ctx.error_at(&f, "applies to backend = \"redis\" only");
+            }
+        }
+        if override_value(ctx.env, env::STORE_URL).is_some() {
+            ctx.error(
+                None,
+                "store.url",
+                format!(
+                    "environment variable {} applies to backend = \"redis\" only",
+                    env::STORE_URL
+                ),
+            );
+        }
+        StoreBackend::Sqlite(sqlite_store(ctx, t))
+    };
+    StoreConfig { timeout, backend }
+}
+
+fn sqlite_store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> SqliteStoreConfig {
+    let from_file = opt(ctx, t, "path", |c, f| {
+        let p = c.nonempty_string(f)?;
+        Some(c.base_dir.join(p))
+    });
+    let path = match override_value(ctx.env, env::STORE_PATH) {
+        // Relative to the working directory, as a shell user expects.
+        Some(v) => std::path::PathBuf::from(v),
+        None => from_file.unwrap_or_else(|| ctx.base_dir.join(DEFAULT_SQLITE_PATH)),
+    };
+    SqliteStoreConfig { path }
+}
+
+fn redis_store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> RedisStoreConfig {
     let url = opt(ctx, t, "url", |c, f| {
         // A plain string, or a secret reference when it carries a password.
         let url = match f.node.as_str() {
@@ -480,12 +567,8 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
     {
         ctx.error_at(f, message);
     }
-    StoreConfig {
+    RedisStoreConfig {
         url: url.unwrap_or_else(|| Secret::new("redis://127.0.0.1:6379")),
-        timeout: opt(ctx, t, "store_timeout", |c, f| {
-            duration(c, f, Zero::Refused)
-        })
-        .unwrap_or(Duration::from_secs(2)),
         allow_eviction: opt(ctx, t, "allow_eviction", Ctx::boolean).unwrap_or(false),
         pool_size: opt(ctx, t, "pool_size", |c, f| c.uint(f, 1, 1 << 16))
             .map_or(16, |n| n as usize),

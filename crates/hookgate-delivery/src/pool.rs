@@ -11,7 +11,7 @@ use hookgate_core::rate_limit::TokenBucket;
 use hookgate_core::shutdown::Drain;
 use hookgate_core::time::{now_ms, now_unix, rfc3339_ms};
 use hookgate_core::{Secret, trace};
-use hookgate_store::{AttemptRecord, ClaimedDelivery, Finish, Store};
+use hookgate_store::{AttemptRecord, Attempted, ClaimedDelivery, Finish, Store};
 use hookgate_telemetry::{Kind, SpanData, Tracer, otlp};
 use http::{HeaderValue, Request, header};
 use http_body_util::{BodyExt, Full};
@@ -35,8 +35,6 @@ const STORE_BACKOFF: Duration = Duration::from_millis(250);
 /// Gateway-wide delivery settings.
 #[derive(Debug, Clone, Copy)]
 struct Settings {
-    visibility_timeout: Duration,
-    retention: Duration,
     poll_interval: Duration,
 }
 
@@ -126,8 +124,6 @@ impl Delivery {
     ) -> Result<Self, String> {
         let tls = client::tls_config(cfg.delivery.ca_file.as_deref())?;
         let settings = Settings {
-            visibility_timeout: cfg.delivery.visibility_timeout,
-            retention: cfg.delivery.retention,
             poll_interval: cfg.delivery.poll_interval,
         };
         let subs: Vec<Arc<Subscription>> = cfg
@@ -356,10 +352,7 @@ async fn fan_out(
                 (id.clone(), subs)
             })
             .collect();
-        match store
-            .fanout_commit(&source, &items, settings.retention)
-            .await
-        {
+        match store.fanout_commit(&source, &items).await {
             Ok(_) => {
                 for route in &routes {
                     if items
@@ -471,12 +464,7 @@ async fn drive_route(
             permits.truncate(allowed);
         }
         let claim = match store
-            .route_claim(
-                &route.source,
-                &sub.id,
-                permits.len(),
-                settings.visibility_timeout,
-            )
+            .route_claim(&route.source, &sub.id, permits.len())
             .await
         {
             Ok(c) => c,
@@ -510,7 +498,7 @@ async fn drive_route(
             let store = store.clone();
             let route = route.clone();
             drain.spawn(async move {
-                attempt(&store, &route, delivery, settings, probing).await;
+                attempt(&store, &route, delivery, probing).await;
                 drop(permit);
             });
         }
@@ -657,13 +645,7 @@ fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
 
 /// One attempt, from send to the recorded outcome.
 /// `probing`: this is the half-open breaker's one probe.
-async fn attempt(
-    store: &Store,
-    route: &Route,
-    d: ClaimedDelivery,
-    settings: Settings,
-    probing: bool,
-) {
+async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probing: bool) {
     let sub = &route.sub;
     let n = d.attempts + 1;
     // Every line about this attempt carries its own request id (SPEC §8).
@@ -683,17 +665,7 @@ async fn attempt(
             .increment(1);
         tracing::info!(%request_id, event_id = %d.id, source = %route.source, subscription = %sub.id, %reason, "delivery expired");
         let finish = Finish::Dead { reason };
-        record_finish(
-            store,
-            route,
-            &d,
-            d.attempts,
-            &finish,
-            None,
-            settings,
-            &request_id,
-        )
-        .await;
+        record_finish(store, route, &d, d.attempts, &finish, None, &request_id).await;
         // Nothing was sent: a probe this was is given back, or the breaker
         // would wait for its outcome forever.
         if probing {
@@ -801,23 +773,12 @@ async fn attempt(
         duration_ms = elapsed.as_millis() as u64,
         "delivery attempt"
     );
-    record_finish(
-        store,
-        route,
-        &d,
-        n,
-        &finish,
-        Some(&record),
-        settings,
-        &request_id,
-    )
-    .await;
+    record_finish(store, route, &d, n, &finish, Some(&record), &request_id).await;
 }
 
 /// Records an outcome; a store hiccup is retried briefly. If it still
 /// fails, the lease expires and the delivery is sent again (at-least-once),
 /// never lost.
-#[allow(clippy::too_many_arguments)] // the outcome's parts, as `Store::route_finish`
 async fn record_finish(
     store: &Store,
     route: &Route,
@@ -825,7 +786,6 @@ async fn record_finish(
     attempts: u32,
     finish: &Finish,
     record: Option<&AttemptRecord>,
-    settings: Settings,
     request_id: &str,
 ) {
     for pause in [50u64, 200, 1000] {
@@ -833,12 +793,13 @@ async fn record_finish(
             .route_finish(
                 &route.source,
                 &route.sub.id,
-                &d.id,
-                d.lease,
-                attempts,
-                finish,
-                record,
-                settings.retention,
+                &Attempted {
+                    id: &d.id,
+                    lease: d.lease,
+                    attempts,
+                    finish,
+                    record,
+                },
             )
             .await
         {

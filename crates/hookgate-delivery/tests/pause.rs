@@ -1,5 +1,5 @@
 //! Pause and resume on one instance against its own pause watcher, with a
-//! real `redis-server`.
+//! real store (the embedded one, in a temp dir).
 //!
 //! The watcher re-reads the stored flags every `poll_interval`. A read that
 //! began before an operator's pause must not undo the pause when it lands
@@ -9,14 +9,13 @@
 use hookgate_config::{MapEnv, parse};
 use hookgate_core::shutdown::Drain;
 use hookgate_delivery::Delivery;
-use hookgate_store::Store;
-use hookgate_testkit::RedisServer;
+use hookgate_store::{Settings, Store};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_read_of_the_pause_flags_never_undoes_a_pause() {
-    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
     let toml = format!(
         r#"
 [server]
@@ -24,7 +23,7 @@ listen = "127.0.0.1:0"
 [admin]
 listen = "127.0.0.1:0"
 [store]
-url = "{}"
+path = "{}"
 [delivery]
 poll_interval = "1ms"
 [[sources]]
@@ -37,10 +36,10 @@ url = "http://127.0.0.1:9/"
 events = ["*"]
 secret = {{ value = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }}
 "#,
-        redis.url()
+        dir.path().join("hookgate.db").display()
     );
     let cfg = parse(&toml, Path::new("test.toml"), &MapEnv::default()).expect("config");
-    let store = Store::open(&cfg.store).expect("store");
+    let store = Store::open(&cfg.store, Settings::from_config(&cfg)).expect("store");
     let drain = Drain::new();
     let delivery =
         Delivery::start(&cfg, store.clone(), &drain, Default::default()).expect("delivery starts");

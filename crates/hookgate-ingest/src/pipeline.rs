@@ -38,7 +38,6 @@ pub struct Ingest {
     store: Store,
     max_body: u64,
     read_timeout: Duration,
-    retention: Duration,
     tracer: Tracer,
 }
 
@@ -84,7 +83,6 @@ impl Ingest {
             store,
             max_body: cfg.server.max_body_bytes,
             read_timeout: cfg.server.read_timeout,
-            retention: cfg.delivery.retention,
             tracer,
         })
     }
@@ -307,12 +305,7 @@ impl Ingest {
             .collect();
         let stored = match self
             .store
-            .ingest(
-                &source.id,
-                &new_events,
-                source.verifier.dedup_window(),
-                self.retention,
-            )
+            .ingest(&source.id, source.verifier.dedup_window(), &new_events)
             .await
         {
             Ok(flags) => flags,

@@ -1,4 +1,7 @@
 //! Store errors, classified by what the caller should do about them.
+//!
+//! Texts never carry a secret: a Redis URL (which may hold a password) is
+//! never quoted, and neither is any stored payload.
 
 /// Why a store call failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -20,6 +23,17 @@ pub enum StoreError {
     /// A reply did not have the expected shape (a bug or a foreign writer).
     #[error("unexpected store reply: {0}")]
     Protocol(String),
+    /// The disk that holds the embedded store is full: answer 503; writes
+    /// resume by themselves once space returns.
+    #[error("store disk full")]
+    DiskFull,
+    /// The embedded store's file is held by another gateway process.
+    #[error("{0}")]
+    InUse(String),
+    /// The embedded store's file cannot be used by this version: written
+    /// by a newer one, or not a Hookgate store at all.
+    #[error("{0}")]
+    Incompatible(String),
 }
 
 impl StoreError {

@@ -1,88 +1,114 @@
-//! Hookgate's durable store, on Redis.
+//! Hookgate's durable store: where ingest and delivery meet.
 //!
-//! Ingest and delivery never talk to each other: they meet here. Ingest
-//! writes a callback's events with [`Store::ingest`], one atomic script that
-//! claims each idempotency key and stores its event together (the claim is
-//! written last, so no key is ever claimed without its event). Each source's
-//! worker pool then moves events through two kinds of queue:
+//! Ingest and delivery never talk to each other: ingest writes a callback's
+//! events with [`Store::ingest`] (the idempotency key claimed and the event
+//! stored in one atomic, durable step), and each source's worker pool moves
+//! them on through two kinds of queue:
 //!
 //! 1. the source's fan-out queue: [`Store::fanout_due`] reads due events,
 //!    the pool matches subscriptions, [`Store::fanout_commit`] takes them
-//!    off the queue and creates each delivery once, on its route, in one
-//!    atomic step;
+//!    off the queue and creates each delivery once, on its route;
 //! 2. each route's queue (source, subscription): [`Store::route_claim`]
 //!    leases due deliveries, [`Store::route_finish`] records the attempt and
 //!    marks it delivered, schedules the retry, or dead-letters it.
 //!
-//! Queues are sorted sets scored by due time, so a retry schedule is just a
-//! future score and survives any restart. A lease is a score in a second
-//! sorted set; a lease that expires (its worker died) returns the delivery
-//! to the queue on the next claim, by any instance; the lease's expiry is
-//! also its token, so a worker whose lease was retaken cannot finish it.
-//! That is the whole
-//! at-least-once machinery: no in-memory backlog, no consumer registry.
+//! Queues are schedules ordered by due time, so a retry is just a later due
+//! time and survives any restart. A lease that expires (its worker died)
+//! returns the delivery to the queue at the next claim, by any instance.
+//! That is the whole at-least-once machinery: no in-memory backlog.
 //!
-//! Connections: a few multiplexed, auto-reconnecting redis-rs
-//! `ConnectionManager`s, created lazily so the gateway starts (and answers
-//! 503) while Redis is down, and recovers by itself when it returns. Not
-//! deadpool-redis: its pool PINGs on every checkout, which would double the
-//! round trips of every ingest. Scripts run by EVALSHA and are reloaded
-//! transparently after a Redis restart (NOSCRIPT).
+//! # Backends
 //!
-//! Redis Cluster (`[store] cluster = true`, [`Store::open`]): the same
-//! calls over redis-rs's async cluster connections, behind the same
-//! connection type (`conn`), equally lazy. Nothing in the store had to
-//! change for it, by construction: every key of a source carries the hash
-//! tag `{source}` ([`keys`]), so each script (its KEYS and the names it
-//! builds from the source's key base), each group-committed batch (one queue
-//! per source) and each pipeline (reads of one source) touches one slot; the
-//! client routes it by its first key and follows `MOVED`/`ASK`. The global
-//! keys (`P:paused`, `P:audit`) are single-key commands. The eviction check
-//! asks every master; `PING` goes to every master. A cluster connection
-//! that reports unreachable nodes is replaced (at most once a second),
-//! because redis-rs 1.x retries a failed slot-map refresh in a tight loop.
+//! Every operation is in the [`Backend`] trait ([`contract`]), with two
+//! implementations, chosen by `[store] backend`:
+//!
+//! - [`sqlite`]: the embedded store, the default. One file, one gateway
+//!   process; every write goes through one writer thread that commits
+//!   concurrent callers' writes together (group commit), and a 2xx means
+//!   the commit holding the event was fsynced.
+//! - [`redis`]: one Redis or a Redis Cluster, shared by any number of
+//!   gateway instances; every operation is one atomic Lua script.
+//!
+//! [`Store`] is the handle callers hold: it opens the configured backend
+//! and adds what both share, the in-process fan-out feed ([`FanoutFeed`])
+//! and the store metrics (`hookgate_store_duration_seconds` and
+//! `hookgate_store_errors_total` by operation, as each caller saw it).
 //!
 //! # Layout
-//! - [`keys`]: every key name (a storage format).
-//! - `scripts/*.lua`: the atomic operations, one file each.
-//! - `batch`: group commit: concurrent ingests (and attempt outcomes) of a
-//!   source share one script call, each still atomic.
-//! - `conn`: one Redis or a Redis Cluster behind one connection type.
+//! - [`contract`]: the [`Backend`] trait and what every backend promises.
+//! - `records`: the records both backends hand back.
 //! - [`error`]: [`StoreError`], classified for the caller's answer.
-//! - `admin`: what operators read and do: listings, replay, redeliver,
-//!   pause flags, the audit stream.
+//! - `feed`: the in-process fan-out hints.
+//! - [`sqlite`], [`redis`]: the backends.
 
-mod admin;
-mod batch;
-mod conn;
+pub mod contract;
 pub mod error;
 mod feed;
-pub mod keys;
 mod records;
+pub mod redis;
+pub mod sqlite;
 
-pub use admin::{AuditRecord, RouteDepth};
+pub use contract::{Attempted, Backend, StoreStatus};
 pub use error::StoreError;
 pub use feed::{FEED_CAPACITY, FanoutFeed};
-pub use keys::Keys;
-pub use records::{AttemptRecord, DeliveryRecord, DeliveryStatus, StoredEvent};
+pub use records::{
+    AttemptRecord, AuditRecord, DeliveryRecord, DeliveryStatus, RouteDepth, StoredEvent,
+};
 
-use conn::{Conn, Pool};
-use hookgate_config::StoreConfig;
-use hookgate_config::pem::PemKind;
+use hookgate_config::{Config, StoreBackend, StoreConfig};
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
-use redis::{Script, Value};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
 
-/// An entry reclaimed this many times is a poison message (SPEC §4).
+/// An entry reclaimed this many times is a poison message.
 pub const RECLAIM_LIMIT: u32 = 5;
 
 /// Attempts kept per delivery in its log.
 pub const ATTEMPT_LOG_CAP: usize = hookgate_config::ATTEMPT_LOG_CAP;
+
+/// The settings a store owns, so callers never pass them back in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How long events, delivery records, attempt logs and dead letters are
+    /// kept (`[delivery] retention`).
+    pub retention: Duration,
+    /// How long a claimed delivery stays leased (`[delivery]
+    /// visibility_timeout`).
+    pub visibility_timeout: Duration,
+}
+
+impl Default for Settings {
+    /// The config's defaults: 14 days, 60 seconds.
+    fn default() -> Self {
+        Settings {
+            retention: Duration::from_secs(14 * 86_400),
+            visibility_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings of a gateway's config.
+    pub fn from_config(cfg: &Config) -> Self {
+        Settings {
+            retention: cfg.delivery.retention,
+            visibility_timeout: cfg.delivery.visibility_timeout,
+        }
+    }
+
+    pub(crate) fn retention_ms(&self) -> i64 {
+        self.retention.as_millis().clamp(1, i64::MAX as u128) as i64
+    }
+
+    pub(crate) fn lease_ms(&self) -> i64 {
+        self.visibility_timeout
+            .as_millis()
+            .clamp(1, i64::MAX as u128) as i64
+    }
+}
 
 /// One event to store.
 #[derive(Debug, Clone, Copy)]
@@ -143,12 +169,21 @@ pub enum Finish {
     Release,
 }
 
-/// A PEM file of `[store]` (`key` names it in errors), read as check-config
-/// reads it: the client would take a file without certificates as an empty
-/// trust store and fail every call later with a less helpful error.
-fn read_pem(path: &std::path::Path, key: &str, kind: PemKind) -> Result<Vec<u8>, StoreError> {
-    hookgate_config::pem::read(path, kind)
-        .map_err(|why| StoreError::Protocol(format!("store.{key} {why}")))
+/// Fan-out feeds by source, shared by the handles of one process.
+type Feeds = Arc<Mutex<HashMap<String, Arc<FanoutFeed>>>>;
+
+/// A handle on the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    feeds: Feeds,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The backend's settings may carry a password: never print them.
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 /// Counts a failed store call as its caller saw it.
@@ -156,140 +191,40 @@ fn count_error(op: &'static str) {
     metrics::counter!("hookgate_store_errors_total", "op" => op).increment(1);
 }
 
-/// Eviction-policy gate states.
-const POLICY_UNKNOWN: u8 = 0;
-const POLICY_OK: u8 = 1;
-const POLICY_REFUSED: u8 = 2;
+impl Store {
+    /// Opens the configured backend. Redis connects lazily (the gateway
+    /// starts, and answers 503, while Redis is down); SQLite opens (and
+    /// creates or migrates) its file now, and fails when another process
+    /// holds it.
+    pub fn open(cfg: &StoreConfig, settings: Settings) -> Result<Self, StoreError> {
+        let backend: Arc<dyn Backend> = match &cfg.backend {
+            StoreBackend::Redis(r) => Arc::new(redis::RedisStore::open(r, cfg.timeout, settings)?),
+            StoreBackend::Sqlite(s) => {
+                Arc::new(sqlite::SqliteStore::open(&s.path, cfg.timeout, settings)?)
+            }
+        };
+        Ok(Self::over(backend))
+    }
 
-struct Scripts {
-    ingest: Script,
-    fanout_due: Script,
-    fanout_commit: Script,
-    route_claim: Script,
-    route_finish: Script,
-}
-
-/// The writes that go through group commit (see `batch`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Batched {
-    Ingest,
-    Finish,
-}
-
-impl Batched {
-    /// The `op` label of its metrics.
-    fn op(self) -> &'static str {
-        match self {
-            Batched::Ingest => "ingest",
-            Batched::Finish => "finish",
+    /// A store over a backend built by hand (tests).
+    pub fn over(backend: Arc<dyn Backend>) -> Self {
+        Store {
+            backend,
+            feeds: Arc::default(),
         }
     }
-}
 
-/// Per write, by source id (looked up by `&str`: no allocation per call).
-type Queues = [std::collections::HashMap<String, mpsc::Sender<batch::Job>>; 2];
-
-struct Inner {
-    conns: Pool,
-    /// Group-commit queues, one per (write, source), started on first use.
-    queues: std::sync::Mutex<Queues>,
-    /// Fan-out feeds by source; shared with the handles made by
-    /// [`Store::open_beside`].
-    feeds: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<FanoutFeed>>>>,
-    next: AtomicUsize,
-    keys: Keys,
-    timeout: Duration,
-    allow_eviction: bool,
-    policy: AtomicU8,
-    /// How long dead letters and delivery records are kept (ms), for the
-    /// claim script's housekeeping; set from `[delivery] retention`.
-    retention_ms: std::sync::atomic::AtomicU64,
-    scripts: Scripts,
-}
-
-/// A handle on the store; cheap to clone.
-#[derive(Clone)]
-pub struct Store {
-    inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may carry a password: never print it.
-        f.debug_struct("Store")
-            .field("prefix", &self.inner.keys)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Store {
-    /// Builds a store handle without connecting (connections open lazily):
-    /// on one Redis, or on the Redis Cluster that `cfg.url` is a node of
-    /// (`[store] cluster = true`, [`StoreConfig::topology`]).
-    pub fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
-        let topology = cfg.topology;
-        let url = std::str::from_utf8(cfg.url.expose())
-            .map_err(|_| StoreError::Protocol("store url is not UTF-8".into()))?;
-        let n = cfg.pool_size.clamp(1, 64);
-        // TLS to the store (`rediss://`) goes through rustls; its process
-        // provider is ring, as for subscribers. Installing it twice is a
-        // no-op (the error says one is there).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let root_cert = match &cfg.ca_file {
-            Some(path) => Some(read_pem(path, "ca_file", PemKind::Certificates)?),
-            None => None,
-        };
-        let client_tls = match &cfg.client_tls {
-            Some((cert, key)) => Some(redis::ClientTlsConfig {
-                client_cert: read_pem(cert, "client_cert_file", PemKind::Certificates)?,
-                client_key: read_pem(key, "client_key_file", PemKind::Key)?,
-            }),
-            None => None,
-        };
-        let tls = (root_cert.is_some() || client_tls.is_some()).then_some(redis::TlsCertificates {
-            client_tls,
-            root_cert,
-        });
-        // Only the error's kind: its text could quote the URL.
-        let conns = Pool::open(url, topology, cfg.timeout, n, tls).map_err(|e| {
-            StoreError::Protocol(format!("store url or ca_file is invalid ({:?})", e.kind()))
-        })?;
+    /// Another handle on the same store, sharing this handle's fan-out
+    /// feeds (so an ingest through this one still hands its events to a
+    /// fan-out loop that uses the other at once). The gateway gives its
+    /// delivery side such a handle: on Redis it has connections of its own
+    /// (a connection's I/O runs on the runtime that first uses it, so the
+    /// delivery runtime's lower priority never delays ingest's calls).
+    pub fn open_beside(&self) -> Result<Self, StoreError> {
         Ok(Store {
-            inner: Arc::new(Inner {
-                conns,
-                queues: Default::default(),
-                feeds: Default::default(),
-                next: AtomicUsize::new(0),
-                keys: Keys::new(&cfg.key_prefix),
-                timeout: cfg.timeout,
-                allow_eviction: cfg.allow_eviction,
-                policy: AtomicU8::new(POLICY_UNKNOWN),
-                retention_ms: std::sync::atomic::AtomicU64::new(14 * 86_400_000),
-                scripts: Scripts {
-                    ingest: Script::new(include_str!("scripts/ingest.lua")),
-                    fanout_due: Script::new(include_str!("scripts/fanout_due.lua")),
-                    fanout_commit: Script::new(include_str!("scripts/fanout_commit.lua")),
-                    route_claim: Script::new(include_str!("scripts/route_claim.lua")),
-                    route_finish: Script::new(include_str!("scripts/route_finish.lua")),
-                },
-            }),
+            backend: self.backend.beside()?,
+            feeds: self.feeds.clone(),
         })
-    }
-
-    /// Another handle on the same store with connections and group-commit
-    /// queues of its own, sharing this handle's fan-out feeds (so an
-    /// ingest through this one still hands its events to a fan-out loop
-    /// that uses the other at once). The gateway gives its delivery side such a handle:
-    /// a connection's I/O runs on the runtime that first uses it, so the
-    /// delivery runtime's lower priority never delays the ingest path's
-    /// store calls.
-    pub fn open_beside(&self, cfg: &StoreConfig) -> Result<Self, StoreError> {
-        let mut store = Self::open(cfg)?;
-        let inner = Arc::get_mut(&mut store.inner).expect("a new handle is not shared yet");
-        inner.feeds = self.inner.feeds.clone();
-        inner.retention_ms =
-            std::sync::atomic::AtomicU64::new(self.inner.retention_ms.load(Ordering::Relaxed));
-        Ok(store)
     }
 
     /// The source's in-process fan-out feed: every event this handle (or
@@ -297,195 +232,67 @@ impl Store {
     /// wakes the fan-out loop at once. Other instances' writes are found by
     /// scanning the queue ([`Self::fanout_due_older`]).
     pub fn fanout_feed(&self, source: &str) -> Arc<FanoutFeed> {
-        let mut map = self.inner.feeds.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(feed) = map.get(source) {
             return feed.clone();
         }
         map.entry(source.to_owned()).or_default().clone()
     }
 
-    /// Sets the retention the claim script applies to dead letters and to
-    /// delivery records it touches (default 14 days).
-    pub fn set_retention(&self, retention: Duration) {
-        self.inner
-            .retention_ms
-            .store(retention.as_millis().max(1) as u64, Ordering::Relaxed);
-    }
-
-    /// The key layout.
-    pub fn keys(&self) -> &Keys {
-        &self.inner.keys
-    }
-
-    pub(crate) fn conn(&self) -> Conn {
-        let i = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        self.inner.conns.get(i)
-    }
-
-    /// Runs one store call under `store_timeout`.
-    /// Every store call goes through here: it is bounded by
-    /// `store_timeout`, and its latency and errors are measured by `op`
-    /// (`hookgate_store_duration_seconds`, `hookgate_store_errors_total`).
-    pub(crate) async fn timed<T, F>(&self, op: &'static str, fut: F) -> Result<T, StoreError>
-    where
-        F: Future<Output = redis::RedisResult<T>>,
-    {
-        let result = self.measured(op, fut).await.map_err(|(err, _)| err);
+    /// Runs one call, measured by `op` (`hookgate_store_duration_seconds`,
+    /// `hookgate_store_errors_total`). Backends bound every call by
+    /// `store_timeout` themselves.
+    async fn measured<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
+        let result = fut.await;
+        metrics::histogram!("hookgate_store_duration_seconds", "op" => op)
+            .record(started.elapsed().as_secs_f64());
         if result.is_err() {
             count_error(op);
         }
         result
     }
 
-    /// [`Self::timed`] without counting the error, also saying whether the
-    /// failure was a connection lost under the call (a pooled connection to
-    /// a Redis that restarted), which the caller may retry once.
-    async fn measured<T, F>(&self, op: &'static str, fut: F) -> Result<T, (StoreError, bool)>
-    where
-        F: Future<Output = redis::RedisResult<T>>,
-    {
-        let started = std::time::Instant::now();
-        let result = match tokio::time::timeout(self.inner.timeout, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                self.inner.conns.failed(&e);
-                let lost = conn::connection_lost(&e);
-                Err((StoreError::from_redis(e), lost))
-            }
-            Err(_) => Err((
-                StoreError::Unavailable(format!("no answer within {:?}", self.inner.timeout)),
-                false,
-            )),
-        };
-        metrics::histogram!("hookgate_store_duration_seconds", "op" => op)
-            .record(started.elapsed().as_secs_f64());
-        result
+    /// Checks the store at start (see [`Backend::check`]).
+    pub async fn check(&self) -> Result<StoreStatus, StoreError> {
+        self.measured("ping", self.backend.check()).await
     }
 
-    /// PING: is the store reachable now?
-    /// A connection found lost is replaced and PING sent once more, so a
-    /// Redis that restarted is reachable at the first probe after it.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn();
-        let ping = redis::cmd("PING");
-        match self
-            .measured("ping", ping.query_async::<String>(&mut c))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err((_, true)) => {
-                let mut c = self.conn();
-                self.timed("ping", ping.query_async::<String>(&mut c))
-                    .await
-                    .map(drop)
-            }
-            Err((err, false)) => {
-                count_error("ping");
-                Err(err)
-            }
-        }
-    }
-
-    /// Checks `maxmemory-policy` (SPEC §2 durability): an evicting Redis is
-    /// refused unless `allow_eviction`. Returns the policy seen (`None` when
-    /// the server does not allow CONFIG, as some managed services do; the
-    /// gateway then proceeds and says so).
-    ///
-    /// On a cluster every master is asked: one evicting master refuses the
-    /// store (its policy is returned in the error); `None` when some master
-    /// refuses CONFIG and none evicts; an unreachable master is an error
-    /// (checked again before the next write). Replicas are not asked.
-    pub async fn check_eviction_policy(&self) -> Result<Option<String>, StoreError> {
-        let mut c = self.conn();
-        let policies = match tokio::time::timeout(self.inner.timeout, c.maxmemory_policies()).await
-        {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                self.inner.conns.failed(&e);
-                return Err(StoreError::from_redis(e));
-            }
-            Err(_) => return Err(StoreError::Unavailable("no answer to CONFIG GET".into())),
-        };
-        let evicting = policies
-            .iter()
-            .flatten()
-            .find(|p| p.as_str() != "noeviction")
-            .cloned();
-        let policy = match evicting {
-            Some(p) => Some(p),
-            None if policies.is_empty() || policies.iter().any(Option::is_none) => None,
-            None => Some("noeviction".to_owned()),
-        };
-        let ok = match policy.as_deref() {
-            Some("noeviction") | None => true,
-            Some(_) => self.inner.allow_eviction,
-        };
-        self.inner.policy.store(
-            if ok { POLICY_OK } else { POLICY_REFUSED },
-            Ordering::Relaxed,
-        );
-        match (ok, policy) {
-            (true, p) => Ok(p),
-            (false, p) => Err(StoreError::EvictingPolicy(p.unwrap_or_default())),
-        }
-    }
-
-    /// Writes are allowed only once the eviction policy was seen acceptable.
-    async fn ensure_writable(&self) -> Result<(), StoreError> {
-        match self.inner.policy.load(Ordering::Relaxed) {
-            POLICY_OK => Ok(()),
-            // Unknown (Redis was down at start) or refused (re-checked, so an
-            // operator's fix is picked up without a restart).
-            POLICY_UNKNOWN | POLICY_REFUSED => self.check_eviction_policy().await.map(|_| ()),
-            _ => unreachable!("policy gate holds one of three values"),
-        }
+    /// Whether the store takes writes now (`/readyz`).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.measured("ping", self.backend.ready()).await
     }
 
     /// Atomic dedup + durable enqueue of one callback's events (all of one
-    /// source). Returns, per event, true if stored, false if a duplicate.
+    /// source); the dedup claims last `dedup_window` (the source's).
+    /// Returns, per event, true if stored, false if a duplicate.
     pub async fn ingest(
         &self,
         source: &str,
-        events: &[NewEvent<'_>],
         dedup_window: Duration,
-        retention: Duration,
+        events: &[NewEvent<'_>],
     ) -> Result<Vec<bool>, StoreError> {
-        self.ensure_writable().await?;
-        let keys = &self.inner.keys;
-        let ttl = (dedup_window.as_millis().max(1) as u64)
-            .to_string()
-            .into_bytes();
-        let retention = (retention.as_millis().max(1) as u64)
-            .to_string()
-            .into_bytes();
-        let mut job_keys = Vec::with_capacity(2 * events.len());
-        let mut args = Vec::with_capacity(6 * events.len());
-        for ev in events {
-            job_keys.push(keys.dedup(source, ev.id));
-            job_keys.push(keys.event(source, ev.id));
-            args.push(ev.id.as_str().as_bytes().to_vec());
-            args.push(ev.ty.as_bytes().to_vec());
-            args.push(ev.cloudevent.to_vec());
-            args.push(ev.traceparent.as_bytes().to_vec());
-            args.push(ttl.clone());
-            args.push(retention.clone());
-        }
         let flags = self
-            .batched(Batched::Ingest, source, job_keys, args, events.len())
+            .measured("ingest", self.backend.ingest(source, dedup_window, events))
             .await?;
         if flags.len() != events.len() {
+            count_error("ingest");
             return Err(StoreError::Protocol("ingest reply length".into()));
         }
-        if flags.contains(&1) {
+        if flags.contains(&true) {
             self.fanout_feed(source).push(
                 events
                     .iter()
                     .zip(&flags)
-                    .filter(|(_, f)| **f == 1)
+                    .filter(|(_, stored)| **stored)
                     .map(|(ev, _)| (ev.id, ev.ty)),
             );
         }
-        Ok(flags.into_iter().map(|f| f == 1).collect())
+        Ok(flags)
     }
 
     /// Reads up to `max` due events of a source's fan-out queue: (event
@@ -508,26 +315,8 @@ impl Store {
         max: usize,
         min_age: Duration,
     ) -> Result<Vec<(EventId, String)>, StoreError> {
-        let keys = &self.inner.keys;
-        let mut inv = self.inner.scripts.fanout_due.prepare_invoke();
-        inv.key(keys.fanout_queue(source))
-            .key(keys.fanout_leases(source))
-            .key(keys.event_index(source));
-        let now = now_ms();
-        inv.arg(now)
-            .arg(max)
-            .arg(format!("{}e:", keys.source_base(source)))
-            .arg(self.inner.retention_ms.load(Ordering::Relaxed))
-            .arg(now.saturating_sub(min_age.as_millis() as i64));
-        let mut c = self.conn();
-        let flat: Vec<String> = self.timed("fanout", inv.invoke_async(&mut c)).await?;
-        let mut out = Vec::with_capacity(flat.len() / 2);
-        for pair in flat.chunks_exact(2) {
-            let id = EventId::parse(&pair[0])
-                .ok_or_else(|| StoreError::Protocol("fan-out queue holds a foreign id".into()))?;
-            out.push((id, pair[1].clone()));
-        }
-        Ok(out)
+        self.measured("fanout", self.backend.fanout_due(source, max, min_age))
+            .await
     }
 
     /// Takes read events off the fan-out queue and creates their
@@ -539,26 +328,12 @@ impl Store {
         &self,
         source: &str,
         items: &[(EventId, Vec<&str>)],
-        retention: Duration,
     ) -> Result<usize, StoreError> {
         if items.is_empty() {
             return Ok(0);
         }
-        let keys = &self.inner.keys;
-        let mut inv = self.inner.scripts.fanout_commit.prepare_invoke();
-        inv.key(keys.fanout_queue(source));
-        inv.arg(now_ms())
-            .arg(retention.as_millis().max(1) as u64)
-            .arg(keys.source_base(source));
-        for (id, subs) in items {
-            inv.arg(id.as_str()).arg(subs.len());
-            for sub in subs {
-                inv.arg(*sub);
-            }
-        }
-        let mut c = self.conn();
-        let fanned: i64 = self.timed("fanout", inv.invoke_async(&mut c)).await?;
-        Ok(fanned.max(0) as usize)
+        self.measured("fanout", self.backend.fanout_commit(source, items))
+            .await
     }
 
     /// Leases up to `max` due deliveries of a route.
@@ -567,203 +342,138 @@ impl Store {
         source: &str,
         sub: &str,
         max: usize,
-        lease: Duration,
     ) -> Result<RouteClaim, StoreError> {
-        let keys = &self.inner.keys;
-        let mut inv = self.inner.scripts.route_claim.prepare_invoke();
-        inv.key(keys.route_queue(source, sub))
-            .key(keys.route_leases(source, sub))
-            .key(keys.route_dlq(source, sub));
-        inv.arg(now_ms())
-            .arg(lease.as_millis() as u64)
-            .arg(max)
-            .arg(RECLAIM_LIMIT)
-            .arg(keys.source_base(source))
-            .arg(sub)
-            .arg(self.inner.retention_ms.load(Ordering::Relaxed))
-            .arg(ATTEMPT_LOG_CAP);
-        let mut c = self.conn();
-        let reply: Value = self.timed("claim", inv.invoke_async(&mut c)).await?;
-        records::parse_route_claim(reply)
+        self.measured("claim", self.backend.route_claim(source, sub, max))
+            .await
     }
 
     /// Records an attempt and its outcome for a leased delivery. Returns
     /// false when the lease had been taken over (nothing written).
-    #[allow(clippy::too_many_arguments)]
     pub async fn route_finish(
         &self,
         source: &str,
         sub: &str,
-        id: &EventId,
-        lease: i64,
-        attempts_after: u32,
-        finish: &Finish,
-        attempt: Option<&AttemptRecord>,
-        retention: Duration,
+        done: &Attempted<'_>,
     ) -> Result<bool, StoreError> {
-        let keys = &self.inner.keys;
-        let job_keys = vec![
-            keys.route_queue(source, sub),
-            keys.route_leases(source, sub),
-            keys.route_dlq(source, sub),
-            keys.delivery(source, id, sub),
-            keys.attempts(source, id, sub),
-        ];
-        let (outcome, due, reason) = match finish {
-            Finish::Delivered => ("delivered", 0, ""),
-            Finish::Retry { due_ms } => ("retry", *due_ms, ""),
-            Finish::Dead { reason } => ("dead", 0, reason.as_str()),
-            Finish::Release => ("release", 0, ""),
-        };
-        let attempt_json = match attempt {
-            Some(a) => serde_json::to_vec(a).map_err(|e| StoreError::Protocol(e.to_string()))?,
-            None => Vec::new(),
-        };
-        let code = attempt
-            .and_then(|a| a.status_code)
-            .map(|c| c.to_string())
-            .unwrap_or_default();
-        let args = vec![
-            id.as_str().as_bytes().to_vec(),
-            lease.to_string().into_bytes(),
-            outcome.as_bytes().to_vec(),
-            due.to_string().into_bytes(),
-            attempts_after.to_string().into_bytes(),
-            attempt_json,
-            code.into_bytes(),
-            reason.as_bytes().to_vec(),
-            (retention.as_millis().max(1) as u64)
-                .to_string()
-                .into_bytes(),
-            ATTEMPT_LOG_CAP.to_string().into_bytes(),
-        ];
-        let done = self
-            .batched(Batched::Finish, source, job_keys, args, 1)
-            .await?;
-        Ok(done == [1])
+        self.measured("finish", self.backend.route_finish(source, sub, done))
+            .await
     }
 
-    /// Queues one job on the (write, source) group-commit queue and waits
-    /// for its share of the reply, all within `store_timeout`.
-    async fn batched(
+    // === operators ===
+
+    /// Every paused subscription id.
+    pub async fn paused(&self) -> Result<HashSet<String>, StoreError> {
+        self.measured("admin", self.backend.paused()).await
+    }
+
+    /// Pauses or resumes a subscription. Returns whether the flag changed.
+    pub async fn set_paused(&self, sub: &str, paused: bool) -> Result<bool, StoreError> {
+        self.measured("admin", self.backend.set_paused(sub, paused))
+            .await
+    }
+
+    /// A route's gauges: backlog and the due time of its earliest waiting
+    /// delivery (ms), if any.
+    pub async fn route_gauges(
         &self,
-        kind: Batched,
         source: &str,
-        keys: Vec<String>,
-        args: Vec<Vec<u8>>,
-        replies: usize,
-    ) -> Result<Vec<i64>, StoreError> {
-        let (done, reply) = oneshot::channel();
-        let job = batch::Job {
-            keys,
-            args,
-            replies,
-            done,
-        };
-        let wait = async {
-            if let Err(mpsc::error::SendError(job)) =
-                self.queue(kind, source, false).send(job).await
-            {
-                // The queue's worker is gone (its runtime ended): a new one.
-                self.queue(kind, source, true)
-                    .send(job)
-                    .await
-                    .map_err(|_| StoreError::Unavailable("store queue closed".into()))?;
-            }
-            reply
-                .await
-                .map_err(|_| StoreError::Unavailable("store call abandoned".into()))?
-        };
-        match tokio::time::timeout(self.inner.timeout, wait).await {
-            Ok(result) => result,
-            // Counted: the caller got its 503 though the call it waited for
-            // may still succeed late (it started after the job queued), and
-            // a store slower than `store_timeout` must show in the errors
-            // the StoreErrors alert watches. (A call that fails counts
-            // itself as well.)
-            Err(_) => {
-                count_error(kind.op());
-                Err(StoreError::Unavailable(format!(
-                    "no answer within {:?}",
-                    self.inner.timeout
-                )))
-            }
-        }
+        sub: &str,
+    ) -> Result<(RouteDepth, Option<i64>), StoreError> {
+        self.measured("admin", self.backend.route_gauges(source, sub))
+            .await
     }
 
-    /// The (write, source) queue, started on first use (or anew).
-    fn queue(&self, kind: Batched, source: &str, renew: bool) -> mpsc::Sender<batch::Job> {
-        let mut queues = self.inner.queues.lock().unwrap_or_else(|p| p.into_inner());
-        let queues = &mut queues[kind as usize];
-        if !renew && let Some(tx) = queues.get(source) {
-            return tx.clone();
-        }
-        // The worker holds the store weakly: dropping the last handle
-        // drops the senders, which ends the worker.
-        let weak = Arc::downgrade(&self.inner);
-        let id = source.to_owned();
-        let tx = batch::spawn(kind.op(), move |jobs| {
-            let weak = weak.clone();
-            let source = id.clone();
-            async move {
-                let reply = match weak.upgrade() {
-                    Some(inner) => Store { inner }.run_batch(kind, &source, &jobs).await,
-                    None => Err(StoreError::Unavailable("store closed".into())),
-                };
-                batch::answer(jobs, reply);
-            }
-        });
-        queues.insert(source.to_owned(), tx.clone());
-        tx
+    /// Backlog of a route.
+    pub async fn route_depths(&self, source: &str, sub: &str) -> Result<RouteDepth, StoreError> {
+        Ok(self.route_gauges(source, sub).await?.0)
     }
 
-    /// One batched script call: the script's own KEYS and `now`, then each
-    /// job's keys and args in order.
-    async fn run_batch(
+    /// Deliveries waiting or in flight on a route.
+    pub async fn route_depth(&self, source: &str, sub: &str) -> Result<u64, StoreError> {
+        let d = self.route_depths(source, sub).await?;
+        Ok(d.queued + d.in_flight)
+    }
+
+    /// A page of a source's event index: ids received in `[min_ms, max_ms]`
+    /// in receive order, starting at `offset`.
+    pub async fn event_index_range(
         &self,
-        kind: Batched,
         source: &str,
-        jobs: &[batch::Job],
-    ) -> Result<Vec<i64>, StoreError> {
-        let keys = &self.inner.keys;
-        let scripts = &self.inner.scripts;
-        let mut inv = match kind {
-            Batched::Ingest => {
-                let mut inv = scripts.ingest.prepare_invoke();
-                inv.key(keys.fanout_queue(source))
-                    .key(keys.event_index(source));
-                inv
-            }
-            Batched::Finish => scripts.route_finish.prepare_invoke(),
-        };
-        inv.arg(now_ms());
-        for job in jobs {
-            for k in &job.keys {
-                inv.key(k);
-            }
-            for a in &job.args {
-                inv.arg(a);
-            }
-        }
-        let op = kind.op();
-        let mut c = self.conn();
-        match self.measured(op, inv.invoke_async(&mut c)).await {
-            Ok(flat) => Ok(flat),
-            // A pooled connection went stale (Redis restarted): once more,
-            // on the reconnected handle. Safe whether or not the first call
-            // ran: a repeated ingest finds its events stored and reports
-            // duplicates (a duplicate is only ever reported for a stored
-            // event); a repeated finish finds its lease gone and changes
-            // nothing.
-            Err((_, true)) => self.timed(op, inv.invoke_async(&mut c)).await,
-            Err((err, false)) => {
-                count_error(op);
-                Err(err)
+        min_ms: i64,
+        max_ms: i64,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        self.measured(
+            "admin",
+            self.backend
+                .event_index_range(source, min_ms, max_ms, offset, count),
+        )
+        .await
+    }
+
+    /// A page of a route's dead letters by dead-at time.
+    pub async fn dead_letter_range(
+        &self,
+        source: &str,
+        sub: &str,
+        min_ms: i64,
+        max_ms: i64,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        self.measured(
+            "admin",
+            self.backend
+                .dead_letter_range(source, sub, min_ms, max_ms, offset, count),
+        )
+        .await
+    }
+
+    /// A route's dead letters: (event id, dead-at ms), oldest first.
+    pub async fn dead_letters(
+        &self,
+        source: &str,
+        sub: &str,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .dead_letter_range(source, sub, i64::MIN, i64::MAX, all.len(), 1000)
+                .await?;
+            let done = page.len() < 1000;
+            all.extend(page);
+            if done {
+                return Ok(all);
             }
         }
     }
 
-    // === reads (admin API, tests) ===
+    /// Normalized types of events of one source (`None` where expired).
+    pub async fn event_types(
+        &self,
+        source: &str,
+        ids: &[EventId],
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.measured("admin", self.backend.event_types(source, ids))
+            .await
+    }
+
+    /// The events themselves (`None` where expired).
+    pub async fn events(
+        &self,
+        source: &str,
+        ids: &[EventId],
+    ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.measured("admin", self.backend.events(source, ids))
+            .await
+    }
 
     /// A stored event.
     pub async fn event(
@@ -771,12 +481,37 @@ impl Store {
         source: &str,
         id: &EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
-        let mut c = self.conn();
-        let key = self.inner.keys.event(source, id);
-        let map: std::collections::HashMap<String, Vec<u8>> = self
-            .timed("admin", redis::cmd("HGETALL").arg(key).query_async(&mut c))
-            .await?;
-        Ok(records::stored_event(map))
+        let mut found = self.events(source, std::slice::from_ref(id)).await?;
+        Ok(found.pop().flatten())
+    }
+
+    /// Which of `sources` holds event `id`, with the event.
+    pub async fn find_event(
+        &self,
+        sources: &[&str],
+        id: &EventId,
+    ) -> Result<Option<(String, StoredEvent)>, StoreError> {
+        for source in sources {
+            if let Some(ev) = self.event(source, id).await? {
+                return Ok(Some(((*source).to_owned(), ev)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Delivery records of one event for several subscriptions, with their
+    /// attempt logs; subscriptions without a delivery are left out.
+    pub async fn deliveries_of(
+        &self,
+        source: &str,
+        id: &EventId,
+        subs: &[&str],
+    ) -> Result<Vec<(String, DeliveryRecord, Vec<AttemptRecord>)>, StoreError> {
+        if subs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.measured("admin", self.backend.deliveries_of(source, id, subs))
+            .await
     }
 
     /// A delivery's state.
@@ -786,12 +521,10 @@ impl Store {
         id: &EventId,
         sub: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
-        let mut c = self.conn();
-        let key = self.inner.keys.delivery(source, id, sub);
-        let map: std::collections::HashMap<String, String> = self
-            .timed("admin", redis::cmd("HGETALL").arg(key).query_async(&mut c))
+        let mut found = self
+            .delivery_records(source, std::slice::from_ref(id), sub)
             .await?;
-        Ok(records::delivery_record(map))
+        Ok(found.pop().flatten())
     }
 
     /// A delivery's attempt log, oldest first.
@@ -801,52 +534,81 @@ impl Store {
         id: &EventId,
         sub: &str,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
-        let mut c = self.conn();
-        let key = self.inner.keys.attempts(source, id, sub);
-        let items: Vec<String> = self
-            .timed(
-                "admin",
-                redis::cmd("LRANGE")
-                    .arg(key)
-                    .arg(0)
-                    .arg(-1)
-                    .query_async(&mut c),
-            )
-            .await?;
-        Ok(items
-            .iter()
-            .filter_map(|s| serde_json::from_str(s).ok())
-            .collect())
+        let found = self.deliveries_of(source, id, &[sub]).await?;
+        Ok(found
+            .into_iter()
+            .next()
+            .map(|(_, _, log)| log)
+            .unwrap_or_default())
     }
 
-    /// A route's dead letters: (event id, dead-at ms), oldest first.
-    pub async fn dead_letters(
+    /// Delivery records of several events for one subscription.
+    pub async fn delivery_records(
+        &self,
+        source: &str,
+        ids: &[EventId],
+        sub: &str,
+    ) -> Result<Vec<Option<DeliveryRecord>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.measured("admin", self.backend.delivery_records(source, ids, sub))
+            .await
+    }
+
+    /// Replays dead letters of a route, paced: the i-th is due at
+    /// `now + (start_index + i) × spacing`. Entries no longer dead are
+    /// skipped. Returns how many were replayed.
+    pub async fn replay(
         &self,
         source: &str,
         sub: &str,
-    ) -> Result<Vec<(EventId, i64)>, StoreError> {
-        let mut c = self.conn();
-        let key = self.inner.keys.route_dlq(source, sub);
-        let items: Vec<(String, f64)> = self
-            .timed(
-                "admin",
-                redis::cmd("ZRANGE")
-                    .arg(key)
-                    .arg(0)
-                    .arg(-1)
-                    .arg("WITHSCORES")
-                    .query_async(&mut c),
-            )
-            .await?;
-        Ok(items
-            .into_iter()
-            .filter_map(|(id, at)| EventId::parse(&id).map(|id| (id, at as i64)))
-            .collect())
+        ids: &[EventId],
+        spacing: Duration,
+        start_index: u64,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let now = now_ms();
+        let step = spacing.as_millis().min(i64::MAX as u128) as i64;
+        let due: Vec<(EventId, i64)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let slot = (start_index as i64).saturating_add(i as i64);
+                (id.clone(), now.saturating_add(step.saturating_mul(slot)))
+            })
+            .collect();
+        self.measured("admin", self.backend.replay(source, sub, &due))
+            .await
     }
 
-    /// Deliveries waiting or in flight on a route.
-    pub async fn route_depth(&self, source: &str, sub: &str) -> Result<u64, StoreError> {
-        let d = self.route_depths(source, sub).await?;
-        Ok(d.queued + d.in_flight)
+    /// Delivers a stored event to a subscription again. Returns false when
+    /// the event is not stored.
+    pub async fn redeliver(
+        &self,
+        source: &str,
+        sub: &str,
+        id: &EventId,
+    ) -> Result<bool, StoreError> {
+        self.measured("admin", self.backend.redeliver(source, sub, id))
+            .await
+    }
+
+    /// Appends an audit record; returns its id.
+    pub async fn audit_append(&self, record: &AuditRecord) -> Result<String, StoreError> {
+        self.measured("admin", self.backend.audit_append(record))
+            .await
+    }
+
+    /// Audit records after id `after` (exclusive), oldest first.
+    pub async fn audit_page(
+        &self,
+        after: Option<&str>,
+        count: usize,
+    ) -> Result<Vec<(String, AuditRecord)>, StoreError> {
+        self.measured("admin", self.backend.audit_page(after, count))
+            .await
     }
 }

@@ -17,7 +17,7 @@
 use crate::check;
 use hookgate_core::shutdown::Drain;
 use hookgate_http::ServeOptions;
-use hookgate_store::{Store, StoreError};
+use hookgate_store::{Settings, Store, StoreError};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -170,26 +170,32 @@ async fn serve(
         }
         None => hookgate_telemetry::Tracer::disabled(),
     };
-    let store = Store::open(&config.store)?;
-    store.set_retention(config.delivery.retention);
-    match store.check_eviction_policy().await {
-        Ok(Some(policy)) => tracing::info!(
-            request_id = crate::logging::boot_id(),
-            policy,
-            "store reachable"
-        ),
-        Ok(None) => {
-            tracing::warn!(
+    let store = Store::open(&config.store, Settings::from_config(&config))
+        .map_err(|e| anyhow::anyhow!("store: {e}"))?;
+    match store.check().await {
+        Ok(status) => {
+            let details = status
+                .details
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            tracing::info!(
                 request_id = crate::logging::boot_id(),
-                "store does not allow CONFIG GET; cannot check maxmemory-policy"
-            )
+                backend = status.backend,
+                %details,
+                "store ready"
+            );
+            if let Some(warning) = status.warning {
+                tracing::warn!(request_id = crate::logging::boot_id(), %warning, "store check incomplete");
+            }
         }
         Err(StoreError::EvictingPolicy(policy)) => anyhow::bail!(
             "Redis maxmemory-policy is {policy:?}: an evicted key would be a lost event. \
              Set maxmemory-policy noeviction, or [store] allow_eviction = true"
         ),
         Err(e) => {
-            tracing::warn!(request_id = crate::logging::boot_id(), error = %e, "store unreachable at start; ingest answers 503 until it is back")
+            tracing::warn!(request_id = crate::logging::boot_id(), error = %e, "store unavailable at start; ingest answers 503 until it is back")
         }
     }
 
@@ -226,7 +232,7 @@ async fn serve(
     // Its own store connections too: a connection's I/O runs on the
     // runtime that first used it, and ingest's must not run at the lower
     // priority.
-    let delivery_store = store.open_beside(&config.store)?;
+    let delivery_store = store.open_beside()?;
     let delivery = {
         let _on = delivery_runtime.enter();
         hookgate_delivery::Delivery::start(&config, delivery_store, &back, tracer.clone())

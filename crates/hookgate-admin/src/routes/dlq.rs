@@ -250,14 +250,7 @@ pub(crate) async fn replay(
             replayed += call
                 .admin
                 .store
-                .replay(
-                    &src.id,
-                    &sub.id,
-                    chunk,
-                    spacing,
-                    replayed,
-                    call.admin.retention(),
-                )
+                .replay(&src.id, &sub.id, chunk, spacing, replayed)
                 .await?;
         }
     }

@@ -218,7 +218,7 @@ pub(crate) async fn redeliver(
     let done = call
         .admin
         .store
-        .redeliver(&source, &sub.id, &event_id, call.admin.retention())
+        .redeliver(&source, &sub.id, &event_id)
         .await?;
     if !done {
         return Err(ApiError::not_found(format!("no event {id:?}")));

@@ -24,12 +24,10 @@ fn gateway_wide_defaults() {
     assert_eq!(c.server.max_header_bytes, 64 * 1024);
     assert_eq!(c.server.shutdown_grace, s(10));
     assert_eq!(c.admin.listen, "127.0.0.1:9090".parse().unwrap());
-    assert_eq!(c.store.url.expose(), b"redis://127.0.0.1:6379");
     assert_eq!(c.store.timeout, s(2));
-    assert!(!c.store.allow_eviction);
-    assert_eq!(c.store.pool_size, 16);
-    assert_eq!(c.store.key_prefix, "hg");
-    assert_eq!(c.store.topology, StoreTopology::Single);
+    // No [store]: the embedded store, next to the config file.
+    let sqlite = c.store.sqlite().expect("sqlite by default");
+    assert_eq!(sqlite.path, std::path::Path::new("conf/data/hookgate.db"));
     assert_eq!(c.delivery.visibility_timeout, s(60));
     assert_eq!(c.delivery.retention, s(14 * 86400));
     assert_eq!(c.delivery.poll_interval, Duration::from_millis(500));
@@ -109,12 +107,21 @@ level = "debug"
     assert_eq!(c.server.shutdown_grace, Duration::from_secs(3));
     assert_eq!(c.server.max_headers, 200);
     assert_eq!(c.server.max_header_bytes, 131_072);
-    assert_eq!(c.store.url.expose(), b"redis://:pw@h:1/0");
+    assert_eq!(
+        c.store.redis().expect("redis backend").url.expose(),
+        b"redis://:pw@h:1/0"
+    );
     assert_eq!(c.store.timeout, Duration::from_millis(250));
-    assert!(c.store.allow_eviction);
-    assert_eq!(c.store.pool_size, 4);
-    assert_eq!(c.store.key_prefix, "hookgate:test");
-    assert_eq!(c.store.topology, StoreTopology::Cluster);
+    assert!(c.store.redis().expect("redis backend").allow_eviction);
+    assert_eq!(c.store.redis().expect("redis backend").pool_size, 4);
+    assert_eq!(
+        c.store.redis().expect("redis backend").key_prefix,
+        "hookgate:test"
+    );
+    assert_eq!(
+        c.store.redis().expect("redis backend").topology,
+        StoreTopology::Cluster
+    );
     assert_eq!(c.delivery.visibility_timeout, Duration::from_secs(300));
     assert_eq!(c.delivery.retention, Duration::from_secs(30 * 86400));
     assert_eq!(c.delivery.poll_interval, Duration::from_secs(1));

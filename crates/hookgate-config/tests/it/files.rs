@@ -105,7 +105,10 @@ fn store_ca_file_is_relative_to_the_config_and_wants_a_tls_url() {
         load(&path, &MapEnv::default())
     };
     let c = with("rediss://cache:6380", "redis-ca.pem").unwrap();
-    assert_eq!(c.store.ca_file, Some(dir.path().join("redis-ca.pem")));
+    assert_eq!(
+        c.store.redis().expect("redis backend").ca_file,
+        Some(dir.path().join("redis-ca.pem"))
+    );
     // Missing file, and a CA for a plain-TCP URL (it would do nothing).
     let err = with("rediss://cache:6380", "nope.pem")
         .unwrap_err()
@@ -136,7 +139,7 @@ fn store_client_certificate_comes_with_its_key() {
     };
     let c = with("client_cert_file = \"client.crt\"\nclient_key_file = \"client.key\"").unwrap();
     assert_eq!(
-        c.store.client_tls,
+        c.store.redis().expect("redis backend").client_tls,
         Some((dir.path().join("client.crt"), dir.path().join("client.key")))
     );
     let err = with("client_cert_file = \"client.crt\"")

@@ -9,6 +9,7 @@ mod files;
 mod reference;
 mod rules;
 mod secrets;
+mod store_backend;
 
 use hookgate_config::{Config, ConfigError, MapEnv, parse};
 use std::path::Path;

@@ -44,7 +44,10 @@ fn spec_reference_is_accepted_as_written() {
         "the placeholder hash matches nothing"
     );
 
-    assert_eq!(c.store.url.expose(), b"redis://127.0.0.1:6379");
+    assert_eq!(
+        c.store.redis().expect("redis backend").url.expose(),
+        b"redis://127.0.0.1:6379"
+    );
 
     let [s] = c.sources.as_slice() else {
         panic!("one source expected")
@@ -163,7 +166,10 @@ fn dev_file_parses() {
         hex::encode(token.sha256.expose()),
         "1734d503f6aa6a047c36d113cbad769f719c93784b469b771c4c3e7c63adbefd",
     );
-    assert_eq!(c.store.url.expose(), b"redis://127.0.0.1:6379");
+    assert_eq!(
+        c.store.redis().expect("redis backend").url.expose(),
+        b"redis://127.0.0.1:6379"
+    );
 
     let ids: Vec<_> = c.sources.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["stripe", "acme"]);

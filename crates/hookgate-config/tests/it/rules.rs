@@ -36,12 +36,12 @@ fn ids_must_be_unique_within_their_family() {
 }
 
 #[test]
-fn store_backend_must_be_redis() {
+fn store_backend_is_sqlite_or_redis() {
     let text = format!("[store]\nbackend = \"postgres\"\n{MINIMAL}");
     let e = one_err(
         &text,
         "store.backend",
-        "expected one of redis, found \"postgres\"",
+        "expected one of sqlite | redis, found \"postgres\"",
     );
     assert_eq!(e.line, Some(2));
 }
@@ -115,9 +115,16 @@ fn store_url_must_be_a_redis_url_and_is_never_echoed() {
 fn store_cluster_is_a_boolean_and_wants_a_tcp_url_of_database_0() {
     use hookgate_config::StoreTopology;
     // Off unless asked for; `false` is the single Redis of earlier files.
-    assert_eq!(ok(MINIMAL).store.topology, StoreTopology::Single);
+    let c = ok(&format!("[store]\nurl = \"redis://h:1\"\n{MINIMAL}"));
+    assert_eq!(
+        c.store.redis().expect("redis backend").topology,
+        StoreTopology::Single
+    );
     let c = ok(&format!("[store]\ncluster = false\n{MINIMAL}"));
-    assert_eq!(c.store.topology, StoreTopology::Single);
+    assert_eq!(
+        c.store.redis().expect("redis backend").topology,
+        StoreTopology::Single
+    );
     // A seed node, with or without credentials and an explicit database 0.
     for url in [
         "redis://127.0.0.1:7000",
@@ -128,8 +135,15 @@ fn store_cluster_is_a_boolean_and_wants_a_tcp_url_of_database_0() {
         let c = ok(&format!(
             "[store]\nurl = {url:?}\ncluster = true\n{MINIMAL}"
         ));
-        assert_eq!(c.store.topology, StoreTopology::Cluster, "{url}");
-        assert_eq!(c.store.url.expose(), url.as_bytes());
+        assert_eq!(
+            c.store.redis().expect("redis backend").topology,
+            StoreTopology::Cluster,
+            "{url}"
+        );
+        assert_eq!(
+            c.store.redis().expect("redis backend").url.expose(),
+            url.as_bytes()
+        );
     }
 
     let e = one_err(
@@ -162,7 +176,10 @@ fn store_cluster_is_a_boolean_and_wants_a_tcp_url_of_database_0() {
         &format!("[store]\ncluster = true\n{MINIMAL}"),
         &env(&[("HOOKGATE_STORE_URL", "redis://:pw@seed:7000")]),
     );
-    assert_eq!(c.store.topology, StoreTopology::Cluster);
+    assert_eq!(
+        c.store.redis().expect("redis backend").topology,
+        StoreTopology::Cluster
+    );
 }
 
 #[test]

@@ -1,60 +1,26 @@
 //! What operators read and do through the admin API: event and dead-letter
 //! listings, replay and redelivery, pause flags, and the append-only audit
-//! stream. Kept apart from the ingest/delivery hot path in `lib.rs`.
+//! stream. Kept apart from the ingest/delivery hot path in `mod.rs`.
 
-use crate::records::{delivery_record, stored_event};
-use crate::{AttemptRecord, DeliveryRecord, Store, StoreError, StoredEvent};
+use super::RedisStore;
+use super::records::{delivery_record, stored_event};
+use crate::{AttemptRecord, AuditRecord, DeliveryRecord, RouteDepth, StoreError, StoredEvent};
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
 use redis::Script;
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
-use std::time::Duration;
 
 static REPLAY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/replay.lua")));
 static REDELIVER: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/redeliver.lua")));
 
-/// One audit record (SPEC §7): every mutating admin call. A storage format.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    /// Token name.
-    pub actor: String,
-    /// Token role.
-    pub role: String,
-    /// e.g. `dead_letters.replay`, `subscription.pause`.
-    pub action: String,
-    /// e.g. the subscription id, or `event/subscription`.
-    pub target: String,
-    /// The filter or ids the call named, as sent.
-    pub filter: serde_json::Value,
-    /// How many entries it changed.
-    pub count: u64,
-    /// The admin request id.
-    pub request_id: String,
-    /// When, RFC 3339.
-    pub at: String,
-}
-
-/// A route's backlog.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RouteDepth {
-    /// Waiting (due or scheduled for retry).
-    pub queued: u64,
-    /// Leased to a worker now.
-    pub in_flight: u64,
-    /// Dead letters.
-    pub dead: u64,
-}
-
-impl Store {
+impl RedisStore {
     /// Every paused subscription id.
     pub async fn paused(&self) -> Result<HashSet<String>, StoreError> {
         let mut c = self.conn();
         let ids: Vec<String> = self
             .timed(
-                "admin",
                 redis::cmd("HKEYS")
                     .arg(self.keys().paused())
                     .query_async(&mut c),
@@ -69,7 +35,6 @@ impl Store {
         let key = self.keys().paused();
         let changed: i64 = if paused {
             self.timed(
-                "admin",
                 redis::cmd("HSETNX")
                     .arg(key)
                     .arg(sub)
@@ -78,11 +43,8 @@ impl Store {
             )
             .await?
         } else {
-            self.timed(
-                "admin",
-                redis::cmd("HDEL").arg(key).arg(sub).query_async(&mut c),
-            )
-            .await?
+            self.timed(redis::cmd("HDEL").arg(key).arg(sub).query_async(&mut c))
+                .await?
         };
         Ok(changed == 1)
     }
@@ -98,7 +60,6 @@ impl Store {
         let k = self.keys();
         let (queued, in_flight, dead, head): (u64, u64, u64, Vec<(String, f64)>) = self
             .timed(
-                "admin",
                 redis::pipe()
                     .cmd("ZCARD")
                     .arg(k.route_queue(source, sub))
@@ -122,11 +83,6 @@ impl Store {
         Ok((depth, head.first().map(|(_, due)| *due as i64)))
     }
 
-    /// Backlog of a route.
-    pub async fn route_depths(&self, source: &str, sub: &str) -> Result<RouteDepth, StoreError> {
-        Ok(self.route_gauges(source, sub).await?.0)
-    }
-
     /// A page of a source's event index: ids received in `[min_ms, max_ms]`
     /// in receive order, starting at `offset`.
     pub async fn event_index_range(
@@ -137,9 +93,12 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        // Entries past retention are trimmed lazily (by fan-out reads);
+        // their events have expired already: never list them.
+        let oldest = now_ms().saturating_sub(self.inner.settings.retention_ms());
         self.zrange_by_score(
             &self.keys().event_index(source),
-            min_ms,
+            min_ms.max(oldest),
             max_ms,
             offset,
             count,
@@ -157,9 +116,12 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        // Trimmed lazily (by claims); their records expired with the same
+        // retention: never list them.
+        let oldest = now_ms().saturating_sub(self.inner.settings.retention_ms());
         self.zrange_by_score(
             &self.keys().route_dlq(source, sub),
-            min_ms,
+            min_ms.max(oldest),
             max_ms,
             offset,
             count,
@@ -178,7 +140,6 @@ impl Store {
         let mut c = self.conn();
         let items: Vec<(String, f64)> = self
             .timed(
-                "admin",
                 redis::cmd("ZRANGE")
                     .arg(key)
                     .arg(min_ms)
@@ -213,7 +174,7 @@ impl Store {
                 .arg("type");
         }
         let mut c = self.conn();
-        self.timed("admin", pipe.query_async(&mut c)).await
+        self.timed(pipe.query_async(&mut c)).await
     }
 
     /// The events themselves (`None` where expired).
@@ -230,23 +191,8 @@ impl Store {
             pipe.cmd("HGETALL").arg(self.keys().event(source, id));
         }
         let mut c = self.conn();
-        let maps: Vec<HashMap<String, Vec<u8>>> =
-            self.timed("admin", pipe.query_async(&mut c)).await?;
+        let maps: Vec<HashMap<String, Vec<u8>>> = self.timed(pipe.query_async(&mut c)).await?;
         Ok(maps.into_iter().map(stored_event).collect())
-    }
-
-    /// Which of `sources` holds event `id`, with the event.
-    pub async fn find_event(
-        &self,
-        sources: &[&str],
-        id: &EventId,
-    ) -> Result<Option<(String, StoredEvent)>, StoreError> {
-        for source in sources {
-            if let Some(ev) = self.event(source, id).await? {
-                return Ok(Some(((*source).to_owned(), ev)));
-            }
-        }
-        Ok(None)
     }
 
     /// Delivery records of one event for several subscriptions, with their
@@ -270,7 +216,7 @@ impl Store {
                 .arg(-1);
         }
         let mut c = self.conn();
-        let replies: Vec<redis::Value> = self.timed("admin", pipe.query_async(&mut c)).await?;
+        let replies: Vec<redis::Value> = self.timed(pipe.query_async(&mut c)).await?;
         let mut out = Vec::new();
         for (sub, pair) in subs.iter().zip(replies.chunks_exact(2)) {
             let map: HashMap<String, String> = redis::from_redis_value(pair[0].clone())
@@ -304,41 +250,34 @@ impl Store {
                 .arg(self.keys().delivery(source, id, sub));
         }
         let mut c = self.conn();
-        let maps: Vec<HashMap<String, String>> =
-            self.timed("admin", pipe.query_async(&mut c)).await?;
+        let maps: Vec<HashMap<String, String>> = self.timed(pipe.query_async(&mut c)).await?;
         Ok(maps.into_iter().map(delivery_record).collect())
     }
 
-    /// Replays dead letters of a route, paced: the i-th is due at
-    /// `now + i × spacing`. Entries no longer dead are skipped. Returns how
-    /// many were replayed.
+    /// Replays dead letters of a route, each queued at its due time (ms).
+    /// Entries no longer dead are skipped. Returns how many were replayed.
     pub async fn replay(
         &self,
         source: &str,
         sub: &str,
-        ids: &[EventId],
-        spacing: Duration,
-        start_index: u64,
-        retention: Duration,
+        due: &[(EventId, i64)],
     ) -> Result<u64, StoreError> {
-        if ids.is_empty() {
+        if due.is_empty() {
             return Ok(0);
         }
         let k = self.keys();
-        let now = now_ms();
         let mut inv = REPLAY.prepare_invoke();
         inv.key(k.route_queue(source, sub))
             .key(k.route_dlq(source, sub));
-        inv.arg(now)
-            .arg(retention.as_millis().max(1) as u64)
+        inv.arg(now_ms())
+            .arg(self.inner.settings.retention_ms())
             .arg(k.source_base(source))
             .arg(sub);
-        for (i, id) in ids.iter().enumerate() {
-            let due = now + (spacing.as_millis() as i64) * (start_index as i64 + i as i64);
-            inv.arg(id.as_str()).arg(due);
+        for (id, at) in due {
+            inv.arg(id.as_str()).arg(*at);
         }
         let mut c = self.conn();
-        self.timed("admin", inv.invoke_async(&mut c)).await
+        self.timed(inv.invoke_async(&mut c)).await
     }
 
     /// Delivers a stored event to a subscription again. Returns false when
@@ -348,19 +287,18 @@ impl Store {
         source: &str,
         sub: &str,
         id: &EventId,
-        retention: Duration,
     ) -> Result<bool, StoreError> {
         let k = self.keys();
         let mut inv = REDELIVER.prepare_invoke();
         inv.key(k.route_queue(source, sub))
             .key(k.route_dlq(source, sub));
         inv.arg(now_ms())
-            .arg(retention.as_millis().max(1) as u64)
+            .arg(self.inner.settings.retention_ms())
             .arg(k.source_base(source))
             .arg(sub)
             .arg(id.as_str());
         let mut c = self.conn();
-        let done: i64 = self.timed("admin", inv.invoke_async(&mut c)).await?;
+        let done: i64 = self.timed(inv.invoke_async(&mut c)).await?;
         Ok(done == 1)
     }
 
@@ -370,7 +308,6 @@ impl Store {
             serde_json::to_string(record).map_err(|e| StoreError::Protocol(e.to_string()))?;
         let mut c = self.conn();
         self.timed(
-            "admin",
             redis::cmd("XADD")
                 .arg(self.keys().audit())
                 .arg("*")
@@ -394,7 +331,6 @@ impl Store {
         let mut c = self.conn();
         let entries: Vec<(String, Vec<(String, String)>)> = self
             .timed(
-                "admin",
                 redis::cmd("XRANGE")
                     .arg(self.keys().audit())
                     .arg(start)

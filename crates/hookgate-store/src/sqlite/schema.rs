@@ -1,0 +1,168 @@
+//! The file format: tables, their versions, and migrations.
+//!
+//! The file says what it is in its header: `application_id` is
+//! [`APPLICATION_ID`] (a file of another program is refused) and
+//! `user_version` is the schema version. A newer gateway migrates an older
+//! file forward in place, one step per version, each step one transaction;
+//! a file of a newer schema than this build knows is refused rather than
+//! misread. Every version's file is kept as a test fixture
+//! (`tests/fixtures/sqlite/v<N>.db`) and every later version must open it.
+//!
+//! # Version 1
+//!
+//! | table | one row per | notes |
+//! | --- | --- | --- |
+//! | `events` | (source, event id) while its event or its dedup claim lives | the CloudEvent, the claim's and the event's expiries, the fan-out queue (`fanout_due` not null) |
+//! | `deliveries` | (source, subscription, event id) | `state` 0 queued, 1 leased, 2 delivered, 3 dead; `due` is the due time, the lease's expiry (its token), or when it was delivered or died; the attempt log as JSON lines |
+//! | `paused` | paused subscription | since when |
+//! | `audit` | admin action | id `<ms>-<seq>`, append-only |
+//! | `meta` | setting | the readiness probe's row |
+//!
+//! Times are Unix milliseconds. An event row is visible while
+//! `keep_until > now` (its retention, renewed by a replay) and holds the
+//! idempotency key while `claim_until > now` (the source's dedup window);
+//! `expires` is the later of the two, when the row goes. A delivery row
+//! goes at `keep_until`. Expired rows are invisible at once and removed in
+//! the background (`sweep`).
+
+use crate::StoreError;
+use rusqlite::Connection;
+
+/// `PRAGMA application_id` of a Hookgate store ("HGTB").
+pub(crate) const APPLICATION_ID: i32 = 0x4847_5442;
+
+/// The schema version this build writes.
+pub const CURRENT: i64 = 1;
+
+/// Version 1, created whole on a new file.
+const V1: &str = "
+CREATE TABLE events (
+    source      TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    type        TEXT    NOT NULL,
+    ce          BLOB,
+    tp          TEXT    NOT NULL,
+    recv_ms     INTEGER NOT NULL,
+    keep_until  INTEGER NOT NULL,
+    claim_until INTEGER NOT NULL,
+    expires     INTEGER NOT NULL,
+    fanout_due  INTEGER,
+    PRIMARY KEY (source, id)
+);
+CREATE INDEX events_received ON events (source, recv_ms);
+CREATE INDEX events_fanout ON events (source, fanout_due) WHERE fanout_due IS NOT NULL;
+CREATE INDEX events_expires ON events (expires);
+CREATE INDEX events_payload_expires ON events (keep_until) WHERE ce IS NOT NULL;
+
+CREATE TABLE deliveries (
+    source      TEXT    NOT NULL,
+    sub         TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    state       INTEGER NOT NULL,
+    due         INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    first_ms    INTEGER NOT NULL,
+    reclaims    INTEGER NOT NULL DEFAULT 0,
+    code        INTEGER,
+    reason      TEXT,
+    replayed_at INTEGER,
+    requeue     INTEGER NOT NULL DEFAULT 0,
+    keep_until  INTEGER NOT NULL,
+    log         TEXT    NOT NULL DEFAULT '',
+    log_len     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (source, sub, id)
+);
+CREATE INDEX deliveries_by_state ON deliveries (source, sub, state, due);
+CREATE INDEX deliveries_expires ON deliveries (keep_until);
+
+CREATE TABLE paused (
+    sub   TEXT    PRIMARY KEY,
+    at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE audit (
+    ms     INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    record TEXT    NOT NULL,
+    PRIMARY KEY (ms, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB
+) WITHOUT ROWID;
+";
+
+/// Migrations from version N to N + 1, at index N - 1 (none yet).
+const MIGRATIONS: &[&str] = &[];
+
+/// What [`prepare`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Opened {
+    /// The version the file had (0: new).
+    pub from: i64,
+}
+
+fn sql(e: rusqlite::Error) -> StoreError {
+    super::classify(e)
+}
+
+/// Creates the schema on a new file, migrates an older one, or refuses the
+/// file. `path` only names the file in errors.
+pub(crate) fn prepare(conn: &mut Connection, path: &std::path::Path) -> Result<Opened, StoreError> {
+    let app: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(sql)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sql)?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(sql)?;
+    if app == 0 && version == 0 && tables == 0 {
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(V1).map_err(sql)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(sql)?;
+        tx.pragma_update(None, "user_version", CURRENT)
+            .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        return Ok(Opened { from: 0 });
+    }
+    if app != APPLICATION_ID {
+        return Err(StoreError::Incompatible(format!(
+            "{} is not a Hookgate store (an SQLite file of another program); \
+             point [store] path at a new or a Hookgate file",
+            path.display()
+        )));
+    }
+    if version > CURRENT {
+        return Err(StoreError::Incompatible(format!(
+            "{} was written by a newer Hookgate (store schema {version}; this version reads \
+             up to {CURRENT}): run the newer version, or restore a backup",
+            path.display()
+        )));
+    }
+    for step in version..CURRENT {
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(MIGRATIONS[(step - 1) as usize])
+            .map_err(sql)?;
+        tx.pragma_update(None, "user_version", step + 1)
+            .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        tracing::info!(
+            request_id = %hookgate_core::trace::new_request_id(),
+            file = %path.display(),
+            from = step,
+            to = step + 1,
+            "store schema migrated"
+        );
+    }
+    Ok(Opened { from: version })
+}
+
+/// The schema version of an open file.
+pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sql)
+}
