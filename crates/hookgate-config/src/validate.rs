@@ -446,15 +446,37 @@ fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
                 || t.is_some_and(|t| t.get("path").is_none())
         }
     };
+    // A key of the other backend is a mistake in the file, unless the
+    // environment chose the backend: then the file may hold its own
+    // default's settings (a baked-in config run against another store).
+    let by_env = from_env.is_some();
+    let other = |ctx: &mut Ctx<'_>, f: &Field<'_>, backend: &str| {
+        if by_env {
+            ctx.warn_at(
+                f,
+                format!(
+                    "ignored: {} chose backend = \"{}\"",
+                    env::STORE_BACKEND,
+                    if backend == "redis" {
+                        "sqlite"
+                    } else {
+                        "redis"
+                    }
+                ),
+            );
+        } else {
+            ctx.error_at(f, format!("applies to backend = \"{backend}\" only"));
+        }
+    };
     let backend = if redis {
         if let Some(f) = t.and_then(|t| t.get("path")) {
-            ctx.error_at(&f, "applies to backend = \"sqlite\" only");
+            other(ctx, &f, "sqlite");
         }
         StoreBackend::Redis(redis_store(ctx, t))
     } else {
         for key in REDIS_ONLY_KEYS {
             if let Some(f) = t.and_then(|t| t.get(key)) {
-                ctx.error_at(&f, "applies to backend = \"redis\" only");
+                other(ctx, &f, "redis");
             }
         }
         if override_value(ctx.env, env::STORE_URL).is_some() {

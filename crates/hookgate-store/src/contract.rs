@@ -31,6 +31,7 @@
 //!   source's `dedup_window`. Expired data is invisible at once and removed
 //!   in the background.
 
+use crate::copy::{ExportPage, Record};
 use crate::{
     AttemptRecord, AuditRecord, DeliveryRecord, Finish, NewEvent, RouteClaim, RouteDepth,
     StoreError, StoredEvent,
@@ -216,4 +217,11 @@ pub trait Backend: Send + Sync + 'static {
         after: Option<&str>,
         count: usize,
     ) -> Result<Vec<(String, AuditRecord)>, StoreError>;
+
+    /// A page of this store's contents, from `cursor` (`None`: the
+    /// start), at most about `max` records (see [`crate::copy`]).
+    async fn export(&self, cursor: Option<&str>, max: usize) -> Result<ExportPage, StoreError>;
+
+    /// Writes the records this store does not hold yet; returns how many.
+    async fn import(&self, records: &[Record]) -> Result<u64, StoreError>;
 }

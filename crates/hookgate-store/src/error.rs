@@ -30,6 +30,13 @@ pub enum StoreError {
     /// The embedded store's file is held by another gateway process.
     #[error("{0}")]
     InUse(String),
+    /// Refused as asked (the caller's mistake, e.g. a backup onto an
+    /// existing file): nothing was done.
+    #[error("{0}")]
+    Refused(String),
+    /// The operation does not exist on this backend.
+    #[error("{0}")]
+    Unsupported(String),
     /// The embedded store's file cannot be used by this version: written
     /// by a newer one, or not a Hookgate store at all.
     #[error("{0}")]

@@ -36,12 +36,14 @@
 //!
 //! # Layout
 //! - [`contract`]: the [`Backend`] trait and what every backend promises.
+//! - [`copy`]: moving a deployment from one store to another.
 //! - `records`: the records both backends hand back.
 //! - [`error`]: [`StoreError`], classified for the caller's answer.
 //! - `feed`: the in-process fan-out hints.
 //! - [`sqlite`], [`redis`]: the backends.
 
 pub mod contract;
+pub mod copy;
 pub mod error;
 mod feed;
 mod records;
@@ -610,5 +612,20 @@ impl Store {
     ) -> Result<Vec<(String, AuditRecord)>, StoreError> {
         self.measured("admin", self.backend.audit_page(after, count))
             .await
+    }
+
+    /// A page of this store's contents (see [`copy`]).
+    pub async fn export(
+        &self,
+        cursor: Option<&str>,
+        max: usize,
+    ) -> Result<copy::ExportPage, StoreError> {
+        self.measured("admin", self.backend.export(cursor, max))
+            .await
+    }
+
+    /// Writes the records this store does not hold yet; returns how many.
+    pub async fn import(&self, records: &[copy::Record]) -> Result<u64, StoreError> {
+        self.measured("admin", self.backend.import(records)).await
     }
 }

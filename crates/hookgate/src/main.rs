@@ -8,6 +8,9 @@
 //!   captured request offline against the source's scheme.
 //! - `hookgate dlq|events|subscriptions|audit ...` is the operators' CLI
 //!   over the admin API (`cli`, `client`; token from `HOOKGATE_TOKEN`).
+//! - `hookgate backup --config F --to FILE` copies the embedded store's
+//!   file while the gateway serves; `hookgate store copy --from A --to B`
+//!   moves a deployment to another store (`store_cmd`).
 //!
 //! Errors from the libraries are typed; this is the edge where they become
 //! messages for a human and an exit code (0 ok, 1 failure, 2 usage or, for `verify`, no verdict).
@@ -17,6 +20,7 @@ mod cli;
 mod client;
 mod logging;
 mod serve;
+mod store_cmd;
 mod verify_cmd;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +68,21 @@ enum Command {
     Subscriptions(cli::subscriptions::SubscriptionsArgs),
     /// The audit log of mutating admin calls (admin API, admin tokens).
     Audit(cli::audit::AuditArgs),
+    /// Write a consistent copy of the embedded (sqlite) store's file, also
+    /// while the gateway runs. Restore: start a gateway on the copy.
+    Backup {
+        /// The configuration file (its `[store] path` is backed up).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Where to write the copy (a new file).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// The store itself: `store copy --from A.toml --to B.toml`.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Validate a configuration file without starting.
     CheckConfig {
         /// The configuration file.
@@ -89,6 +108,23 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy every event within retention, pending delivery (with its
+    /// schedule), dead letter, audit record, pause flag and dedup claim of
+    /// one config's store into another's (e.g. from sqlite to Redis).
+    /// Idempotent: a second run writes only what is missing. Stop the
+    /// gateway of `--from` first.
+    Copy {
+        /// The config whose store is read.
+        #[arg(long)]
+        from: PathBuf,
+        /// The config whose store is written.
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(command) = cli.command else {
@@ -103,6 +139,10 @@ fn main() -> ExitCode {
     match command {
         Command::CheckConfig { config } => check::run(&config),
         Command::Serve { config } => serve::run(&config),
+        Command::Backup { config, to } => store_cmd::backup(&config, &to),
+        Command::Store {
+            command: StoreCommand::Copy { from, to },
+        } => store_cmd::copy(&from, &to),
         Command::Dlq(args) => cli::dlq::run(&cli.common, args),
         Command::Events(args) => cli::events::run(&cli.common, args),
         Command::Subscriptions(args) => cli::subscriptions::run(&cli.common, args),

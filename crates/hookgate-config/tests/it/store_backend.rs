@@ -132,3 +132,41 @@ fn environment_mistakes_name_the_variable() {
     let c = ok_with(MINIMAL, &env(&[("HOOKGATE_STORE_PATH", "run/gw.db")]));
     assert_eq!(sqlite_path(&c), Path::new("run/gw.db"));
 }
+
+#[test]
+fn when_the_environment_chooses_the_backend_the_other_backends_keys_are_warnings() {
+    // A file written for the embedded store, run against Redis.
+    let text = format!("[store]\nbackend = \"sqlite\"\npath = \"gw.db\"\n{MINIMAL}");
+    let c = ok_with(
+        &text,
+        &env(&[
+            ("HOOKGATE_STORE_BACKEND", "redis"),
+            ("HOOKGATE_STORE_URL", "redis://cache:6379"),
+        ]),
+    );
+    assert_eq!(
+        c.store.redis().expect("redis").url.expose(),
+        b"redis://cache:6379"
+    );
+    let store: Vec<_> = c
+        .warnings
+        .iter()
+        .filter(|w| w.key.starts_with("store."))
+        .collect();
+    assert_eq!(store.len(), 1, "{:?}", c.warnings);
+    assert_eq!(
+        (store[0].line, store[0].key.as_str()),
+        (Some(3), "store.path")
+    );
+    assert!(store[0].message.contains("HOOKGATE_STORE_BACKEND"));
+    // And the other way round.
+    let text = format!("[store]\nurl = \"redis://h:1\"\n{MINIMAL}");
+    let c = ok_with(&text, &env(&[("HOOKGATE_STORE_BACKEND", "sqlite")]));
+    assert_eq!(sqlite_path(&c), Path::new("conf/data/hookgate.db"));
+    let store: Vec<_> = c
+        .warnings
+        .iter()
+        .filter(|w| w.key.starts_with("store."))
+        .collect();
+    assert_eq!(store.len(), 1, "{:?}", c.warnings);
+}

@@ -44,12 +44,14 @@
 mod admin;
 mod batch;
 mod conn;
+mod copy;
 pub mod keys;
 mod records;
 
 pub use keys::Keys;
 
 use crate::contract::{Attempted, Backend, StoreStatus};
+use crate::copy::{ExportPage, Record};
 use crate::{
     ATTEMPT_LOG_CAP, AttemptRecord, AuditRecord, DeliveryRecord, Finish, NewEvent, RECLAIM_LIMIT,
     RouteClaim, RouteDepth, Settings, StoreError, StoredEvent,
@@ -773,5 +775,13 @@ impl Backend for RedisStore {
         count: usize,
     ) -> Result<Vec<(String, AuditRecord)>, StoreError> {
         RedisStore::audit_page(self, after, count).await
+    }
+
+    async fn export(&self, cursor: Option<&str>, max: usize) -> Result<ExportPage, StoreError> {
+        self.export_records(cursor, max).await
+    }
+
+    async fn import(&self, records: &[Record]) -> Result<u64, StoreError> {
+        self.import_records(records).await
     }
 }

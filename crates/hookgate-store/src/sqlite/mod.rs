@@ -27,6 +27,8 @@
 //! - The file records its schema version and is migrated forward in place
 //!   (see `schema`).
 
+mod backup;
+mod copy;
 mod lock;
 mod read;
 mod schema;
@@ -34,6 +36,7 @@ mod write;
 mod writer;
 
 use crate::contract::{Attempted, Backend, StoreStatus};
+use crate::copy::{ExportPage, Record};
 use crate::{
     AttemptRecord, AuditRecord, ClaimedDelivery, DeliveryRecord, NewEvent, RouteClaim, RouteDepth,
     Settings, StoreError, StoredEvent,
@@ -49,6 +52,7 @@ use std::time::Duration;
 use write::{OwnedEvent, Spans};
 use writer::Writer;
 
+pub use backup::{Backup, backup};
 pub use schema::CURRENT as SCHEMA_VERSION;
 
 /// Delivery states as stored (`deliveries.state`).
@@ -616,5 +620,19 @@ impl Backend for SqliteStore {
         let after = after.map(str::to_owned);
         self.read(move |conn, _| read::audit_page(conn, after.as_deref(), count))
             .await
+    }
+
+    async fn export(&self, cursor: Option<&str>, max: usize) -> Result<ExportPage, StoreError> {
+        let cursor = cursor.map(str::to_owned);
+        self.read(move |conn, now| copy::export(conn, now, cursor.as_deref(), max))
+            .await
+    }
+
+    async fn import(&self, records: &[Record]) -> Result<u64, StoreError> {
+        let records = records.to_vec();
+        self.write("admin", true, move |conn, now, _| {
+            copy::import(conn, now, &records)
+        })
+        .await
     }
 }

@@ -1,0 +1,415 @@
+//! Export and import of the SQLite store's contents (see [`crate::copy`]).
+//!
+//! Export reads on a read connection, in phases, each in rowid (or id)
+//! order: `e` events and their claims, `d` deliveries, `p` pause flags,
+//! `a` the audit log. The cursor is `<phase>:<position>`.
+//!
+//! Import runs in the writer's transaction and never overwrites: a claim
+//! only extends (to the later expiry), an event fills a row that held only
+//! its claim, a delivery, a pause flag or an audit record is written when
+//! absent.
+
+use super::{classify, state, write::event_id};
+use crate::copy::{CopiedState, ExportPage, Record};
+use crate::{AttemptRecord, StoreError};
+use rusqlite::{Connection, params};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn bad_cursor(cursor: &str) -> StoreError {
+    StoreError::Protocol(format!("{cursor:?} is not an export cursor of this store"))
+}
+
+/// One page of the export from `cursor`.
+pub(crate) fn export(
+    conn: &Connection,
+    now: i64,
+    cursor: Option<&str>,
+    max: usize,
+) -> Result<ExportPage> {
+    let cursor = cursor.unwrap_or("e:0");
+    let (phase, at) = cursor.split_once(':').ok_or_else(|| bad_cursor(cursor))?;
+    match phase {
+        "e" => {
+            let after: i64 = at.parse().map_err(|_| bad_cursor(cursor))?;
+            events(conn, now, after, max)
+        }
+        "d" => {
+            let after: i64 = at.parse().map_err(|_| bad_cursor(cursor))?;
+            deliveries(conn, now, after, max)
+        }
+        "p" => paused(conn),
+        "a" if at.is_empty() => audit(conn, (i64::MIN, i64::MIN), max),
+        "a" => {
+            let (ms, seq) = at.split_once('-').ok_or_else(|| bad_cursor(cursor))?;
+            let ms: i64 = ms.parse().map_err(|_| bad_cursor(cursor))?;
+            let seq: i64 = seq.parse().map_err(|_| bad_cursor(cursor))?;
+            audit(conn, (ms, seq), max)
+        }
+        _ => Err(bad_cursor(cursor)),
+    }
+}
+
+type EventRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<Vec<u8>>,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+fn events(conn: &Connection, now: i64, after: i64, max: usize) -> Result<ExportPage> {
+    let rows: Vec<EventRow> = conn
+        .prepare_cached(
+            "SELECT rowid, source, id, type, ce, tp, recv_ms, keep_until, claim_until, fanout_due
+             FROM events WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![after, max as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(classify)?;
+    let full = rows.len() == max;
+    let last = rows.last().map(|r| r.0);
+    let mut records = Vec::with_capacity(rows.len() * 2);
+    for (_, source, id, ty, ce, tp, recv, keep, claim, fanout) in rows {
+        let id = event_id(&id)?;
+        if claim > now {
+            records.push(Record::Claim {
+                source: source.clone(),
+                id: id.clone(),
+                until_ms: claim,
+            });
+        }
+        if let Some(ce) = ce.filter(|_| keep > now) {
+            records.push(Record::Event {
+                source,
+                id,
+                ty,
+                cloudevent: ce,
+                traceparent: tp,
+                received_ms: recv,
+                keep_until_ms: keep,
+                fanout_due_ms: fanout,
+            });
+        }
+    }
+    let next = match (full, last) {
+        (true, Some(last)) => format!("e:{last}"),
+        _ => "d:0".to_owned(),
+    };
+    Ok(ExportPage {
+        records,
+        next: Some(next),
+    })
+}
+
+type DeliveryRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    u32,
+    i64,
+    u32,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    String,
+);
+
+fn deliveries(conn: &Connection, now: i64, after: i64, max: usize) -> Result<ExportPage> {
+    let rows: Vec<DeliveryRow> = conn
+        .prepare_cached(
+            "SELECT rowid, source, sub, id, state, due, attempts, first_ms, reclaims, code, reason,
+                    replayed_at, keep_until, log
+             FROM deliveries WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![after, max as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                    r.get(12)?,
+                    r.get(13)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(classify)?;
+    let full = rows.len() == max;
+    let last = rows.last().map(|r| r.0);
+    let mut records = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (
+            _,
+            source,
+            sub,
+            id,
+            st,
+            due,
+            attempts,
+            first_ms,
+            reclaims,
+            code,
+            reason,
+            replayed,
+            keep,
+            log,
+        ) = row;
+        if keep <= now {
+            continue;
+        }
+        let state = match st {
+            state::DELIVERED => CopiedState::Delivered(due),
+            state::DEAD => CopiedState::Dead(due),
+            // A lease is copied as due now: the copy's reader is not its
+            // holder, and the new store starts without workers.
+            state::LEASED => CopiedState::Queued(now),
+            _ => CopiedState::Queued(due),
+        };
+        let log: Vec<AttemptRecord> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        records.push(Record::Delivery {
+            source,
+            sub,
+            id: event_id(&id)?,
+            state,
+            attempts,
+            first_ms,
+            reclaims,
+            last_status_code: code.and_then(|c| u16::try_from(c).ok()),
+            reason: reason.filter(|r| !r.is_empty()),
+            replayed_at_ms: replayed,
+            keep_until_ms: keep,
+            log,
+        });
+    }
+    let next = match (full, last) {
+        (true, Some(last)) => format!("d:{last}"),
+        _ => "p:".to_owned(),
+    };
+    Ok(ExportPage {
+        records,
+        next: Some(next),
+    })
+}
+
+fn paused(conn: &Connection) -> Result<ExportPage> {
+    let records = conn
+        .prepare_cached("SELECT sub, at_ms FROM paused ORDER BY sub")
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok(Record::Paused {
+                    sub: r.get(0)?,
+                    at_ms: r.get(1)?,
+                })
+            })?
+            .collect()
+        })
+        .map_err(classify)?;
+    Ok(ExportPage {
+        records,
+        next: Some("a:".to_owned()),
+    })
+}
+
+fn audit(conn: &Connection, after: (i64, i64), max: usize) -> Result<ExportPage> {
+    let rows: Vec<(i64, i64, String)> = conn
+        .prepare_cached(
+            "SELECT ms, seq, record FROM audit WHERE (ms, seq) > (?1, ?2) ORDER BY ms, seq LIMIT ?3",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![after.0, after.1, max as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
+        .map_err(classify)?;
+    let full = rows.len() == max;
+    let last = rows.last().map(|(ms, seq, _)| format!("a:{ms}-{seq}"));
+    let records = rows
+        .into_iter()
+        .filter_map(|(ms, seq, json)| {
+            Some(Record::Audit {
+                id: format!("{ms}-{seq}"),
+                record: serde_json::from_str(&json).ok()?,
+            })
+        })
+        .collect();
+    Ok(ExportPage {
+        records,
+        next: if full { last } else { None },
+    })
+}
+
+/// Writes the records the store does not hold yet; how many it wrote.
+pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<u64> {
+    let mut written = 0u64;
+    for record in records {
+        let changed = match record {
+            Record::Claim {
+                source,
+                id,
+                until_ms,
+            } => {
+                if *until_ms <= now {
+                    continue;
+                }
+                conn.prepare_cached(
+                    "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until, expires)
+                     VALUES (?1, ?2, '', NULL, '', 0, 0, ?3, ?3)
+                     ON CONFLICT (source, id) DO UPDATE SET
+                       claim_until = excluded.claim_until,
+                       expires = max(expires, excluded.claim_until)
+                     WHERE events.claim_until < excluded.claim_until",
+                )
+                .and_then(|mut s| s.execute(params![source, id.as_str(), until_ms]))
+            }
+            Record::Event {
+                source,
+                id,
+                ty,
+                cloudevent,
+                traceparent,
+                received_ms,
+                keep_until_ms,
+                fanout_due_ms,
+            } => {
+                if *keep_until_ms <= now {
+                    continue;
+                }
+                // Fills a row that holds only the claim; an event already
+                // there stays as it is.
+                conn.prepare_cached(
+                    "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until, expires, fanout_due)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?7, ?8)
+                     ON CONFLICT (source, id) DO UPDATE SET
+                       type = excluded.type, ce = excluded.ce, tp = excluded.tp,
+                       recv_ms = excluded.recv_ms, keep_until = excluded.keep_until,
+                       expires = max(expires, excluded.keep_until), fanout_due = excluded.fanout_due
+                     WHERE events.ce IS NULL OR events.keep_until <= ?9",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        source,
+                        id.as_str(),
+                        ty,
+                        cloudevent,
+                        traceparent,
+                        received_ms,
+                        keep_until_ms,
+                        fanout_due_ms,
+                        now
+                    ])
+                })
+            }
+            Record::Delivery {
+                source,
+                sub,
+                id,
+                state,
+                attempts,
+                first_ms,
+                reclaims,
+                last_status_code,
+                reason,
+                replayed_at_ms,
+                keep_until_ms,
+                log,
+            } => {
+                if *keep_until_ms <= now {
+                    continue;
+                }
+                let (st, due) = match *state {
+                    CopiedState::Queued(due) => (state::QUEUED, due),
+                    CopiedState::Delivered(at) => (state::DELIVERED, at),
+                    CopiedState::Dead(at) => (state::DEAD, at),
+                };
+                let mut lines = String::new();
+                for entry in log.iter().rev().take(crate::ATTEMPT_LOG_CAP).rev() {
+                    let line = serde_json::to_string(entry)
+                        .map_err(|e| StoreError::Protocol(e.to_string()))?;
+                    lines.push_str(&line);
+                    lines.push('\n');
+                }
+                let log_len = log.len().min(crate::ATTEMPT_LOG_CAP) as i64;
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO deliveries
+                       (source, sub, id, state, due, attempts, first_ms, reclaims, code, reason,
+                        replayed_at, keep_until, log, log_len)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        source,
+                        sub,
+                        id.as_str(),
+                        st,
+                        due,
+                        attempts,
+                        first_ms,
+                        reclaims,
+                        last_status_code,
+                        reason,
+                        replayed_at_ms,
+                        keep_until_ms,
+                        lines,
+                        log_len
+                    ])
+                })
+            }
+            Record::Paused { sub, at_ms } => conn
+                .prepare_cached("INSERT OR IGNORE INTO paused (sub, at_ms) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![sub, at_ms])),
+            Record::Audit { id, record } => {
+                let Some((ms, seq)) = id
+                    .split_once('-')
+                    .and_then(|(ms, seq)| Some((ms.parse::<i64>().ok()?, seq.parse::<i64>().ok()?)))
+                else {
+                    return Err(StoreError::Protocol(format!("{id:?} is not an audit id")));
+                };
+                let json = serde_json::to_string(record)
+                    .map_err(|e| StoreError::Protocol(e.to_string()))?;
+                conn.prepare_cached("INSERT OR IGNORE INTO audit (ms, seq, record) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut s| s.execute(params![ms, seq, json]))
+            }
+        }
+        .map_err(classify)?;
+        written += changed as u64;
+    }
+    Ok(written)
+}
