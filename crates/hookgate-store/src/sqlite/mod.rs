@@ -72,6 +72,8 @@ const SWEEP_BATCH: usize = 500;
 const SWEEP_ROUNDS: usize = 100;
 /// How often the maintenance thread checkpoints and sweeps.
 const MAINTENANCE_EVERY: Duration = Duration::from_millis(250);
+/// How long a write that failed for a full disk keeps the store unready.
+const DISK_FULL_MEMORY: Duration = Duration::from_secs(5);
 /// Idle read connections kept.
 const IDLE_READERS: usize = 8;
 /// The WAL is truncated back to this size after a checkpoint restarts it.
@@ -363,7 +365,16 @@ impl Backend for SqliteStore {
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
-        self.write("ping", true, |conn, now, _| write::probe(conn, now))
+        // A write that failed for a full disk in the last few seconds, with
+        // no data committed since, says more than a small probe that fits
+        // in what room is left: not ready. Past that, the probe decides, so
+        // readiness returns by itself once there is room again.
+        if let Some(at) = self.inner.writer.disk_full_since()
+            && now_ms() - at < DISK_FULL_MEMORY.as_millis() as i64
+        {
+            return Err(StoreError::DiskFull);
+        }
+        self.write(writer::PROBE, true, |conn, now, _| write::probe(conn, now))
             .await
     }
 

@@ -32,8 +32,14 @@
 use crate::StoreError;
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
+
+/// The `op` of the readiness probe: its success says the disk has room
+/// for a small write, not that the last data write would fit.
+pub(crate) const PROBE: &str = "ping";
 
 /// Writes per transaction, at most.
 const MAX_JOBS: usize = 512;
@@ -113,16 +119,31 @@ where
 pub(crate) struct Writer {
     tx: mpsc::Sender<Box<dyn Work>>,
     timeout: Duration,
+    /// When a write last failed for a full disk (Unix ms; 0: not since the
+    /// last write that committed data).
+    disk_full_at: Arc<AtomicI64>,
 }
 
 impl Writer {
     /// Starts the writer thread on `conn` (already set up: WAL, schema).
     pub(crate) fn start(conn: Connection, timeout: Duration) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let disk_full_at = Arc::new(AtomicI64::new(0));
+        let health = disk_full_at.clone();
         std::thread::Builder::new()
             .name("hookgate-sqlite-writer".into())
-            .spawn(move || run(conn, rx))?;
-        Ok(Writer { tx, timeout })
+            .spawn(move || run(conn, rx, &health))?;
+        Ok(Writer {
+            tx,
+            timeout,
+            disk_full_at,
+        })
+    }
+
+    /// When a write last failed for a full disk, if none committed data
+    /// since (Unix ms).
+    pub(crate) fn disk_full_since(&self) -> Option<i64> {
+        Some(self.disk_full_at.load(Ordering::Relaxed)).filter(|at| *at > 0)
     }
 
     /// Runs `body` in the next transaction and answers its result once the
@@ -192,7 +213,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>, disk_full_at: &AtomicI64) {
     let mut full = true;
     let mut jobs: Vec<Box<dyn Work>> = Vec::with_capacity(MAX_JOBS);
     while let Some(first) = rx.blocking_recv() {
@@ -221,8 +242,19 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>) {
                 full = durable;
             }
         }
-        match transaction(&conn, &mut jobs) {
-            Ok(()) => {
+        let changes = conn.total_changes();
+        let outcome = transaction(&conn, &mut jobs);
+        let wrote_data =
+            conn.total_changes() > changes && jobs.iter().any(|job| job.queued().0 != PROBE);
+        match (&outcome, wrote_data) {
+            (Ok(false), true) => disk_full_at.store(0, Ordering::Relaxed),
+            (Ok(true), _) | (Err(StoreError::DiskFull), _) => {
+                disk_full_at.store(hookgate_core::time::now_ms(), Ordering::Relaxed)
+            }
+            _ => {}
+        }
+        match outcome {
+            Ok(_) => {
                 for job in jobs.drain(..) {
                     job.answer(Ok(()));
                 }
@@ -237,8 +269,10 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>) {
 }
 
 /// One transaction over `jobs`, each in a savepoint. Err: nothing of it
-/// was committed.
-fn transaction(conn: &Connection, jobs: &mut [Box<dyn Work>]) -> Result<(), StoreError> {
+/// was committed. Ok(true): committed, but a write of it failed alone for a
+/// full disk.
+fn transaction(conn: &Connection, jobs: &mut [Box<dyn Work>]) -> Result<bool, StoreError> {
+    let mut full = false;
     exec(conn, "BEGIN IMMEDIATE")?;
     let now = hookgate_core::time::now_ms();
     for job in jobs.iter_mut() {
@@ -254,6 +288,7 @@ fn transaction(conn: &Connection, jobs: &mut [Box<dyn Work>]) -> Result<(), Stor
                 }
             }
             Err(err) => {
+                full |= matches!(err, StoreError::DiskFull);
                 // The write failed alone (its own error is its answer),
                 // unless SQLite rolled the whole transaction back (disk
                 // full, I/O error): then every write of it failed.
@@ -271,7 +306,7 @@ fn transaction(conn: &Connection, jobs: &mut [Box<dyn Work>]) -> Result<(), Stor
         }
     }
     match exec(conn, "COMMIT") {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(full),
         Err(err) => {
             rollback(conn);
             Err(err)

@@ -1,2 +1,19 @@
 //! What only the embedded SQLite backend has: one process per file, the
-//! file's schema versions, disk faults, backups.
+//! file's schema and versions, restarts that take back their leases, a
+//! full disk, backups.
+//!
+//! - [`file`]: one gateway per file; what a file must be to be opened;
+//!   permissions, WAL, schema version; expired rows removed.
+//! - [`restart`]: a reopened store takes back every lease at once.
+//! - [`disk`]: a full disk answers errors, acknowledges nothing it did not
+//!   commit, and recovers by itself.
+//! - [`backup`]: a consistent copy while writes go on; the copy is a store.
+//! - [`compat`]: the files of earlier versions (`tests/fixtures/sqlite/`).
+//! - [`copy_out`]: `store copy` from the embedded store into every backend.
+
+mod backup;
+mod compat;
+mod copy_out;
+mod disk;
+mod file;
+mod restart;

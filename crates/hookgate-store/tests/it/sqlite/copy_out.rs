@@ -1,0 +1,130 @@
+//! `hookgate store copy` out of the embedded store, into every backend
+//! (the target is the conformance parameter): everything alive arrives with
+//! its schedule, and a second copy writes nothing.
+
+use crate::support::*;
+use hookgate_store::copy::copy;
+use hookgate_store::{AuditRecord, DeliveryStatus, Finish};
+
+async fn the_embedded_store_copies_into_every_backend_once(kind: Kind) {
+    let from = Fixture::open(Kind::Sqlite).await;
+    let src = &from.store;
+    let mk = |n: &str| TestEvent::new("stripe", n, "payment.succeeded");
+    let (unfanned, delivered, retrying, dead) = (
+        mk("evt_copy_unfanned"),
+        mk("evt_copy_delivered"),
+        mk("evt_copy_retrying"),
+        mk("evt_copy_dead"),
+    );
+    for e in [&unfanned, &delivered, &retrying, &dead] {
+        assert_eq!(ingest(src, "stripe", &[e]).await.unwrap(), [true]);
+    }
+    let fanned: Vec<_> = [&delivered, &retrying, &dead]
+        .iter()
+        .map(|e| (e.id.clone(), vec!["ledger"]))
+        .collect();
+    bounded(src.fanout_commit("stripe", &fanned)).await.unwrap();
+    let due_later = hookgate_core::time::now_ms() + 3_600_000;
+    for d in claim(src, "stripe", "ledger", 10).await.deliveries {
+        let how = if d.id == delivered.id {
+            Finish::Delivered
+        } else if d.id == retrying.id {
+            Finish::Retry { due_ms: due_later }
+        } else {
+            Finish::Dead {
+                reason: "status 410".into(),
+            }
+        };
+        let code = match how {
+            Finish::Delivered => 200,
+            Finish::Retry { .. } => 503,
+            _ => 410,
+        };
+        assert!(finish(src, "stripe", "ledger", &d, 1, how, Some(code)).await);
+    }
+    bounded(src.set_paused("ledger", true)).await.unwrap();
+    let record = AuditRecord {
+        actor: "oncall".into(),
+        role: "operator".into(),
+        action: "subscription.pause".into(),
+        target: "ledger".into(),
+        filter: serde_json::json!({}),
+        count: 1,
+        request_id: "r1".into(),
+        at: "2026-12-06T12:00:00.000Z".into(),
+    };
+    let audit_id = bounded(src.audit_append(&record)).await.unwrap();
+
+    let to = Fixture::open(kind).await;
+    let dst = &to.store;
+    let first = bounded(copy(src, dst, |_| {})).await.expect("copy");
+    assert_eq!(first.read, first.written, "{first:?}");
+    // 4 claims, 4 events, 3 deliveries, 1 pause flag, 1 audit record.
+    assert_eq!(first.read, 13, "{first:?}");
+
+    // Events with their claims; the unfanned one still to be fanned out.
+    for e in [&unfanned, &delivered, &retrying, &dead] {
+        let got = bounded(dst.event("stripe", &e.id))
+            .await
+            .unwrap()
+            .expect("event copied");
+        assert_eq!(got.cloudevent, e.ce);
+        assert_eq!(
+            ingest(dst, "stripe", &[e]).await.unwrap(),
+            [false],
+            "claim copied"
+        );
+    }
+    assert_eq!(
+        bounded(dst.fanout_due("stripe", 10)).await.unwrap(),
+        [(unfanned.id.clone(), unfanned.ty.clone())]
+    );
+    // Deliveries with their states, schedule and logs.
+    let status = |e: &TestEvent| {
+        let (dst, id) = (dst.clone(), e.id.clone());
+        async move {
+            bounded(dst.delivery("stripe", &id, "ledger"))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!(status(&delivered).await.status, DeliveryStatus::Delivered);
+    let d = status(&dead).await;
+    assert_eq!(
+        (d.status, d.reason.as_deref()),
+        (DeliveryStatus::Dead, Some("status 410"))
+    );
+    let r = status(&retrying).await;
+    assert_eq!(
+        (r.status, r.attempts, r.last_status_code),
+        (DeliveryStatus::Pending, 1, Some(503))
+    );
+    let claim_now = claim(dst, "stripe", "ledger", 10).await;
+    assert!(claim_now.deliveries.is_empty(), "the retry is not due yet");
+    assert_eq!(claim_now.next_due_ms, Some(due_later));
+    assert_eq!(
+        bounded(dst.attempts("stripe", &retrying.id, "ledger"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        bounded(dst.dead_letters("stripe", "ledger"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect::<Vec<_>>(),
+        [dead.id.clone()]
+    );
+    assert!(bounded(dst.paused()).await.unwrap().contains("ledger"));
+    let audit = bounded(dst.audit_page(None, 10)).await.unwrap();
+    assert_eq!(audit, [(audit_id, record)]);
+
+    // Idempotent: the second copy reads everything and writes nothing.
+    let second = bounded(copy(src, dst, |_| {})).await.expect("copy again");
+    assert_eq!((second.read, second.written), (13, 0), "{second:?}");
+}
+conformance!(the_embedded_store_copies_into_every_backend_once);

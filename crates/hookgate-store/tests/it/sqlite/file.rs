@@ -1,0 +1,154 @@
+//! The store file itself: one gateway process per file, what a file must
+//! be to be opened, and how it is created.
+
+use crate::support::*;
+use hookgate_store::{Settings, Store, StoreError};
+use std::os::unix::fs::PermissionsExt;
+
+fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+    Store::open(&sqlite_config(path.to_owned()), Settings::default())
+}
+
+#[tokio::test]
+async fn a_second_opener_of_the_same_file_is_refused_and_the_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state").join("hookgate.db");
+    let first = open(&path).expect("first opener");
+    match open(&path) {
+        Err(StoreError::InUse(why)) => {
+            assert!(why.contains(&path.display().to_string()), "{why}");
+            assert!(
+                why.contains(&format!("pid {}", std::process::id())),
+                "{why}"
+            );
+        }
+        other => panic!("expected InUse, got {other:?}"),
+    }
+    // Readers are never refused: the sqlite3 shell and backups read it.
+    let reader =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("read-only open");
+    let n: i64 = reader
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .expect("read while the store is open");
+    assert_eq!(n, 0);
+    // Once the first closes, the file is free.
+    drop(first);
+    let again = open(&path).expect("opened after the first closed");
+    bounded(again.check()).await.expect("check");
+}
+
+#[tokio::test]
+async fn a_new_file_is_created_private_in_wal_mode_with_its_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep").join("er").join("hookgate.db");
+    let store = open(&path).expect("created with its folders");
+    let status = bounded(store.check()).await.expect("check");
+    assert_eq!(status.backend, "sqlite");
+    assert!(
+        status.details.contains(&("schema", "1".to_owned())),
+        "{status:?}"
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "payloads are readable by the owner only");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let journal: String = raw
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+    let version: i64 = raw
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, hookgate_store::sqlite::SCHEMA_VERSION);
+}
+
+#[tokio::test]
+async fn a_file_of_another_program_or_a_newer_version_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // Another program's database.
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE invoices (id INTEGER PRIMARY KEY); INSERT INTO invoices VALUES (7);",
+        )
+        .unwrap();
+    match open(&other) {
+        Err(StoreError::Incompatible(why)) => {
+            assert!(why.contains("not a Hookgate store"), "{why}")
+        }
+        other => panic!("expected Incompatible, got {other:?}"),
+    }
+    let n: i64 = rusqlite::Connection::open(&other)
+        .unwrap()
+        .query_row("SELECT count(*) FROM invoices", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1, "the other program's data is untouched");
+
+    // Not a database at all.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![0x42u8; 8192]).unwrap();
+    match open(&junk) {
+        Err(StoreError::Incompatible(why)) => {
+            assert!(why.contains("not an SQLite database"), "{why}")
+        }
+        other => panic!("expected Incompatible, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&junk).unwrap(), vec![0x42u8; 8192]);
+
+    // A Hookgate store of a newer schema than this build knows.
+    let newer = dir.path().join("newer.db");
+    drop(open(&newer).expect("create"));
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    match open(&newer) {
+        Err(StoreError::Incompatible(why)) => {
+            assert!(why.contains("newer Hookgate"), "{why}");
+            assert!(why.contains("99"), "{why}");
+        }
+        other => panic!("expected Incompatible, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn expired_rows_are_removed_in_the_background_not_only_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookgate.db");
+    let settings = Settings {
+        retention: std::time::Duration::from_millis(300),
+        ..Settings::default()
+    };
+    let store = Store::open(&sqlite_config(path.clone()), settings).unwrap();
+    for i in 0..50 {
+        let ev = TestEvent::new("stripe", &format!("evt_{i}"), "payment.succeeded");
+        // A dedup window shorter than the retention: the row goes with it.
+        ingest_for(
+            &store,
+            "stripe",
+            std::time::Duration::from_millis(100),
+            &[&ev],
+        )
+        .await
+        .unwrap();
+        bounded(store.fanout_commit("stripe", &[(ev.id.clone(), vec!["ledger"])]))
+            .await
+            .unwrap();
+    }
+    let raw =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let rows = |table: &str| -> i64 {
+        raw.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!((rows("events"), rows("deliveries")), (50, 50));
+    eventually(
+        std::time::Duration::from_secs(5),
+        "expired rows removed",
+        || async { rows("events") == 0 && rows("deliveries") == 0 },
+    )
+    .await;
+}
