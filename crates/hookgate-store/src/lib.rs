@@ -171,6 +171,9 @@ pub enum Finish {
     Release,
 }
 
+/// A failed read this fast is tried once more (see [`Store::read`]).
+const FAST_FAILURE: Duration = Duration::from_millis(250);
+
 /// Fan-out feeds by source, shared by the handles of one process.
 type Feeds = Arc<Mutex<HashMap<String, Arc<FanoutFeed>>>>;
 
@@ -257,6 +260,26 @@ impl Store {
             count_error(op);
         }
         result
+    }
+
+    /// [`Self::measured`] for an operator's read, tried once more when it
+    /// failed fast (a pooled connection found lost under it, as after a
+    /// Redis restart): a read changes nothing, and an operator should not
+    /// see a 503 for a store that is back. A slow failure (the store
+    /// timing out) is not repeated.
+    async fn read<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        self.measured("admin", async {
+            let started = std::time::Instant::now();
+            match call().await {
+                Err(StoreError::Unavailable(_)) if started.elapsed() < FAST_FAILURE => call().await,
+                other => other,
+            }
+        })
+        .await
     }
 
     /// Checks the store at start (see [`Backend::check`]).
@@ -365,7 +388,7 @@ impl Store {
 
     /// Every paused subscription id.
     pub async fn paused(&self) -> Result<HashSet<String>, StoreError> {
-        self.measured("admin", self.backend.paused()).await
+        self.read(|| self.backend.paused()).await
     }
 
     /// Pauses or resumes a subscription. Returns whether the flag changed.
@@ -381,8 +404,7 @@ impl Store {
         source: &str,
         sub: &str,
     ) -> Result<(RouteDepth, Option<i64>), StoreError> {
-        self.measured("admin", self.backend.route_gauges(source, sub))
-            .await
+        self.read(|| self.backend.route_gauges(source, sub)).await
     }
 
     /// Backlog of a route.
@@ -406,11 +428,10 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError> {
-        self.measured(
-            "admin",
+        self.read(|| {
             self.backend
-                .event_index_range(source, min_ms, max_ms, offset, count),
-        )
+                .event_index_range(source, min_ms, max_ms, offset, count)
+        })
         .await
     }
 
@@ -424,11 +445,10 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError> {
-        self.measured(
-            "admin",
+        self.read(|| {
             self.backend
-                .dead_letter_range(source, sub, min_ms, max_ms, offset, count),
-        )
+                .dead_letter_range(source, sub, min_ms, max_ms, offset, count)
+        })
         .await
     }
 
@@ -460,8 +480,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.measured("admin", self.backend.event_types(source, ids))
-            .await
+        self.read(|| self.backend.event_types(source, ids)).await
     }
 
     /// The events themselves (`None` where expired).
@@ -473,8 +492,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.measured("admin", self.backend.events(source, ids))
-            .await
+        self.read(|| self.backend.events(source, ids)).await
     }
 
     /// A stored event.
@@ -512,7 +530,7 @@ impl Store {
         if subs.is_empty() {
             return Ok(Vec::new());
         }
-        self.measured("admin", self.backend.deliveries_of(source, id, subs))
+        self.read(|| self.backend.deliveries_of(source, id, subs))
             .await
     }
 
@@ -554,7 +572,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.measured("admin", self.backend.delivery_records(source, ids, sub))
+        self.read(|| self.backend.delivery_records(source, ids, sub))
             .await
     }
 
@@ -610,8 +628,7 @@ impl Store {
         after: Option<&str>,
         count: usize,
     ) -> Result<Vec<(String, AuditRecord)>, StoreError> {
-        self.measured("admin", self.backend.audit_page(after, count))
-            .await
+        self.read(|| self.backend.audit_page(after, count)).await
     }
 
     /// A page of this store's contents (see [`copy`]).

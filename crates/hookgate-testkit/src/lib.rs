@@ -1,9 +1,10 @@
 //! Test support for Hookgate: the real parts, on loopback, cleaned up after.
 //!
 //! Hookgate's promises are about processes and sockets — a provider gets no
-//! 2xx before Redis has the event, a subscriber receives signed CloudEvents,
-//! a crash or a store restart loses nothing — so its tests run a real Redis,
-//! a real subscriber and, end to end, the real binary. This crate starts
+//! 2xx before the store has the event, a subscriber receives signed
+//! CloudEvents, a crash or a store restart loses nothing — so its tests run
+//! a real store (the embedded one's file, or a real Redis), a real
+//! subscriber and, end to end, the real binary. This crate starts
 //! those parts for any Hookgate crate's tests (as a dev-dependency only) so
 //! each test does not grow its own half-working copy.
 //!
@@ -32,6 +33,11 @@
 //!   [`get`](crate::http::get), keep-alive [`Client`]) and [`RawConn`] for
 //!   hostile byte-level tests (partial bodies, stalls).
 //! - [`wait`] — [`eventually`] and [`assert_eventually`]: bounded polling.
+//! - [`admin`] — [`AdminApi`]: what the gateway stored and did, read through
+//!   its admin API (events, deliveries and their attempts, routes, dead
+//!   letters), so a check holds on every store backend.
+//! - [`small_fs`] — [`SmallFs`]: a small tmpfs of a test's own, to fill
+//!   (disk-full tests of the embedded store).
 //! - [`tls`] — a throwaway CA with server and client certificates
 //!   ([`tls::TestPems`]), for TLS Redis and TLS subscribers.
 //!
@@ -44,16 +50,19 @@
 //! - **Only loopback.** Servers bind `127.0.0.1`, ports are picked free at
 //!   run time, and nothing touches the shared Redis on 6379.
 
+pub mod admin;
 pub mod gateway;
 pub mod http;
 pub mod receiver;
 pub mod redis;
 pub mod redis_cluster;
 pub mod sign;
+pub mod small_fs;
 pub mod tls;
 pub mod wait;
 
 // `crate::` because the modules `redis` and `http` share names with crates.
+pub use crate::admin::{AdminApi, Attempt, Delivery, Route};
 pub use crate::gateway::{GatewayProcess, free_addr, free_port};
 pub use crate::http::{Client, RawConn, RequestError, Response, raw_exchange};
 pub use crate::receiver::{Received, Receiver, Reply};
@@ -63,4 +72,5 @@ pub use crate::sign::{
     github_signature, now_unix, standard_webhooks_headers, standard_webhooks_signature,
     stripe_signature, verify_standard_webhooks,
 };
+pub use crate::small_fs::SmallFs;
 pub use crate::wait::{assert_eventually, eventually, eventually_some};

@@ -57,8 +57,14 @@ pub fn run(path: &Path) -> ExitCode {
         .thread_name("hookgate-delivery")
         .enable_all()
         .on_thread_start({
-            let steps = i32::from(config.delivery.nice);
-            move || lower_priority(steps)
+            // Relative to the process's priority, read once here: a thread
+            // the runtime starts from one of its own (a blocking thread
+            // spawned by a delivery worker) inherits the lowered value.
+            let target = rustix::process::getpriority_process(None)
+                .map(|nice| (nice + i32::from(config.delivery.nice)).min(19))
+                .ok()
+                .filter(|_| config.delivery.nice > 0);
+            move || lower_priority(target)
         })
         .build();
     let (runtime, delivery_runtime) = match (runtime, delivery_runtime) {
@@ -86,18 +92,14 @@ pub fn run(path: &Path) -> ExitCode {
     }
 }
 
-/// Lowers the calling thread's scheduling priority by `steps` nice steps
-/// (`[delivery] nice`; Linux: a thread has its own nice value). Lowering
-/// needs no privilege; if it fails anyway, deliveries simply run at the
-/// ingest path's priority.
-fn lower_priority(steps: i32) {
-    if steps == 0 {
-        return;
-    }
+/// Sets the calling thread's nice value to `target`: the process's own
+/// plus `[delivery] nice` (Linux: a thread has its own nice value).
+/// Lowering needs no privilege; if it fails anyway, deliveries simply run
+/// at the ingest path's priority.
+fn lower_priority(target: Option<i32>) {
+    let Some(target) = target else { return };
     let tid = rustix::thread::gettid();
-    let result = rustix::process::getpriority_process(Some(tid))
-        .and_then(|nice| rustix::process::setpriority_process(Some(tid), (nice + steps).min(19)));
-    if let Err(e) = result {
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), target) {
         tracing::debug!(request_id = crate::logging::boot_id(), error = %e, "cannot lower the delivery threads' priority");
     }
 }
@@ -129,8 +131,9 @@ async fn serve(
     const BUCKETS: &[f64] = &[
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     ];
-    // Group-commit batch sizes are counts of jobs (at most 128), not seconds.
-    const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+    // Group-commit batch sizes are counts of jobs (at most 128 per Redis
+    // call, 512 per SQLite transaction), not seconds.
+    const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(BUCKETS)
         .and_then(|b| {
@@ -362,6 +365,11 @@ fn describe_metrics() {
         "hookgate_store_duration_seconds",
         Unit::Seconds,
         "Store round trips by operation."
+    );
+    describe_histogram!(
+        "hookgate_store_write_wait_seconds",
+        Unit::Seconds,
+        "Embedded store: how long a write waited for the transaction under way before its own began (group commit), by operation."
     );
     describe_histogram!(
         "hookgate_store_batch_jobs",

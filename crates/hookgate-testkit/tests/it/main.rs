@@ -5,6 +5,7 @@
 //! accounting, signature compatibility) is checked here against real
 //! processes and sockets on loopback.
 
+mod admin;
 mod gateway;
 mod receiver;
 mod redis_cluster;

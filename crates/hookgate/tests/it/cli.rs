@@ -6,7 +6,6 @@
 use crate::common::*;
 use hookgate_testkit::http::Client;
 use hookgate_testkit::receiver::{Receiver, Reply};
-use hookgate_testkit::redis::RedisServer;
 use hookgate_testkit::wait::assert_eventually;
 use hookgate_testkit::{GatewayProcess, free_port};
 use serde_json::{Value, json};
@@ -15,11 +14,6 @@ use std::time::Duration;
 const VIEWER: &str = "cli-viewer-token-5c1e0a";
 const OPERATOR: &str = "cli-operator-token-9b7d42";
 const ADMIN: &str = "cli-admin-token-3f8a61";
-
-fn sha256_hex(s: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
 
 /// One finished CLI run.
 struct Run {
@@ -93,7 +87,7 @@ async fn hookgate(args: &[&str], token: Option<&str>, envs: &[(&str, &str)]) -> 
 }
 
 struct Gw {
-    _redis: RedisServer,
+    _store: TestStore,
     receiver: Receiver,
     _gateway: GatewayProcess,
     ingest: String,
@@ -103,7 +97,7 @@ struct Gw {
 
 impl Gw {
     async fn start() -> Self {
-        let redis = RedisServer::start().await;
+        let store = TestStore::sqlite();
         let receiver = Receiver::start().await;
         let mut extra = String::new();
         for (name, token, role) in [
@@ -111,21 +105,18 @@ impl Gw {
             ("operator", OPERATOR, "operator"),
             ("admin", ADMIN, "admin"),
         ] {
-            extra.push_str(&format!(
-                "\n[[admin.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n",
-                sha256_hex(token)
-            ));
+            extra.push_str(&admin_token_toml(name, role, token));
         }
         let o = Options {
             max_attempts: 1,
             ..Options::default()
         };
-        let (config, ingest, admin) = local_config(&redis.url(), &receiver.url("/events"), &o);
+        let (config, ingest, admin) = local_config(&store, &receiver.url("/events"), &o);
         let config = config.replace("[admin]\n", "[admin]\nreplay_rate = 5000\n") + &extra;
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
         gateway.wait_healthy(&admin, Duration::from_secs(15)).await;
         Gw {
-            _redis: redis,
+            _store: store,
             receiver,
             _gateway: gateway,
             ingest,

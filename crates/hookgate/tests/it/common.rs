@@ -1,14 +1,19 @@
 //! The shared harness: one gateway with a Stripe source, a Standard
-//! Webhooks source and one subscription pointed at a local receiver.
+//! Webhooks source and one subscription pointed at a local receiver, on
+//! the store a test picks ([`StoreKind`]: the embedded SQLite store by
+//! default, Redis where the test is about Redis). What the gateway stored
+//! and did is read through its admin API ([`Harness::admin`]), never
+//! through a backend's layout, so a test means the same on every store.
 
 use hookgate_core::{EventId, idempotency_key};
 use hookgate_testkit::http::{Client, Response};
 use hookgate_testkit::receiver::Receiver;
 use hookgate_testkit::redis::RedisServer;
 use hookgate_testkit::sign;
-use hookgate_testkit::{GatewayProcess, free_port};
-use std::path::Path;
+use hookgate_testkit::{AdminApi, Delivery, GatewayProcess, RedisCluster, free_port};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tempfile::TempDir;
 
 pub const STRIPE_SECRET: &str = "whsec_stripe_current_secret_0001";
 pub const STRIPE_OLD_SECRET: &str = "whsec_stripe_previous_secret_0000";
@@ -16,10 +21,166 @@ pub const STRIPE_OLD_SECRET: &str = "whsec_stripe_previous_secret_0000";
 pub const ACME_SECRET: &str = "whsec_YWNtZS1zdGFuZGFyZC13ZWJob29rcy1rZXktMzJieXRl";
 /// `whsec_` + base64("ledger-outbound-signing-key-0001").
 pub const LEDGER_SECRET: &str = "whsec_bGVkZ2VyLW91dGJvdW5kLXNpZ25pbmcta2V5LTAwMDE=";
+/// The bearer token of the `harness` admin token (role `admin`) that every
+/// harness config carries, for reading what the gateway stored.
+pub const HARNESS_TOKEN: &str = "harness-admin-token-7e2c91";
 
 pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_hookgate"))
 }
+
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// How long the harness waits for a delivery to reach a state.
+pub const DELIVERY_WAIT: Duration = Duration::from_secs(10);
+
+// === the store ===
+
+/// Which store a test's gateway runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StoreKind {
+    /// The embedded store (`backend = "sqlite"`): a file in a temp dir the
+    /// test owns, so a restarted gateway reopens it.
+    #[default]
+    Sqlite,
+    /// A throwaway `redis-server` (`backend = "redis"`).
+    Redis,
+    /// A throwaway `redis-server` reached over TLS (`rediss://`, `ca_file`).
+    RedisTls,
+}
+
+/// The store of a test's gateways, owned by the test and gone with it.
+pub enum TestStore {
+    /// The SQLite file `hookgate.db` in `dir`.
+    Sqlite { dir: TempDir },
+    /// A Redis, reached in clear or (`tls`) over its TLS listener.
+    Redis { server: RedisServer, tls: bool },
+    /// A three-master Redis Cluster (`cluster = true`).
+    Cluster(RedisCluster),
+}
+
+impl TestStore {
+    pub async fn start(kind: StoreKind) -> Self {
+        match kind {
+            StoreKind::Sqlite => Self::sqlite(),
+            StoreKind::Redis => Self::redis(RedisServer::start().await),
+            StoreKind::RedisTls => TestStore::Redis {
+                server: RedisServer::start_tls().await,
+                tls: true,
+            },
+        }
+    }
+
+    /// A fresh SQLite store (the file does not exist until a gateway opens it).
+    pub fn sqlite() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("hookgate-sqlite-")
+            .tempdir()
+            .expect("create temp dir for the SQLite store");
+        TestStore::Sqlite { dir }
+    }
+
+    /// A Redis the test started itself (e.g. with other arguments).
+    pub fn redis(server: RedisServer) -> Self {
+        TestStore::Redis { server, tls: false }
+    }
+
+    pub fn kind(&self) -> StoreKind {
+        match self {
+            TestStore::Sqlite { .. } => StoreKind::Sqlite,
+            TestStore::Redis { tls: false, .. } | TestStore::Cluster(_) => StoreKind::Redis,
+            TestStore::Redis { tls: true, .. } => StoreKind::RedisTls,
+        }
+    }
+
+    /// The SQLite file. Panics on another store.
+    pub fn sqlite_path(&self) -> PathBuf {
+        match self {
+            TestStore::Sqlite { dir } => dir.path().join("hookgate.db"),
+            _ => panic!("not an SQLite store"),
+        }
+    }
+
+    /// The Redis server. Panics on another store: a test that touches Redis
+    /// must have asked for one.
+    pub fn redis_server(&self) -> &RedisServer {
+        match self {
+            TestStore::Redis { server, .. } => server,
+            _ => panic!("this test's store is not a single Redis"),
+        }
+    }
+
+    pub fn redis_server_mut(&mut self) -> &mut RedisServer {
+        match self {
+            TestStore::Redis { server, .. } => server,
+            _ => panic!("this test's store is not a single Redis"),
+        }
+    }
+
+    pub fn cluster(&self) -> &RedisCluster {
+        match self {
+            TestStore::Cluster(c) => c,
+            _ => panic!("this test's store is not a Redis Cluster"),
+        }
+    }
+
+    pub fn cluster_mut(&mut self) -> &mut RedisCluster {
+        match self {
+            TestStore::Cluster(c) => c,
+            _ => panic!("this test's store is not a Redis Cluster"),
+        }
+    }
+
+    /// Panics unless a gateway really runs on this store: an SQLite store
+    /// has its file once a gateway started on it (so an environment
+    /// override of the backend cannot turn a test into another one).
+    pub fn assert_in_use(&self) {
+        if let TestStore::Sqlite { .. } = self {
+            let path = self.sqlite_path();
+            assert!(
+                path.exists(),
+                "the gateway runs on the SQLite store, yet {} does not exist",
+                path.display()
+            );
+        }
+    }
+
+    /// The `[store]` section: this store, `store_timeout`, and `extra`
+    /// keys (e.g. `allow_eviction = true`). The one place that writes it.
+    pub fn section(&self, store_timeout: &str, extra: &str) -> String {
+        let backend = match self {
+            TestStore::Sqlite { .. } => format!(
+                "backend = \"sqlite\"\npath = \"{}\"",
+                self.sqlite_path().display()
+            ),
+            TestStore::Redis { server, tls: false } => {
+                format!("backend = \"redis\"\nurl = \"{}\"", server.url())
+            }
+            TestStore::Redis { server, tls: true } => format!(
+                "backend = \"redis\"\nurl = \"{}\"\nca_file = \"{}\"",
+                server.tls_url(),
+                server.ca_file().display()
+            ),
+            TestStore::Cluster(c) => {
+                format!("backend = \"redis\"\nurl = \"{}\"\ncluster = true", c.url())
+            }
+        };
+        format!("[store]\n{backend}\nstore_timeout = \"{store_timeout}\"\n{extra}\n")
+    }
+}
+
+/// The `[[admin.tokens]]` entry of token `name` with `role`.
+pub fn admin_token_toml(name: &str, role: &str, token: &str) -> String {
+    format!(
+        "\n[[admin.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n",
+        sha256_hex(token)
+    )
+}
+
+// === the harness config ===
 
 /// Knobs a test may turn.
 #[derive(Clone)]
@@ -34,8 +195,10 @@ pub struct Options {
     pub server_extra: &'static str,
     /// The `ledger` subscription's breaker (default: never opens in tests).
     pub breaker: &'static str,
-    /// Reach Redis over TLS (`rediss://` and `[store] ca_file`).
-    pub tls_store: bool,
+    /// The store the harness starts (default: SQLite).
+    pub store: StoreKind,
+    /// Extra keys for `[store]`.
+    pub store_extra: &'static str,
     /// Extra keys of the `ledger` subscription (e.g. its `rate_limit`).
     pub ledger_extra: &'static str,
     /// The `ledger` subscription's `retry.max_age`.
@@ -53,27 +216,19 @@ impl Default for Options {
             extra: "",
             server_extra: "",
             breaker: r#"{ failures = 1000, cooldown = "1s" }"#,
-            tls_store: false,
+            store: StoreKind::Sqlite,
+            store_extra: "",
             ledger_extra: "",
             max_age: "1h",
         }
     }
 }
 
-pub struct Harness {
-    pub redis: RedisServer,
-    pub receiver: Receiver,
-    pub gateway: GatewayProcess,
-    pub ingest_addr: String,
-    pub admin_addr: String,
-    pub config: String,
-    pub client: Client,
-}
-
+/// The harness gateway's config on `store`, delivering to `receiver_url`.
 pub fn config_text(
     ingest_addr: &str,
     admin_addr: &str,
-    redis_url: &str,
+    store: &TestStore,
     receiver_url: &str,
     o: &Options,
 ) -> String {
@@ -89,11 +244,8 @@ shutdown_grace = "2s"
 
 [admin]
 listen = "{admin_addr}"
-
-[store]
-url = "{redis_url}"
-store_timeout = "500ms"
-
+{harness_token}
+{store_section}
 [delivery]
 visibility_timeout = "5s"
 poll_interval = "100ms"
@@ -135,19 +287,43 @@ breaker = {breaker}
         max_delay = o.max_delay,
         extra = o.extra,
         server_extra = o.server_extra,
+        harness_token = admin_token_toml("harness", "admin", HARNESS_TOKEN),
+        store_section = store.section("500ms", o.store_extra),
         breaker = o.breaker,
         ledger_extra = o.ledger_extra,
         max_age = o.max_age,
     )
 }
 
-/// A gateway config on two free loopback ports, storing in `redis_url` and
+/// A gateway config on two free loopback ports, storing in `store` and
 /// delivering to `receiver_url`: `(config, ingest address, admin address)`.
-pub fn local_config(redis_url: &str, receiver_url: &str, o: &Options) -> (String, String, String) {
+pub fn local_config(
+    store: &TestStore,
+    receiver_url: &str,
+    o: &Options,
+) -> (String, String, String) {
     let ingest = format!("127.0.0.1:{}", free_port());
     let admin = format!("127.0.0.1:{}", free_port());
-    let config = config_text(&ingest, &admin, redis_url, receiver_url, o);
+    let config = config_text(&ingest, &admin, store, receiver_url, o);
     (config, ingest, admin)
+}
+
+/// Asserts that the gateway behind `admin` stored no event at all.
+pub async fn assert_no_event_stored(admin: &AdminApi, what: &str) {
+    let events = admin.events("").await;
+    assert!(events.is_empty(), "{what}: events were stored: {events:?}");
+}
+
+pub struct Harness {
+    pub store: TestStore,
+    pub receiver: Receiver,
+    pub gateway: GatewayProcess,
+    pub ingest_addr: String,
+    pub admin_addr: String,
+    pub config: String,
+    pub client: Client,
+    /// The admin API with [`HARNESS_TOKEN`] (role `admin`).
+    pub admin: AdminApi,
 }
 
 impl Harness {
@@ -156,32 +332,19 @@ impl Harness {
     }
 
     pub async fn start_with(o: Options) -> Self {
-        let redis = if o.tls_store {
-            RedisServer::start_tls().await
-        } else {
-            RedisServer::start().await
-        };
+        let store = TestStore::start(o.store).await;
         let receiver = Receiver::start().await;
-        let store_url = if o.tls_store {
-            redis.tls_url()
-        } else {
-            redis.url()
-        };
-        let (mut config, ingest_addr, admin_addr) =
-            local_config(&store_url, &receiver.url("/events"), &o);
-        if o.tls_store {
-            let url_line = format!("url = \"{store_url}\"\n");
-            let with_ca = format!("{url_line}ca_file = \"{}\"\n", redis.ca_file().display());
-            config = config.replacen(&url_line, &with_ca, 1);
-        }
+        let (config, ingest_addr, admin_addr) = local_config(&store, &receiver.url("/events"), &o);
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
         gateway
             .wait_healthy(&admin_addr, Duration::from_secs(15))
             .await;
+        store.assert_in_use();
         Harness {
-            redis,
+            store,
             receiver,
             gateway,
+            admin: AdminApi::new(&admin_addr, HARNESS_TOKEN),
             ingest_addr,
             admin_addr,
             config,
@@ -189,13 +352,23 @@ impl Harness {
         }
     }
 
-    /// Kills the gateway (SIGKILL) and starts a new one on the same config.
+    /// Kills the gateway (SIGKILL) and starts a new one on the same config
+    /// (and so the same store: an SQLite file is reopened).
     pub async fn restart_gateway(&mut self) {
         self.gateway.kill().await;
         self.gateway = GatewayProcess::start(bin(), &self.config, &[]).await;
         self.gateway
             .wait_healthy(&self.admin_addr, Duration::from_secs(15))
             .await;
+    }
+
+    /// The Redis of a harness started with `store: StoreKind::Redis`.
+    pub fn redis(&self) -> &RedisServer {
+        self.store.redis_server()
+    }
+
+    pub fn redis_mut(&mut self) -> &mut RedisServer {
+        self.store.redis_server_mut()
     }
 
     pub fn url(&self, source: &str) -> String {
@@ -233,40 +406,22 @@ impl Harness {
             .await
     }
 
-    pub async fn redis_conn(&self) -> redis::aio::MultiplexedConnection {
-        self.redis.conn().await
-    }
-
-    /// Waits (bounded) until field `field` of the delivery hash of
-    /// (event, ledger) on `source` reads `value`.
-    pub async fn wait_delivery_field(&self, source: &str, id: &str, field: &str, value: &str) {
-        hookgate_testkit::wait::assert_eventually(
-            &format!("delivery {id} {field} = {value}"),
-            Duration::from_secs(5),
-            Duration::from_millis(20),
-            || async {
-                self.delivery(source, id)
-                    .await
-                    .get(field)
-                    .map(String::as_str)
-                    == Some(value)
-            },
-        )
-        .await;
-    }
-
-    /// The delivery hash of (event, ledger) on `source`.
-    pub async fn delivery(
-        &self,
-        source: &str,
-        id: &str,
-    ) -> std::collections::HashMap<String, String> {
-        let mut c = self.redis_conn().await;
-        redis::cmd("HGETALL")
-            .arg(format!("hg:{{{source}}}:x:{id}:ledger"))
-            .query_async(&mut c)
+    /// Waits (bounded) until the delivery of (event `id`, `ledger`) exists
+    /// and satisfies `done` (described by `what`); returns it.
+    pub async fn wait_delivery<F>(&self, source: &str, id: &str, what: &str, done: F) -> Delivery
+    where
+        F: Fn(&Delivery) -> bool,
+    {
+        self.admin
+            .wait_delivery(source, id, "ledger", what, DELIVERY_WAIT, done)
             .await
-            .expect("HGETALL")
+    }
+
+    /// Waits (bounded) until the delivery of (event `id`, `ledger`) has
+    /// `status` (`pending`, `delivered`, `dead`); returns it.
+    pub async fn wait_delivery_status(&self, source: &str, id: &str, status: &str) -> Delivery {
+        self.wait_delivery(source, id, &format!("is {status}"), |d| d.status == status)
+            .await
     }
 }
 

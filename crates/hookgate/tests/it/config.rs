@@ -34,11 +34,13 @@ fn tempfile_dir() -> std::path::PathBuf {
     dir
 }
 
+/// The harness config on an SQLite file that is never opened (the store
+/// is dropped at once: check-config does not open it).
 fn base() -> String {
     config_text(
         "127.0.0.1:1",
         "127.0.0.1:2",
-        "redis://127.0.0.1:3",
+        &TestStore::sqlite(),
         "http://127.0.0.1:4/e",
         &Options::default(),
     )
@@ -126,8 +128,8 @@ async fn serve_refuses_a_bad_file_and_says_why() {
 
 #[tokio::test]
 async fn bare_config_flag_runs_the_gateway() {
-    let redis = hookgate_testkit::RedisServer::start().await;
-    let (text, _, admin) = local_config(&redis.url(), "http://127.0.0.1:9/e", &Options::default());
+    let store = TestStore::sqlite();
+    let (text, _, admin) = local_config(&store, "http://127.0.0.1:9/e", &Options::default());
     let mut gw =
         hookgate_testkit::GatewayProcess::start_args(bin(), &["--config"], &text, &[]).await;
     gw.wait_healthy(&admin, std::time::Duration::from_secs(15))

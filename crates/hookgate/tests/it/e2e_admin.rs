@@ -6,7 +6,6 @@ use futures::future::join_all;
 use hookgate_testkit::GatewayProcess;
 use hookgate_testkit::http::{Client, Response};
 use hookgate_testkit::receiver::{Receiver, Reply};
-use hookgate_testkit::redis::RedisServer;
 use http::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -25,13 +24,8 @@ const TOKENS: &[(&str, &str, &str, &str)] = &[
     ("tenant-b", "tenant-b-token", "admin", r#"tenants = ["b"]"#),
 ];
 
-fn sha256_hex(s: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
 struct Admin {
-    redis: RedisServer,
+    store: TestStore,
     receiver: Receiver,
     other: Receiver,
     gateway: GatewayProcess,
@@ -42,15 +36,13 @@ struct Admin {
 
 impl Admin {
     async fn start() -> Self {
-        let redis = RedisServer::start().await;
+        let store = TestStore::sqlite();
         let receiver = Receiver::start().await;
         let other = Receiver::start().await;
         let mut extra = String::new();
         for (name, token, role, tenants) in TOKENS {
-            extra.push_str(&format!(
-                "\n[[admin.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n{tenants}\n",
-                sha256_hex(token)
-            ));
+            extra.push_str(&admin_token_toml(name, role, token));
+            extra.push_str(&format!("{tenants}\n"));
         }
         for (id, tenant) in [("alpha", "a"), ("beta", "b")] {
             extra.push_str(&format!(
@@ -62,12 +54,12 @@ impl Admin {
             max_attempts: 1,
             ..Options::default()
         };
-        let (config, ingest, admin) = local_config(&redis.url(), &receiver.url("/events"), &o);
+        let (config, ingest, admin) = local_config(&store, &receiver.url("/events"), &o);
         let config = config.replace("[admin]\n", "[admin]\nreplay_rate = 5000\n") + &extra;
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
         gateway.wait_healthy(&admin, Duration::from_secs(15)).await;
         Admin {
-            redis,
+            store,
             receiver,
             other,
             gateway,
@@ -745,7 +737,7 @@ async fn every_route_in_the_openapi_document_exists_and_answers() {
             }
         }
     }
-    let _ = &a.redis;
+    let _ = &a.store;
     let _ = &a.gateway;
 }
 

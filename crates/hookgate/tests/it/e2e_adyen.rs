@@ -91,28 +91,46 @@ async fn a_batch_is_acknowledged_with_accepted_and_each_item_is_an_event() {
     assert_eq!(resp.text(), "[accepted]");
 
     // Both items are events with the SPEC identity; neither was a duplicate.
-    let mut c = h.redis_conn().await;
     for (psp, code) in [("PSP001", "AUTHORISATION"), ("PSP002", "CAPTURE")] {
         let id = event_id("adyen", &format!("{psp}:{code}:true"));
-        let ty: Option<String> = redis::cmd("HGET")
-            .arg(format!("hg:{{adyen}}:e:{id}"))
-            .arg("type")
-            .query_async(&mut c)
+        let ev = h
+            .admin
+            .event(&id)
             .await
-            .unwrap();
-        assert_eq!(ty.as_deref(), Some(format!("adyen.{code}").as_str()));
+            .unwrap_or_else(|| panic!("{psp} stored as {id}"));
+        assert_eq!(ev["source"], "adyen");
+        assert_eq!(ev["type"], format!("adyen.{code}"));
+        assert_eq!(ev["data"]["pspReference"], psp, "{ev}");
     }
+    assert_eq!(stored_ids(&h).await.len(), 2);
 
     // A retry of the batch with one new item stores only the new one.
     let body = batch(&[item("PSP001", "AUTHORISATION"), item("PSP003", "REFUND")]);
     let resp = h.post("adyen", &[], &body).await;
     assert_eq!(resp.text(), "[accepted]");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("hg:{adyen}:e:*")
-        .query_async(&mut c)
+    let mut want: Vec<String> = [
+        "PSP001:AUTHORISATION:true",
+        "PSP002:CAPTURE:true",
+        "PSP003:REFUND:true",
+    ]
+    .iter()
+    .map(|p| event_id("adyen", p))
+    .collect();
+    want.sort();
+    assert_eq!(stored_ids(&h).await, want, "three events, none twice");
+}
+
+/// The ids of the events stored from `adyen`, sorted.
+async fn stored_ids(h: &Harness) -> Vec<String> {
+    let mut ids: Vec<String> = h
+        .admin
+        .events("source=adyen")
         .await
-        .unwrap();
-    assert_eq!(keys.len(), 3);
+        .iter()
+        .map(|e| e["id"].as_str().expect("event id").to_owned())
+        .collect();
+    ids.sort();
+    ids
 }
 
 #[tokio::test]
@@ -124,15 +142,21 @@ async fn one_bad_item_rejects_the_whole_batch_and_stores_nothing() {
     let resp = h.post("adyen", &[], &body).await;
     assert_eq!(resp.status, 401, "{}", resp.text());
     assert_eq!(resp.json()["reason"], "mismatch");
-    let mut c = h.redis_conn().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("hg:{adyen}:*")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    assert!(
-        keys.is_empty(),
-        "nothing of a rejected batch is stored: {keys:?}"
-    );
     settle(Duration::from_millis(200)).await;
+    assert_no_event_stored(&h.admin, "nothing of a rejected batch is stored").await;
+    // Nor was any item's key claimed: the provider's retry, with the item
+    // fixed, stores both items as new events.
+    let body = batch(&[
+        item("PSP009", "AUTHORISATION"),
+        item("PSP010", "AUTHORISATION"),
+    ]);
+    let resp = h.post("adyen", &[], &body).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.text(), "[accepted]");
+    let mut want: Vec<String> = ["PSP009:AUTHORISATION:true", "PSP010:AUTHORISATION:true"]
+        .iter()
+        .map(|p| event_id("adyen", p))
+        .collect();
+    want.sort();
+    assert_eq!(stored_ids(&h).await, want);
 }

@@ -7,20 +7,16 @@
 use crate::common::*;
 use hookgate_testkit::http::{Client, Response};
 use hookgate_testkit::receiver::Receiver;
-use hookgate_testkit::{GatewayProcess, RedisCluster, free_port, sign};
+use hookgate_testkit::{AdminApi, GatewayProcess, RedisCluster, sign};
 use redis::AsyncCommands;
 use std::time::{Duration, Instant};
 
 /// A viewer token for the admin reads.
 const VIEWER_TOKEN: &str = "cluster-viewer-token";
 
-fn sha256_hex(s: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
 struct ClusterGateway {
-    cluster: RedisCluster,
+    /// A [`TestStore::Cluster`].
+    store: TestStore,
     receiver: Receiver,
     gateway: GatewayProcess,
     ingest_addr: String,
@@ -40,30 +36,18 @@ impl ClusterGateway {
         if down_at_start {
             cluster.stop();
         }
+        let store = TestStore::Cluster(cluster);
         let receiver = Receiver::start().await;
-        let ingest_addr = format!("127.0.0.1:{}", free_port());
-        let admin_addr = format!("127.0.0.1:{}", free_port());
-        let config = config_text(
-            &ingest_addr,
-            &admin_addr,
-            &cluster.url(),
-            &receiver.url("/events"),
-            &Options::default(),
-        )
-        .replace(
-            "store_timeout = \"500ms\"",
-            "store_timeout = \"500ms\"\ncluster = true",
-        ) + &format!(
-            "\n[[admin.tokens]]\nname = \"viewer\"\nrole = \"viewer\"\nsha256 = \"{}\"\n",
-            sha256_hex(VIEWER_TOKEN)
-        );
+        let (config, ingest_addr, admin_addr) =
+            local_config(&store, &receiver.url("/events"), &Options::default());
+        let config = config + &admin_token_toml("viewer", "viewer", VIEWER_TOKEN);
         assert!(config.contains("cluster = true"));
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
         gateway
             .wait_healthy(&admin_addr, Duration::from_secs(15))
             .await;
         ClusterGateway {
-            cluster,
+            store,
             receiver,
             gateway,
             ingest_addr,
@@ -138,8 +122,8 @@ fn cpu_ticks(pid: u32) -> u64 {
 async fn e2e_cluster_stripe_callback_is_accepted_delivered_and_a_repeat_is_a_duplicate() {
     let g = ClusterGateway::start().await;
     // The two sources' keys live on different masters.
-    let stripe_node = g.cluster.node_of("hg:{stripe}:fq").await;
-    let acme_node = g.cluster.node_of("hg:{acme}:fq").await;
+    let stripe_node = g.store.cluster().node_of("hg:{stripe}:fq").await;
+    let acme_node = g.store.cluster().node_of("hg:{acme}:fq").await;
     assert_ne!(stripe_node, acme_node, "pick sources on different nodes");
     assert_eq!(g.ready_status().await, 200);
 
@@ -169,29 +153,26 @@ async fn e2e_cluster_stripe_callback_is_accepted_delivered_and_a_repeat_is_a_dup
     settle(Duration::from_millis(500)).await;
     assert_eq!(g.receiver.count(), 2, "a duplicate must not be delivered");
 
-    // The event and its delivery are on the stripe source's node.
-    let mut node = g.cluster.node_conn(stripe_node).await;
+    // The event is on the stripe source's node (its keys share a hash tag:
+    // the cluster layout is what this test is about).
+    let mut node = g.store.cluster().node_conn(stripe_node).await;
     let exists: bool = node
         .exists(format!("hg:{{stripe}}:e:{id}"))
         .await
         .expect("EXISTS");
     assert!(exists);
-    let mut cc = g.cluster.conn().await;
-    let key = format!("hg:{{stripe}}:x:{id}:ledger");
-    let delivered = hookgate_testkit::wait::eventually(
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || {
-            let mut cc = cc.clone();
-            let key = key.clone();
-            async move {
-                let st: Option<String> = cc.hget(&key, "st").await.ok().flatten();
-                st.as_deref() == Some("delivered")
-            }
-        },
-    )
-    .await;
-    assert!(delivered, "delivery recorded as delivered");
+    let d = AdminApi::new(&g.admin_addr, VIEWER_TOKEN)
+        .wait_delivery(
+            "stripe",
+            &id,
+            "ledger",
+            "is delivered",
+            Duration::from_secs(5),
+            |d| d.status == "delivered",
+        )
+        .await;
+    assert_eq!(d.attempts.len(), 1, "{d:?}");
+    let mut cc = g.store.cluster().conn().await;
     let _: () = cc.set("probe", "1").await.expect("cluster writable");
 
     // The admin API reads through the cluster.
@@ -219,7 +200,7 @@ async fn e2e_cluster_down_is_503_within_store_timeout_and_recovers() {
     assert_eq!(warm.status, 200, "{}", warm.text());
     g.receiver.wait_for(1, Duration::from_secs(10)).await;
 
-    g.cluster.stop();
+    g.store.cluster_mut().stop();
     let body = stripe_event("evt_cluster_down", "charge.succeeded");
     for _ in 0..3 {
         let started = Instant::now();
@@ -260,7 +241,7 @@ async fn e2e_cluster_down_is_503_within_store_timeout_and_recovers() {
         lines1 - lines0
     );
 
-    g.cluster.start_again().await;
+    g.store.cluster_mut().start_again().await;
     // The provider retries until it gets a 2xx; the gateway was not restarted.
     let accepted = hookgate_testkit::wait::eventually(
         Duration::from_secs(20),
@@ -293,7 +274,7 @@ async fn e2e_cluster_down_at_start_the_gateway_starts_answers_503_and_recovers()
     assert!(started.elapsed() < Duration::from_millis(2500));
     assert_eq!(g.ready_status().await, 503);
 
-    g.cluster.start_again().await;
+    g.store.cluster_mut().start_again().await;
     let accepted = hookgate_testkit::wait::eventually(
         Duration::from_secs(20),
         Duration::from_millis(200),

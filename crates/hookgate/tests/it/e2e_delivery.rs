@@ -2,6 +2,7 @@
 //! id, dead letters, and a retry schedule that survives a restart.
 
 use crate::common::*;
+use hookgate_testkit::Delivery;
 use hookgate_testkit::receiver::Reply;
 use hookgate_testkit::sign;
 use std::time::Duration;
@@ -64,8 +65,11 @@ async fn signed_stripe_event_arrives_once_as_a_signed_cloudevent() {
 
     settle(Duration::from_millis(500)).await;
     assert_eq!(h.receiver.count(), 1, "delivered exactly once");
-    let d = h.delivery("stripe", &id).await;
-    assert_eq!(d.get("st").map(String::as_str), Some("delivered"));
+    let d = h.wait_delivery_status("stripe", &id, "delivered").await;
+    assert_eq!(d.attempts.len(), 1, "{d:?}");
+    assert_eq!(d.attempts[0].n, 1);
+    assert_eq!(d.attempts[0].status_code, Some(200));
+    assert_eq!(d.reason, None);
 }
 
 #[tokio::test]
@@ -101,10 +105,14 @@ async fn two_failures_then_success_is_delivered_on_attempt_three_with_one_id() {
         .expect("every attempt is signed afresh");
     }
     assert_eq!(got[0].body, got[2].body, "same body on every attempt");
-    h.wait_delivery_field("stripe", &id, "st", "delivered")
-        .await;
-    let d = h.delivery("stripe", &id).await;
-    assert_eq!(d["n"], "3");
+    let d = h.wait_delivery_status("stripe", &id, "delivered").await;
+    let attempts: Vec<(u32, Option<u16>)> =
+        d.attempts.iter().map(|a| (a.n, a.status_code)).collect();
+    assert_eq!(
+        attempts,
+        [(1, Some(500)), (2, Some(500)), (3, Some(200))],
+        "{d:?}"
+    );
     settle(Duration::from_millis(400)).await;
     assert_eq!(h.receiver.count(), 3);
     assert_eq!(
@@ -125,31 +133,27 @@ async fn a_400_is_dead_lettered_after_one_attempt_with_its_reason() {
         .await;
     h.receiver.wait_for(1, Duration::from_secs(10)).await;
     let id = event_id("stripe", "evt_dead_1");
-    h.wait_delivery_field("stripe", &id, "st", "dead").await;
-    let d = h.delivery("stripe", &id).await;
-    assert_eq!(d["reason"], "status 400");
-    assert_eq!(d["code"], "400");
-    let mut c = h.redis_conn().await;
-    let score: Option<f64> = redis::cmd("ZSCORE")
-        .arg("hg:{stripe}:dlq:ledger")
-        .arg(&id)
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    assert!(score.is_some(), "in the route's dead letters");
-    let log: Vec<String> = redis::cmd("LRANGE")
-        .arg(format!("hg:{{stripe}}:a:{id}:ledger"))
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(log.len(), 1);
-    let attempt: serde_json::Value = serde_json::from_str(&log[0]).unwrap();
-    assert_eq!(attempt["n"], 1);
-    assert_eq!(attempt["status_code"], 400);
+    let d = h.wait_delivery_status("stripe", &id, "dead").await;
+    assert_eq!(d.reason(), "status 400");
+    assert_eq!(d.last_status_code(), Some(400));
+    let dead = h.admin.dead_letters("ledger", "").await;
     assert_eq!(
-        attempt["response"], r#"{"error":"unknown account"}"#,
+        dead.len(),
+        1,
+        "in the subscription's dead letters: {dead:?}"
+    );
+    assert_eq!(dead[0]["event_id"], id.as_str());
+    assert_eq!(dead[0]["source"], "stripe");
+    assert_eq!(dead[0]["reason"], "status 400");
+    assert_eq!(dead[0]["last_status_code"], 400);
+    assert_eq!(dead[0]["attempts"], 1);
+    assert_eq!(d.attempts.len(), 1, "{d:?}");
+    let attempt = &d.attempts[0];
+    assert_eq!(attempt.n, 1);
+    assert_eq!(attempt.status_code, Some(400));
+    assert_eq!(
+        attempt.response.as_deref(),
+        Some(r#"{"error":"unknown account"}"#),
         "the response body is kept for the attempt log"
     );
     settle(Duration::from_millis(500)).await;
@@ -171,12 +175,13 @@ async fn a_subscriber_answering_4xx_does_not_open_its_breaker() {
         .map(|i| event_id("stripe", &format!("evt_4xx_{i}")))
         .collect();
     // One after the other, so that the breaker has seen the earlier ones:
-    // each is dead-lettered within the harness' 5 s wait, not held for the
-    // 1 h cooldown an opened breaker would impose.
+    // each is dead-lettered within the harness' wait (10 s), not held for
+    // the 1 h cooldown an opened breaker would impose.
     for (i, id) in ids.iter().enumerate() {
         h.post_stripe(&stripe_event(&format!("evt_4xx_{i}"), "charge.failed"))
             .await;
-        h.wait_delivery_field("stripe", id, "st", "dead").await;
+        let d = h.wait_delivery_status("stripe", id, "dead").await;
+        assert_eq!(d.reason(), "status 422", "{d:?}");
     }
     assert_eq!(h.receiver.count(), 6, "one attempt each");
 }
@@ -193,10 +198,10 @@ async fn exhausted_attempts_end_in_a_dead_letter() {
         .await;
     h.receiver.wait_for(3, Duration::from_secs(15)).await;
     let id = event_id("stripe", "evt_exhaust_1");
-    h.wait_delivery_field("stripe", &id, "st", "dead").await;
-    let d = h.delivery("stripe", &id).await;
-    assert!(d["reason"].starts_with("max_attempts"), "{:?}", d["reason"]);
-    assert_eq!(d["code"], "503");
+    let d = h.wait_delivery_status("stripe", &id, "dead").await;
+    assert!(d.reason().starts_with("max_attempts"), "{d:?}");
+    assert_eq!(d.last_status_code(), Some(503));
+    assert_eq!(d.attempts.len(), 3, "{d:?}");
     settle(Duration::from_millis(500)).await;
     assert_eq!(h.receiver.count(), 3);
 }
@@ -218,7 +223,14 @@ async fn a_pending_retry_survives_a_gateway_crash() {
         .await;
     h.receiver.wait_for(1, Duration::from_secs(10)).await;
     let id = event_id("stripe", "evt_crash_1");
-    h.wait_delivery_field("stripe", &id, "n", "1").await;
+    // The failed attempt and its retry are recorded before the crash.
+    let d = h
+        .wait_delivery("stripe", &id, "has its first attempt recorded", |d| {
+            d.attempts.len() == 1
+        })
+        .await;
+    assert_eq!(d.status, "pending", "{d:?}");
+    assert_eq!(d.attempts[0].status_code, Some(503));
     h.restart_gateway().await;
     let got = h.receiver.wait_for(2, Duration::from_secs(15)).await;
     assert_eq!(got[1].header("webhook-id"), Some(id.as_str()));
@@ -297,38 +309,21 @@ async fn idle_routes_do_not_spend_the_rate_limit_of_the_route_with_work() {
     }
 }
 
-/// Waits (bounded) until (event, ledger) is dead-lettered; its record.
-async fn wait_dead(
-    h: &Harness,
-    id: &str,
-    within: Duration,
-) -> std::collections::HashMap<String, String> {
-    hookgate_testkit::wait::assert_eventually(
-        &format!("delivery {id} dead"),
-        within,
-        Duration::from_millis(50),
-        || async { h.delivery("stripe", id).await.get("st").map(String::as_str) == Some("dead") },
-    )
-    .await;
-    h.delivery("stripe", id).await
+/// Waits (bounded by `within`) until (event, ledger) is dead-lettered;
+/// its delivery.
+async fn wait_dead(h: &Harness, id: &str, within: Duration) -> Delivery {
+    h.admin
+        .wait_delivery("stripe", id, "ledger", "is dead", within, |d| {
+            d.status == "dead"
+        })
+        .await
 }
 
-/// The `at` of every attempt in the log of (event, ledger), in ms.
-async fn attempt_times(h: &Harness, id: &str) -> Vec<i64> {
-    let mut c = h.redis_conn().await;
-    let log: Vec<String> = redis::cmd("LRANGE")
-        .arg(format!("hg:{{stripe}}:a:{id}:ledger"))
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    log.iter()
-        .map(|a| {
-            let a: serde_json::Value = serde_json::from_str(a).unwrap();
-            let at = a["at"].as_str().unwrap();
-            hookgate_core::time::parse_rfc3339_ms(at).unwrap()
-        })
+/// The `at` of every attempt of a delivery, in ms.
+fn attempt_times(d: &Delivery) -> Vec<i64> {
+    d.attempts
+        .iter()
+        .map(|a| hookgate_core::time::parse_rfc3339_ms(&a.at).unwrap())
         .collect()
 }
 
@@ -353,10 +348,11 @@ async fn no_retry_is_sent_after_max_age() {
     // The reason names the configured limit, not the age at the last
     // attempt (it said "max_age: 1s" for a 2 s max_age).
     assert!(
-        d["reason"].starts_with("max_age: 2s would pass before attempt "),
+        d.reason()
+            .starts_with("max_age: 2s would pass before attempt "),
         "{d:?}"
     );
-    let times = attempt_times(&h, &id).await;
+    let times = attempt_times(&d);
     assert!(times.len() >= 2, "{times:?}");
     for t in &times {
         assert!(t - times[0] < 2_000, "an attempt past max_age: {times:?}");
@@ -383,16 +379,13 @@ async fn a_retry_held_back_past_max_age_is_dead_lettered_unsent() {
     let id = event_id("stripe", "evt_max_age_2");
     let d = wait_dead(&h, &id, Duration::from_secs(8)).await;
     assert!(
-        d["reason"].starts_with("max_age: 2s passed before attempt 2 ("),
+        d.reason()
+            .starts_with("max_age: 2s passed before attempt 2 ("),
         "{d:?}"
     );
-    assert_eq!(d["n"], "1");
+    assert_eq!(d.attempt_count(), 1, "{d:?}");
     assert_eq!(h.receiver.count(), 1, "the expired retry was not sent");
-    assert_eq!(
-        attempt_times(&h, &id).await.len(),
-        1,
-        "the log holds the one attempt"
-    );
+    assert_eq!(attempt_times(&d).len(), 1, "the log holds the one attempt");
     // The expired delivery was the half-open breaker's probe: given back
     // unsent, the next event is the probe and goes out.
     h.receiver.set_default(Reply::Status(200));

@@ -65,7 +65,12 @@ fn value(m: &Series, name: &str, labels: &[(&str, &str)]) -> f64 {
 
 #[tokio::test]
 async fn counters_match_the_traffic_and_every_documented_metric_is_there() {
-    let mut h = Harness::start().await; // mut: stops its Redis
+    // On Redis: the store is stopped for one ingest.
+    let mut h = Harness::start_with(Options {
+        store: StoreKind::Redis,
+        ..Options::default()
+    })
+    .await;
     // A: fails once, then delivered on attempt 2.
     h.receiver.push(Reply::Status(500));
     let a = stripe_event("evt_metrics_a", "charge.succeeded");
@@ -93,19 +98,8 @@ async fn counters_match_the_traffic_and_every_documented_metric_is_there() {
     );
     h.receiver.wait_for(3, Duration::from_secs(10)).await;
     let metrics_url = format!("http://{}/metrics", h.admin_addr);
-    hookgate_testkit::wait::assert_eventually(
-        "B dead-lettered",
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || async {
-            h.delivery("stripe", &event_id("stripe", "evt_metrics_b"))
-                .await
-                .get("st")
-                .map(String::as_str)
-                == Some("dead")
-        },
-    )
-    .await;
+    h.wait_delivery_status("stripe", &event_id("stripe", "evt_metrics_b"), "dead")
+        .await;
     let before = parse(&hookgate_testkit::http::get(&metrics_url, None).await.text());
     assert_eq!(
         value(&before, "hookgate_dlq_depth", &[("subscription", "ledger")]),
@@ -128,14 +122,14 @@ async fn counters_match_the_traffic_and_every_documented_metric_is_there() {
         0.0
     );
     // Store down for one ingest: exactly one failed ingest store call.
-    h.redis.stop();
+    h.redis_mut().stop();
     assert_eq!(
         h.post_stripe(&stripe_event("evt_metrics_c", "charge.succeeded"))
             .await
             .status,
         503
     );
-    h.redis.start_again().await;
+    h.redis_mut().start_again().await;
     // Let the delivery loops see Redis again so the gauges can be read.
     hookgate_testkit::wait::assert_eventually(
         "ready again",
@@ -248,9 +242,13 @@ async fn store_errors_are_zero_series_from_the_start() {
 async fn an_ingest_that_times_out_on_a_stalled_store_counts_as_a_store_error() {
     // The StoreErrors alert watches this counter: a store slower than
     // store_timeout (500 ms here) must show in it, even when Redis ends up
-    // running the call late.
-    let h = Harness::start().await;
-    let mut c = h.redis_conn().await;
+    // running the call late (stalled with CLIENT PAUSE: on Redis).
+    let h = Harness::start_with(Options {
+        store: StoreKind::Redis,
+        ..Options::default()
+    })
+    .await;
+    let mut c = h.redis().conn().await;
     let _: String = redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(1500)

@@ -5,7 +5,6 @@
 
 use crate::common::*;
 use hookgate_testkit::receiver::{Receiver, Reply};
-use hookgate_testkit::redis::RedisServer;
 use hookgate_testkit::{GatewayProcess, sign};
 use serde_json::Value;
 use std::time::Duration;
@@ -30,11 +29,11 @@ fn spans(collector: &Receiver) -> Vec<Value> {
 
 #[tokio::test]
 async fn spans_of_ingest_and_attempts_join_the_providers_trace_and_reach_the_collector() {
-    let redis = RedisServer::start().await;
+    let store = TestStore::sqlite();
     let receiver = Receiver::start().await;
     let collector = Receiver::start().await;
     let (config, ingest, admin) =
-        local_config(&redis.url(), &receiver.url("/events"), &Options::default());
+        local_config(&store, &receiver.url("/events"), &Options::default());
     let config = config + &format!("\n[log]\notlp_endpoint = \"http://{}\"\n", collector.addr());
     let mut gw = GatewayProcess::start(bin(), &config, &[]).await;
     gw.wait_healthy(&admin, Duration::from_secs(15)).await;
@@ -104,10 +103,10 @@ async fn spans_of_ingest_and_attempts_join_the_providers_trace_and_reach_the_col
 
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_with_the_request_id_and_no_secret() {
-    let redis = RedisServer::start().await;
+    let store = TestStore::sqlite();
     let receiver = Receiver::start().await;
     let (config, ingest, admin) =
-        local_config(&redis.url(), &receiver.url("/events"), &Options::default());
+        local_config(&store, &receiver.url("/events"), &Options::default());
     let config = config + "\n[log]\nformat = \"json\"\n";
     let mut gw = GatewayProcess::start(bin(), &config, &[]).await;
     gw.wait_healthy(&admin, Duration::from_secs(15)).await;

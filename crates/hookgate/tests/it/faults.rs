@@ -1,4 +1,5 @@
-//! Fault tests: the real binary, real Redis, real sockets, and something
+//! Fault tests: the real binary, a real store (the embedded SQLite file;
+//! Redis for the tests about Redis), real sockets, and something
 //! going wrong on purpose — a gateway killed or stopped under load, two
 //! gateways sharing a store, sick subscribers next to a healthy one, a
 //! breaker opening and closing, one provider failing or flooding next to

@@ -1,8 +1,11 @@
 //! A gateway process dies (SIGKILL) or is stopped (SIGTERM) while it takes
 //! load: nothing it acknowledged is lost (SPEC §9), whichever process ends
-//! up delivering it.
+//! up delivering it. One process on the embedded store restarts on the same
+//! file; two processes share a store only on Redis.
 
 use super::support::*;
+use crate::common::{StoreKind, bin};
+use hookgate_testkit::GatewayProcess;
 use hookgate_testkit::receiver::{Receiver, Reply};
 use std::time::Duration;
 
@@ -46,7 +49,12 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
 async fn two_gateways_on_one_redis_the_survivor_delivers_what_the_dead_one_acknowledged() {
     let rx = Receiver::start().await;
     rx.set_default(Reply::Delay(Duration::from_millis(20), 200));
-    let mut w = World::start(&[SubSpec::new("ledger", &rx.url("/events"))]).await;
+    let mut w = World::start_on(
+        StoreKind::Redis,
+        &[SubSpec::new("ledger", &rx.url("/events"))],
+        "",
+    )
+    .await;
     let (mut survivor, survivor_ingest, _survivor_admin) = w.start_peer().await;
 
     // Target 0 is the process that dies, target 1 the survivor.
@@ -115,4 +123,33 @@ async fn sigterm_under_load_exits_zero_within_grace_and_loses_nothing() {
         || webhook_ids(&rx),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_second_gateway_on_the_same_sqlite_file_refuses_to_start_naming_it() {
+    // One gateway process per file (SPEC §6): a second one would break the
+    // first one's leases and group commit, so it refuses, and says which
+    // file; the first one goes on serving.
+    let rx = Receiver::start().await;
+    let mut w = World::start(&[SubSpec::new("ledger", &rx.url("/events"))]).await;
+    let (config, _, _) = w.peer_config();
+    let mut second = GatewayProcess::start(bin(), &config, &[]).await;
+    let status = second
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .unwrap_or_else(|| panic!("a second gateway runs on the file\n{}", second.logs()));
+    assert!(!status.success(), "{status}\n{}", second.logs());
+    let path = w.store.sqlite_path().display().to_string();
+    assert!(
+        second.logs().contains(&path),
+        "the refusal names {path}:\n{}",
+        second.logs()
+    );
+    assert!(w.gw.try_exit().is_none(), "the first gateway still runs");
+    assert_eq!(w.stripe("after_refusal").await, 200);
+    let got = rx.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        got[0].header("webhook-id"),
+        Some(crate::common::event_id("stripe", "after_refusal").as_str())
+    );
 }

@@ -48,11 +48,7 @@ async fn sick_neighbours_do_not_hold_back_a_healthy_subscriber() {
     for sub in ["hang", "refused", "failing"] {
         for id in &expected {
             let d = w.delivery("stripe", id, sub).await;
-            assert_eq!(
-                d.get("st").map(String::as_str),
-                Some("pending"),
-                "{sub} {id}: {d:?}"
-            );
+            assert_eq!(d.status, "pending", "{sub} {id}: {d:?}");
         }
     }
     // What they fail with, from the attempt logs (a hanging attempt is
@@ -71,11 +67,11 @@ async fn sick_neighbours_do_not_hold_back_a_healthy_subscriber() {
             })
             .await
             .unwrap_or_else(|| panic!("{sub}: no attempt recorded for {first}"));
-        let what = match seen["status_code"].as_u64() {
+        let what = match seen.status_code {
             Some(code) => format!("status {code}"),
-            None => seen["error"].as_str().unwrap_or_default().to_owned(),
+            None => seen.error.clone().unwrap_or_default(),
         };
-        assert!(what.contains(needle), "{sub}: {seen}");
+        assert!(what.contains(needle), "{sub}: {seen:?}");
     }
     // Counted over all their deliveries: by now a sick route may have
     // failed often enough to open its breaker, and then only its probes
@@ -100,12 +96,19 @@ async fn sick_neighbours_do_not_hold_back_a_healthy_subscriber() {
     );
 }
 
-/// Sum of the attempt counters `n` of the given deliveries.
+/// Sum of the attempts recorded for the given deliveries (0 for one not
+/// fanned out yet).
 async fn attempts_sum(w: &World, source: &str, ids: &[String], sub: &str) -> u32 {
     let mut sum = 0;
     for id in ids {
-        let d = w.delivery(source, id, sub).await;
-        sum += d.get("n").and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+        let log = w.attempt_log(source, id, sub).await;
+        let n = u32::try_from(log.len()).expect("attempt count");
+        // One budget: the attempts are numbered 1..=n.
+        assert!(
+            log.iter().zip(1..).all(|(a, i)| a.n == i),
+            "{sub} {id}: {log:?}"
+        );
+        sum += n;
     }
     sum
 }
@@ -165,12 +168,8 @@ async fn breaker_opens_holds_probes_and_closes_without_burning_attempts() {
         POLL,
         || async {
             for id in &evs {
-                if w.delivery("stripe", id, "flaky")
-                    .await
-                    .get("st")
-                    .map(String::as_str)
-                    != Some("delivered")
-                {
+                let d = w.api.delivery("stripe", id, "flaky").await;
+                if d.is_none_or(|d| d.status != "delivered") {
                     return false;
                 }
             }
@@ -255,7 +254,7 @@ async fn a_subscriber_failing_one_provider_keeps_receiving_the_other() {
     );
     for id in &acme_ids {
         let d = w.delivery("acme", id, "shared").await;
-        assert_eq!(d.get("st").map(String::as_str), Some("pending"), "{d:?}");
+        assert_eq!(d.status, "pending", "{d:?}");
     }
 }
 
@@ -279,8 +278,8 @@ async fn a_flood_from_one_provider_does_not_hold_back_another_providers_events()
         Duration::from_secs(15),
         POLL,
         || async {
-            w.route_queue_len("acme", "shared").await == FLOOD
-                && w.route_queue_len("stripe", "shared").await == FEW
+            w.route_queue_len("acme", "shared").await == FLOOD as u64
+                && w.route_queue_len("stripe", "shared").await == FEW as u64
         },
     )
     .await;

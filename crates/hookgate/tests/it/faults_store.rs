@@ -2,19 +2,24 @@
 //! delivery recover by themselves, without a gateway restart.
 
 use super::support::*;
-use crate::common::event_id;
+use crate::common::{StoreKind, event_id};
 use hookgate_testkit::receiver::Receiver;
 use std::time::Duration;
 
 #[tokio::test]
 async fn redis_restarted_empty_is_recovered_without_restarting_the_gateway() {
     let rx = Receiver::start().await;
-    let mut w = World::start(&[SubSpec::new("ledger", &rx.url("/events"))]).await;
+    let mut w = World::start_on(
+        StoreKind::Redis,
+        &[SubSpec::new("ledger", &rx.url("/events"))],
+        "",
+    )
+    .await;
     assert_eq!(w.stripe("empty_before").await, 200);
     rx.wait_for(1, Duration::from_secs(10)).await;
     let pid = w.gw.pid();
 
-    w.redis.restart_empty().await;
+    w.store.redis_server_mut().restart_empty().await;
 
     // Providers retry until they get a 2xx (a 503 with Retry-After is an
     // honest "not now"; no 2xx comes without the write).
@@ -58,8 +63,34 @@ async fn redis_restarted_empty_is_recovered_without_restarting_the_gateway() {
         w.gw.try_exit().is_none(),
         "the same gateway process ({pid})"
     );
+    // The operator's view recovered too: every admin read answers from the
+    // new store, from the first call on (not a 503 per stale connection).
+    let mut paths: Vec<String> = expected
+        .iter()
+        .map(|id| format!("/admin/v1/events/{id}"))
+        .collect();
+    paths.extend(["/admin/v1/subscriptions".into(), "/admin/v1/events".into()]);
+    for path in paths.iter().chain(&paths) {
+        let r = w.api.get(path).await;
+        assert_eq!(
+            r.status,
+            200,
+            "admin read {path} after Redis came back empty: {}",
+            r.text()
+        );
+    }
     for id in &expected {
-        let d = w.delivery("stripe", id, "ledger").await;
-        assert_eq!(d.get("st").map(String::as_str), Some("delivered"), "{d:?}");
+        let d = w
+            .api
+            .wait_delivery(
+                "stripe",
+                id,
+                "ledger",
+                "is delivered",
+                Duration::from_secs(5),
+                |d| d.status == "delivered",
+            )
+            .await;
+        assert!(!d.attempts.is_empty(), "{d:?}");
     }
 }

@@ -1,15 +1,16 @@
 //! What the fault tests share: a config builder with any number of
-//! subscriptions, a gateway "world" (Redis + process + admin token), a load
+//! subscriptions, a gateway "world" (store + process + admin token), a load
 //! generator that records which events were acknowledged, a delivery check
 //! that counts duplicates, and a subscriber that answers by content (which
-//! provider an event came from) and can speak TLS.
+//! provider an event came from) and can speak TLS. A world runs on the
+//! embedded SQLite store unless the test is about Redis
+//! ([`World::start_on`]); what it stored is read through the admin API.
 
 use crate::common::*;
 use bytes::Bytes;
 use hookgate_testkit::http::{Client, RequestError, Response};
-use hookgate_testkit::redis::RedisServer;
 use hookgate_testkit::sign;
-use hookgate_testkit::{GatewayProcess, free_addr};
+use hookgate_testkit::{AdminApi, Attempt, Delivery, GatewayProcess, free_addr};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -29,11 +30,6 @@ pub const TOKEN: &str = "faults-operator-token";
 
 /// How often the checks poll.
 pub const POLL: Duration = Duration::from_millis(50);
-
-fn sha256_hex(s: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
 
 // === config ===
 
@@ -105,7 +101,8 @@ breaker = {breaker}
 /// What a gateway of a world is configured with, apart from its addresses.
 #[derive(Clone, Debug)]
 struct Setup {
-    redis_url: String,
+    /// The `[store]` section ([`TestStore::section`]).
+    store_section: String,
     subs: Vec<SubSpec>,
     delivery_extra: String,
 }
@@ -122,16 +119,8 @@ shutdown_grace = "2s"
 
 [admin]
 listen = "{admin}"
-
-[[admin.tokens]]
-name = "faults"
-role = "operator"
-sha256 = "{token}"
-
-[store]
-url = "{redis}"
-store_timeout = "2s"
-
+{token}
+{store_section}
 [delivery]
 visibility_timeout = "3s"
 poll_interval = "100ms"
@@ -147,8 +136,8 @@ id = "acme"
 scheme = "standard-webhooks"
 secrets = [{{ value = "{ACME_SECRET}" }}]
 "#,
-            token = sha256_hex(TOKEN),
-            redis = self.redis_url,
+            token = admin_token_toml("faults", "operator", TOKEN),
+            store_section = self.store_section,
             delivery_extra = self.delivery_extra,
         );
         for s in &self.subs {
@@ -158,14 +147,16 @@ secrets = [{{ value = "{ACME_SECRET}" }}]
     }
 }
 
-// === a world: Redis, one gateway process, its addresses ===
+// === a world: a store, one gateway process, its addresses ===
 
 pub struct World {
-    pub redis: RedisServer,
+    pub store: TestStore,
     pub gw: GatewayProcess,
     pub ingest: String,
     pub admin: String,
     pub config: String,
+    /// The admin API with [`TOKEN`].
+    pub api: AdminApi,
     setup: Setup,
     client: Client,
 }
@@ -178,24 +169,32 @@ async fn spawn_gateway(config: &str, admin: &str) -> GatewayProcess {
 }
 
 impl World {
+    /// A world on the embedded SQLite store.
     pub async fn start(subs: &[SubSpec]) -> Self {
-        Self::start_with(subs, "").await
+        Self::start_on(StoreKind::Sqlite, subs, "").await
     }
 
     /// `delivery_extra`: more keys for `[delivery]` (e.g. `ca_file = "..."`).
     pub async fn start_with(subs: &[SubSpec], delivery_extra: &str) -> Self {
-        let redis = RedisServer::start().await;
+        Self::start_on(StoreKind::Sqlite, subs, delivery_extra).await
+    }
+
+    /// A world on a store of `kind`.
+    pub async fn start_on(kind: StoreKind, subs: &[SubSpec], delivery_extra: &str) -> Self {
+        let store = TestStore::start(kind).await;
         let setup = Setup {
-            redis_url: redis.url(),
+            store_section: store.section("2s", ""),
             subs: subs.to_vec(),
             delivery_extra: delivery_extra.to_owned(),
         };
         let (ingest, admin) = (free_addr(), free_addr());
         let config = setup.config(&ingest, &admin);
         let gw = spawn_gateway(&config, &admin).await;
+        store.assert_in_use();
         World {
-            redis,
+            store,
             gw,
+            api: AdminApi::new(&admin, TOKEN),
             ingest,
             admin,
             config,
@@ -204,7 +203,8 @@ impl World {
         }
     }
 
-    /// Replaces the (dead or stopped) process by a new one on the same config.
+    /// Replaces the (dead or stopped) process by a new one on the same
+    /// config, so on the same store (an SQLite file is reopened).
     pub async fn start_again(&mut self) {
         assert!(
             self.gw.try_exit().is_some(),
@@ -213,12 +213,25 @@ impl World {
         self.gw = spawn_gateway(&self.config, &self.admin).await;
     }
 
-    /// Another gateway process on the same Redis and configuration, with
-    /// its own listeners: `(process, ingest address, admin address)`.
+    /// Another gateway process on the same store and configuration, with
+    /// its own listeners: `(process, ingest address, admin address)`. Only
+    /// on Redis: one gateway process per SQLite file.
     pub async fn start_peer(&self) -> (GatewayProcess, String, String) {
-        let (ingest, admin) = (free_addr(), free_addr());
-        let gw = spawn_gateway(&self.setup.config(&ingest, &admin), &admin).await;
+        assert_ne!(
+            self.store.kind(),
+            StoreKind::Sqlite,
+            "gateways share a Redis, never an SQLite file"
+        );
+        let (config, ingest, admin) = self.peer_config();
+        let gw = spawn_gateway(&config, &admin).await;
         (gw, ingest, admin)
+    }
+
+    /// The config of another gateway on this world's store, with listeners
+    /// of its own: `(config, ingest address, admin address)`.
+    pub fn peer_config(&self) -> (String, String, String) {
+        let (ingest, admin) = (free_addr(), free_addr());
+        (self.setup.config(&ingest, &admin), ingest, admin)
     }
 
     pub async fn stripe(&self, provider_id: &str) -> u16 {
@@ -237,57 +250,16 @@ impl World {
 
     // --- admin API ---
 
-    pub async fn admin_get(&self, path: &str) -> Response {
-        let r = self
-            .client
-            .request(
-                Method::GET,
-                &format!("http://{}{path}", self.admin),
-                &[("authorization", &format!("Bearer {TOKEN}"))],
-                Bytes::new(),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-        r
-    }
-
+    /// `POST {path}` with `{}`, asserting 200.
     pub async fn admin_post(&self, path: &str) -> Response {
-        let r = self
-            .client
-            .request(
-                Method::POST,
-                &format!("http://{}{path}", self.admin),
-                &[
-                    ("authorization", &format!("Bearer {TOKEN}")),
-                    ("content-type", "application/json"),
-                ],
-                Bytes::from_static(b"{}"),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let r = self.api.post(path, &serde_json::json!({})).await;
         assert_eq!(r.status, 200, "POST {path}: {}", r.text());
         r
     }
 
     /// The breaker state the admin API reports for route (source, sub).
     pub async fn breaker(&self, source: &str, sub: &str) -> String {
-        let list = self
-            .admin_get("/admin/v1/subscriptions?limit=100")
-            .await
-            .json();
-        let items = list["items"].as_array().expect("items");
-        let s = items
-            .iter()
-            .find(|s| s["id"] == sub)
-            .unwrap_or_else(|| panic!("subscription {sub} not listed: {list}"));
-        let route = s["routes"]
-            .as_array()
-            .expect("routes")
-            .iter()
-            .find(|r| r["source"] == source)
-            .unwrap_or_else(|| panic!("route ({source}, {sub}) not listed: {s}"));
-        route["breaker"].as_str().expect("breaker").to_owned()
+        self.api.route(source, sub).await.breaker
     }
 
     /// Waits until the route's breaker reads `state`.
@@ -303,46 +275,29 @@ impl World {
         );
     }
 
-    // --- Redis reads ---
-
-    pub async fn redis_conn(&self) -> redis::aio::MultiplexedConnection {
-        self.redis.conn().await
+    /// The delivery of (event, subscription), event stored from `source`.
+    /// Panics if there is none (yet).
+    pub async fn delivery(&self, source: &str, id: &str, sub: &str) -> Delivery {
+        self.api
+            .delivery(source, id, sub)
+            .await
+            .unwrap_or_else(|| panic!("no delivery of {id} ({source}) to {sub}"))
     }
 
-    /// The delivery hash of (event, subscription) on `source`.
-    pub async fn delivery(&self, source: &str, id: &str, sub: &str) -> HashMap<String, String> {
-        let mut c = self.redis_conn().await;
-        redis::cmd("HGETALL")
-            .arg(format!("hg:{{{source}}}:x:{id}:{sub}"))
-            .query_async(&mut c)
+    /// The attempts of (event, subscription), oldest first; empty while the
+    /// delivery does not exist yet.
+    pub async fn attempt_log(&self, source: &str, id: &str, sub: &str) -> Vec<Attempt> {
+        self.api
+            .delivery(source, id, sub)
             .await
-            .expect("HGETALL")
+            .map(|d| d.attempts)
+            .unwrap_or_default()
     }
 
-    /// The attempt log of (event, subscription) on `source`, oldest first.
-    pub async fn attempt_log(&self, source: &str, id: &str, sub: &str) -> Vec<serde_json::Value> {
-        let mut c = self.redis_conn().await;
-        let items: Vec<String> = redis::cmd("LRANGE")
-            .arg(format!("hg:{{{source}}}:a:{id}:{sub}"))
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut c)
-            .await
-            .expect("LRANGE");
-        items
-            .iter()
-            .map(|s| serde_json::from_str(s).expect("attempt log entries are JSON"))
-            .collect()
-    }
-
-    /// `ZCARD` of a route's queue (waiting deliveries).
-    pub async fn route_queue_len(&self, source: &str, sub: &str) -> usize {
-        let mut c = self.redis_conn().await;
-        redis::cmd("ZCARD")
-            .arg(format!("hg:{{{source}}}:q:{sub}"))
-            .query_async(&mut c)
-            .await
-            .expect("ZCARD")
+    /// A route's queue depth (waiting and in flight), as the admin API
+    /// reports it.
+    pub async fn route_queue_len(&self, source: &str, sub: &str) -> u64 {
+        self.api.route(source, sub).await.queue_depth
     }
 }
 

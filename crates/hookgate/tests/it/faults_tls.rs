@@ -33,19 +33,19 @@ async fn https_subscriber_with_its_ca_in_ca_file_gets_signed_deliveries() {
     assert_eq!(hit.id, id);
     assert_eq!(hit.source, "hookgate/stripe");
     assert!(hit.signature_ok, "webhook-signature verifies");
-    assert_eventually(
-        "delivery marked delivered",
-        Duration::from_secs(5),
-        POLL,
-        || async {
-            w.delivery("stripe", &id, "secure")
-                .await
-                .get("st")
-                .map(String::as_str)
-                == Some("delivered")
-        },
-    )
-    .await;
+    let d = w
+        .api
+        .wait_delivery(
+            "stripe",
+            &id,
+            "secure",
+            "is delivered",
+            Duration::from_secs(5),
+            |d| d.status == "delivered",
+        )
+        .await;
+    assert_eq!(d.attempts.len(), 1, "{d:?}");
+    assert_eq!(d.attempts[0].status_code, Some(200), "{d:?}");
     assert_eq!(sub.handshake_failures(), 0);
 }
 
@@ -66,19 +66,15 @@ async fn https_subscriber_without_its_ca_is_a_tls_error_in_the_attempt_log() {
     .await;
     for a in w.attempt_log("stripe", &id, "secure").await {
         // It says TLS (rustls's own text only names the certificate).
-        let err = a["error"].as_str().unwrap_or_default();
+        let err = a.error.as_deref().unwrap_or_default();
         assert!(
             err.starts_with("connect error: ") && err.contains("TLS: invalid peer certificate"),
-            "attempt error names the TLS failure: {a}"
+            "attempt error names the TLS failure: {a:?}"
         );
-        assert!(a["status_code"].is_null(), "{a}");
+        assert_eq!(a.status_code, None, "{a:?}");
     }
     assert!(sub.hits().is_empty(), "no request got through");
     assert!(sub.handshake_failures() >= 2);
     let d = w.delivery("stripe", &id, "secure").await;
-    assert_eq!(
-        d.get("st").map(String::as_str),
-        Some("pending"),
-        "retried: {d:?}"
-    );
+    assert_eq!(d.status, "pending", "retried: {d:?}");
 }

@@ -59,15 +59,18 @@ async fn bad_signatures_are_401_with_their_reason_and_nothing_is_delivered() {
 
     settle(Duration::from_millis(400)).await;
     assert_eq!(h.receiver.count(), 0, "nothing rejected is delivered");
-    let mut c = h.redis_conn().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    assert!(
-        keys.is_empty(),
-        "a rejected callback writes nothing: {keys:?}"
+    assert_no_event_stored(&h.admin, "a rejected callback writes nothing").await;
+    // Nor did a rejected callback claim the event's key: the genuine one
+    // is a new event, and is delivered.
+    let resp = h
+        .post("stripe", &[("stripe-signature", &good)], &body)
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["events"][0]["duplicate"], false);
+    let got = h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        got[0].header("webhook-id"),
+        Some(event_id("stripe", "evt_bad_1").as_str())
     );
 
     // The secrets and signatures never reach the logs.
@@ -134,6 +137,13 @@ async fn standard_webhooks_bad_signatures_are_401() {
     assert_eq!(resp.json()["reason"], "stale");
     settle(Duration::from_millis(300)).await;
     assert_eq!(h.receiver.count(), 0);
+    assert_no_event_stored(&h.admin, "a rejected callback writes nothing").await;
+    // The genuine msg_1 is new.
+    let headers = sign::standard_webhooks_headers(ACME_SECRET, "msg_1", sign::now_unix(), body);
+    let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let resp = h.post("acme", &hs, body).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["events"][0]["duplicate"], false);
 }
 
 #[tokio::test]
@@ -175,13 +185,12 @@ async fn routing_errors_404_405_and_payload_errors_400() {
         assert_eq!(resp.status, 415, "{encoding}");
         assert_eq!(resp.json()["error"], "unsupported_content_encoding");
     }
-    let mut c = h.redis_conn().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    assert!(keys.is_empty(), "{keys:?}");
+    assert_no_event_stored(&h.admin, "a refused callback writes nothing").await;
+    // The refused compressed callback claimed nothing: sent plainly, the
+    // same event is new.
+    let resp = h.post("stripe", &[("stripe-signature", &sig)], &body).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["events"][0]["duplicate"], false);
 }
 
 #[tokio::test]
@@ -350,9 +359,9 @@ async fn a_low_soft_open_files_limit_is_raised_to_the_hard_one() {
         eprintln!("skipped: no /usr/bin/prlimit");
         return;
     }
-    let redis = hookgate_testkit::RedisServer::start().await;
+    let store = TestStore::sqlite();
     let receiver = hookgate_testkit::Receiver::start().await;
-    let (config, _, admin) = local_config(&redis.url(), &receiver.url("/e"), &Options::default());
+    let (config, _, admin) = local_config(&store, &receiver.url("/e"), &Options::default());
     let bin = bin().to_str().expect("utf-8 path");
     // prlimit execs the gateway: same pid.
     let mut gw = hookgate_testkit::GatewayProcess::start_args(
