@@ -65,17 +65,18 @@ interference_sampler() { # out file
 # HOOKGATE first) ------------------------------------------------------------
 
 # A throwaway redis-server on REDIS_PORT, data in $TMP/redis-<name>; with
-# name "aof", `appendonly yes, appendfsync always`.
+# name "aof" or "always", `appendonly yes, appendfsync always`; with
+# "everysec", `appendonly yes, appendfsync everysec`; else no persistence.
 REDIS_PID=
 start_redis() { # name
     mkdir -p "$TMP/redis-$1"
     local args=(--port "$REDIS_PORT" --bind 127.0.0.1 --save "" --dir "$TMP/redis-$1"
         --maxmemory-policy noeviction --daemonize no)
-    if [ "$1" = aof ]; then
-        args+=(--appendonly yes --appendfsync always)
-    else
-        args+=(--appendonly no)
-    fi
+    case $1 in
+        aof | always) args+=(--appendonly yes --appendfsync always) ;;
+        everysec) args+=(--appendonly yes --appendfsync everysec) ;;
+        *) args+=(--appendonly no) ;;
+    esac
     logcmd redis-server "${args[@]}"
     redis-server "${args[@]}" >"$TMP/redis-$1.log" 2>&1 &
     REDIS_PID=$!
@@ -83,15 +84,18 @@ start_redis() { # name
     wait_for 10 rcli ping
 }
 stop_redis() {
+    [ -n "$REDIS_PID" ] || return 0
     kill "$REDIS_PID" 2>/dev/null || true
     wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=
 }
 
 # The admin token of the bench configs.
 TOKEN=bench-admin-token
 TOKEN_SHA=$(printf %s "$TOKEN" | sha256sum | awk '{print $1}')
 
-# The part every bench config shares: listeners, admin token, store.
+# The part every bench config shares: listeners, admin token, store
+# ($STORE_TOML when set, else the Redis on REDIS_PORT).
 config_head() { # writer (for the comment)
     cat <<EOF
 # Written by $1: generous limits, nothing but loopback.
@@ -108,8 +112,8 @@ name = "bench"
 role = "operator"
 sha256 = "$TOKEN_SHA"
 
-[store]
-url = "redis://127.0.0.1:$REDIS_PORT"
+${STORE_TOML:-[store]
+url = \"redis://127.0.0.1:$REDIS_PORT\"}
 EOF
 }
 
@@ -143,7 +147,8 @@ EOF
 # A gateway on an emptied store, ready when /readyz says so.
 GW_PID=
 start_gateway() { # config, label
-    rcli FLUSHALL >/dev/null
+    if [ -n "$REDIS_PID" ]; then rcli FLUSHALL >/dev/null; fi
+    if [ -n "${DB:-}" ]; then rm -f "$DB" "$DB-wal" "$DB-shm" "$DB-lock"; fi
     logcmd "$HOOKGATE" serve --config "$1"
     "$HOOKGATE" serve --config "$1" >"$TMP/gateway-$2.log" 2>&1 &
     GW_PID=$!

@@ -166,9 +166,12 @@ fn dev_file_parses() {
         hex::encode(token.sha256.expose()),
         "1734d503f6aa6a047c36d113cbad769f719c93784b469b771c4c3e7c63adbefd",
     );
-    assert_eq!(
-        c.store.redis().expect("redis backend").url.expose(),
-        b"redis://127.0.0.1:6379"
+    // The quick start runs on the embedded store, in data/ at the repo root.
+    let sqlite = c.store.sqlite().expect("sqlite backend");
+    assert!(
+        sqlite.path.ends_with("../data/hookgate.db"),
+        "{}",
+        sqlite.path.display()
     );
 
     let ids: Vec<_> = c.sources.iter().map(|s| s.id.as_str()).collect();
