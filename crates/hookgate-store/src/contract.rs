@@ -204,8 +204,10 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
 
     /// Queues a stored event for a subscription again, whatever its
-    /// delivery's state, with a fresh budget. False when the event is not
-    /// stored (expired or unknown).
+    /// delivery's state, with a fresh budget. A delivery in flight is not
+    /// sent twice at once: when its attempt ends, that outcome is recorded
+    /// and it is queued again at once, counting on from that attempt.
+    /// False when the event is not stored (expired or unknown).
     async fn redeliver(&self, source: &str, sub: &str, id: &EventId) -> Result<bool, StoreError>;
 
     /// Appends an audit record; returns its id (`<ms>-<seq>`, increasing).

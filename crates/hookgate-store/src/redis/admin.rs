@@ -291,7 +291,8 @@ impl RedisStore {
         let k = self.keys();
         let mut inv = REDELIVER.prepare_invoke();
         inv.key(k.route_queue(source, sub))
-            .key(k.route_dlq(source, sub));
+            .key(k.route_dlq(source, sub))
+            .key(k.route_leases(source, sub));
         inv.arg(now_ms())
             .arg(self.inner.settings.retention_ms())
             .arg(k.source_base(source))

@@ -12,7 +12,7 @@
 //! | `P:{S}:fl` | zset | fan-out leases (expiry ms): written by earlier versions only, still drained |
 //! | `P:{S}:q:B` / `P:{S}:l:B` | zset | route queue (due ms) / leases (expiry ms) |
 //! | `P:{S}:dlq:B` | zset | the route's dead letters (dead-at ms) |
-//! | `P:{S}:x:E:B` | hash | delivery: `st`, `n`, `first`, `lease`, `rc`, `code`, `reason`, `dead_at`, `done_at` |
+//! | `P:{S}:x:E:B` | hash | delivery: `st`, `n`, `first`, `lease`, `rc`, `code`, `reason`, `dead_at`, `done_at`, `requeue` (only while a redeliver waits for the attempt in flight) |
 //! | `P:{S}:a:E:B` | list | attempt log (JSON per attempt), capped |
 //! | `P:paused` | hash | paused subscriptions: id → paused-at ms |
 //! | `P:audit` | stream | the admin audit log, append-only (`r` = JSON record) |

@@ -81,11 +81,27 @@ const WAL_SIZE_LIMIT: i64 = 64 << 20;
 
 /// Classifies a SQLite error for the caller's answer. The text names the
 /// failing operation, never a value (every statement takes parameters).
+///
+/// The store's own failures (full disk, I/O, locks, a damaged file) are
+/// `DiskFull`/`Unavailable`: every write of a transaction fails with them.
+/// Anything else (a constraint, a type mismatch: a bug) is one write's
+/// own, a `Protocol` error, and fails that write alone.
 pub(crate) fn classify(err: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
     match err.sqlite_error_code() {
         Some(ErrorCode::DiskFull) => StoreError::DiskFull,
-        _ => StoreError::Unavailable(format!("sqlite: {err}")),
+        Some(
+            ErrorCode::SystemIoFailure
+            | ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::OutOfMemory
+            | ErrorCode::DatabaseCorrupt
+            | ErrorCode::CannotOpen
+            | ErrorCode::ReadOnly
+            | ErrorCode::FileLockingProtocolFailed
+            | ErrorCode::NotADatabase,
+        ) => StoreError::Unavailable(format!("sqlite: {err}")),
+        _ => StoreError::Protocol(format!("sqlite: {err}")),
     }
 }
 
@@ -270,7 +286,7 @@ impl SqliteStore {
     async fn write<T, F>(&self, op: &'static str, durable: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, i64, Spans) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection, i64, Spans) -> Result<T, StoreError> + Send + 'static,
     {
         let spans = self.inner.spans;
         self.inner

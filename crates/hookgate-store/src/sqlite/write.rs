@@ -136,6 +136,17 @@ pub(crate) struct Claimed {
     pub tp: String,
 }
 
+/// A due delivery as the claim reads it: id, attempts, budget start, and
+/// its event's body, traceparent and retention end (`None`: no event).
+type DueRow = (
+    String,
+    u32,
+    i64,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<i64>,
+);
+
 /// Returns expired leases to the queue (or dead-letters them as poison),
 /// then leases up to `max` due deliveries. Returns them and the due time
 /// of the earliest one still waiting.
@@ -148,14 +159,7 @@ pub(crate) fn route_claim(
     max: usize,
 ) -> Result<(Vec<Claimed>, Option<i64>)> {
     reclaim(conn, now, source, sub, spans, Some(now), 100)?;
-    let due: Vec<(
-        String,
-        u32,
-        i64,
-        Option<Vec<u8>>,
-        Option<String>,
-        Option<i64>,
-    )> = {
+    let due: Vec<DueRow> = {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT d.id, d.attempts, d.first_ms, e.ce, e.tp, e.keep_until
@@ -394,7 +398,7 @@ pub(crate) fn route_finish(
         append_log(conn, source, sub, id, log_len, record)?;
     }
     let code = record.and_then(|r| r.status_code);
-    let (mut st, mut due, reason) = match finish {
+    let (mut st, mut due, mut reason) = match finish {
         Finish::Delivered => (state::DELIVERED, now, None),
         Finish::Retry { due_ms } => (state::QUEUED, *due_ms, None),
         Finish::Dead { reason } => (state::DEAD, now, Some(reason.as_str())),
@@ -402,9 +406,12 @@ pub(crate) fn route_finish(
     };
     if requeue {
         // Redelivered (or re-armed) while this attempt was in flight: its
-        // outcome is kept and the delivery goes again, counting on.
+        // outcome is kept and the delivery goes again, counting on. It is
+        // pending, so it has no reason to be dead (a dead outcome's reason
+        // stays in its attempt's log entry).
         st = state::QUEUED;
         due = now;
+        reason = None;
     }
     conn.prepare_cached(
         "UPDATE deliveries SET state = ?4, due = ?5, attempts = ?6, code = ?7,

@@ -12,9 +12,13 @@
 //!   once, a busy one commits fuller transactions. A write waits at most
 //!   for the transaction under way, then for its own
 //!   (`hookgate_store_write_wait_seconds` measures the first part);
-//! - each write runs in a savepoint of its own, so it stays all or nothing
-//!   even though it shares the transaction: one that fails is rolled back
-//!   alone and answered its error, the others commit;
+//! - each write stays all or nothing even though it shares the
+//!   transaction: when one fails, the transaction is rolled back, that
+//!   write is answered its error, and the others run again in a new one.
+//!   (Not a savepoint per write: SQLite copies every page a savepoint
+//!   touches, which cost a third of an ingest's write; failures are rare.)
+//!   A failure of the store itself (a full disk, an I/O error) fails every
+//!   write of the transaction;
 //! - writes are taken in arrival order, from one queue: delivery's claims
 //!   and finishes share the commits with ingest, so neither starves the
 //!   other;
@@ -55,8 +59,8 @@ trait Work: Send {
     fn durable(&self) -> bool;
     /// When it was queued.
     fn queued(&self) -> (&'static str, Instant);
-    /// Runs inside the transaction; keeps its result until the commit.
-    /// Err: this write failed (its result is the error).
+    /// Runs inside the transaction; keeps its result until the commit (a
+    /// later run, after a rollback, replaces it). Err: this write failed.
     fn run(&mut self, conn: &Connection, now: i64) -> Result<(), StoreError>;
     /// Answers the caller: its result if the transaction committed, else
     /// the transaction's error.
@@ -67,7 +71,7 @@ struct Task<T, F> {
     op: &'static str,
     queued: Instant,
     durable: bool,
-    body: Option<F>,
+    body: F,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
@@ -75,7 +79,7 @@ struct Task<T, F> {
 impl<T, F> Work for Task<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send,
+    F: Fn(&Connection, i64) -> Result<T, StoreError> + Send,
 {
     fn abandoned(&self) -> bool {
         self.reply.is_closed()
@@ -90,11 +94,9 @@ where
     }
 
     fn run(&mut self, conn: &Connection, now: i64) -> Result<(), StoreError> {
-        let Some(body) = self.body.take() else {
-            return Err(StoreError::Protocol("a store write ran twice".into()));
-        };
         // A panic in a write must not take the writer (and every later
         // write) down with it: it fails this write only.
+        let body = &self.body;
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| body(conn, now)))
             .unwrap_or_else(|_| Err(StoreError::Protocol("a store write panicked".into())));
         let failed = result.as_ref().err().cloned();
@@ -157,14 +159,14 @@ impl Writer {
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let task = Box::new(Task {
             op,
             queued: Instant::now(),
             durable,
-            body: Some(body),
+            body,
             result: None,
             reply,
         });
@@ -193,14 +195,14 @@ impl Writer {
     pub(crate) fn write_blocking<T, F>(&self, op: &'static str, body: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let task = Box::new(Task {
             op,
             queued: Instant::now(),
             durable: false,
-            body: Some(body),
+            body,
             result: None,
             reply,
         });
@@ -268,49 +270,43 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>, disk_full_at: &A
     }
 }
 
-/// One transaction over `jobs`, each in a savepoint. Err: nothing of it
-/// was committed. Ok(true): committed, but a write of it failed alone for a
-/// full disk.
-fn transaction(conn: &Connection, jobs: &mut [Box<dyn Work>]) -> Result<bool, StoreError> {
+/// Whether an error is the store's (every write of the transaction fails
+/// with it) rather than one write's own.
+fn of_the_store(err: &StoreError) -> bool {
+    matches!(err, StoreError::DiskFull | StoreError::Unavailable(_))
+}
+
+/// The writes of one transaction: runs `jobs` and commits them. A write
+/// that fails alone is answered its error at once and removed from `jobs`;
+/// the others run again in a new transaction. Err: nothing was committed,
+/// and every write left in `jobs` gets the error. Ok(true): committed, but
+/// a write failed alone for a full disk.
+fn transaction(conn: &Connection, jobs: &mut Vec<Box<dyn Work>>) -> Result<bool, StoreError> {
     let mut full = false;
-    exec(conn, "BEGIN IMMEDIATE")?;
-    let now = hookgate_core::time::now_ms();
-    for job in jobs.iter_mut() {
-        if let Err(err) = exec(conn, "SAVEPOINT job") {
-            rollback(conn);
-            return Err(err);
+    'again: loop {
+        if jobs.is_empty() {
+            return Ok(full);
         }
-        match job.run(conn, now) {
-            Ok(()) => {
-                if let Err(err) = exec(conn, "RELEASE job") {
-                    rollback(conn);
-                    return Err(err);
-                }
-            }
-            Err(err) => {
+        exec(conn, "BEGIN IMMEDIATE")?;
+        let now = hookgate_core::time::now_ms();
+        for i in 0..jobs.len() {
+            if let Err(err) = jobs[i].run(conn, now) {
                 full |= matches!(err, StoreError::DiskFull);
-                // The write failed alone (its own error is its answer),
-                // unless SQLite rolled the whole transaction back (disk
-                // full, I/O error): then every write of it failed.
-                if conn.is_autocommit() {
+                rollback(conn);
+                if of_the_store(&err) {
                     return Err(err);
                 }
-                if exec(conn, "ROLLBACK TO job")
-                    .and_then(|()| exec(conn, "RELEASE job"))
-                    .is_err()
-                {
-                    rollback(conn);
-                    return Err(err);
-                }
+                jobs.remove(i).answer(Ok(()));
+                continue 'again;
             }
         }
-    }
-    match exec(conn, "COMMIT") {
-        Ok(()) => Ok(full),
-        Err(err) => {
-            rollback(conn);
-            Err(err)
-        }
+        return match exec(conn, "COMMIT") {
+            Ok(()) => Ok(full),
+            Err(err) => {
+                rollback(conn);
+                Err(err)
+            }
+        };
     }
 }
 
@@ -324,5 +320,90 @@ fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
 fn rollback(conn: &Connection) {
     if !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(dir: &tempfile::TempDir) -> (Connection, std::path::PathBuf) {
+        let path = dir.path().join("w.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT PRIMARY KEY);")
+            .unwrap();
+        (conn, path)
+    }
+
+    fn values(path: &std::path::Path) -> Vec<String> {
+        let conn = Connection::open(path).unwrap();
+        let mut stmt = conn.prepare("SELECT v FROM t ORDER BY v").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_fails_alone_is_undone_and_answered_and_the_others_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, path) = table(&dir);
+        let writer = Writer::start(conn, Duration::from_secs(5)).unwrap();
+        let insert = |v: &'static str| {
+            move |conn: &Connection, _now: i64| {
+                conn.execute("INSERT INTO t VALUES (?1)", [v])
+                    .map(drop)
+                    .map_err(super::super::classify)
+            }
+        };
+        // Queued together while the first transaction holds the writer.
+        let slow = writer.write("t", false, |conn: &Connection, _| {
+            std::thread::sleep(Duration::from_millis(100));
+            conn.execute("INSERT INTO t VALUES ('slow')", [])
+                .map(drop)
+                .map_err(super::super::classify)
+        });
+        let a = writer.write("t", true, insert("a"));
+        // Writes half of itself, then fails: its half must not stay.
+        let bad = writer.write("t", true, |conn: &Connection, _| {
+            conn.execute("INSERT INTO t VALUES ('half')", [])
+                .map_err(super::super::classify)?;
+            Err::<(), _>(StoreError::Protocol("refused".into()))
+        });
+        // A constraint failure is one write's own too.
+        let dup = writer.write("t", true, insert("a"));
+        let c = writer.write("t", true, insert("c"));
+        let (slow, a, bad, dup, c) = tokio::join!(slow, a, bad, dup, c);
+        slow.unwrap();
+        a.unwrap();
+        c.unwrap();
+        assert!(
+            matches!(bad, Err(StoreError::Protocol(ref m)) if m == "refused"),
+            "{bad:?}"
+        );
+        assert!(matches!(dup, Err(StoreError::Protocol(_))), "{dup:?}");
+        assert_eq!(values(&path), ["a", "c", "slow"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, path) = table(&dir);
+        let writer = Writer::start(conn, Duration::from_secs(5)).unwrap();
+        let boom = writer
+            .write("t", true, |_: &Connection, _| -> Result<(), StoreError> {
+                panic!("a bug in a write")
+            })
+            .await;
+        assert!(matches!(boom, Err(StoreError::Protocol(_))), "{boom:?}");
+        writer
+            .write("t", true, |conn: &Connection, _| {
+                conn.execute("INSERT INTO t VALUES ('after')", [])
+                    .map(drop)
+                    .map_err(super::super::classify)
+            })
+            .await
+            .unwrap();
+        assert_eq!(values(&path), ["after"]);
     }
 }

@@ -65,6 +65,7 @@ pub enum Kind {
 }
 
 /// What keeps a backend alive (and removes it at the end of the test).
+#[allow(dead_code, reason = "held for its Drop; read only by some tests")]
 enum Guard {
     Dir(tempfile::TempDir),
     Redis(RedisServer),
@@ -169,7 +170,23 @@ impl Fixture {
         } = self;
         // Closed first: the SQLite file is one process's at a time.
         drop(store);
-        let store = open_config(&config, settings).await;
+        // The file lock is an `flock`, shared with any child another test
+        // spawns at that moment (redis-server) until the child's exec
+        // closes it: a reopen right after the close may find it held by
+        // this very process for a few microseconds more.
+        let deadline = tokio::time::Instant::now() + FAIL_FAST;
+        let store = loop {
+            match Store::open(&config, settings) {
+                Ok(store) => break store,
+                Err(hookgate_store::StoreError::InUse(_))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("reopen store: {e:?}"),
+            }
+        };
+        bounded(store.check()).await.expect("store check");
         Fixture {
             kind,
             store,
@@ -189,6 +206,7 @@ impl Fixture {
     }
 
     /// The test's own Redis server, when it has one.
+    #[allow(dead_code, reason = "for backend-specific tests")]
     pub fn redis(&mut self) -> Option<&mut RedisServer> {
         match &mut self.guard {
             Guard::Redis(r) => Some(r),
@@ -197,6 +215,7 @@ impl Fixture {
     }
 
     /// The SQLite file, when the backend is SQLite.
+    #[allow(dead_code, reason = "for backend-specific tests")]
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         self.config.sqlite().map(|s| s.path.clone())
     }

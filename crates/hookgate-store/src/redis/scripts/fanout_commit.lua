@@ -20,7 +20,9 @@
 -- Before, such an event was acknowledged and never delivered. A record as
 -- new as the event (an older version's worker racing this one during an
 -- upgrade) is left alone. Reading `first` costs what `EXISTS` did; the
--- event's receive time is read only when a record exists.
+-- event's receive time is read only when a record exists. A re-armed
+-- delivery still in flight is not queued beside its lease: it is marked
+-- `requeue` and queued again when that attempt ends (see redeliver.lua).
 local now = tonumber(ARGV[1])
 local retention = ARGV[2]
 local base = ARGV[3]
@@ -46,7 +48,11 @@ while i <= #ARGV do
           redis.call('HSET', dk, 'st', 'pending', 'n', 0, 'first', now, 'rc', 0, 'reason', '')
           redis.call('HDEL', dk, 'dead_at', 'done_at')
           redis.call('PEXPIRE', dk, retention)
-          redis.call('ZADD', base .. 'q:' .. sub, now, id)
+          if redis.call('ZSCORE', base .. 'l:' .. sub, id) then
+            redis.call('HSET', dk, 'requeue', 1)
+          else
+            redis.call('ZADD', base .. 'q:' .. sub, now, id)
+          end
         end
       end
     end

@@ -76,6 +76,9 @@ for e = 1, #expired, 2 do
     end
     redis.call('PEXPIRE', log, retention)
   end
+  -- Back to the queue (or dead) now: a redeliver waiting for this
+  -- attempt's end has nothing left to wait for.
+  redis.call('HDEL', dk, 'requeue')
   local reclaims = redis.call('HINCRBY', dk, 'rc', 1)
   if redis.call('PTTL', dk) < 0 then
     -- The record had expired and HINCRBY recreated it: give it a lifetime.

@@ -18,6 +18,11 @@
 -- entry (back to the queue, or dead-lettered as poison), and a claim after
 -- that scored it later; a late finish must not then mark a queued, retaken
 -- or dead-lettered delivery done, or put a dead letter back in the queue.
+--
+-- A delivery marked `requeue` (redelivered, or re-armed by a fan-out,
+-- while this attempt was in flight) keeps this attempt's outcome in its
+-- log, count and status code, stays pending, and is queued again now: it
+-- goes again, counting on from this attempt.
 local now = ARGV[1]
 
 local function finish(k, a)
@@ -28,6 +33,7 @@ local function finish(k, a)
     return 0
   end
   redis.call('ZREM', leases, id)
+  local again = redis.call('HDEL', record, 'requeue') == 1
   if outcome == 'release' then
     -- Shutdown returned the lease without an attempt: back to the queue now.
     redis.call('ZADD', queue, now, id)
@@ -42,7 +48,10 @@ local function finish(k, a)
     end
     redis.call('PEXPIRE', log, retention)
   end
-  if outcome == 'delivered' then
+  if again then
+    redis.call('HSET', record, 'n', ARGV[a + 5], 'code', ARGV[a + 7])
+    redis.call('ZADD', queue, now, id)
+  elseif outcome == 'delivered' then
     redis.call('HSET', record, 'n', ARGV[a + 5], 'code', ARGV[a + 7], 'st', 'delivered', 'done_at', now)
   elseif outcome == 'retry' then
     redis.call('HSET', record, 'n', ARGV[a + 5], 'code', ARGV[a + 7])

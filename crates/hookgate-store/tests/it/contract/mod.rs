@@ -4,5 +4,18 @@
 //! API only, never a backend's layout.
 //!
 //! - [`ingest`]: atomic dedup + durable enqueue, dedup windows, retention.
+//! - [`fanout`]: the fan-out queue: reads that lease nothing, commits that
+//!   create each delivery once (racing workers, a worker that dies), an
+//!   event sent again after its dedup window.
+//! - [`routes`]: route queues: claims and lease tokens, the outcomes
+//!   (delivered, retry, dead, release), stale and reclaimed leases, poison
+//!   messages, deliveries whose event expired, the attempt log's cap,
+//!   records past retention, concurrent finishes, a restart.
+//! - [`operators`]: replay (idempotent, paced, skipping expired events),
+//!   redeliver (also during an attempt), pause flags, route gauges, the
+//!   audit log, the admin listings, sources kept apart.
 
+mod fanout;
 mod ingest;
+mod operators;
+mod routes;

@@ -12,31 +12,31 @@
 
 use crate::support::*;
 use hookgate_core::EventId;
-use hookgate_store::{AttemptRecord, DeliveryStatus, Finish, Store};
+use hookgate_store::{AttemptRecord, DeliveryStatus, Finish, Settings, Store};
 use hookgate_testkit::RedisServer;
 use redis::aio::MultiplexedConnection;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-const V1: &str = include_str!("../fixtures/v1/records.json");
-const V2: &str = include_str!("../fixtures/v2/records.json");
+const V1: &str = include_str!("../../fixtures/v1/records.json");
+const V2: &str = include_str!("../../fixtures/v2/records.json");
 
 /// The v1 fixture: its event ids by role and its commands.
-struct Fixture {
+struct Records {
     doc: Value,
 }
 
-impl Fixture {
+impl Records {
     fn v1() -> Self {
-        Fixture {
+        Records {
             doc: serde_json::from_str(V1).expect("v1 fixture is JSON"),
         }
     }
 
     /// The newest layout (v1 without the delivery's `lease` field).
     fn v2() -> Self {
-        Fixture {
+        Records {
             doc: serde_json::from_str(V2).expect("v2 fixture is JSON"),
         }
     }
@@ -90,14 +90,23 @@ impl Fixture {
     }
 }
 
-async fn loaded() -> (RedisServer, Store, Fixture) {
-    loaded_from(Fixture::v1()).await
+async fn loaded() -> (RedisServer, Store, Records) {
+    loaded_from(Records::v1()).await
 }
 
-async fn loaded_from(fixture: Fixture) -> (RedisServer, Store, Fixture) {
+/// The fixtures' records are dated 2025: the store reading them keeps
+/// records for 20 years, so that what it lists does not depend on today's
+/// date (a 14-day retention would hide them as expired).
+const FIXTURE_RETENTION: Duration = Duration::from_secs(20 * 365 * 86_400);
+
+async fn loaded_from(fixture: Records) -> (RedisServer, Store, Records) {
     let redis = RedisServer::start().await;
     fixture.load(&redis).await;
-    let store = open(&redis).await;
+    let settings = Settings {
+        retention: FIXTURE_RETENTION,
+        ..Settings::default()
+    };
+    let store = open_config(&config(&redis), settings).await;
     (redis, store, fixture)
 }
 
@@ -202,24 +211,22 @@ async fn v1_dead_letters_are_read() {
 
 #[tokio::test]
 async fn v1_queues_are_claimed_and_finished_by_the_current_code() {
-    queues_are_claimed_and_finished(Fixture::v1()).await;
+    queues_are_claimed_and_finished(Records::v1()).await;
 }
 
 #[tokio::test]
 async fn v2_queues_are_claimed_and_finished_by_the_current_code() {
-    queues_are_claimed_and_finished(Fixture::v2()).await;
+    queues_are_claimed_and_finished(Records::v2()).await;
 }
 
-async fn queues_are_claimed_and_finished(fixture: Fixture) {
+async fn queues_are_claimed_and_finished(fixture: Records) {
     let (redis, store, fx) = loaded_from(fixture).await;
     let mut c = redis.conn().await;
 
     // The retry v1 scheduled is due: claimed with its history.
-    let claim = bounded(store.route_claim("stripe", "ledger", 10, Duration::from_secs(30)))
-        .await
-        .unwrap();
-    assert_eq!(claim.deliveries.len(), 1, "{claim:?}");
-    let d = &claim.deliveries[0];
+    let got = claim(&store, "stripe", "ledger", 10).await;
+    assert_eq!(got.deliveries.len(), 1, "{got:?}");
+    let d = &got.deliveries[0];
     assert_eq!(d.id, fx.id("pending"));
     assert_eq!(d.attempts, 1);
     assert_eq!(d.first_ms, 1_735_787_045_700);
@@ -233,21 +240,18 @@ async fn queues_are_claimed_and_finished(fixture: Fixture) {
         d.traceparent,
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     );
-    assert_eq!(claim.next_due_ms, None);
-    let rec = attempt(2, Some(200), None);
+    assert_eq!(got.next_due_ms, None);
     assert!(
-        bounded(store.route_finish(
+        finish(
+            &store,
             "stripe",
             "ledger",
-            &d.id,
-            d.lease,
+            d,
             2,
-            &Finish::Delivered,
-            Some(&rec),
-            RETENTION
-        ))
+            Finish::Delivered,
+            Some(200)
+        )
         .await
-        .unwrap()
     );
     let log = store.attempts("stripe", &d.id, "ledger").await.unwrap();
     assert_eq!(log.iter().map(|a| a.n).collect::<Vec<_>>(), [1, 2]);
@@ -258,7 +262,7 @@ async fn queues_are_claimed_and_finished(fixture: Fixture) {
         fanout,
         [(fx.id("new"), "stripe.charge.refunded".to_owned())]
     );
-    bounded(store.fanout_commit("stripe", &[(fx.id("new"), vec!["ledger"])], RETENTION))
+    bounded(store.fanout_commit("stripe", &[(fx.id("new"), vec!["ledger"])]))
         .await
         .unwrap();
     assert_eq!(
@@ -328,7 +332,7 @@ async fn layout(
 
 #[tokio::test]
 async fn current_writer_matches_the_newest_layout() {
-    let fx = Fixture::v2();
+    let fx = Records::v2();
     let roles = fx.roles();
 
     let old = RedisServer::start().await;
@@ -353,38 +357,20 @@ async fn current_writer_matches_the_newest_layout() {
         .into_iter()
         .map(|(id, _)| (id, vec!["ledger"]))
         .collect();
-    bounded(store.fanout_commit("stripe", &items, RETENTION))
+    bounded(store.fanout_commit("stripe", &items))
         .await
         .unwrap();
-    let leased = bounded(store.route_claim("stripe", "ledger", 10, Duration::from_secs(30)))
-        .await
-        .unwrap()
-        .deliveries;
+    let leased = claim(&store, "stripe", "ledger", 10).await.deliveries;
     assert_eq!(leased.len(), 2);
     for d in &leased {
-        let (finish, rec) = if d.id == fx.id("pending") {
+        let (how, code) = if d.id == fx.id("pending") {
             let due = hookgate_core::time::now_ms() + 60_000;
-            (Finish::Retry { due_ms: due }, attempt(1, Some(503), None))
+            (Finish::Retry { due_ms: due }, Some(503))
         } else {
             let reason = "max_attempts: 1 attempts, last connect refused".to_owned();
-            (
-                Finish::Dead { reason },
-                attempt(1, None, Some("connect refused")),
-            )
+            (Finish::Dead { reason }, None)
         };
-        let done = bounded(store.route_finish(
-            "stripe",
-            "ledger",
-            &d.id,
-            d.lease,
-            1,
-            &finish,
-            Some(&rec),
-            RETENTION,
-        ))
-        .await
-        .unwrap();
-        assert!(done);
+        assert!(finish(&store, "stripe", "ledger", d, 1, how, code).await);
     }
     let new = TestEvent::new("stripe", fx.provider_id("new"), "stripe.charge.refunded");
     assert_eq!(ingest(&store, "stripe", &[&new]).await.unwrap(), [true]);

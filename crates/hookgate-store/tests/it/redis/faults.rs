@@ -4,7 +4,7 @@
 //! leave a claimed key without its event, and recover with the same handle.
 
 use crate::support::*;
-use hookgate_store::{Finish, Store, StoreError};
+use hookgate_store::{Finish, Settings, Store, StoreError};
 use hookgate_testkit::RedisServer;
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ async fn ingest_until_ok(store: &Store, source: &str, events: &[&TestEvent]) -> 
 }
 
 fn ingest_sha() -> String {
-    redis::Script::new(include_str!("../../src/scripts/ingest.lua"))
+    redis::Script::new(include_str!("../../../src/redis/scripts/ingest.lua"))
         .get_hash()
         .to_owned()
 }
@@ -137,10 +137,10 @@ async fn store_down_fails_fast_with_unavailable_and_the_same_handle_recovers() {
     }
     for result in [
         bounded(store.fanout_due("stripe", 10)).await.map(|_| ()),
-        bounded(store.route_claim("stripe", "ledger", 10, Duration::from_secs(30)))
+        bounded(store.route_claim("stripe", "ledger", 10))
             .await
             .map(|_| ()),
-        bounded(store.ping()).await,
+        bounded(store.ready()).await,
     ] {
         assert!(
             matches!(result, Err(StoreError::Unavailable(_))),
@@ -160,9 +160,9 @@ async fn store_down_at_start_answers_unavailable_then_works_when_it_comes_up() {
     let mut redis = RedisServer::start().await;
     redis.stop();
     // The gateway starts (and answers 503) while Redis is down.
-    let store = Store::open(&config(&redis)).expect("open is lazy");
+    let store = Store::open(&config(&redis), Settings::default()).expect("open is lazy");
     assert!(matches!(
-        bounded(store.check_eviction_policy()).await,
+        bounded(store.check()).await,
         Err(StoreError::Unavailable(_))
     ));
     let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
@@ -197,36 +197,19 @@ async fn slow_store_fails_the_call_within_store_timeout() {
 async fn acknowledged_writes_survive_a_redis_crash_with_appendfsync_always() {
     let mut redis =
         RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]).await;
-    let store = open(&redis).await;
+    let settings = Settings {
+        visibility_timeout: Duration::from_secs(3600),
+        ..Settings::default()
+    };
+    let store = open_config(&config(&redis), settings).await;
     let mut c = redis.conn().await;
     // One delivery in flight, one retry scheduled an hour away.
     let fanned = ingest_and_fan_out(&store, "stripe", "evt_fanned", &["ledger", "audit"]).await;
-    let leased = bounded(store.route_claim("stripe", "ledger", 1, Duration::from_secs(3600)))
-        .await
-        .unwrap()
-        .deliveries;
-    assert_eq!(leased.len(), 1);
-    let d = bounded(store.route_claim("stripe", "audit", 1, Duration::from_secs(3600)))
-        .await
-        .unwrap()
-        .deliveries
-        .remove(0);
+    claim_one(&store, "stripe", "ledger").await;
+    let d = claim_one(&store, "stripe", "audit").await;
     let due = hookgate_core::time::now_ms() + 3_600_000;
-    let rec = attempt(1, Some(503), None);
     let retry = Finish::Retry { due_ms: due };
-    let finished = bounded(store.route_finish(
-        "stripe",
-        "audit",
-        &d.id,
-        d.lease,
-        1,
-        &retry,
-        Some(&rec),
-        RETENTION,
-    ))
-    .await
-    .unwrap();
-    assert!(finished);
+    assert!(finish(&store, "stripe", "audit", &d, 1, retry, Some(503)).await);
     // And 20 events waiting for fan-out.
     let events: Vec<TestEvent> = (0..20)
         .map(|i| TestEvent::new("stripe", &format!("evt_{i}"), "payment.succeeded"))
@@ -267,7 +250,7 @@ async fn acknowledged_writes_survive_a_redis_crash_with_appendfsync_always() {
         until_ok(RECOVERY, "attempts read", || store
             .attempts("stripe", &fanned.id, "audit"))
         .await,
-        [rec]
+        [attempt(1, Some(503), None)]
     );
 }
 
@@ -302,30 +285,27 @@ async fn redis_restarted_empty_reloads_scripts_transparently() {
     assert_eq!(claimed, [(after.id.clone(), after.ty.clone())]);
     let items = [(after.id.clone(), vec!["ledger"])];
     until_ok(RECOVERY, "fan-out commit", || {
-        store.fanout_commit("stripe", &items, RETENTION)
+        store.fanout_commit("stripe", &items)
     })
     .await;
     let d = until_ok(RECOVERY, "route claim", || {
-        store.route_claim("stripe", "ledger", 10, Duration::from_secs(30))
+        store.route_claim("stripe", "ledger", 10)
     })
     .await
     .deliveries
     .remove(0);
     assert_eq!(d.cloudevent, after.ce);
-    let rec = attempt(1, Some(200), None);
     assert!(
-        bounded(store.route_finish(
+        finish(
+            &store,
             "stripe",
             "ledger",
-            &d.id,
-            d.lease,
+            &d,
             1,
-            &Finish::Delivered,
-            Some(&rec),
-            RETENTION
-        ))
+            Finish::Delivered,
+            Some(200)
+        )
         .await
-        .unwrap()
     );
 }
 
@@ -333,10 +313,11 @@ async fn redis_restarted_empty_reloads_scripts_transparently() {
 async fn after_a_restart_no_pooled_connection_fails_a_call_after_the_first_ping() {
     let mut redis = RedisServer::start().await;
     let mut cfg = config(&redis);
-    cfg.pool_size = 8;
-    let store = Store::open(&cfg).expect("open store");
+    redis_mut(&mut cfg).pool_size = 8;
+    let pool_size = 8;
+    let store = Store::open(&cfg, Settings::default()).expect("open store");
     // Every pooled connection connected (calls go round the pool).
-    for _ in 0..2 * cfg.pool_size {
+    for _ in 0..2 * pool_size {
         bounded(store.paused())
             .await
             .expect("read before the restart");
@@ -345,14 +326,14 @@ async fn after_a_restart_no_pooled_connection_fails_a_call_after_the_first_ping(
     redis.restart_empty().await;
     // The readiness probe's PING finds its connection lost, replaces the
     // pool and succeeds on the fresh one: ready at the first probe.
-    bounded(store.ping())
+    bounded(store.ready())
         .await
-        .expect("first PING after the restart");
+        .expect("first readiness probe after the restart");
     // Every other connection was replaced with it: no call fails. (Before,
     // each pooled connection failed its own first call, so `/readyz` and
     // the admin API answered 503 pool_size times after a restart.)
     let mut failed = 0;
-    for _ in 0..2 * cfg.pool_size {
+    for _ in 0..2 * pool_size {
         if bounded(store.paused()).await.is_err() {
             failed += 1;
         }

@@ -1,16 +1,32 @@
-//! What only the Redis backend has (see the crate's `redis` module).
+//! What only the Redis backend has (see the crate's `redis` module). The
+//! behaviour every backend shares is the contract's (`contract`), which
+//! also runs on one Redis and on a Redis Cluster; nothing here asserts it
+//! again.
 //!
-//! - [`layout_ingest`], [`layout_queues`]: the exact keys, TTLs and scores
-//!   each operation writes, read back with raw commands.
-//! - [`policy`]: the `maxmemory-policy` gate.
-//! - [`faults`]: out of memory, Redis down, slow, restarted (durable and
-//!   empty).
-//! - [`cluster`]: a real three-master Redis Cluster: sources on different
-//!   nodes, the eviction check on every master, a moved slot, the cluster
-//!   down and back.
-//! - [`tls`]: `rediss://` with `[store] ca_file`, mutual TLS.
+//! - [`layout_ingest`]: the keys one ingest writes and their TTLs, the key
+//!   prefix and the source's hash tag, group commit of concurrent callbacks
+//!   into shared script calls, the claim undone when a later write of the
+//!   script fails.
+//! - [`layout_queues`]: delivery hashes and their fields, queue, lease and
+//!   dead-letter scores, the attempt log's JSON and TTLs, the `requeue` mark
+//!   of a redeliver during an attempt, the scripts' housekeeping (dead
+//!   letters and the event index trimmed past retention, recreated records
+//!   given a TTL), and what they do with keys earlier versions left (fan-out
+//!   leases; an event an older worker put back in the fan-out queue).
+//! - [`policy`]: the `maxmemory-policy` gate (`check`, `ready`, writes),
+//!   `allow_eviction`, a Redis without CONFIG, a refused login.
+//! - [`faults`]: out of memory, Redis down (also at start), slow, crashed
+//!   with `appendfsync always` (nothing acknowledged lost), restarted empty
+//!   (scripts reloaded after NOSCRIPT), pooled connections after a restart.
+//! - [`cluster`]: a real three-master Redis Cluster: each source's keys on
+//!   its master, group commit on every master, the global keys, the
+//!   eviction check on every master, a moved slot, the cluster down (also
+//!   at open) and back, one master down.
+//! - [`tls`]: `rediss://` with `[store] ca_file`, an untrusted certificate,
+//!   mutual TLS.
 //! - [`compat`]: records written by earlier versions, replayed with raw
-//!   commands from `tests/fixtures/v<N>/`, read by the current code.
+//!   commands from `tests/fixtures/v<N>/`, read and worked on by the
+//!   current code; the current writer's layout pinned to the newest one.
 
 mod cluster;
 mod compat;

@@ -1,36 +1,51 @@
 //! The eviction-policy gate (SPEC §2 "Durability"): an evicting Redis could
 //! drop a dedup marker or an event silently, so writes are refused unless the
-//! operator opted in with `allow_eviction = true`.
+//! operator opted in with `allow_eviction = true`. `Store::check` reports the
+//! policy (or why it could not be read); `Store::ready` checks it anew.
 
 use crate::support::*;
-use hookgate_store::{Store, StoreError};
+use hookgate_store::{Settings, Store, StoreError, StoreStatus};
 use hookgate_testkit::RedisServer;
 
-#[tokio::test]
-async fn noeviction_redis_passes_the_check() {
-    let redis = RedisServer::start_with(&["--maxmemory-policy", "noeviction"]).await;
-    let store = Store::open(&config(&redis)).unwrap();
-    assert_eq!(
-        bounded(store.check_eviction_policy()).await.unwrap(),
-        Some("noeviction".to_owned())
-    );
+fn status(policy: &str) -> StoreStatus {
+    StoreStatus {
+        backend: "redis",
+        details: vec![("maxmemory_policy", policy.to_owned())],
+        warning: None,
+    }
+}
+
+fn open_lazy(cfg: &hookgate_config::StoreConfig) -> Store {
+    Store::open(cfg, Settings::default()).expect("open is lazy")
 }
 
 #[tokio::test]
-async fn evicting_redis_is_refused_and_ingest_writes_nothing() {
+async fn a_noeviction_redis_passes_the_check() {
+    let redis = RedisServer::start_with(&["--maxmemory-policy", "noeviction"]).await;
+    let store = open_lazy(&config(&redis));
+    assert_eq!(bounded(store.check()).await.unwrap(), status("noeviction"));
+    bounded(store.ready()).await.expect("ready");
+}
+
+#[tokio::test]
+async fn an_evicting_redis_is_refused_and_ingest_writes_nothing() {
     let redis = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]).await;
-    let store = Store::open(&config(&redis)).unwrap();
+    let store = open_lazy(&config(&redis));
     let mut c = redis.conn().await;
 
-    match bounded(store.check_eviction_policy()).await {
+    match bounded(store.check()).await {
         Err(StoreError::EvictingPolicy(p)) => assert_eq!(p, "allkeys-lru"),
         other => panic!("expected EvictingPolicy, got {other:?}"),
     }
+    assert!(matches!(
+        bounded(store.ready()).await,
+        Err(StoreError::EvictingPolicy(_))
+    ));
 
     // Ingest is refused on its own too (also without a prior check: the
     // gate is not only a start-up formality).
     let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
-    for store in [store.clone(), Store::open(&config(&redis)).unwrap()] {
+    for store in [store.clone(), open_lazy(&config(&redis))] {
         match ingest(&store, "stripe", &[&ev]).await {
             Err(StoreError::EvictingPolicy(p)) => assert_eq!(p, "allkeys-lru"),
             other => panic!("expected EvictingPolicy, got {other:?}"),
@@ -46,28 +61,53 @@ async fn evicting_redis_is_refused_and_ingest_writes_nothing() {
 }
 
 #[tokio::test]
-async fn evicting_redis_is_accepted_with_allow_eviction() {
+async fn a_redis_switched_to_evicting_while_running_fails_the_readiness_probe() {
+    let redis = RedisServer::start_with(&["--maxmemory-policy", "noeviction"]).await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    bounded(store.ready()).await.expect("ready");
+
+    let _: String = raw(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"],
+    )
+    .await;
+    match bounded(store.ready()).await {
+        Err(StoreError::EvictingPolicy(p)) => assert_eq!(p, "volatile-lru"),
+        other => panic!("expected EvictingPolicy, got {other:?}"),
+    }
+    // And writes stop with it.
+    let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
+    assert!(matches!(
+        ingest(&store, "stripe", &[&ev]).await,
+        Err(StoreError::EvictingPolicy(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_evicting_redis_is_accepted_with_allow_eviction() {
     let redis = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]).await;
     let mut cfg = config(&redis);
-    cfg.allow_eviction = true;
-    let store = Store::open(&cfg).unwrap();
+    redis_mut(&mut cfg).allow_eviction = true;
+    let store = open_lazy(&cfg);
 
-    assert_eq!(
-        bounded(store.check_eviction_policy()).await.unwrap(),
-        Some("allkeys-lru".to_owned())
-    );
+    assert_eq!(bounded(store.check()).await.unwrap(), status("allkeys-lru"));
     let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
     assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
 }
 
 #[tokio::test]
-async fn redis_without_config_command_is_accepted_as_unknown() {
+async fn a_redis_without_the_config_command_is_accepted_with_a_warning() {
     // Some managed services disable CONFIG; the gateway proceeds (and says
     // so) rather than refusing to start.
     let redis = RedisServer::start_with(&["--rename-command", "CONFIG", ""]).await;
-    let store = Store::open(&config(&redis)).unwrap();
+    let store = open_lazy(&config(&redis));
 
-    assert_eq!(bounded(store.check_eviction_policy()).await.unwrap(), None);
+    let checked = bounded(store.check()).await.unwrap();
+    assert_eq!(checked.backend, "redis");
+    assert!(checked.details.is_empty(), "{checked:?}");
+    let warning = checked.warning.expect("a warning");
+    assert!(warning.contains("maxmemory-policy"), "{warning}");
     let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
     assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
 }
@@ -82,10 +122,10 @@ async fn a_redis_that_refuses_the_login_is_checked_once_it_lets_the_gateway_in()
     let _: String = raw(&mut c, &["CONFIG", "SET", "requirepass", "right-pw"]).await;
     let mut cfg = config(&redis);
     let url = redis.url().replacen("redis://", "redis://:later-pw@", 1);
-    cfg.url = hookgate_core::Secret::new(url);
-    let store = Store::open(&cfg).unwrap();
+    redis_mut(&mut cfg).url = hookgate_core::Secret::new(url);
+    let store = open_lazy(&cfg);
 
-    let checked = bounded(store.check_eviction_policy()).await;
+    let checked = bounded(store.check()).await;
     assert!(
         matches!(checked, Err(StoreError::Unavailable(_))),
         "a refused login is the store unreachable, not CONFIG disabled: {checked:?}"

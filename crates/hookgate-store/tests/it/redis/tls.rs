@@ -3,29 +3,29 @@
 
 use crate::support::*;
 use hookgate_core::Secret;
-use hookgate_store::Store;
+use hookgate_store::{Settings, Store};
 use hookgate_testkit::RedisServer;
 
 fn tls_config(server: &RedisServer, trust_the_ca: bool) -> hookgate_config::StoreConfig {
     let mut cfg = config(server);
-    cfg.url = Secret::new(server.tls_url());
-    cfg.ca_file = trust_the_ca.then(|| server.ca_file().to_path_buf());
+    let redis = redis_mut(&mut cfg);
+    redis.url = Secret::new(server.tls_url());
+    redis.ca_file = trust_the_ca.then(|| server.ca_file().to_path_buf());
     cfg
 }
 
 #[tokio::test]
-async fn ingests_and_fans_out_over_tls_with_the_configured_ca() {
+async fn checks_ingests_and_reads_over_tls_with_the_configured_ca() {
     let redis = RedisServer::start_tls().await;
-    let store = Store::open(&tls_config(&redis, true)).expect("open store");
-    let policy = bounded(store.check_eviction_policy()).await;
+    let store = Store::open(&tls_config(&redis, true), Settings::default()).expect("open store");
+    let status = bounded(store.check()).await.expect("check over TLS");
     assert_eq!(
-        policy.expect("policy over TLS"),
-        Some("noeviction".to_owned())
+        status.details,
+        [("maxmemory_policy", "noeviction".to_owned())]
     );
 
     let ev = TestEvent::new("stripe", "evt_tls", "payment.succeeded");
     assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
-    assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [false]);
     let due = bounded(store.fanout_due("stripe", 10)).await.unwrap();
     assert_eq!(due, [(ev.id.clone(), ev.ty.clone())]);
 
@@ -39,12 +39,12 @@ async fn ingests_and_fans_out_over_tls_with_the_configured_ca() {
 async fn a_certificate_nobody_trusts_fails_every_call_and_writes_nothing() {
     let redis = RedisServer::start_tls().await;
     // No ca_file: the system roots, which do not hold the test CA.
-    let store = Store::open(&tls_config(&redis, false)).expect("open store");
+    let store = Store::open(&tls_config(&redis, false), Settings::default()).expect("open store");
     let ev = TestEvent::new("stripe", "evt_untrusted", "payment.succeeded");
     let err = ingest(&store, "stripe", &[&ev]).await.unwrap_err();
     let text = err.to_string();
     assert!(!text.contains(&redis.tls_url()), "no URL in errors: {text}");
-    assert!(bounded(store.ping()).await.is_err());
+    assert!(bounded(store.ready()).await.is_err());
     let mut c = redis.conn().await;
     assert!(scan(&mut c, "*").await.is_empty(), "nothing written");
 }
@@ -56,8 +56,8 @@ async fn a_ca_file_that_is_not_pem_is_refused_at_open() {
     let bogus = dir.path().join("ca.pem");
     std::fs::write(&bogus, "not a certificate").unwrap();
     let mut cfg = tls_config(&redis, true);
-    cfg.ca_file = Some(bogus);
-    let err = Store::open(&cfg).expect_err("refused");
+    redis_mut(&mut cfg).ca_file = Some(bogus);
+    let err = Store::open(&cfg, Settings::default()).expect_err("refused");
     assert!(err.to_string().contains("ca_file"), "{err}");
 }
 
@@ -66,22 +66,24 @@ async fn a_server_asking_for_a_client_certificate_gets_the_configured_one() {
     let redis = RedisServer::start_mtls().await;
     let ev = TestEvent::new("stripe", "evt_mtls", "payment.succeeded");
     // Without a client certificate, the handshake is refused.
-    let store = Store::open(&tls_config(&redis, true)).expect("open store");
+    let store = Store::open(&tls_config(&redis, true), Settings::default()).expect("open store");
     assert!(ingest(&store, "stripe", &[&ev]).await.is_err());
     // With one the CA signed, it works.
     let mut cfg = tls_config(&redis, true);
-    cfg.client_tls = Some((
+    redis_mut(&mut cfg).client_tls = Some((
         redis.client_cert_file().to_path_buf(),
         redis.client_key_file().to_path_buf(),
     ));
-    let store = Store::open(&cfg).expect("open store");
+    let store = Store::open(&cfg, Settings::default()).expect("open store");
     assert_eq!(ingest(&store, "stripe", &[&ev]).await.unwrap(), [true]);
     // A key file without a key is refused at open, without quoting it.
-    cfg.client_tls = Some((
+    redis_mut(&mut cfg).client_tls = Some((
         redis.client_cert_file().to_path_buf(),
         redis.client_cert_file().to_path_buf(),
     ));
-    let err = Store::open(&cfg).expect_err("refused").to_string();
+    let err = Store::open(&cfg, Settings::default())
+        .expect_err("refused")
+        .to_string();
     assert!(
         err.contains("client_key_file") && err.contains("no PEM private key"),
         "{err}"

@@ -120,12 +120,12 @@ async fn v1_files_are_read_and_worked_on() {
         .unwrap();
     assert_eq!(
         dlq.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
-        [dead.id.clone()]
+        std::slice::from_ref(&dead.id)
     );
     let replayed = bounded(store.replay(
         "stripe",
         "ledger",
-        &[dead.id.clone()],
+        std::slice::from_ref(&dead.id),
         std::time::Duration::ZERO,
         0,
     ))

@@ -117,7 +117,7 @@ async fn the_embedded_store_copies_into_every_backend_once(kind: Kind) {
             .into_iter()
             .map(|(id, _)| id)
             .collect::<Vec<_>>(),
-        [dead.id.clone()]
+        std::slice::from_ref(&dead.id)
     );
     assert!(bounded(dst.paused()).await.unwrap().contains("ledger"));
     let audit = bounded(dst.audit_page(None, 10)).await.unwrap();
