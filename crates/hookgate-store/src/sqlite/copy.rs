@@ -12,7 +12,7 @@
 use super::{classify, state, write::event_id};
 use crate::copy::{CopiedState, ExportPage, Record};
 use crate::{AttemptRecord, StoreError};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -66,8 +66,10 @@ type EventRow = (
 fn events(conn: &Connection, now: i64, after: i64, max: usize) -> Result<ExportPage> {
     let rows: Vec<EventRow> = conn
         .prepare_cached(
-            "SELECT rowid, source, id, type, ce, tp, recv_ms, keep_until, claim_until, fanout_due
-             FROM events WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            "SELECT e.seq, e.source, e.id, e.type, e.ce, e.tp, e.recv_ms, e.keep_until, e.claim_until,
+                    f.due
+             FROM events e LEFT JOIN fanout f ON f.seq = e.seq
+             WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
         )
         .and_then(|mut s| {
             s.query_map(params![after, max as i64], |r| {
@@ -289,12 +291,14 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                 if *until_ms <= now {
                     continue;
                 }
+                // A row of its own until its event comes (next record).
                 conn.prepare_cached(
-                    "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until, expires)
-                     VALUES (?1, ?2, '', NULL, '', 0, 0, ?3, ?3)
+                    "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until)
+                     VALUES (?1, ?2, '', NULL, '', 0, ?3, ?3)
                      ON CONFLICT (source, id) DO UPDATE SET
                        claim_until = excluded.claim_until,
-                       expires = max(expires, excluded.claim_until)
+                       keep_until = CASE WHEN ce IS NULL
+                         THEN max(keep_until, excluded.claim_until) ELSE keep_until END
                      WHERE events.claim_until < excluded.claim_until",
                 )
                 .and_then(|mut s| s.execute(params![source, id.as_str(), until_ms]))
@@ -314,28 +318,42 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                 }
                 // Fills a row that holds only the claim; an event already
                 // there stays as it is.
-                conn.prepare_cached(
-                    "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until, expires, fanout_due)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?7, ?8)
-                     ON CONFLICT (source, id) DO UPDATE SET
-                       type = excluded.type, ce = excluded.ce, tp = excluded.tp,
-                       recv_ms = excluded.recv_ms, keep_until = excluded.keep_until,
-                       expires = max(expires, excluded.keep_until), fanout_due = excluded.fanout_due
-                     WHERE events.ce IS NULL OR events.keep_until <= ?9",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        source,
-                        id.as_str(),
-                        ty,
-                        cloudevent,
-                        traceparent,
-                        received_ms,
-                        keep_until_ms,
-                        fanout_due_ms,
-                        now
-                    ])
-                })
+                let filled: Option<i64> = conn
+                    .prepare_cached(
+                        "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
+                         ON CONFLICT (source, id) DO UPDATE SET
+                           type = excluded.type, ce = excluded.ce, tp = excluded.tp,
+                           recv_ms = excluded.recv_ms, keep_until = excluded.keep_until
+                         WHERE events.ce IS NULL OR events.keep_until <= ?8
+                         RETURNING seq",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(
+                            params![
+                                source,
+                                id.as_str(),
+                                ty,
+                                cloudevent,
+                                traceparent,
+                                received_ms,
+                                keep_until_ms,
+                                now
+                            ],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                    })
+                    .map_err(classify)?;
+                match (filled, fanout_due_ms) {
+                    (Some(seq), Some(due)) => conn
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO fanout (seq, source, due) VALUES (?1, ?2, ?3)",
+                        )
+                        .and_then(|mut s| s.execute(params![seq, source, due]))
+                        .map(|_| 1),
+                    (filled, _) => Ok(usize::from(filled.is_some())),
+                }
             }
             Record::Delivery {
                 source,
@@ -367,11 +385,21 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                     lines.push('\n');
                 }
                 let log_len = log.len().min(crate::ATTEMPT_LOG_CAP) as i64;
+                // A delivery belongs to its event's row; one whose event
+                // did not come along (it expired) has nothing to send.
+                let seq: Option<i64> = conn
+                    .prepare_cached("SELECT seq FROM events WHERE source = ?1 AND id = ?2")
+                    .and_then(|mut s| {
+                        s.query_row(params![source, id.as_str()], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(classify)?;
+                let Some(seq) = seq else { continue };
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO deliveries
-                       (source, sub, id, state, due, attempts, first_ms, reclaims, code, reason,
-                        replayed_at, keep_until, log, log_len)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                       (event, source, sub, id, state, due, attempts, first_ms, reclaims, code,
+                        reason, replayed_at, keep_until, log, log_len)
+                     VALUES (?15, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -388,7 +416,8 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                         replayed_at_ms,
                         keep_until_ms,
                         lines,
-                        log_len
+                        log_len,
+                        seq
                     ])
                 })
             }

@@ -70,8 +70,9 @@ pub(crate) mod state {
 /// Rows removed per sweep transaction, and sweep transactions per round.
 const SWEEP_BATCH: usize = 500;
 const SWEEP_ROUNDS: usize = 100;
-/// How often the maintenance thread checkpoints and sweeps.
-const MAINTENANCE_EVERY: Duration = Duration::from_millis(250);
+/// How often the maintenance thread checkpoints, and sweeps.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How long a write that failed for a full disk keeps the store unready.
 const DISK_FULL_MEMORY: Duration = Duration::from_secs(5);
 /// Idle read connections kept.
@@ -330,19 +331,27 @@ fn take_back_leases(conn: &Connection, spans: Spans) -> Result<(), StoreError> {
 }
 
 /// Checkpoints the WAL and sweeps expired rows until the store is dropped.
+///
+/// The checkpoints here copy the WAL into the database while the writer
+/// goes on (PASSIVE: they wait for nobody); under steady writes they never
+/// catch up with the last frames, so the writer finishes the copy itself
+/// now and then (see `writer`), after which the WAL starts over from its
+/// beginning instead of growing.
 fn maintain(checkpointer: Connection, writer: Writer, stop: std::sync::mpsc::Receiver<()>) {
     use std::sync::mpsc::RecvTimeoutError;
+    let mut swept = std::time::Instant::now();
     loop {
-        match stop.recv_timeout(MAINTENANCE_EVERY) {
+        match stop.recv_timeout(CHECKPOINT_EVERY) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
-        // PASSIVE: copies what it can without waiting for anyone; the
-        // writer restarts the WAL from its start once everything was
-        // copied, so the WAL stays small under steady traffic.
         if let Err(e) = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::debug!(request_id = %hookgate_core::trace::new_request_id(), error = %e, "WAL checkpoint failed");
         }
+        if swept.elapsed() < SWEEP_EVERY {
+            continue;
+        }
+        swept = std::time::Instant::now();
         for _ in 0..SWEEP_ROUNDS {
             match writer.write_blocking("sweep", |conn, now| write::sweep(conn, now, SWEEP_BATCH)) {
                 Ok(n) if n >= SWEEP_BATCH => continue,

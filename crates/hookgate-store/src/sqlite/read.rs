@@ -27,9 +27,9 @@ pub(crate) fn fanout_due(
 ) -> Result<Vec<(EventId, String)>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id, type FROM events
-             WHERE source = ?1 AND fanout_due IS NOT NULL AND fanout_due <= ?2 AND keep_until > ?3
-             ORDER BY fanout_due, id LIMIT ?4",
+            "SELECT e.id, e.type FROM fanout f JOIN events e ON e.seq = f.seq
+             WHERE f.source = ?1 AND f.due <= ?2 AND e.keep_until > ?3 AND e.ce IS NOT NULL
+             ORDER BY f.due, f.seq LIMIT ?4",
         )
         .map_err(classify)?;
     let rows: Vec<(String, String)> = stmt
@@ -217,7 +217,7 @@ fn record(state: i64, row: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRecor
     })
 }
 
-const RECORD_COLUMNS: &str = "state, due, attempts, reason, code, reclaims, log";
+const RECORD_COLUMNS: &str = "d.state, d.due, d.attempts, d.reason, d.code, d.reclaims, d.log";
 
 /// Delivery records of one event for several subscriptions, with their
 /// logs.
@@ -230,8 +230,9 @@ pub(crate) fn deliveries_of(
 ) -> Result<Vec<(String, DeliveryRecord, Vec<AttemptRecord>)>> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM deliveries
-             WHERE source = ?1 AND sub = ?2 AND id = ?3 AND keep_until > ?4"
+            "SELECT {RECORD_COLUMNS}
+             FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
+             WHERE e.source = ?1 AND e.id = ?3 AND d.keep_until > ?4"
         ))
         .map_err(classify)?;
     let mut out = Vec::new();
@@ -265,8 +266,9 @@ pub(crate) fn delivery_records(
 ) -> Result<Vec<Option<DeliveryRecord>>> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM deliveries
-             WHERE source = ?1 AND sub = ?2 AND id = ?3 AND keep_until > ?4"
+            "SELECT {RECORD_COLUMNS}
+             FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
+             WHERE e.source = ?1 AND e.id = ?3 AND d.keep_until > ?4"
         ))
         .map_err(classify)?;
     ids.iter()

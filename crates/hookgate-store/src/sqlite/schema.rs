@@ -12,18 +12,30 @@
 //!
 //! | table | one row per | notes |
 //! | --- | --- | --- |
-//! | `events` | (source, event id) while its event or its dedup claim lives | the CloudEvent, the claim's and the event's expiries, the fan-out queue (`fanout_due` not null) |
-//! | `deliveries` | (source, subscription, event id) | `state` 0 queued, 1 leased, 2 delivered, 3 dead; `due` is the due time, the lease's expiry (its token), or when it was delivered or died; the attempt log as JSON lines |
+//! | `events` | (source, event id) while its event, its dedup claim or one of its deliveries lives | `seq` (the row's number, in receive order), the CloudEvent, the claim's expiry |
+//! | `fanout` | stored event not fanned out yet (`seq`) | the source's fan-out queue, by due time |
+//! | `deliveries` | (event `seq`, subscription) | `state` 0 queued, 1 leased, 2 delivered, 3 dead; `due` is the due time, the lease's expiry (its token), or when it was delivered or died; the attempt log as JSON lines; `source` and `id` repeated for listings |
 //! | `paused` | paused subscription | since when |
 //! | `audit` | admin action | id `<ms>-<seq>`, append-only |
 //! | `meta` | setting | the readiness probe's row |
 //!
-//! Times are Unix milliseconds. An event row is visible while
-//! `keep_until > now` (its retention, renewed by a replay) and holds the
-//! idempotency key while `claim_until > now` (the source's dedup window);
-//! `expires` is the later of the two, when the row goes. A delivery row
-//! goes at `keep_until`. Expired rows are invisible at once and removed in
-//! the background (`sweep`).
+//! Times are Unix milliseconds. An event is visible while it has its body
+//! (`ce`) and `keep_until > now` (its retention, renewed by a replay); it
+//! holds its idempotency key while `claim_until > now` (the source's dedup
+//! window). `keep_until` is also when the background sweep next looks at
+//! the row: past retention the body goes, and the row itself once its
+//! claim and every delivery of it have expired too. A delivery goes at its
+//! own `keep_until` (retention from its last write). Expired rows are
+//! invisible at once and removed in the background (`write::sweep`).
+//!
+//! Why deliveries are keyed by the event's `seq`, not by its id: the id is
+//! a hash, so an index on it takes one random page per new row, and on
+//! this disk every page written is a WAL frame (two system calls, then a
+//! checkpoint copy). The event's own key is that one random page per
+//! event; every other index grows at its end (`seq`, times), where the
+//! rows of one commit share pages. For the same reason the fan-out queue
+//! is a small table of its own: taking an event off it rewrites a few hot
+//! pages, not the event's row.
 
 use crate::StoreError;
 use rusqlite::Connection;
@@ -37,6 +49,7 @@ pub const CURRENT: i64 = 1;
 /// Version 1, created whole on a new file.
 const V1: &str = "
 CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     source      TEXT    NOT NULL,
     id          TEXT    NOT NULL,
     type        TEXT    NOT NULL,
@@ -45,18 +58,22 @@ CREATE TABLE events (
     recv_ms     INTEGER NOT NULL,
     keep_until  INTEGER NOT NULL,
     claim_until INTEGER NOT NULL,
-    expires     INTEGER NOT NULL,
-    fanout_due  INTEGER,
-    PRIMARY KEY (source, id)
+    UNIQUE (source, id)
 );
 CREATE INDEX events_received ON events (source, recv_ms);
-CREATE INDEX events_fanout ON events (source, fanout_due) WHERE fanout_due IS NOT NULL;
-CREATE INDEX events_expires ON events (expires);
-CREATE INDEX events_payload_expires ON events (keep_until) WHERE ce IS NOT NULL;
+CREATE INDEX events_keep ON events (keep_until);
+
+CREATE TABLE fanout (
+    seq    INTEGER PRIMARY KEY,
+    source TEXT    NOT NULL,
+    due    INTEGER NOT NULL
+);
+CREATE INDEX fanout_due ON fanout (source, due);
 
 CREATE TABLE deliveries (
-    source      TEXT    NOT NULL,
+    event       INTEGER NOT NULL,
     sub         TEXT    NOT NULL,
+    source      TEXT    NOT NULL,
     id          TEXT    NOT NULL,
     state       INTEGER NOT NULL,
     due         INTEGER NOT NULL,
@@ -70,10 +87,10 @@ CREATE TABLE deliveries (
     keep_until  INTEGER NOT NULL,
     log         TEXT    NOT NULL DEFAULT '',
     log_len     INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (source, sub, id)
+    UNIQUE (event, sub)
 );
 CREATE INDEX deliveries_by_state ON deliveries (source, sub, state, due);
-CREATE INDEX deliveries_expires ON deliveries (keep_until);
+CREATE INDEX deliveries_keep ON deliveries (keep_until);
 
 CREATE TABLE paused (
     sub   TEXT    PRIMARY KEY,

@@ -1,7 +1,12 @@
 //! The store's writes, as run by the writer thread inside its shared
 //! transaction (see `writer`). Each function is one write of the contract
-//! and is all or nothing (the writer wraps it in a savepoint). `now` is the
-//! transaction's clock, the same for every write of it.
+//! and is all or nothing (the writer rolls back a transaction one of whose
+//! writes failed and runs the others again). `now` is the transaction's
+//! clock, the same for every write of it.
+//!
+//! A delivery is found by its event's `seq` and its subscription; by id,
+//! through the event's row (see `schema`). Within one write, rows found are
+//! updated by their `rowid`.
 //!
 //! The rules are the Redis scripts', row for row (see the contract): the
 //! same states, the same lease tokens, the same attempt log entries, so
@@ -46,31 +51,31 @@ pub(crate) fn ingest(
     let claim = now.saturating_add(dedup_ms.max(1));
     let mut stmt = conn
         .prepare_cached(
-            "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until, expires, fanout_due)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6)
+            "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (source, id) DO UPDATE SET
                type = excluded.type, ce = excluded.ce, tp = excluded.tp, recv_ms = excluded.recv_ms,
-               keep_until = excluded.keep_until, claim_until = excluded.claim_until,
-               expires = excluded.expires, fanout_due = excluded.fanout_due
-             WHERE events.claim_until <= excluded.recv_ms",
+               keep_until = excluded.keep_until, claim_until = excluded.claim_until
+             WHERE events.claim_until <= excluded.recv_ms
+             RETURNING seq",
         )
+        .map_err(classify)?;
+    let mut queue = conn
+        .prepare_cached("INSERT OR REPLACE INTO fanout (seq, source, due) VALUES (?1, ?2, ?3)")
         .map_err(classify)?;
     let mut out = Vec::with_capacity(events.len());
     for ev in events {
-        let changed = stmt
-            .execute(params![
-                source,
-                ev.id,
-                ev.ty,
-                ev.ce,
-                ev.tp,
-                now,
-                keep,
-                claim,
-                keep.max(claim)
-            ])
+        let stored: Option<i64> = stmt
+            .query_row(
+                params![source, ev.id, ev.ty, ev.ce, ev.tp, now, keep, claim],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(classify)?;
-        out.push(changed == 1);
+        if let Some(seq) = stored {
+            queue.execute(params![seq, source, now]).map_err(classify)?;
+        }
+        out.push(stored.is_some());
     }
     Ok(out)
 }
@@ -84,12 +89,11 @@ pub(crate) fn fanout_commit(
     spans: Spans,
     items: &[(String, Vec<String>)],
 ) -> Result<usize> {
+    let mut find = conn
+        .prepare_cached("SELECT seq, recv_ms FROM events WHERE source = ?1 AND id = ?2")
+        .map_err(classify)?;
     let mut take = conn
-        .prepare_cached(
-            "UPDATE events SET fanout_due = NULL
-             WHERE source = ?1 AND id = ?2 AND fanout_due IS NOT NULL
-             RETURNING recv_ms",
-        )
+        .prepare_cached("DELETE FROM fanout WHERE seq = ?1")
         .map_err(classify)?;
     // A new delivery; an existing one is re-armed only when it is older
     // than the event (the provider sent the event again after its dedup
@@ -97,9 +101,9 @@ pub(crate) fn fanout_commit(
     // goes back to the queue when that attempt ends.
     let mut create = conn
         .prepare_cached(
-            "INSERT INTO deliveries (source, sub, id, state, due, first_ms, keep_until)
-             VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5)
-             ON CONFLICT (source, sub, id) DO UPDATE SET
+            "INSERT INTO deliveries (event, sub, source, id, state, due, first_ms, keep_until)
+             VALUES (?7, ?2, ?1, ?3, 0, ?4, ?4, ?5)
+             ON CONFLICT (event, sub) DO UPDATE SET
                state = CASE WHEN state = 1 THEN 1 ELSE 0 END,
                due = CASE WHEN state = 1 THEN due ELSE excluded.due END,
                requeue = CASE WHEN state = 1 THEN 1 ELSE 0 END,
@@ -111,15 +115,19 @@ pub(crate) fn fanout_commit(
     let keep = now.saturating_add(spans.retention);
     let mut fanned = 0;
     for (id, subs) in items {
-        let recv: Option<i64> = take
-            .query_row(params![source, id], |r| r.get(0))
+        let found: Option<(i64, i64)> = find
+            .query_row(params![source, id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .map_err(classify)?;
-        let Some(recv) = recv else { continue };
+        let Some((seq, recv)) = found else { continue };
+        if take.execute([seq]).map_err(classify)? == 0 {
+            // Another worker's commit took it first.
+            continue;
+        }
         fanned += 1;
         for sub in subs {
             create
-                .execute(params![source, sub, id, now, keep, recv])
+                .execute(params![source, sub, id, now, keep, recv, seq])
                 .map_err(classify)?;
         }
     }
@@ -136,9 +144,11 @@ pub(crate) struct Claimed {
     pub tp: String,
 }
 
-/// A due delivery as the claim reads it: id, attempts, budget start, and
-/// its event's body, traceparent and retention end (`None`: no event).
+/// A due delivery as the claim reads it: its rowid, id, attempts, budget
+/// start, and its event's body, traceparent and retention end (`None`: no
+/// event).
 type DueRow = (
+    i64,
     String,
     u32,
     i64,
@@ -162,8 +172,8 @@ pub(crate) fn route_claim(
     let due: Vec<DueRow> = {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT d.id, d.attempts, d.first_ms, e.ce, e.tp, e.keep_until
-                 FROM deliveries d LEFT JOIN events e ON e.source = d.source AND e.id = d.id
+                "SELECT d.rowid, d.id, d.attempts, d.first_ms, e.ce, e.tp, e.keep_until
+                 FROM deliveries d LEFT JOIN events e ON e.seq = d.event
                  WHERE d.source = ?1 AND d.sub = ?2 AND d.state = 0 AND d.due <= ?3
                  ORDER BY d.due, d.id LIMIT ?4",
             )
@@ -176,6 +186,7 @@ pub(crate) fn route_claim(
                 r.get(3)?,
                 r.get(4)?,
                 r.get(5)?,
+                r.get(6)?,
             ))
         })
         .and_then(Iterator::collect)
@@ -184,10 +195,10 @@ pub(crate) fn route_claim(
     let token = now.saturating_add(spans.lease);
     let keep = now.saturating_add(spans.retention);
     let mut claimed = Vec::with_capacity(due.len());
-    for (id, attempts, first_ms, ce, tp, kept) in due {
+    for (row, id, attempts, first_ms, ce, tp, kept) in due {
         match ce.filter(|_| kept.is_some_and(|k| k > now)) {
             Some(ce) => {
-                set_state(conn, source, sub, &id, state::LEASED, token)?;
+                set_state(conn, row, state::LEASED, token)?;
                 claimed.push(Claimed {
                     id,
                     lease: token,
@@ -200,11 +211,11 @@ pub(crate) fn route_claim(
             None => {
                 // The event outlived its retention: nothing left to send.
                 conn.prepare_cached(
-                    "UPDATE deliveries SET state = 3, due = ?4, reason = 'expired: event past retention',
-                       requeue = 0, keep_until = ?5
-                     WHERE source = ?1 AND sub = ?2 AND id = ?3",
+                    "UPDATE deliveries SET state = 3, due = ?2, reason = 'expired: event past retention',
+                       requeue = 0, keep_until = ?3
+                     WHERE rowid = ?1",
                 )
-                .and_then(|mut s| s.execute(params![source, sub, id, now, keep]))
+                .and_then(|mut s| s.execute(params![row, now, keep]))
                 .map_err(classify)?;
             }
         }
@@ -219,19 +230,32 @@ pub(crate) fn route_claim(
     Ok((claimed, next))
 }
 
-fn set_state(
+fn set_state(conn: &Connection, row: i64, state: i64, due: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE deliveries SET state = ?2, due = ?3 WHERE rowid = ?1")
+        .and_then(|mut s| s.execute(params![row, state, due]))
+        .map(drop)
+        .map_err(classify)
+}
+
+/// A delivery's row found by its event's id: (rowid, state, due, log
+/// length, requeue mark).
+fn delivery_row(
     conn: &Connection,
     source: &str,
     sub: &str,
     id: &str,
-    state: i64,
-    due: i64,
-) -> Result<()> {
+) -> Result<Option<(i64, i64, i64, i64, bool)>> {
     conn.prepare_cached(
-        "UPDATE deliveries SET state = ?4, due = ?5 WHERE source = ?1 AND sub = ?2 AND id = ?3",
+        "SELECT d.rowid, d.state, d.due, d.log_len, d.requeue
+         FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
+         WHERE e.source = ?1 AND e.id = ?3",
     )
-    .and_then(|mut s| s.execute(params![source, sub, id, state, due]))
-    .map(drop)
+    .and_then(|mut s| {
+        s.query_row(params![source, sub, id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()
+    })
     .map_err(classify)
 }
 
@@ -249,10 +273,10 @@ pub(crate) fn reclaim(
     before: Option<i64>,
     limit: usize,
 ) -> Result<usize> {
-    let expired: Vec<(String, i64, u32, u32, i64)> = {
+    let expired: Vec<(i64, i64, u32, u32, i64)> = {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT id, due, attempts, reclaims, log_len FROM deliveries
+                "SELECT rowid, due, attempts, reclaims, log_len FROM deliveries
                  WHERE source = ?1 AND sub = ?2 AND state = 1 AND due <= ?3
                  ORDER BY due, id LIMIT ?4",
             )
@@ -265,7 +289,7 @@ pub(crate) fn reclaim(
         .map_err(classify)?
     };
     let keep = now.saturating_add(spans.retention);
-    for (id, token, attempts, reclaims, log_len) in &expired {
+    for (row, token, attempts, reclaims, log_len) in &expired {
         // The lease began one visibility timeout before it ended (every
         // lease of this store is that long).
         let started = (token - spans.lease).clamp(0, now);
@@ -280,19 +304,17 @@ pub(crate) fn reclaim(
             duration_ms: (now - started).max(0) as u64,
             response: None,
         };
-        append_log(conn, source, sub, id, *log_len, &entry)?;
+        append_log(conn, *row, *log_len, &entry)?;
         let reclaims = reclaims + 1;
         if reclaims >= RECLAIM_LIMIT {
             conn.prepare_cached(
-                "UPDATE deliveries SET state = 3, due = ?4, reclaims = ?5, requeue = 0,
-                   reason = ?6, keep_until = ?7
-                 WHERE source = ?1 AND sub = ?2 AND id = ?3",
+                "UPDATE deliveries SET state = 3, due = ?2, reclaims = ?3, requeue = 0,
+                   reason = ?4, keep_until = ?5
+                 WHERE rowid = ?1",
             )
             .and_then(|mut s| {
                 s.execute(params![
-                    source,
-                    sub,
-                    id,
+                    row,
                     now,
                     reclaims,
                     format!("poison: reclaimed {reclaims} times"),
@@ -302,10 +324,10 @@ pub(crate) fn reclaim(
             .map_err(classify)?;
         } else {
             conn.prepare_cached(
-                "UPDATE deliveries SET state = 0, due = ?4, reclaims = ?5, requeue = 0, keep_until = ?6
-                 WHERE source = ?1 AND sub = ?2 AND id = ?3",
+                "UPDATE deliveries SET state = 0, due = ?2, reclaims = ?3, requeue = 0, keep_until = ?4
+                 WHERE rowid = ?1",
             )
-            .and_then(|mut s| s.execute(params![source, sub, id, now, reclaims, keep]))
+            .and_then(|mut s| s.execute(params![row, now, reclaims, keep]))
             .map_err(classify)?;
         }
     }
@@ -314,41 +336,31 @@ pub(crate) fn reclaim(
 
 /// Appends one entry to a delivery's attempt log, keeping the latest
 /// [`ATTEMPT_LOG_CAP`].
-fn append_log(
-    conn: &Connection,
-    source: &str,
-    sub: &str,
-    id: &str,
-    log_len: i64,
-    entry: &AttemptRecord,
-) -> Result<()> {
+fn append_log(conn: &Connection, row: i64, log_len: i64, entry: &AttemptRecord) -> Result<()> {
     let mut line = serde_json::to_string(entry).map_err(|e| StoreError::Protocol(e.to_string()))?;
     line.push('\n');
     if (log_len as usize) < ATTEMPT_LOG_CAP {
         return conn
             .prepare_cached(
-                "UPDATE deliveries SET log = log || ?4, log_len = log_len + 1
-                 WHERE source = ?1 AND sub = ?2 AND id = ?3",
+                "UPDATE deliveries SET log = log || ?2, log_len = log_len + 1 WHERE rowid = ?1",
             )
-            .and_then(|mut s| s.execute(params![source, sub, id, line]))
+            .and_then(|mut s| s.execute(params![row, line]))
             .map(drop)
             .map_err(classify);
     }
     let log: String = conn
-        .prepare_cached("SELECT log FROM deliveries WHERE source = ?1 AND sub = ?2 AND id = ?3")
-        .and_then(|mut s| s.query_row(params![source, sub, id], |r| r.get(0)))
+        .prepare_cached("SELECT log FROM deliveries WHERE rowid = ?1")
+        .and_then(|mut s| s.query_row(params![row], |r| r.get(0)))
         .map_err(classify)?;
     let lines: Vec<&str> = log.lines().collect();
     let keep_from = lines.len().saturating_sub(ATTEMPT_LOG_CAP - 1);
     let mut kept: String = lines[keep_from..].iter().flat_map(|l| [*l, "\n"]).collect();
     kept.push_str(&line);
     let len = (lines.len() - keep_from + 1) as i64;
-    conn.prepare_cached(
-        "UPDATE deliveries SET log = ?4, log_len = ?5 WHERE source = ?1 AND sub = ?2 AND id = ?3",
-    )
-    .and_then(|mut s| s.execute(params![source, sub, id, kept, len]))
-    .map(drop)
-    .map_err(classify)
+    conn.prepare_cached("UPDATE deliveries SET log = ?2, log_len = ?3 WHERE rowid = ?1")
+        .and_then(|mut s| s.execute(params![row, kept, len]))
+        .map(drop)
+        .map_err(classify)
 }
 
 /// Records an attempt's outcome on a leased delivery. False when the lease
@@ -366,19 +378,7 @@ pub(crate) fn route_finish(
     finish: &Finish,
     record: Option<&AttemptRecord>,
 ) -> Result<bool> {
-    let held: Option<(i64, i64, i64, bool)> = conn
-        .prepare_cached(
-            "SELECT state, due, log_len, requeue FROM deliveries
-             WHERE source = ?1 AND sub = ?2 AND id = ?3",
-        )
-        .and_then(|mut s| {
-            s.query_row(params![source, sub, id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()
-        })
-        .map_err(classify)?;
-    let Some((st, token, log_len, requeue)) = held else {
+    let Some((row, st, token, log_len, requeue)) = delivery_row(conn, source, sub, id)? else {
         return Ok(false);
     };
     if st != state::LEASED || token != lease {
@@ -386,16 +386,14 @@ pub(crate) fn route_finish(
     }
     if *finish == Finish::Release {
         // Given back without an attempt: due again now.
-        set_state(conn, source, sub, id, state::QUEUED, now)?;
-        conn.prepare_cached(
-            "UPDATE deliveries SET requeue = 0 WHERE source = ?1 AND sub = ?2 AND id = ?3",
-        )
-        .and_then(|mut s| s.execute(params![source, sub, id]))
-        .map_err(classify)?;
+        set_state(conn, row, state::QUEUED, now)?;
+        conn.prepare_cached("UPDATE deliveries SET requeue = 0 WHERE rowid = ?1")
+            .and_then(|mut s| s.execute(params![row]))
+            .map_err(classify)?;
         return Ok(true);
     }
     if let Some(record) = record {
-        append_log(conn, source, sub, id, log_len, record)?;
+        append_log(conn, row, log_len, record)?;
     }
     let code = record.and_then(|r| r.status_code);
     let (mut st, mut due, mut reason) = match finish {
@@ -414,15 +412,13 @@ pub(crate) fn route_finish(
         reason = None;
     }
     conn.prepare_cached(
-        "UPDATE deliveries SET state = ?4, due = ?5, attempts = ?6, code = ?7,
-           reason = COALESCE(?8, reason), requeue = 0, keep_until = ?9
-         WHERE source = ?1 AND sub = ?2 AND id = ?3",
+        "UPDATE deliveries SET state = ?2, due = ?3, attempts = ?4, code = ?5,
+           reason = COALESCE(?6, reason), requeue = 0, keep_until = ?7
+         WHERE rowid = ?1",
     )
     .and_then(|mut s| {
         s.execute(params![
-            source,
-            sub,
-            id,
+            row,
             st,
             due,
             attempts,
@@ -435,17 +431,26 @@ pub(crate) fn route_finish(
     Ok(true)
 }
 
-/// Whether an event is stored and within its retention; if so its
-/// retention starts anew (a replayed event is kept as long as its new
-/// delivery).
-fn renew_event(conn: &Connection, now: i64, source: &str, id: &str, spans: Spans) -> Result<bool> {
+/// The `seq` of an event stored and within its retention, whose
+/// retention then starts anew (a replayed event is kept as long as its new
+/// delivery); `None` when it is not stored.
+fn renew_event(
+    conn: &Connection,
+    now: i64,
+    source: &str,
+    id: &str,
+    spans: Spans,
+) -> Result<Option<i64>> {
     let keep = now.saturating_add(spans.retention);
     conn.prepare_cached(
-        "UPDATE events SET keep_until = max(keep_until, ?4), expires = max(expires, ?4)
-         WHERE source = ?1 AND id = ?2 AND keep_until > ?3 AND ce IS NOT NULL",
+        "UPDATE events SET keep_until = max(keep_until, ?4)
+         WHERE source = ?1 AND id = ?2 AND keep_until > ?3 AND ce IS NOT NULL
+         RETURNING seq",
     )
-    .and_then(|mut s| s.execute(params![source, id, now, keep]))
-    .map(|n| n == 1)
+    .and_then(|mut s| {
+        s.query_row(params![source, id, now, keep], |r| r.get(0))
+            .optional()
+    })
     .map_err(classify)
 }
 
@@ -462,32 +467,24 @@ pub(crate) fn replay(
     for (id, at) in due {
         let dead: Option<i64> = conn
             .prepare_cached(
-                "SELECT state FROM deliveries WHERE source = ?1 AND sub = ?2 AND id = ?3
-                   AND state = 3 AND keep_until > ?4",
+                "SELECT d.rowid FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
+                 WHERE e.source = ?1 AND e.id = ?3 AND d.state = 3 AND d.keep_until > ?4",
             )
             .and_then(|mut s| {
                 s.query_row(params![source, sub, id, now], |r| r.get(0))
                     .optional()
             })
             .map_err(classify)?;
-        if dead.is_none() || !renew_event(conn, now, source, id, spans)? {
+        let Some(row) = dead else { continue };
+        if renew_event(conn, now, source, id, spans)?.is_none() {
             continue;
         }
         conn.prepare_cached(
-            "UPDATE deliveries SET state = 0, due = ?4, attempts = 0, first_ms = ?5, reclaims = 0,
-               reason = NULL, replayed_at = ?5, requeue = 0, keep_until = ?6
-             WHERE source = ?1 AND sub = ?2 AND id = ?3",
+            "UPDATE deliveries SET state = 0, due = ?2, attempts = 0, first_ms = ?3, reclaims = 0,
+               reason = NULL, replayed_at = ?3, requeue = 0, keep_until = ?4
+             WHERE rowid = ?1",
         )
-        .and_then(|mut s| {
-            s.execute(params![
-                source,
-                sub,
-                id,
-                at,
-                now,
-                now.saturating_add(spans.retention)
-            ])
-        })
+        .and_then(|mut s| s.execute(params![row, at, now, now.saturating_add(spans.retention)]))
         .map_err(classify)?;
         n += 1;
     }
@@ -504,15 +501,15 @@ pub(crate) fn redeliver(
     spans: Spans,
     id: &str,
 ) -> Result<bool> {
-    if !renew_event(conn, now, source, id, spans)? {
+    let Some(seq) = renew_event(conn, now, source, id, spans)? else {
         return Ok(false);
-    }
+    };
     // A delivery in flight keeps its lease and goes again when that
     // attempt ends (counting on from it, as its outcome is kept).
     conn.prepare_cached(
-        "INSERT INTO deliveries (source, sub, id, state, due, first_ms, replayed_at, keep_until)
-         VALUES (?1, ?2, ?3, 0, ?4, ?4, ?4, ?5)
-         ON CONFLICT (source, sub, id) DO UPDATE SET
+        "INSERT INTO deliveries (event, sub, source, id, state, due, first_ms, replayed_at, keep_until)
+         VALUES (?6, ?2, ?1, ?3, 0, ?4, ?4, ?4, ?5)
+         ON CONFLICT (event, sub) DO UPDATE SET
            state = CASE WHEN state = 1 THEN 1 ELSE 0 END,
            due = CASE WHEN state = 1 THEN due ELSE excluded.due END,
            requeue = CASE WHEN state = 1 THEN 1 ELSE 0 END,
@@ -525,7 +522,8 @@ pub(crate) fn redeliver(
             sub,
             id,
             now,
-            now.saturating_add(spans.retention)
+            now.saturating_add(spans.retention),
+            seq
         ])
     })
     .map_err(classify)?;
@@ -575,36 +573,55 @@ pub(crate) fn probe(conn: &Connection, now: i64) -> Result<()> {
     Ok(())
 }
 
-/// Removes what expired, a batch at a time: event rows whose retention and
-/// claim have both passed, payloads past retention (while the claim
-/// still holds the key), and delivery records. Returns how many rows it
-/// touched (0: nothing left).
+/// Removes what expired, a batch at a time, and returns how many rows it
+/// looked at (fewer than `batch`: nothing left for now):
+///
+/// - delivery records past their retention;
+/// - event rows whose `keep_until` passed: past its retention an event's
+///   body goes (and it leaves the fan-out queue); the row itself goes once
+///   its dedup claim and every delivery of it have expired too, else it is
+///   looked at again when the last of them expires.
 pub(crate) fn sweep(conn: &Connection, now: i64, batch: usize) -> Result<usize> {
-    let batch = batch as i64;
-    let mut n = 0;
-    n += conn
-        .prepare_cached(
-            "DELETE FROM events WHERE rowid IN
-               (SELECT rowid FROM events WHERE expires <= ?1 ORDER BY expires LIMIT ?2)",
-        )
-        .and_then(|mut s| s.execute(params![now, batch]))
-        .map_err(classify)?;
-    n += conn
-        .prepare_cached(
-            "UPDATE events SET ce = NULL, fanout_due = NULL WHERE rowid IN
-               (SELECT rowid FROM events WHERE keep_until <= ?1 AND ce IS NOT NULL
-                ORDER BY keep_until LIMIT ?2)",
-        )
-        .and_then(|mut s| s.execute(params![now, batch]))
-        .map_err(classify)?;
-    n += conn
+    let limit = batch as i64;
+    let mut seen = conn
         .prepare_cached(
             "DELETE FROM deliveries WHERE rowid IN
                (SELECT rowid FROM deliveries WHERE keep_until <= ?1 ORDER BY keep_until LIMIT ?2)",
         )
-        .and_then(|mut s| s.execute(params![now, batch]))
+        .and_then(|mut s| s.execute(params![now, limit]))
         .map_err(classify)?;
-    Ok(n)
+    let due: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT seq, claim_until FROM events WHERE keep_until <= ?1
+             ORDER BY keep_until LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(classify)?;
+    seen = seen.max(due.len());
+    for (seq, claim_until) in due {
+        let deliveries: Option<i64> = conn
+            .prepare_cached("SELECT max(keep_until) FROM deliveries WHERE event = ?1")
+            .and_then(|mut s| s.query_row([seq], |r| r.get(0)))
+            .map_err(classify)?;
+        let next = claim_until.max(deliveries.unwrap_or(0));
+        // Past retention, it is not fanned out any more either.
+        conn.prepare_cached("DELETE FROM fanout WHERE seq = ?1")
+            .and_then(|mut s| s.execute([seq]))
+            .map_err(classify)?;
+        if next <= now {
+            conn.prepare_cached("DELETE FROM events WHERE seq = ?1")
+                .and_then(|mut s| s.execute([seq]))
+                .map_err(classify)?;
+        } else {
+            conn.prepare_cached("UPDATE events SET ce = NULL, keep_until = ?2 WHERE seq = ?1")
+                .and_then(|mut s| s.execute(params![seq, next]))
+                .map_err(classify)?;
+        }
+    }
+    Ok(seen)
 }
 
 /// Parses a stored id (the store wrote it).

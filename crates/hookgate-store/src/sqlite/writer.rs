@@ -45,6 +45,12 @@ use tokio::sync::{mpsc, oneshot};
 /// for a small write, not that the last data write would fit.
 pub(crate) const PROBE: &str = "ping";
 
+/// How often the writer finishes a checkpoint itself, between two
+/// transactions (see `maintain` in the module above): the background
+/// checkpoints have copied all but the last frames, so this is short, and
+/// the next transaction then starts the WAL over.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// Writes per transaction, at most.
 const MAX_JOBS: usize = 512;
 /// Writes waiting before callers wait to enqueue (backpressure; callers
@@ -218,7 +224,12 @@ impl Writer {
 fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>, disk_full_at: &AtomicI64) {
     let mut full = true;
     let mut jobs: Vec<Box<dyn Work>> = Vec::with_capacity(MAX_JOBS);
+    let mut checkpointed = Instant::now();
     while let Some(first) = rx.blocking_recv() {
+        if checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            checkpointed = Instant::now();
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
         jobs.push(first);
         while jobs.len() < MAX_JOBS {
             match rx.try_recv() {
