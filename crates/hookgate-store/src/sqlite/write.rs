@@ -237,14 +237,23 @@ fn set_state(conn: &Connection, row: i64, state: i64, due: i64) -> Result<()> {
         .map_err(classify)
 }
 
-/// A delivery's row found by its event's id: (rowid, state, due, log
-/// length, requeue mark).
+/// A delivery's row as a finish reads it.
+struct DeliveryRow {
+    rowid: i64,
+    state: i64,
+    /// The lease token while leased.
+    due: i64,
+    log_len: i64,
+    requeue: bool,
+}
+
+/// A delivery's row found by its event's id.
 fn delivery_row(
     conn: &Connection,
     source: &str,
     sub: &str,
     id: &str,
-) -> Result<Option<(i64, i64, i64, i64, bool)>> {
+) -> Result<Option<DeliveryRow>> {
     conn.prepare_cached(
         "SELECT d.rowid, d.state, d.due, d.log_len, d.requeue
          FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
@@ -252,7 +261,13 @@ fn delivery_row(
     )
     .and_then(|mut s| {
         s.query_row(params![source, sub, id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok(DeliveryRow {
+                rowid: r.get(0)?,
+                state: r.get(1)?,
+                due: r.get(2)?,
+                log_len: r.get(3)?,
+                requeue: r.get(4)?,
+            })
         })
         .optional()
     })
@@ -378,7 +393,14 @@ pub(crate) fn route_finish(
     finish: &Finish,
     record: Option<&AttemptRecord>,
 ) -> Result<bool> {
-    let Some((row, st, token, log_len, requeue)) = delivery_row(conn, source, sub, id)? else {
+    let Some(DeliveryRow {
+        rowid: row,
+        state: st,
+        due: token,
+        log_len,
+        requeue,
+    }) = delivery_row(conn, source, sub, id)?
+    else {
         return Ok(false);
     };
     if st != state::LEASED || token != lease {
