@@ -10,7 +10,7 @@ use hookgate_testkit::http::{Client, Response};
 use hookgate_testkit::receiver::Receiver;
 use hookgate_testkit::redis::RedisServer;
 use hookgate_testkit::sign;
-use hookgate_testkit::{AdminApi, Delivery, GatewayProcess, RedisCluster, free_port};
+use hookgate_testkit::{AdminApi, Delivery, GatewayProcess, RedisCluster, SmallFs, free_port};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -50,12 +50,20 @@ pub enum StoreKind {
     Redis,
     /// A throwaway `redis-server` reached over TLS (`rediss://`, `ca_file`).
     RedisTls,
+    /// The embedded store on a small filesystem of the test's own
+    /// ([`SMALL_FS_BYTES`]), for disk-full tests.
+    SqliteSmallFs,
 }
+
+/// The size of the filesystem of [`StoreKind::SqliteSmallFs`].
+pub const SMALL_FS_BYTES: u64 = 24 << 20;
 
 /// The store of a test's gateways, owned by the test and gone with it.
 pub enum TestStore {
     /// The SQLite file `hookgate.db` in `dir`.
     Sqlite { dir: TempDir },
+    /// The SQLite file `hookgate.db` on a small filesystem.
+    SqliteSmallFs(SmallFs),
     /// A Redis, reached in clear or (`tls`) over its TLS listener.
     Redis { server: RedisServer, tls: bool },
     /// A three-master Redis Cluster (`cluster = true`).
@@ -71,6 +79,7 @@ impl TestStore {
                 server: RedisServer::start_tls().await,
                 tls: true,
             },
+            StoreKind::SqliteSmallFs => TestStore::SqliteSmallFs(SmallFs::mount(SMALL_FS_BYTES)),
         }
     }
 
@@ -91,6 +100,7 @@ impl TestStore {
     pub fn kind(&self) -> StoreKind {
         match self {
             TestStore::Sqlite { .. } => StoreKind::Sqlite,
+            TestStore::SqliteSmallFs(_) => StoreKind::SqliteSmallFs,
             TestStore::Redis { tls: false, .. } | TestStore::Cluster(_) => StoreKind::Redis,
             TestStore::Redis { tls: true, .. } => StoreKind::RedisTls,
         }
@@ -100,6 +110,7 @@ impl TestStore {
     pub fn sqlite_path(&self) -> PathBuf {
         match self {
             TestStore::Sqlite { dir } => dir.path().join("hookgate.db"),
+            TestStore::SqliteSmallFs(fs) => fs.path().join("hookgate.db"),
             _ => panic!("not an SQLite store"),
         }
     }
@@ -138,7 +149,7 @@ impl TestStore {
     /// has its file once a gateway started on it (so an environment
     /// override of the backend cannot turn a test into another one).
     pub fn assert_in_use(&self) {
-        if let TestStore::Sqlite { .. } = self {
+        if let TestStore::Sqlite { .. } | TestStore::SqliteSmallFs(_) = self {
             let path = self.sqlite_path();
             assert!(
                 path.exists(),
@@ -152,7 +163,7 @@ impl TestStore {
     /// keys (e.g. `allow_eviction = true`). The one place that writes it.
     pub fn section(&self, store_timeout: &str, extra: &str) -> String {
         let backend = match self {
-            TestStore::Sqlite { .. } => format!(
+            TestStore::Sqlite { .. } | TestStore::SqliteSmallFs(_) => format!(
                 "backend = \"sqlite\"\npath = \"{}\"",
                 self.sqlite_path().display()
             ),
