@@ -1,16 +1,25 @@
-//! Import into Redis (see [`crate::copy`]): one script call per record,
-//! each writing only what Redis does not hold yet; the audit records go
-//! into the stream with their own ids, after the last one it holds.
+//! Export and import of a Redis store (see [`crate::copy`]).
 //!
-//! Export out of Redis is not part of this version: a deployment moves
-//! from the embedded store to Redis when it outgrows one node, and the
-//! `hookgate store copy` command says so when asked the other way.
+//! Import: one script call per record, each writing only what Redis does
+//! not hold yet; the audit records go into the stream with their own ids,
+//! after the last one it holds.
+//!
+//! Export (one Redis; not a Redis Cluster in this version, whose keys would
+//! have to be scanned master by master): `SCAN`s the keyspace for the
+//! gateway's keys by kind, in phases (`c` dedup claims, `e` events, `x`
+//! deliveries, `p` pause flags, `a` the audit stream), reading each found
+//! key with its remaining TTL; the cursor is `<phase>:<SCAN cursor>`. A key
+//! `SCAN` returns twice is exported twice, which an import shrugs off.
 
 use super::RedisStore;
-use crate::StoreError;
+use super::records::{delivery_record, stored_event};
 use crate::copy::{CopiedState, ExportPage, Record};
+use crate::{AttemptRecord, AuditRecord, StoreError};
+use hookgate_config::StoreTopology;
+use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
 use redis::Script;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 static IMPORT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/import.lua")));
@@ -24,14 +33,257 @@ fn stream_id(id: &str) -> Option<(u64, u64)> {
 impl RedisStore {
     pub(crate) async fn export_records(
         &self,
-        _cursor: Option<&str>,
-        _max: usize,
+        cursor: Option<&str>,
+        max: usize,
     ) -> Result<ExportPage, StoreError> {
-        Err(StoreError::Unsupported(
-            "copying out of a Redis store is not supported in this version; \
-             copy from the embedded (sqlite) store into Redis"
-                .into(),
-        ))
+        if self.inner.cfg.topology == StoreTopology::Cluster {
+            return Err(StoreError::Unsupported(
+                "copying out of a Redis Cluster is not supported in this version; \
+                 copy from one Redis or from the embedded (sqlite) store"
+                    .into(),
+            ));
+        }
+        let cursor = cursor.unwrap_or("c:0");
+        let bad =
+            || StoreError::Protocol(format!("{cursor:?} is not an export cursor of this store"));
+        let (phase, at) = cursor.split_once(':').ok_or_else(bad)?;
+        let (kind, next_phase) = match phase {
+            "c" => ("d", "e:0"),
+            "e" => ("e", "x:0"),
+            "x" => ("x", "p:"),
+            "p" => return self.export_paused().await,
+            "a" => return self.export_audit(at, max).await,
+            _ => return Err(bad()),
+        };
+        let scan_at: u64 = at.parse().map_err(|_| bad())?;
+        let pattern = format!("{}:{{*}}:{kind}:*", self.inner.keys.prefix());
+        let mut c = self.conn();
+        let (next, keys): (u64, Vec<String>) = self
+            .timed(
+                redis::cmd("SCAN")
+                    .arg(scan_at)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(max.max(1))
+                    .query_async(&mut c),
+            )
+            .await?;
+        let records = match kind {
+            "d" => self.export_claims(&keys).await?,
+            "e" => self.export_events(&keys).await?,
+            _ => self.export_deliveries(&keys).await?,
+        };
+        Ok(ExportPage {
+            records,
+            next: Some(if next == 0 {
+                next_phase.to_owned()
+            } else {
+                format!("{phase}:{next}")
+            }),
+        })
+    }
+
+    /// (source, rest after `<kind>:`) of a key `P:{S}:<kind>:<rest>`.
+    fn split_key<'k>(&self, key: &'k str, kind: &str) -> Option<(&'k str, &'k str)> {
+        let rest = key
+            .strip_prefix(self.inner.keys.prefix())?
+            .strip_prefix(":{")?;
+        let (source, rest) = rest.split_once("}:")?;
+        Some((source, rest.strip_prefix(kind)?.strip_prefix(':')?))
+    }
+
+    async fn ttls(&self, keys: &[String]) -> Result<Vec<i64>, StoreError> {
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("PTTL").arg(key);
+        }
+        let mut c = self.conn();
+        self.timed(pipe.query_async(&mut c)).await
+    }
+
+    async fn export_claims(&self, keys: &[String]) -> Result<Vec<Record>, StoreError> {
+        let now = now_ms();
+        let ttls = self.ttls(keys).await?;
+        Ok(keys
+            .iter()
+            .zip(ttls)
+            .filter(|(_, ttl)| *ttl > 0)
+            .filter_map(|(key, ttl)| {
+                let (source, id) = self.split_key(key, "d")?;
+                Some(Record::Claim {
+                    source: source.to_owned(),
+                    id: EventId::parse(id)?,
+                    until_ms: now + ttl,
+                })
+            })
+            .collect())
+    }
+
+    async fn export_events(&self, keys: &[String]) -> Result<Vec<Record>, StoreError> {
+        let now = now_ms();
+        let found: Vec<(&str, EventId, &String)> = keys
+            .iter()
+            .filter_map(|key| {
+                let (source, id) = self.split_key(key, "e")?;
+                Some((source, EventId::parse(id)?, key))
+            })
+            .collect();
+        let mut pipe = redis::pipe();
+        for (source, id, key) in &found {
+            pipe.cmd("HGETALL").arg(*key);
+            pipe.cmd("PTTL").arg(*key);
+            pipe.cmd("ZSCORE")
+                .arg(self.inner.keys.fanout_queue(source))
+                .arg(id.as_str());
+        }
+        let mut c = self.conn();
+        let replies: Vec<redis::Value> = self.timed(pipe.query_async(&mut c)).await?;
+        let mut out = Vec::with_capacity(found.len());
+        for ((source, id, _), reply) in found.into_iter().zip(replies.chunks_exact(3)) {
+            let map: HashMap<String, Vec<u8>> = redis::from_redis_value(reply[0].clone())
+                .map_err(|e| StoreError::Protocol(e.to_string()))?;
+            let ttl: i64 = redis::from_redis_value(reply[1].clone())
+                .map_err(|e| StoreError::Protocol(e.to_string()))?;
+            let due: Option<f64> = redis::from_redis_value(reply[2].clone())
+                .map_err(|e| StoreError::Protocol(e.to_string()))?;
+            let Some(ev) = stored_event(map).filter(|_| ttl > 0) else {
+                continue;
+            };
+            out.push(Record::Event {
+                source: source.to_owned(),
+                id,
+                ty: ev.ty,
+                cloudevent: ev.cloudevent,
+                traceparent: ev.traceparent,
+                received_ms: ev.received_ms,
+                keep_until_ms: now + ttl,
+                fanout_due_ms: due.map(|d| d as i64),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn export_deliveries(&self, keys: &[String]) -> Result<Vec<Record>, StoreError> {
+        let now = now_ms();
+        let k = &self.inner.keys;
+        // `x:<event id>:<subscription>`: ids are base32, never a colon.
+        let found: Vec<(&str, EventId, &str, &String)> = keys
+            .iter()
+            .filter_map(|key| {
+                let (source, rest) = self.split_key(key, "x")?;
+                let (id, sub) = rest.split_once(':')?;
+                Some((source, EventId::parse(id)?, sub, key))
+            })
+            .collect();
+        let mut pipe = redis::pipe();
+        for (source, id, sub, key) in &found {
+            pipe.cmd("HGETALL").arg(*key);
+            pipe.cmd("PTTL").arg(*key);
+            pipe.cmd("LRANGE")
+                .arg(k.attempts(source, id, sub))
+                .arg(0)
+                .arg(-1);
+            pipe.cmd("ZSCORE")
+                .arg(k.route_queue(source, sub))
+                .arg(id.as_str());
+        }
+        let mut c = self.conn();
+        let replies: Vec<redis::Value> = self.timed(pipe.query_async(&mut c)).await?;
+        let protocol = |e: redis::ParsingError| StoreError::Protocol(e.to_string());
+        let mut out = Vec::with_capacity(found.len());
+        for ((source, id, sub, _), reply) in found.into_iter().zip(replies.chunks_exact(4)) {
+            let map: HashMap<String, String> =
+                redis::from_redis_value(reply[0].clone()).map_err(protocol)?;
+            let ttl: i64 = redis::from_redis_value(reply[1].clone()).map_err(protocol)?;
+            let log: Vec<String> = redis::from_redis_value(reply[2].clone()).map_err(protocol)?;
+            let due: Option<f64> = redis::from_redis_value(reply[3].clone()).map_err(protocol)?;
+            let num = |f: &str| map.get(f).and_then(|v| v.parse::<i64>().ok());
+            let (first_ms, replayed_at_ms) = (num("first").unwrap_or(now), num("replayed_at"));
+            let done_at = num("done_at").unwrap_or(now);
+            let Some(record) = delivery_record(map).filter(|_| ttl > 0) else {
+                continue;
+            };
+            let state = match record.status {
+                crate::DeliveryStatus::Delivered => CopiedState::Delivered(done_at),
+                crate::DeliveryStatus::Dead => CopiedState::Dead(record.dead_at_ms.unwrap_or(now)),
+                // Queued at its due time; leased (or lost between the
+                // two) due now.
+                crate::DeliveryStatus::Pending => {
+                    CopiedState::Queued(due.map_or(now, |d| d as i64))
+                }
+            };
+            out.push(Record::Delivery {
+                source: source.to_owned(),
+                sub: sub.to_owned(),
+                id,
+                state,
+                attempts: record.attempts,
+                first_ms,
+                reclaims: record.reclaims,
+                last_status_code: record.last_status_code,
+                reason: record.reason,
+                replayed_at_ms,
+                keep_until_ms: now + ttl,
+                log: log
+                    .iter()
+                    .filter_map(|l| serde_json::from_str::<AttemptRecord>(l).ok())
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn export_paused(&self) -> Result<ExportPage, StoreError> {
+        let mut c = self.conn();
+        let flags: HashMap<String, i64> = self
+            .timed(
+                redis::cmd("HGETALL")
+                    .arg(self.inner.keys.paused())
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(ExportPage {
+            records: flags
+                .into_iter()
+                .map(|(sub, at_ms)| Record::Paused { sub, at_ms })
+                .collect(),
+            next: Some("a:".to_owned()),
+        })
+    }
+
+    async fn export_audit(&self, after: &str, max: usize) -> Result<ExportPage, StoreError> {
+        let start = if after.is_empty() {
+            "-".to_owned()
+        } else {
+            format!("({after}")
+        };
+        let mut c = self.conn();
+        let entries: Vec<(String, Vec<(String, String)>)> = self
+            .timed(
+                redis::cmd("XRANGE")
+                    .arg(self.inner.keys.audit())
+                    .arg(start)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(max.max(1))
+                    .query_async(&mut c),
+            )
+            .await?;
+        let full = entries.len() >= max.max(1);
+        let last = entries.last().map(|(id, _)| format!("a:{id}"));
+        let records = entries
+            .into_iter()
+            .filter_map(|(id, fields)| {
+                let json = fields.into_iter().find(|(k, _)| k == "r")?.1;
+                let record: AuditRecord = serde_json::from_str(&json).ok()?;
+                Some(Record::Audit { id, record })
+            })
+            .collect();
+        Ok(ExportPage {
+            records,
+            next: if full { last } else { None },
+        })
     }
 
     pub(crate) async fn import_records(&self, records: &[Record]) -> Result<u64, StoreError> {

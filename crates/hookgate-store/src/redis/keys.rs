@@ -40,6 +40,11 @@ impl Keys {
         }
     }
 
+    /// The prefix of every key.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// `P:{S}:`, the base the scripts extend.
     pub fn source_base(&self, source: &str) -> String {
         format!("{}:{{{}}}:", self.prefix, source)

@@ -5,9 +5,9 @@
 //! `a` the audit log. The cursor is `<phase>:<position>`.
 //!
 //! Import runs in the writer's transaction and never overwrites: a claim
-//! only extends (to the later expiry), an event fills a row that held only
-//! its claim, a delivery, a pause flag or an audit record is written when
-//! absent.
+//! is written where the store holds none alive, an event fills a row that
+//! held only its claim, a delivery, a pause flag or an audit record is
+//! written when absent.
 
 use super::{classify, state, write::event_id};
 use crate::copy::{CopiedState, ExportPage, Record};
@@ -299,9 +299,9 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                        claim_until = excluded.claim_until,
                        keep_until = CASE WHEN ce IS NULL
                          THEN max(keep_until, excluded.claim_until) ELSE keep_until END
-                     WHERE events.claim_until < excluded.claim_until",
+                     WHERE events.claim_until <= ?4",
                 )
-                .and_then(|mut s| s.execute(params![source, id.as_str(), until_ms]))
+                .and_then(|mut s| s.execute(params![source, id.as_str(), until_ms, now]))
             }
             Record::Event {
                 source,

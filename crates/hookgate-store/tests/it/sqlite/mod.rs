@@ -9,11 +9,9 @@
 //!   commit, and recovers by itself.
 //! - [`backup`]: a consistent copy while writes go on; the copy is a store.
 //! - [`compat`]: the files of earlier versions (`tests/fixtures/sqlite/`).
-//! - [`copy_out`]: `store copy` from the embedded store into every backend.
 
 mod backup;
 mod compat;
-mod copy_out;
 mod disk;
 mod file;
 mod restart;

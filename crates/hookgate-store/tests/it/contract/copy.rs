@@ -1,13 +1,16 @@
-//! `hookgate store copy` out of the embedded store, into every backend
-//! (the target is the conformance parameter): everything alive arrives with
-//! its schedule, and a second copy writes nothing.
+//! `hookgate store copy`: out of the embedded store into every backend
+//! (the target is the conformance parameter), and out of one Redis into the
+//! embedded store. Everything alive arrives with its schedule, and a second
+//! copy writes nothing.
 
 use crate::support::*;
 use hookgate_store::copy::copy;
-use hookgate_store::{AuditRecord, DeliveryStatus, Finish};
+use hookgate_store::{AuditRecord, DeliveryStatus, Finish, StoreError};
 
-async fn the_embedded_store_copies_into_every_backend_once(kind: Kind) {
-    let from = Fixture::open(Kind::Sqlite).await;
+/// Fills a store of kind `from`, copies it into a store of kind `to`
+/// twice, and checks what arrived.
+async fn copy_between(from: Kind, to: Kind) {
+    let from = Fixture::open(from).await;
     let src = &from.store;
     let mk = |n: &str| TestEvent::new("stripe", n, "payment.succeeded");
     let (unfanned, delivered, retrying, dead) = (
@@ -55,7 +58,7 @@ async fn the_embedded_store_copies_into_every_backend_once(kind: Kind) {
     };
     let audit_id = bounded(src.audit_append(&record)).await.unwrap();
 
-    let to = Fixture::open(kind).await;
+    let to = Fixture::open(to).await;
     let dst = &to.store;
     let first = bounded(copy(src, dst, |_| {})).await.expect("copy");
     assert_eq!(first.read, first.written, "{first:?}");
@@ -127,4 +130,22 @@ async fn the_embedded_store_copies_into_every_backend_once(kind: Kind) {
     let second = bounded(copy(src, dst, |_| {})).await.expect("copy again");
     assert_eq!((second.read, second.written), (13, 0), "{second:?}");
 }
+async fn the_embedded_store_copies_into_every_backend_once(kind: Kind) {
+    copy_between(Kind::Sqlite, kind).await
+}
 conformance!(the_embedded_store_copies_into_every_backend_once);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_redis_copies_into_the_embedded_store_once() {
+    copy_between(Kind::Redis, Kind::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_is_not_copied_out_and_says_so() {
+    let cluster = Fixture::open(Kind::Cluster).await;
+    let target = Fixture::open(Kind::Sqlite).await;
+    match bounded(copy(&cluster.store, &target.store, |_| {})).await {
+        Err(StoreError::Unsupported(why)) => assert!(why.contains("Redis Cluster"), "{why}"),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
