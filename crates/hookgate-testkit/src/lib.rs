@@ -19,8 +19,10 @@
 //! - [`redis`] — [`RedisServer`]: a `redis-server` per test on a
 //!   free port and temp dir; stop, restart, restart empty, for fault tests.
 //! - [`redis_cluster`] — [`RedisCluster`]: a three-master Redis Cluster per
-//!   test (`redis-server --cluster-enabled yes` + `redis-cli --cluster
-//!   create`); stop, start again, which node serves a key, move a slot.
+//!   test (`redis-server --cluster-enabled yes`, each started from a
+//!   `nodes.conf` that already holds the cluster; a few spare clusters are
+//!   kept ready after the first); stop, start again, which node serves a
+//!   key, move a slot.
 //! - [`receiver`] — [`Receiver`]: a local HTTP/1.1 subscriber with scripted
 //!   [`Reply`]s (status, headers, delay, hang, close) that records every
 //!   request and counts connections.

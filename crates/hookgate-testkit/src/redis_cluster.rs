@@ -6,28 +6,73 @@
 //! believing against a real cluster, where a command on the wrong node is
 //! answered `MOVED` and a script or pipeline that spans slots is refused.
 //!
-//! What [`RedisCluster::start`] does: three `redis-server` masters with
+//! What a cluster is: three `redis-server` masters with
 //! `--cluster-enabled yes` (persistence off, `noeviction`), each with its
 //! own client port and cluster-bus port (`--cluster-port`, Redis >= 7.0;
-//! both picked free, never 6379) and its own dir for `nodes.conf`; then
-//! `redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes`
-//! spreads the 16384 slots over them; then it waits until every node
-//! reports `cluster_state:ok`. Every wait is bounded.
+//! both picked free, never 6379) and its own dir. Each node starts from a
+//! `nodes.conf` written for it that lists all three nodes with their
+//! addresses, their slots and config epochs 1, 2, 3: node i serves its
+//! third of the 16384 slots, the ranges `redis-cli --cluster create` would
+//! pick (0-5460, 5461-10922, 10923-16383). So the nodes form the cluster by
+//! themselves, the way a cluster comes back after a restart: no
+//! `CLUSTER MEET`, no handshakes, no gossip to wait for, no epoch
+//! collisions to resolve.
+//!
+//! When [`RedisCluster::start`] returns, the cluster has settled: on every
+//! node `cluster_state:ok`, all 16384 slots assigned and ok, three known
+//! nodes, three masters with slots and the same current epoch;
+//! `CLUSTER NODES` lists the three nodes as connected masters and nothing
+//! else (no handshake, no `fail?`), each node its own range; every node's
+//! listing (ids, addresses, config epochs, slots) and `CLUSTER SLOTS` are
+//! the same. So a cluster client seeded with any node gets the whole, final
+//! slot map at once. It polls for that every 20 ms, bounded.
+//! [`RedisCluster::start_again`] and [`RedisCluster::start_node_again`]
+//! wait for the same (minus the initial ranges: slots may have moved).
+//!
+//! Why spares: a master whose cluster state is `fail` does not turn `ok`
+//! until 2 s after it started (`CLUSTER_WRITABLE_DELAY`, fixed in Redis),
+//! so a cluster cannot settle sooner than 2 s after its processes were
+//! spawned. So `start` keeps clusters spawned ahead, from its second call
+//! in a test process on (a process that starts one cluster spawns no
+//! spare): it takes the oldest spare, usually settled already (then it
+//! returns within a few tens of milliseconds), and tops the spares up to
+//! as many as it was called before, at most [`SPARE_CLUSTERS`]. The first
+//! call, and any that finds no spare left, spawns its own and waits the
+//! 2 s. A spare belongs to no test until `start` hands it out, and what it
+//! is then does not depend on how long it waited (about 12 MB of memory
+//! per node while it waits). (Forming a cluster of nodes that have been up
+//! for a while with `CLUSTER ADDSLOTSRANGE` and `CLUSTER MEET` instead
+//! would cost 5 s more: a master without slots counts itself in a minority
+//! and then refuses to turn `ok` for 5 s after joining. And
+//! `redis-cli --cluster create` waits in 1 s steps for gossip: 2 to 7 s in
+//! all.)
 //!
 //! Layout of the temp dir: `node-<i>/` is node i's `--dir` (its
 //! `nodes.conf`, so [`RedisCluster::start_again`] brings the same cluster
-//! back on the same ports), `node-<i>.log` its output, and `create.log`
-//! the output of `redis-cli --cluster create`; they are quoted when the
-//! cluster fails to come up.
+//! back on the same ports) and `node-<i>.log` its output; the logs and the
+//! last state seen are quoted when the cluster fails to come up.
 //!
 //! Lifetime: [`Drop`] SIGKILLs and reaps every node before the temp dir is
-//! removed, also while a failing test unwinds.
+//! removed, also while a failing test unwinds. A spare is watched by a
+//! small `sh` (with `grep`, `kill`, `rm` and Linux's `/proc`) that reads a
+//! pipe from the test process: when the test process exits, however it
+//! ends, the pipe closes and the watcher SIGKILLs the spare's nodes and
+//! removes its temp dir. It ignores the signals a Ctrl-C or `timeout`
+//! sends the whole process group, so it outlives the test process. It is
+//! killed (without acting) when `start` hands the spare out, so a cluster
+//! in use is the test's alone. (A test process that is itself SIGKILLed
+//! cannot run `Drop`: clusters in use then leak, as a `RedisServer` does.)
 
+use std::collections::VecDeque;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use redis::aio::MultiplexedConnection;
+use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use tokio::time::{Instant, sleep, timeout};
 
@@ -35,14 +80,28 @@ use crate::redis::{open_log, ping};
 
 /// Masters in the cluster.
 pub const CLUSTER_NODES: usize = 3;
+/// At most this many clusters are kept spawned ahead (see the module docs).
+pub const SPARE_CLUSTERS: usize = 4;
+/// The slots node i serves after a start (with config epoch i + 1): the
+/// ranges `redis-cli --cluster create` gives three masters (tests rely on
+/// which hash tag lands on which node).
+const SLOT_RANGES: [(u16, u16); CLUSTER_NODES] = [(0, 5460), (5461, 10922), (10923, 16383)];
 /// How long a node gets to answer PING after it is spawned.
 const NODE_READY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long `redis-cli --cluster create` may take.
-const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long every node gets to report `cluster_state:ok`.
-const STATE_OK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the nodes get to settle (see the module docs) once they answer
+/// PING; about 2 s after they were spawned is normal.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the nodes are asked while they settle.
+const SETTLE_POLL: Duration = Duration::from_millis(20);
+/// How long one of those questions may take.
+const SETTLE_QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Whole-cluster attempts (a free port taken by someone else meanwhile).
 const ATTEMPTS: usize = 3;
+
+/// Clusters spawned ahead, oldest first.
+static SPARES: Mutex<VecDeque<Spare>> = Mutex::new(VecDeque::new());
+/// Calls of [`RedisCluster::start`] so far in this process.
+static STARTS: AtomicUsize = AtomicUsize::new(0);
 
 /// One master: its ports and process.
 #[derive(Debug)]
@@ -62,26 +121,32 @@ pub struct RedisCluster {
 }
 
 impl RedisCluster {
-    /// Starts three masters, creates the cluster and waits for
-    /// `cluster_state:ok` on every node. Panics (quoting the logs) if
-    /// `redis-server` or `redis-cli` is missing or the cluster does not form
-    /// within the bounded waits.
+    /// A fresh three-master cluster that has settled (see the module
+    /// docs): `cluster_state:ok` on every node, all slots assigned, one slot
+    /// map everywhere. Taken from the spares when one is left (about 2 s
+    /// faster), else spawned now. Panics (quoting the logs) if
+    /// `redis-server` is missing or the cluster does not form within the
+    /// bounded waits (three tries, on fresh ports each).
     pub async fn start() -> Self {
+        let earlier_starts = STARTS.fetch_add(1, Ordering::Relaxed);
         let mut last_error = String::new();
-        for _ in 0..ATTEMPTS {
-            let dir = tempfile::Builder::new()
-                .prefix("hookgate-redis-cluster-")
-                .tempdir()
-                .expect("create temp dir for the redis cluster");
-            let mut cluster = RedisCluster {
-                nodes: Vec::new(),
-                dir,
-            };
-            match cluster.form().await {
+        for attempt in 0..ATTEMPTS {
+            let mut cluster = take_spare().unwrap_or_else(RedisCluster::spawn_fresh);
+            if attempt == 0 {
+                // None on a process's first call (it may be its only one).
+                refill_spares(earlier_starts.min(SPARE_CLUSTERS));
+            }
+            let all: Vec<usize> = (0..CLUSTER_NODES).collect();
+            let result = async {
+                cluster.wait_ready(&all).await?;
+                cluster.wait_settled(Some(&SLOT_RANGES)).await
+            }
+            .await;
+            match result {
                 Ok(()) => return cluster,
                 Err(e) => last_error = e,
             }
-            // Dropping `cluster` kills whatever started.
+            // Dropping `cluster` kills its nodes and removes its dir.
         }
         panic!("redis cluster did not form after {ATTEMPTS} attempts: {last_error}");
     }
@@ -240,11 +305,10 @@ impl RedisCluster {
             )
             .await;
         }
-        let moved =
-            crate::wait::eventually(STATE_OK_TIMEOUT, Duration::from_millis(50), || async {
-                self.node_of_slot(slot).await == to
-            })
-            .await;
+        let moved = crate::wait::eventually(SETTLE_TIMEOUT, Duration::from_millis(50), || async {
+            self.node_of_slot(slot).await == to
+        })
+        .await;
         assert!(moved, "slot {slot} did not move to node {to}");
     }
 
@@ -270,12 +334,14 @@ impl RedisCluster {
     }
 
     /// Starts node i again (same port, same `nodes.conf`, empty) and waits
-    /// for `cluster_state:ok` everywhere.
+    /// until the cluster has settled again (`cluster_state:ok` everywhere,
+    /// one slot map).
     pub async fn start_node_again(&mut self, i: usize) {
         self.stop_node(i);
         let result = async {
-            self.spawn_node(i).await?;
-            self.wait_state_ok().await
+            self.spawn(i);
+            self.wait_ready(&[i]).await?;
+            self.wait_settled(None).await
         }
         .await;
         if let Err(e) = result {
@@ -284,15 +350,18 @@ impl RedisCluster {
     }
 
     /// Starts every node again on the same ports with the same `nodes.conf`
-    /// (so the same slots, data gone: persistence is off) and waits for
-    /// `cluster_state:ok` everywhere. Stops it first if it is running.
+    /// (so the same slots, data gone: persistence is off) and waits until
+    /// the cluster has settled again (`cluster_state:ok` everywhere, one
+    /// slot map). Stops it first if it is running.
     pub async fn start_again(&mut self) {
         self.stop();
+        let all: Vec<usize> = (0..self.nodes.len()).collect();
         let result = async {
-            for i in 0..self.nodes.len() {
-                self.spawn_node(i).await?;
+            for &i in &all {
+                self.spawn(i);
             }
-            self.wait_state_ok().await
+            self.wait_ready(&all).await?;
+            self.wait_settled(None).await
         }
         .await;
         if let Err(e) = result {
@@ -305,15 +374,13 @@ impl RedisCluster {
         self.dir.path().to_owned()
     }
 
-    /// Everything the nodes and `redis-cli --cluster create` have logged.
+    /// Everything the nodes have logged.
     pub fn logs(&self) -> String {
         let mut out = String::new();
         for i in 0..self.nodes.len() {
             out.push_str(&format!("--- node {i} ---\n"));
             out.push_str(&fs::read_to_string(self.log_path(i)).unwrap_or_default());
         }
-        out.push_str("--- redis-cli --cluster create ---\n");
-        out.push_str(&fs::read_to_string(self.dir.path().join("create.log")).unwrap_or_default());
         out
     }
 
@@ -325,11 +392,21 @@ impl RedisCluster {
         self.dir.path().join(format!("node-{i}.log"))
     }
 
-    /// Picks ports, spawns the nodes, creates the cluster, waits for ok.
-    async fn form(&mut self) -> Result<(), String> {
+    /// A new cluster, spawned but not waited for: fresh ports and temp dir,
+    /// each node's `nodes.conf` written (see the module docs), all nodes
+    /// spawned at once.
+    fn spawn_fresh() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("hookgate-redis-cluster-")
+            .tempdir()
+            .expect("create temp dir for the redis cluster");
+        let mut cluster = RedisCluster {
+            nodes: Vec::new(),
+            dir,
+        };
         // Ports held while picking, so the six are distinct.
         let mut held = Vec::new();
-        for i in 0..CLUSTER_NODES {
+        for _ in 0..CLUSTER_NODES {
             let mut pick = || {
                 let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
                 let port = l.local_addr().expect("local addr").port();
@@ -338,23 +415,45 @@ impl RedisCluster {
             };
             let (port, bus_port) = (pick(), pick());
             assert!(port != 6379 && bus_port != 6379);
-            fs::create_dir(self.node_dir(i)).map_err(|e| format!("create node dir: {e}"))?;
-            self.nodes.push(Node {
+            cluster.nodes.push(Node {
                 port,
                 bus_port,
                 child: None,
             });
         }
         drop(held);
+        let ids: Vec<String> = cluster.nodes.iter().map(|n| node_id(n.port)).collect();
         for i in 0..CLUSTER_NODES {
-            self.spawn_node(i).await?;
+            let mut conf = String::new();
+            for (j, node) in cluster.nodes.iter().enumerate() {
+                let flags = if i == j { "myself,master" } else { "master" };
+                let (lo, hi) = SLOT_RANGES[j];
+                // id addr flags master ping-sent pong-recv config-epoch
+                // link-state slots
+                conf.push_str(&format!(
+                    "{} 127.0.0.1:{}@{} {flags} - 0 0 {} connected {lo}-{hi}\n",
+                    ids[j],
+                    node.port,
+                    node.bus_port,
+                    j + 1
+                ));
+            }
+            conf.push_str(&format!(
+                "vars currentEpoch {CLUSTER_NODES} lastVoteEpoch 0\n"
+            ));
+            let dir = cluster.node_dir(i);
+            fs::create_dir(&dir).expect("create cluster node dir");
+            fs::write(dir.join("nodes.conf"), conf).expect("write nodes.conf");
         }
-        self.create().await?;
-        self.wait_state_ok().await
+        for i in 0..CLUSTER_NODES {
+            cluster.spawn(i);
+        }
+        cluster
     }
 
-    /// Spawns node i and waits for PONG.
-    async fn spawn_node(&mut self, i: usize) -> Result<(), String> {
+    /// Spawns node i (its output appended to its log), not waiting for it.
+    fn spawn(&mut self, i: usize) {
+        debug_assert!(self.nodes[i].child.is_none(), "spawn over a running node");
         let log = open_log(&self.log_path(i));
         let node = &self.nodes[i];
         let child = Command::new("redis-server")
@@ -374,125 +473,351 @@ impl RedisCluster {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("spawn redis-server (is it installed?): {e}"));
-        let port = node.port;
         self.nodes[i].child = Some(child);
+    }
 
+    /// Waits until each of the nodes `which` answers PONG; an error if one
+    /// exits or does not answer within [`NODE_READY_TIMEOUT`].
+    async fn wait_ready(&mut self, which: &[usize]) -> Result<(), String> {
         let deadline = Instant::now() + NODE_READY_TIMEOUT;
-        loop {
-            let exited = self.nodes[i]
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if let Some(status) = exited {
-                self.nodes[i].child = None;
-                return Err(format!(
-                    "cluster node {i} on port {port} exited with {status}; logs:\n{}",
-                    self.logs()
-                ));
-            }
-            if ping(port).await {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "cluster node {i} on port {port} did not answer PING within \
-                     {NODE_READY_TIMEOUT:?}; logs:\n{}",
-                    self.logs()
-                ));
-            }
-            sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// `redis-cli --cluster create`, bounded by [`CREATE_TIMEOUT`].
-    async fn create(&mut self) -> Result<(), String> {
-        let log = open_log(&self.dir.path().join("create.log"));
-        let mut cmd = Command::new("redis-cli");
-        cmd.args(["--cluster", "create"]);
-        for node in &self.nodes {
-            cmd.arg(format!("127.0.0.1:{}", node.port));
-        }
-        let mut child = cmd
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn redis-cli (is it installed?): {e}"));
-        let deadline = Instant::now() + CREATE_TIMEOUT;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => {
+        for &i in which {
+            let port = self.nodes[i].port;
+            loop {
+                let exited = self.nodes[i]
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten());
+                if let Some(status) = exited {
+                    self.nodes[i].child = None;
                     return Err(format!(
-                        "redis-cli --cluster create exited with {status}; logs:\n{}",
+                        "cluster node {i} on port {port} exited with {status}; logs:\n{}",
                         self.logs()
                     ));
                 }
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                if ping(port).await {
+                    break;
+                }
+                if Instant::now() >= deadline {
                     return Err(format!(
-                        "redis-cli --cluster create did not finish within {CREATE_TIMEOUT:?}; \
-                         logs:\n{}",
+                        "cluster node {i} on port {port} did not answer PING within \
+                         {NODE_READY_TIMEOUT:?}; logs:\n{}",
                         self.logs()
                     ));
                 }
-                Ok(None) => sleep(Duration::from_millis(50)).await,
-                Err(e) => return Err(format!("wait for redis-cli: {e}")),
+                sleep(Duration::from_millis(20)).await;
             }
         }
+        Ok(())
     }
 
-    /// Waits until every node reports `cluster_state:ok` and knows every
-    /// master's slots.
-    async fn wait_state_ok(&self) -> Result<(), String> {
-        let deadline = Instant::now() + STATE_OK_TIMEOUT;
-        let mut last = String::new();
+    /// Polls every [`SETTLE_POLL`] until the cluster has settled (see the
+    /// module docs), with node i serving `ranges[i]` if given; an error
+    /// saying what was last seen unsettled, quoting the logs, after
+    /// [`SETTLE_TIMEOUT`].
+    async fn wait_settled(&mut self, ranges: Option<&[(u16, u16)]>) -> Result<(), String> {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let mut conns: Vec<Option<MultiplexedConnection>> =
+            (0..self.nodes.len()).map(|_| None).collect();
         loop {
-            let mut all_ok = true;
             for i in 0..self.nodes.len() {
-                match self.cluster_info(i).await {
-                    Some(info) if info.contains("cluster_state:ok") => {}
-                    Some(info) => {
-                        all_ok = false;
-                        last = format!("node {i}: {}", info.lines().next().unwrap_or(""));
-                    }
-                    None => {
-                        all_ok = false;
-                        last = format!("node {i}: no answer to CLUSTER INFO");
-                    }
+                let exited = self.nodes[i]
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten());
+                if let Some(status) = exited {
+                    self.nodes[i].child = None;
+                    return Err(format!(
+                        "cluster node {i} on port {} exited with {status}; logs:\n{}",
+                        self.nodes[i].port,
+                        self.logs()
+                    ));
                 }
             }
-            if all_ok {
-                return Ok(());
-            }
+            let why = match self.settled(&mut conns, ranges).await {
+                Ok(()) => return Ok(()),
+                Err(why) => why,
+            };
             if Instant::now() >= deadline {
                 return Err(format!(
-                    "cluster not ok within {STATE_OK_TIMEOUT:?} ({last}); logs:\n{}",
+                    "cluster not settled within {SETTLE_TIMEOUT:?}: {why}; logs:\n{}",
                     self.logs()
                 ));
             }
-            sleep(Duration::from_millis(100)).await;
+            sleep(SETTLE_POLL).await;
         }
     }
 
-    /// `CLUSTER INFO` of node i, or `None` if it does not answer in 1 s.
-    async fn cluster_info(&self, i: usize) -> Option<String> {
+    /// One look at every node: `Ok` if the cluster has settled, else what
+    /// is not (yet).
+    async fn settled(
+        &self,
+        conns: &mut [Option<MultiplexedConnection>],
+        ranges: Option<&[(u16, u16)]>,
+    ) -> Result<(), String> {
+        let n = self.nodes.len().to_string();
+        // The cheap question first: it fails for the first 2 s anyway.
+        let mut epochs = Vec::new();
+        for i in 0..self.nodes.len() {
+            let info: String = self.settle_query(conns, i, &["CLUSTER", "INFO"]).await?;
+            let field = |name: &str| {
+                info.lines()
+                    .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
+                    .unwrap_or("(missing)")
+                    .to_owned()
+            };
+            for (name, want) in [
+                ("cluster_state", "ok"),
+                ("cluster_slots_assigned", "16384"),
+                ("cluster_slots_ok", "16384"),
+                ("cluster_known_nodes", n.as_str()),
+                ("cluster_size", n.as_str()),
+            ] {
+                let seen = field(name);
+                if seen != want {
+                    return Err(format!("node {i}: {name}:{seen}, not {want}"));
+                }
+            }
+            epochs.push(field("cluster_current_epoch"));
+        }
+        if epochs.iter().any(|e| *e != epochs[0]) {
+            return Err(format!("current epochs differ: {epochs:?}"));
+        }
+
+        let mut first: Option<Vec<NodeView>> = None;
+        for i in 0..self.nodes.len() {
+            let text: String = self.settle_query(conns, i, &["CLUSTER", "NODES"]).await?;
+            let view = parse_cluster_nodes(&text);
+            self.check_view(&view, ranges)
+                .map_err(|e| format!("node {i}: {e}; CLUSTER NODES:\n{text}"))?;
+            match &first {
+                None => first = Some(view),
+                Some(v0) if *v0 == view => {}
+                Some(v0) => {
+                    return Err(format!("node {i} sees {view:?}, node 0 sees {v0:?}"));
+                }
+            }
+        }
+
+        let mut first: Option<Vec<String>> = None;
+        for i in 0..self.nodes.len() {
+            let slots: redis::Value = self.settle_query(conns, i, &["CLUSTER", "SLOTS"]).await?;
+            // One entry per range, in each node's own order: sorted here.
+            let mut ranges: Vec<String> = match slots {
+                redis::Value::Array(items) => items.iter().map(|r| format!("{r:?}")).collect(),
+                other => return Err(format!("node {i}: CLUSTER SLOTS answered {other:?}")),
+            };
+            ranges.sort();
+            match &first {
+                None => first = Some(ranges),
+                Some(r0) if *r0 == ranges => {}
+                Some(r0) => {
+                    return Err(format!(
+                        "node {i}: CLUSTER SLOTS {ranges:?}, node 0: {r0:?}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether one node's `CLUSTER NODES` shows exactly our nodes, as
+    /// connected masters and nothing else, with node i serving `ranges[i]`
+    /// if given.
+    fn check_view(&self, view: &[NodeView], ranges: Option<&[(u16, u16)]>) -> Result<(), String> {
+        if view.len() != self.nodes.len() {
+            return Err(format!("{} nodes listed", view.len()));
+        }
+        for v in view {
+            let Some(i) = self
+                .nodes
+                .iter()
+                .position(|n| v.addr == format!("127.0.0.1:{}@{}", n.port, n.bus_port))
+            else {
+                return Err(format!("unknown node {} at {:?}", v.id, v.addr));
+            };
+            if v.flags != "master" || v.link != "connected" {
+                return Err(format!("node {i} is {} and {}", v.flags, v.link));
+            }
+            if let Some(ranges) = ranges {
+                let (lo, hi) = ranges[i];
+                if v.slots != [format!("{lo}-{hi}")] {
+                    return Err(format!("node {i} serves {:?}, not {lo}-{hi}", v.slots));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One question to node i while the cluster settles, on a connection
+    /// kept across polls (made again after an error), bounded by
+    /// [`SETTLE_QUERY_TIMEOUT`].
+    async fn settle_query<T: redis::FromRedisValue>(
+        &self,
+        conns: &mut [Option<MultiplexedConnection>],
+        i: usize,
+        args: &[&str],
+    ) -> Result<T, String> {
         let url = self.node_url(i);
+        let slot = &mut conns[i];
         let attempt = async {
-            let client = redis::Client::open(url.as_str()).ok()?;
-            let mut c = client.get_multiplexed_async_connection().await.ok()?;
-            redis::cmd("CLUSTER")
-                .arg("INFO")
-                .query_async::<String>(&mut c)
-                .await
-                .ok()
+            if slot.is_none() {
+                let client = redis::Client::open(url.as_str())?;
+                *slot = Some(client.get_multiplexed_async_connection().await?);
+            }
+            let conn = slot.as_mut().expect("connected above");
+            command(args).query_async::<T>(conn).await
         };
-        timeout(Duration::from_secs(1), attempt)
-            .await
-            .ok()
-            .flatten()
+        let error = match timeout(SETTLE_QUERY_TIMEOUT, attempt).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {SETTLE_QUERY_TIMEOUT:?}"),
+        };
+        conns[i] = None;
+        Err(format!("node {i}: {}: {error}", args.join(" ")))
+    }
+}
+
+/// One line of `CLUSTER NODES`, minus what changes by the second (pings)
+/// and what depends on who is asked (`myself`).
+#[derive(Debug, PartialEq, Eq)]
+struct NodeView {
+    id: String,
+    /// `ip:port@bus-port` (a `,hostname` suffix dropped).
+    addr: String,
+    /// Flags without `myself`, e.g. `master`, `master,fail?`, `handshake`.
+    flags: String,
+    config_epoch: String,
+    link: String,
+    /// Slots and ranges served, e.g. `["0-5460"]` (migration marks dropped).
+    slots: Vec<String>,
+}
+
+/// `CLUSTER NODES` as [`NodeView`]s sorted by node id.
+fn parse_cluster_nodes(text: &str) -> Vec<NodeView> {
+    let mut out: Vec<NodeView> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let get = |k: usize| f.get(k).copied().unwrap_or("").to_owned();
+            let flags: Vec<&str> = f
+                .get(2)
+                .copied()
+                .unwrap_or("")
+                .split(',')
+                .filter(|flag| *flag != "myself")
+                .collect();
+            NodeView {
+                id: get(0),
+                addr: get(1).split(',').next().unwrap_or("").to_owned(),
+                flags: flags.join(","),
+                config_epoch: get(6),
+                link: get(7),
+                slots: f
+                    .iter()
+                    .skip(8)
+                    .filter(|s| !s.starts_with('['))
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// A command from its words.
+fn command(args: &[&str]) -> redis::Cmd {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd
+}
+
+/// A random-looking 40-hex-digit cluster node id (unique per process,
+/// port and moment).
+fn node_id(port: u16) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seed = format!(
+        "{}-{port}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    hex::encode(&Sha256::digest(seed.as_bytes())[..20])
+}
+
+/// A cluster spawned ahead, with the watcher that kills it and removes its
+/// dir if the test process exits first.
+struct Spare {
+    /// `None` only once handed out.
+    cluster: Option<RedisCluster>,
+    watcher: Child,
+}
+
+impl Spare {
+    fn spawn() -> Self {
+        let cluster = RedisCluster::spawn_fresh();
+        let mut sh = Command::new("sh");
+        // Blocks until the pipe from this process closes (it never writes),
+        // then kills the nodes (only if they still are redis-server, in
+        // case a pid was reused) and removes the dir. Ctrl-C, `timeout` and
+        // the like signal the whole process group: it ignores them, so it
+        // outlives the test process and still cleans up.
+        sh.arg("-c")
+            .arg(
+                r#"trap '' HUP INT QUIT TERM; read _; d=$1; shift
+                for p; do grep -qa redis-server "/proc/$p/cmdline" 2>/dev/null && kill -9 "$p"; done
+                rm -rf "$d""#,
+            )
+            .arg("hookgate-spare-cluster-watcher")
+            .arg(cluster.dir.path());
+        for node in &cluster.nodes {
+            let pid = node.child.as_ref().expect("just spawned").id();
+            sh.arg(pid.to_string());
+        }
+        let watcher = sh
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn sh: {e}"));
+        Spare {
+            cluster: Some(cluster),
+            watcher,
+        }
+    }
+
+    /// The cluster, no longer watched.
+    fn into_cluster(mut self) -> RedisCluster {
+        self.cluster.take().expect("a spare is handed out once")
+    }
+}
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        // The watcher first, so it never acts (its pipe closes as it dies);
+        // then the cluster, if still here, drops: nodes killed, dir removed.
+        let _ = self.watcher.kill();
+        let _ = self.watcher.wait();
+    }
+}
+
+/// The oldest spare, if any.
+fn take_spare() -> Option<RedisCluster> {
+    let spare = SPARES.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+    spare.map(Spare::into_cluster)
+}
+
+/// Spawns spares until there are `target`.
+fn refill_spares(target: usize) {
+    let mut spares = SPARES.lock().unwrap_or_else(|p| p.into_inner());
+    while spares.len() < target {
+        spares.push_back(Spare::spawn());
     }
 }
 

@@ -134,3 +134,229 @@ async fn drop_leaves_no_process_and_no_temp_dir() {
     }
     assert!(!dir.exists(), "temp dir {} was not removed", dir.display());
 }
+
+/// The slot ranges a fresh cluster's nodes serve, in node order.
+const RANGES: [(i64, i64); 3] = [(0, 5460), (5461, 10922), (10923, 16383)];
+
+#[tokio::test]
+async fn as_soon_as_start_returns_every_node_gives_the_whole_slot_map() {
+    // Several in a row, so some are spawned by the call and some come from
+    // the spares (see the module docs): they must not differ.
+    for _ in 0..4 {
+        let cluster = RedisCluster::start().await;
+        let ports = cluster.ports();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let mut c = cluster.node_conn(i).await;
+            let id: String = redis::cmd("CLUSTER")
+                .arg("MYID")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        for i in 0..3 {
+            let mut c = cluster.node_conn(i).await;
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            for want in [
+                "cluster_state:ok",
+                "cluster_slots_assigned:16384",
+                "cluster_known_nodes:3",
+                "cluster_size:3",
+                "cluster_current_epoch:3",
+            ] {
+                assert!(info.contains(want), "node {i}: no {want} in {info}");
+            }
+            // Node j serves its third, config epoch j + 1, on every node's map.
+            let slots: Vec<(i64, i64, (String, u16, String))> = {
+                let raw: Vec<redis::Value> = redis::cmd("CLUSTER")
+                    .arg("SLOTS")
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                let mut out: Vec<_> = raw
+                    .into_iter()
+                    .map(|r| {
+                        let redis::Value::Array(parts) = r else {
+                            panic!("node {i}: CLUSTER SLOTS entry {r:?}");
+                        };
+                        let lo: i64 = redis::from_redis_value(parts[0].clone()).unwrap();
+                        let hi: i64 = redis::from_redis_value(parts[1].clone()).unwrap();
+                        let redis::Value::Array(m) = &parts[2] else {
+                            panic!("node {i}: master entry {:?}", parts[2]);
+                        };
+                        let master: (String, u16, String) = (
+                            redis::from_redis_value(m[0].clone()).unwrap(),
+                            redis::from_redis_value(m[1].clone()).unwrap(),
+                            redis::from_redis_value(m[2].clone()).unwrap(),
+                        );
+                        (lo, hi, master)
+                    })
+                    .collect();
+                out.sort();
+                out
+            };
+            let want: Vec<_> = (0..3)
+                .map(|j| {
+                    let (lo, hi) = RANGES[j];
+                    (lo, hi, ("127.0.0.1".to_owned(), ports[j], ids[j].clone()))
+                })
+                .collect();
+            assert_eq!(slots, want, "node {i}");
+            let nodes: String = redis::cmd("CLUSTER")
+                .arg("NODES")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            for line in nodes.lines() {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let j = ids.iter().position(|id| id == f[0]).expect("a known id");
+                let flags = f[2].replace("myself,", "");
+                assert_eq!(
+                    (flags.as_str(), f[6], f[7]),
+                    ("master", (j + 1).to_string().as_str(), "connected"),
+                    "node {i}: {line}"
+                );
+            }
+        }
+
+        // A cluster client seeded with any node reaches every node's keys at
+        // once, and nothing is left over from before.
+        for seed in 0..3 {
+            let client = redis::cluster::ClusterClient::new([cluster.node_url(seed)]).unwrap();
+            let mut cc = client.get_async_connection().await.unwrap();
+            for tag in ["stripe", "github", "shopify"] {
+                let key = format!("hg:{{{tag}}}:seed{seed}");
+                let before: Option<String> = cc.get(&key).await.unwrap();
+                assert_eq!(before, None);
+                let () = cc.set(&key, "v").await.unwrap();
+            }
+        }
+        for i in 0..3 {
+            let mut c = cluster.node_conn(i).await;
+            let keys: i64 = redis::cmd("DBSIZE").query_async(&mut c).await.unwrap();
+            assert_eq!(keys, 3, "node {i}: one key per seed");
+            assert!(cluster.dir().join(format!("node-{i}/nodes.conf")).exists());
+        }
+    }
+}
+
+/// Set for the child process that runs `spares_child`.
+const SPARES_CHILD: &str = "HOOKGATE_TESTKIT_SPARES_CHILD";
+
+/// Not a test on its own: run in a child process by
+/// `spares_die_with_the_test_process_even_when_it_is_killed`. Starts two
+/// clusters (so one spare is kept), drops them, prints the spare's nodes
+/// (`SPARE <pid> <dir>`) and waits to be killed.
+#[tokio::test]
+#[ignore = "run by spares_die_with_the_test_process_even_when_it_is_killed"]
+async fn spares_child() {
+    if std::env::var_os(SPARES_CHILD).is_none() {
+        return; // run by hand with --ignored: nothing to do
+    }
+    drop(RedisCluster::start().await);
+    drop(RedisCluster::start().await);
+    // Every redis-server child left is a spare's node; its cwd is its dir.
+    // (One that could not bind its port has exited: no cwd, not listed.)
+    let out = std::process::Command::new("pgrep")
+        .args(["-P", &std::process::id().to_string(), "redis-server"])
+        .output()
+        .expect("run pgrep");
+    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        if let Ok(dir) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
+            println!("SPARE {pid} {}", dir.parent().unwrap().display());
+        }
+    }
+    println!("READY");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+/// Runs `spares_child` in a child process of its own process group,
+/// returns the spare's nodes (pid, temp dir) once it printed them, and the
+/// child.
+async fn child_with_a_spare() -> (tokio::process::Child, Vec<(String, std::path::PathBuf)>) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "redis_cluster::spares_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SPARES_CHILD, "1")
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut spares = Vec::new();
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.ends_with("READY") {
+                return;
+            }
+            // The first may follow the harness's "test ... " on its line.
+            if let Some((_, rest)) = line.split_once("SPARE ") {
+                let (pid, dir) = rest.split_once(' ').unwrap();
+                spares.push((pid.to_owned(), std::path::PathBuf::from(dir)));
+            }
+        }
+        panic!("the child ended before READY");
+    };
+    tokio::time::timeout(crate::SOON, read)
+        .await
+        .expect("the child printed its spares");
+    assert!(!spares.is_empty(), "the child kept no spare");
+    for (pid, dir) in &spares {
+        assert!(is_redis_server(pid), "{pid}");
+        assert!(dir.exists(), "{}", dir.display());
+    }
+    (child, spares)
+}
+
+fn is_redis_server(pid: &str) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmdline).contains("redis-server")
+}
+
+/// Waits until no spare node runs and no spare dir is left.
+async fn assert_spares_gone(spares: &[(String, std::path::PathBuf)], how: &str) {
+    let gone = hookgate_testkit::wait::eventually(crate::SOON, Duration::from_millis(20), || {
+        let all_gone = spares
+            .iter()
+            .all(|(pid, dir)| !is_redis_server(pid) && !dir.exists());
+        async move { all_gone }
+    })
+    .await;
+    assert!(
+        gone,
+        "a spare outlived the test process ({how}): {spares:?}"
+    );
+}
+
+#[tokio::test]
+async fn spares_die_with_the_test_process_even_when_it_is_killed() {
+    let ((mut killed, killed_spares), (mut interrupted, interrupted_spares)) =
+        tokio::join!(child_with_a_spare(), child_with_a_spare());
+
+    // SIGKILL: no Drop, no exit; the nodes themselves get no signal.
+    killed.kill().await.unwrap();
+    // Ctrl-C: SIGINT to the whole process group, the watchers' included.
+    let pgid = interrupted.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = tokio::time::timeout(crate::SOON, interrupted.wait()).await;
+
+    assert_spares_gone(&killed_spares, "SIGKILL").await;
+    assert_spares_gone(&interrupted_spares, "SIGINT to its group").await;
+}
