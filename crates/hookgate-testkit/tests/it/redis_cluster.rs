@@ -248,16 +248,11 @@ async fn as_soon_as_start_returns_every_node_gives_the_whole_slot_map() {
 /// Set for the child process that runs `spares_child`.
 const SPARES_CHILD: &str = "HOOKGATE_TESTKIT_SPARES_CHILD";
 
-/// Not a test on its own: run in a child process by
-/// `spares_die_with_the_test_process_even_when_it_is_killed`. Starts two
-/// clusters (so one spare is kept), drops them, prints the spare's nodes
-/// (`SPARE <pid> <dir>`) and waits to be killed.
-#[tokio::test]
-#[ignore = "run by spares_die_with_the_test_process_even_when_it_is_killed"]
+/// The child's part of `spares_die_with_the_test_process_even_when_it_is_killed`
+/// (the same test, run again in a child process with [`SPARES_CHILD`]
+/// set): starts two clusters (so one spare is kept), drops them, prints the
+/// spare's nodes (`SPARE <pid> <dir>`) and waits to be killed.
 async fn spares_child() {
-    if std::env::var_os(SPARES_CHILD).is_none() {
-        return; // run by hand with --ignored: nothing to do
-    }
     drop(RedisCluster::start().await);
     drop(RedisCluster::start().await);
     // Every redis-server child left is a spare's node; its cwd is its dir.
@@ -282,9 +277,8 @@ async fn child_with_a_spare() -> (tokio::process::Child, Vec<(String, std::path:
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "--ignored",
             "--exact",
-            "redis_cluster::spares_child",
+            "redis_cluster::spares_die_with_the_test_process_even_when_it_is_killed",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -343,6 +337,9 @@ async fn assert_spares_gone(spares: &[(String, std::path::PathBuf)], how: &str) 
 
 #[tokio::test]
 async fn spares_die_with_the_test_process_even_when_it_is_killed() {
+    if std::env::var_os(SPARES_CHILD).is_some() {
+        return spares_child().await;
+    }
     let ((mut killed, killed_spares), (mut interrupted, interrupted_spares)) =
         tokio::join!(child_with_a_spare(), child_with_a_spare());
 
