@@ -132,7 +132,7 @@ impl Readers {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             self.timeout,
         )?;
-        conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -4096;")
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -16384;")
             .map_err(classify)?;
         Ok(conn)
     }
@@ -243,8 +243,10 @@ impl SqliteStore {
                 path.display()
             )));
         }
+        // NORMAL: the commit writes the WAL; the writer's syncer thread
+        // fsyncs it before a durable write is answered (see `writer`).
         conn.execute_batch(&format!(
-            "PRAGMA synchronous = FULL;
+            "PRAGMA synchronous = NORMAL;
              PRAGMA wal_autocheckpoint = 0;
              PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};
              PRAGMA cache_size = -16384;
@@ -253,7 +255,9 @@ impl SqliteStore {
         .map_err(classify)?;
         schema::prepare(&mut conn, path)?;
         take_back_leases(&conn, spans)?;
-        let writer = Writer::start(conn, timeout)
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let writer = Writer::start(conn, PathBuf::from(wal), timeout)
             .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
         let readers = Arc::new(Readers {
             path: path.to_owned(),
@@ -264,7 +268,7 @@ impl SqliteStore {
         let checkpointer = connect(path, OpenFlags::default(), timeout)?;
         let maintenance = writer.clone();
         std::thread::Builder::new()
-            .name("hookgate-sqlite-maintenance".into())
+            .name("hg-sqlite-maint".into())
             .spawn(move || maintain(checkpointer, maintenance, stopped))
             .map_err(|e| StoreError::Unavailable(format!("cannot start store maintenance: {e}")))?;
         Ok(SqliteStore {

@@ -49,7 +49,7 @@ pub const CURRENT: i64 = 1;
 /// Version 1, created whole on a new file.
 const V1: &str = "
 CREATE TABLE events (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         INTEGER PRIMARY KEY,
     source      TEXT    NOT NULL,
     id          TEXT    NOT NULL,
     type        TEXT    NOT NULL,

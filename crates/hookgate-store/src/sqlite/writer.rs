@@ -25,19 +25,27 @@
 //! - a write whose caller gave up (past `store_timeout`, already answered
 //!   503) is dropped unrun.
 //!
-//! Durability: a transaction that holds an ingest (or an operator's write)
-//! is committed with `synchronous = FULL`, so its callers are answered only
-//! after the WAL was fsynced. One that holds only delivery bookkeeping
-//! (fan-out, claims, outcomes, expiry) is committed with `NORMAL`: it
+//! Durability: transactions are committed with `synchronous = NORMAL` (the
+//! commit writes the WAL, it does not wait for the disk), and the callers
+//! of a transaction that holds an ingest (or an operator's write) are
+//! answered only once a syncer thread has fsynced the WAL after that
+//! commit. The writer meanwhile runs the next transaction: an fsync no
+//! longer stalls it, and one fsync serves every commit made while the one
+//! before it ran. A transaction that holds only delivery bookkeeping
+//! (fan-out, claims, outcomes, expiry) is answered at its commit: it
 //! survives a crash of the gateway but not a power loss, which at worst
-//! sends a delivery again (at-least-once); the next FULL commit makes it
-//! durable too, since the WAL is synced as a whole.
+//! sends a delivery again (at-least-once); the next fsync makes it durable
+//! too, since the WAL is synced as a whole. An fsync that fails leaves the
+//! kernel free to drop what it did not write, so from then on every write
+//! fails (503) until the gateway is restarted and SQLite reads the file
+//! back from the disk.
 
 use crate::StoreError;
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -130,21 +138,43 @@ pub(crate) struct Writer {
     /// When a write last failed for a full disk (Unix ms; 0: not since the
     /// last write that committed data).
     disk_full_at: Arc<AtomicI64>,
+    /// Set when an fsync failed: every write fails from then on.
+    broken: Arc<AtomicBool>,
+}
+
+/// The error of every write after an fsync failed.
+fn fsync_failed() -> StoreError {
+    StoreError::Unavailable(
+        "an fsync of the store failed: no write is acknowledged until the gateway restarts".into(),
+    )
 }
 
 impl Writer {
     /// Starts the writer thread on `conn` (already set up: WAL, schema).
-    pub(crate) fn start(conn: Connection, timeout: Duration) -> std::io::Result<Self> {
+    /// Starts the writer thread on `conn` (already set up: WAL, schema) and
+    /// its syncer, which fsyncs `wal` (the database's `-wal` file).
+    pub(crate) fn start(
+        conn: Connection,
+        wal: PathBuf,
+        timeout: Duration,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let disk_full_at = Arc::new(AtomicI64::new(0));
+        let broken = Arc::new(AtomicBool::new(false));
+        let (synced, to_sync) = std::sync::mpsc::channel();
+        let syncer_broken = broken.clone();
+        std::thread::Builder::new()
+            .name("hg-sqlite-sync".into())
+            .spawn(move || sync(&wal, &to_sync, &syncer_broken))?;
         let health = disk_full_at.clone();
         std::thread::Builder::new()
-            .name("hookgate-sqlite-writer".into())
-            .spawn(move || run(conn, rx, &health))?;
+            .name("hg-sqlite-write".into())
+            .spawn(move || run(conn, rx, &health, &synced))?;
         Ok(Writer {
             tx,
             timeout,
             disk_full_at,
+            broken,
         })
     }
 
@@ -167,6 +197,9 @@ impl Writer {
         T: Send + 'static,
         F: Fn(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
+        if self.broken.load(Ordering::Relaxed) {
+            return Err(fsync_failed());
+        }
         let (reply, answer) = oneshot::channel();
         let task = Box::new(Task {
             op,
@@ -221,8 +254,12 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>, disk_full_at: &AtomicI64) {
-    let mut full = true;
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Box<dyn Work>>,
+    disk_full_at: &AtomicI64,
+    synced: &std::sync::mpsc::Sender<Vec<Box<dyn Work>>>,
+) {
     let mut jobs: Vec<Box<dyn Work>> = Vec::with_capacity(MAX_JOBS);
     let mut checkpointed = Instant::now();
     while let Some(first) = rx.blocking_recv() {
@@ -249,12 +286,6 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>, disk_full_at: &A
         }
         metrics::histogram!("hookgate_store_batch_jobs", "op" => "write").record(jobs.len() as f64);
         let durable = jobs.iter().any(|job| job.durable());
-        if durable != full {
-            let mode = if durable { "FULL" } else { "NORMAL" };
-            if conn.pragma_update(None, "synchronous", mode).is_ok() {
-                full = durable;
-            }
-        }
         let changes = conn.total_changes();
         let outcome = transaction(&conn, &mut jobs);
         let wrote_data =
@@ -267,6 +298,16 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>, disk_full_at: &A
             _ => {}
         }
         match outcome {
+            // Answered by the syncer once the WAL holding it is on disk.
+            Ok(_) if durable => {
+                if let Err(std::sync::mpsc::SendError(jobs)) =
+                    synced.send(std::mem::take(&mut jobs))
+                {
+                    for job in jobs {
+                        job.answer(Err(fsync_failed()));
+                    }
+                }
+            }
             Ok(_) => {
                 for job in jobs.drain(..) {
                     job.answer(Ok(()));
@@ -277,6 +318,53 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Work>>, disk_full_at: &A
                     job.answer(Err(err.clone()));
                 }
             }
+        }
+    }
+}
+
+/// The syncer: fsyncs the WAL after the commits of durable writes and
+/// answers them, each fsync for every commit queued while the previous one
+/// ran. Ends when the writer does.
+fn sync(
+    wal: &std::path::Path,
+    commits: &std::sync::mpsc::Receiver<Vec<Box<dyn Work>>>,
+    broken: &AtomicBool,
+) {
+    let mut file: Option<std::fs::File> = None;
+    while let Ok(mut jobs) = commits.recv() {
+        while let Ok(more) = commits.try_recv() {
+            jobs.extend(more);
+        }
+        let result = if broken.load(Ordering::Relaxed) {
+            Err(fsync_failed())
+        } else {
+            // Opened at the first commit: the WAL exists from then on, and
+            // stays the same file while the store is open (SQLite reuses
+            // and truncates it, never removes it while it is in use).
+            let synced = match &file {
+                Some(f) => f.sync_data(),
+                None => std::fs::File::open(wal).and_then(|f| {
+                    let r = f.sync_data();
+                    file = Some(f);
+                    r
+                }),
+            };
+            synced.map_err(|e| {
+                broken.store(true, Ordering::Relaxed);
+                tracing::error!(
+                    request_id = %hookgate_core::trace::new_request_id(),
+                    error = %e,
+                    "fsync of the store failed: writes refused until the gateway restarts"
+                );
+                if e.raw_os_error() == Some(28) {
+                    StoreError::DiskFull
+                } else {
+                    fsync_failed()
+                }
+            })
+        };
+        for job in jobs {
+            job.answer(result.clone());
         }
     }
 }
@@ -346,6 +434,12 @@ mod tests {
         (conn, path)
     }
 
+    fn wal_of(path: &std::path::Path) -> PathBuf {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        PathBuf::from(wal)
+    }
+
     fn values(path: &std::path::Path) -> Vec<String> {
         let conn = Connection::open(path).unwrap();
         let mut stmt = conn.prepare("SELECT v FROM t ORDER BY v").unwrap();
@@ -359,7 +453,7 @@ mod tests {
     async fn a_write_that_fails_alone_is_undone_and_answered_and_the_others_commit() {
         let dir = tempfile::tempdir().unwrap();
         let (conn, path) = table(&dir);
-        let writer = Writer::start(conn, Duration::from_secs(5)).unwrap();
+        let writer = Writer::start(conn, wal_of(&path), Duration::from_secs(5)).unwrap();
         let insert = |v: &'static str| {
             move |conn: &Connection, _now: i64| {
                 conn.execute("INSERT INTO t VALUES (?1)", [v])
@@ -400,7 +494,7 @@ mod tests {
     async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let (conn, path) = table(&dir);
-        let writer = Writer::start(conn, Duration::from_secs(5)).unwrap();
+        let writer = Writer::start(conn, wal_of(&path), Duration::from_secs(5)).unwrap();
         let boom = writer
             .write("t", true, |_: &Connection, _| -> Result<(), StoreError> {
                 panic!("a bug in a write")
@@ -416,5 +510,43 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(values(&path), ["after"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_durable_write_is_answered_only_after_its_fsync_and_a_failed_fsync_refuses_all_writes()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, path) = table(&dir);
+        // A WAL path the syncer cannot open: its "fsync" fails.
+        let writer =
+            Writer::start(conn, dir.path().join("no/such/wal"), Duration::from_secs(5)).unwrap();
+        let insert = |v: &'static str| {
+            move |conn: &Connection, _now: i64| {
+                conn.execute("INSERT INTO t VALUES (?1)", [v])
+                    .map(drop)
+                    .map_err(super::super::classify)
+            }
+        };
+        // Not durable: answered at its commit.
+        writer
+            .write("t", false, insert("bookkeeping"))
+            .await
+            .unwrap();
+        // Durable: committed, but its fsync failed, so it is not acknowledged.
+        let durable = writer.write("t", true, insert("ingest")).await;
+        assert!(
+            matches!(durable, Err(StoreError::Unavailable(ref m)) if m.contains("fsync")),
+            "{durable:?}"
+        );
+        // From then on, nothing is: the kernel may have dropped what it did
+        // not write.
+        for durable in [true, false] {
+            let after = writer.write("t", durable, insert("after")).await;
+            assert!(
+                matches!(after, Err(StoreError::Unavailable(_))),
+                "{after:?}"
+            );
+        }
+        assert!(!values(&path).contains(&"after".to_owned()));
     }
 }
