@@ -25,7 +25,8 @@
 # sustain.csv, rss.csv, summary.md, commands.txt, configs).
 # Knobs: ROUNDS (2), STEP_SECS (10), CONNS (64), BODY (1024), SUSTAIN_SECS
 # (30), SUSTAIN_STEPS (5), SUSTAIN_SLACK (5), WAITING_EVENTS (1000000; 0
-# skips 4), EXPIRED_EVENTS (1000000; 0 skips 5), STORES ("sqlite
+# skips 4), EXPIRED_EVENTS (1000000; 0 skips 5), RETENTION_SECS (60, of
+# step 5), STORES ("sqlite
 # redis-everysec redis-always"), MACHINE, OUT.
 set -euo pipefail
 
@@ -41,6 +42,7 @@ SUSTAIN_STEPS=${SUSTAIN_STEPS:-5}
 SUSTAIN_SLACK=${SUSTAIN_SLACK:-5}
 WAITING_EVENTS=${WAITING_EVENTS:-1000000}
 EXPIRED_EVENTS=${EXPIRED_EVENTS:-1000000}
+RETENTION_SECS=${RETENTION_SECS:-60}
 STORES=${STORES:-"sqlite redis-everysec redis-always"}
 MACHINE=${MACHINE:-"$(nproc)core-$(free -g | awk '/^Mem:/{print $2}')g"}
 DATE=$(date -u +%F)
@@ -290,15 +292,15 @@ fi
 # --- (5) file size after retention (sqlite) ---------------------------------------------
 if [ "$EXPIRED_EVENTS" -gt 0 ] && [[ " $STORES " == *" sqlite "* ]]; then
     use_store sqlite
-    write_config "$CFG" 'retention = "60s"'
+    write_config "$CFG" "retention = \"${RETENTION_SECS}s\""
     # dedup_window as short as the retention: every row can go.
-    sed -i 's/^workers = 128$/workers = 128\ndedup_window = "60s"/' "$CFG"
-    log "sqlite: $EXPIRED_EVENTS events past a 60 s retention, twice"
+    sed -i "s/^workers = 128\$/workers = 128\ndedup_window = \"${RETENTION_SECS}s\"/" "$CFG"
+    log "sqlite: $EXPIRED_EVENTS events past a $RETENTION_SECS s retention, twice"
     start_gateway "$CFG" expiry
     for pass in 1 2; do
         ingest_only "sqlite.expiry-ingest-$pass" --connections "$CONNS" --duration 600 --requests "$EXPIRED_EVENTS"
         extra "sqlite.expiry.pass$pass.file_bytes_full" "$(du -cb "$DB"* | tail -n 1 | cut -f1)"
-        sleep 75
+        sleep $((RETENTION_SECS + 15))
         extra "sqlite.expiry.pass$pass.file_bytes_after_retention" "$(du -cb "$DB"* | tail -n 1 | cut -f1)"
         extra "sqlite.expiry.pass$pass.rows" "$(sqlite3 -readonly "$DB" 'SELECT count(*) FROM events' 2>/dev/null || echo ?)"
     done
