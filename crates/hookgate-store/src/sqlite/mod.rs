@@ -424,7 +424,7 @@ impl Backend for SqliteStore {
                 tp: ev.traceparent.to_owned(),
             })
             .collect();
-        self.write("ingest", true, move |conn, now, spans| {
+        self.write(writer::INGEST, true, move |conn, now, spans| {
             write::ingest(conn, now, &source, dedup_ms, spans, &events)
         })
         .await

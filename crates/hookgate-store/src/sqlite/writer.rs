@@ -52,6 +52,8 @@ use tokio::sync::{mpsc, oneshot};
 /// The `op` of the readiness probe: its success says the disk has room
 /// for a small write, not that the last data write would fit.
 pub(crate) const PROBE: &str = "ping";
+/// The `op` of ingest: its commit clears the memory of a full disk.
+pub(crate) const INGEST: &str = "ingest";
 
 /// How often the writer finishes a checkpoint itself, between two
 /// transactions (see `maintain` in the module above): the background
@@ -288,8 +290,11 @@ fn run(
         let durable = jobs.iter().any(|job| job.durable());
         let changes = conn.total_changes();
         let outcome = transaction(&conn, &mut jobs);
+        // Only a callback that fitted says the disk has room again: the
+        // small writes of delivery (a claim, a finish) still fit in the
+        // pages a full disk leaves, and would clear it too early.
         let wrote_data =
-            conn.total_changes() > changes && jobs.iter().any(|job| job.queued().0 != PROBE);
+            conn.total_changes() > changes && jobs.iter().any(|job| job.queued().0 == INGEST);
         match (&outcome, wrote_data) {
             (Ok(false), true) => disk_full_at.store(0, Ordering::Relaxed),
             (Ok(true), _) | (Err(StoreError::DiskFull), _) => {
