@@ -55,6 +55,9 @@ pub enum ClientError {
     },
     /// A 2xx answer that is not the expected JSON.
     BadAnswer { url: String, detail: String },
+    /// `--subscription` left out while the token sees other than exactly
+    /// one subscription: the ids it sees (the first few).
+    NeedSubscription { seen: Vec<String>, more: bool },
 }
 
 impl fmt::Display for ClientError {
@@ -107,6 +110,18 @@ impl fmt::Display for ClientError {
                 "unexpected answer from {url} ({detail}): is --admin-url the gateway's \
                  admin listener, and the same Hookgate version as this CLI?"
             ),
+            ClientError::NeedSubscription { seen, more } => match seen.as_slice() {
+                [] => write!(f, "this token sees no subscription"),
+                _ => write!(
+                    f,
+                    "--subscription is required: this token sees {}{}",
+                    seen.iter()
+                        .map(|s| printable(s))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if *more { ", ..." } else { "" }
+                ),
+            },
         }
     }
 }

@@ -50,9 +50,9 @@ impl Filter {
 enum DlqCommand {
     /// A subscription's dead letters, oldest death first.
     List {
-        /// The subscription id.
+        /// The subscription id (may be left out when there is only one).
         #[arg(long, value_name = "ID")]
-        subscription: String,
+        subscription: Option<String>,
         #[command(flatten)]
         filter: Filter,
         #[command(flatten)]
@@ -74,9 +74,9 @@ enum DlqCommand {
             .args(["event_ids", "ty", "reason", "source", "since", "until"])
     ))]
     Replay {
-        /// The subscription id.
+        /// The subscription id (may be left out when there is only one).
         #[arg(long, value_name = "ID")]
-        subscription: String,
+        subscription: Option<String>,
         /// Replay this dead letter (repeat, or give several after one flag).
         #[arg(
             long = "event-id",
@@ -102,6 +102,7 @@ pub fn run(common: &Common, args: DlqArgs) -> ExitCode {
                 filter,
                 paging,
             } => {
+                let subscription = super::subscription_or_only(&ctx, subscription).await?;
                 let path = format!(
                     "/admin/v1/subscriptions/{}/dead-letters",
                     encode(&subscription)
@@ -141,6 +142,7 @@ pub fn run(common: &Common, args: DlqArgs) -> ExitCode {
                 filter,
                 dry_run,
             } => {
+                let subscription = super::subscription_or_only(&ctx, subscription).await?;
                 let req = if event_ids.is_empty() {
                     ReplayRequest {
                         event_ids: None,

@@ -42,9 +42,10 @@ enum EventsCommand {
     Redeliver {
         /// The event id.
         event_id: String,
-        /// The subscription to deliver it to.
+        /// The subscription to deliver it to (may be left out when there is
+        /// only one).
         #[arg(long, value_name = "ID")]
-        subscription: String,
+        subscription: Option<String>,
     },
 }
 
@@ -84,6 +85,7 @@ pub fn run(common: &Common, args: EventsArgs) -> ExitCode {
                 event_id,
                 subscription,
             } => {
+                let subscription = super::subscription_or_only(&ctx, subscription).await?;
                 let path = format!("/admin/v1/events/{}/redeliver", encode(&event_id));
                 let body = ctx
                     .client

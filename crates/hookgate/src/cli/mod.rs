@@ -234,3 +234,27 @@ pub fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref()
         .map_or_else(|| "-".to_owned(), ToString::to_string)
 }
+
+/// How many subscription ids a "--subscription is required" error names.
+const NAMED: usize = 10;
+
+/// `--subscription` as given, or the only subscription this token sees
+/// (a one-subscription deployment need not name it); otherwise an error
+/// naming the ones it sees.
+pub async fn subscription_or_only(ctx: &Ctx, given: Option<String>) -> Result<String, ClientError> {
+    if let Some(id) = given {
+        return Ok(id);
+    }
+    let url = format!("/admin/v1/subscriptions?limit={NAMED}");
+    let body = ctx.client.get(&url).await?;
+    let page: hookgate_admin::api::Page<hookgate_admin::api::SubscriptionView> =
+        ctx.client.parse(&url, &body)?;
+    let mut seen: Vec<String> = page.items.into_iter().map(|s| s.id).collect();
+    if seen.len() == 1 && page.next_cursor.is_none() {
+        return Ok(seen.remove(0));
+    }
+    Err(ClientError::NeedSubscription {
+        seen,
+        more: page.next_cursor.is_some(),
+    })
+}

@@ -97,6 +97,11 @@ struct Gw {
 
 impl Gw {
     async fn start() -> Self {
+        Self::start_with("").await
+    }
+
+    /// With `more` appended to the config (e.g. another subscription).
+    async fn start_with(more: &str) -> Self {
         let store = TestStore::sqlite();
         let receiver = Receiver::start().await;
         let mut extra = String::new();
@@ -112,7 +117,7 @@ impl Gw {
             ..Options::default()
         };
         let (config, ingest, admin) = local_config(&store, &receiver.url("/events"), &o);
-        let config = config.replace("[admin]\n", "[admin]\nreplay_rate = 5000\n") + &extra;
+        let config = config.replace("[admin]\n", "[admin]\nreplay_rate = 5000\n") + &extra + more;
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
         gateway.wait_healthy(&admin, Duration::from_secs(15)).await;
         Gw {
@@ -237,6 +242,9 @@ async fn dlq_list_show_and_replay() {
         .json();
     assert_eq!(doc, g.api(path).await);
     assert_eq!(ids_of(&doc, "event_id"), ids);
+    // The only subscription need not be named.
+    let alone = g.cli(&["dlq", "list", "--json"], VIEWER).await.json();
+    assert_eq!(alone, doc);
 
     // One page of one: a hint on stderr; --all follows the cursor to the end.
     let run = g
@@ -548,6 +556,12 @@ async fn events_list_show_and_redeliver() {
         json!({"event_id": b, "subscription": "ledger", "status": "pending"})
     );
     g.receiver.wait_for(4, Duration::from_secs(20)).await;
+    // The only subscription need not be named.
+    let run = g.cli(&["events", "redeliver", &a], OPERATOR).await;
+    run.ok();
+    assert!(run.stdout.contains("subscription ledger"), "{}", run.stdout);
+    let got = g.receiver.wait_for(5, Duration::from_secs(20)).await;
+    assert_eq!(got[4].header("webhook-id"), Some(a.as_str()));
 
     // Unknown things: the API's 404 message, exit 1.
     let missing = event_id("stripe", "evt_cli_never");
@@ -799,9 +813,9 @@ async fn errors_name_their_cause_and_never_the_token() {
 
     // Usage errors are clap's, exit 2.
     for args in [
-        &["dlq", "list"][..],
+        &["dlq", "replay"][..],
         &["dlq"][..],
-        &["events", "redeliver", "x"][..],
+        &["events", "redeliver"][..],
         &["audit", "--limit", "0"][..],
         &["subscriptions", "pause"][..],
     ] {
@@ -852,4 +866,37 @@ async fn global_options_before_or_after_the_subcommand() {
         "{}",
         run.stderr
     );
+}
+
+/// `--subscription` may be left out only when the token sees exactly one
+/// subscription; otherwise the error names the ones it sees, and nothing
+/// is sent.
+#[tokio::test]
+async fn subscription_is_required_when_there_are_several() {
+    let g = Gw::start_with(
+        "\n[[subscriptions]]\nid = \"audit-copy\"\nurl = \"http://127.0.0.1:9/e\"\n\
+         events = [\"nothing.*\"]\ntimeout = \"1s\"\n\
+         secret = { value = \"whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3\" }\n",
+    )
+    .await;
+    let a = g.stripe("evt_cli_two_subs").await;
+    g.receiver.wait_for(1, Duration::from_secs(20)).await;
+    for args in [
+        &["dlq", "list"][..],
+        &["dlq", "replay", "--type", "*"][..],
+        &["events", "redeliver", a.as_str()][..],
+    ] {
+        let run = g.cli(args, OPERATOR).await;
+        assert_eq!(run.code, 1, "{args:?}: {} {}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("--subscription is required")
+                && run.stderr.contains("ledger")
+                && run.stderr.contains("audit-copy"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // Nothing was redelivered.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(g.receiver.requests().len(), 1);
 }

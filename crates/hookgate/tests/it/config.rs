@@ -114,6 +114,38 @@ fn the_spec_reference_configuration_is_accepted() {
     );
 }
 
+/// The README's check-config command works as shown: the example file,
+/// with the variables of `config/example.env`, checks ok.
+#[test]
+fn the_example_config_checks_ok_with_the_example_env() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let env_file = std::fs::read_to_string(root.join("config/example.env")).unwrap();
+    let vars: Vec<(&str, &str)> = env_file
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_once('=').expect("NAME=value"))
+        .collect();
+    assert!(!vars.is_empty(), "config/example.env sets no variable");
+    let out = Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(root.join("config/hookgate.example.toml"))
+        .env_remove("STRIPE_WEBHOOK_SECRET")
+        .env_remove("LEDGER_SIGNING_SECRET")
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    for (_, value) in &vars {
+        assert!(!text.contains(value), "a secret in the output: {text}");
+    }
+}
+
 #[tokio::test]
 async fn serve_refuses_a_bad_file_and_says_why() {
     let text = base().replace("[admin]", "[admin]\nbogus = 1");
