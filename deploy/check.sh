@@ -5,6 +5,7 @@
 #   the Grafana dashboard is valid JSON with unique panel ids and a gridPos
 #   docker compose config -q (or docker-compose)       deploy/docker/docker-compose*.yml, with and
 #                                                       without the redis override and the observability profile
+#   BuildKit's Dockerfile parser (PyPI dockerfile) plus structure checks  deploy/docker/Dockerfile
 #   the Docker build context (/.dockerignore) holds what the Dockerfile
 #     copies, and the workspace in it resolves with --locked (cargo tree)
 #   the Dockerfile's HEALTHCHECK command against a gateway started here
@@ -21,6 +22,7 @@
 #   promtool             apt-get install -y --no-install-recommends prometheus      (~21 MiB download)
 #   docker-compose       apt-get install -y --no-install-recommends docker-compose  (~1 MiB; only without `docker compose`)
 #   kubernetes-validate  python3 -m pip install kubernetes-validate==1.37.0         (~22 MiB wheel)
+#   dockerfile           python3 -m pip install dockerfile==3.4.0                   (~1.6 MiB wheel)
 # A tool that cannot be had (not root, no apt-get or pip) is reported as
 # "SKIP: <tool> not available" and its checks are skipped. systemd-analyze
 # comes with Debian's systemd package and is not installed by this script.
@@ -206,6 +208,26 @@ if [ ${#compose[@]} -gt 0 ]; then
   step "docker-compose.yml refuses to start without the secrets" secrets_required
 fi
 
+# pip_install PKG==VERSION WHY: install a PyPI package, printed; fails quietly
+pip_install() {
+  if ! python3 -m pip --version >/dev/null 2>&1; then return 1; fi
+  echo "    + python3 -m pip install $1   ($2)"
+  python3 -m pip install -q --disable-pip-version-check "$1" 2>&1 \
+    | grep -v "Running pip as the 'root' user" >&2
+  hash -r
+}
+have_dfparser=1
+if ! python3 -c 'import dockerfile' >/dev/null 2>&1; then
+  echo "==> the Dockerfile parser (PyPI dockerfile: BuildKit's parser) is not installed"
+  pip_install dockerfile==3.4.0 "~1.6 MiB wheel"
+  if ! python3 -c 'import dockerfile' >/dev/null 2>&1; then
+    skip "python package dockerfile" "python3 -m pip install dockerfile"; have_dfparser=0
+  fi
+fi
+if [ "$have_dfparser" = 1 ]; then
+  step "deploy/docker/Dockerfile parses (BuildKit parser): instructions, flags, stages, non-root USER, VOLUME, HEALTHCHECK" \
+    python3 deploy/check_artifacts.py dockerfile
+fi
 step "Docker build context (.dockerignore) holds what the Dockerfile copies" \
   python3 deploy/check_artifacts.py context "$tmp/context"
 if [ -d "$tmp/context" ]; then
@@ -285,10 +307,7 @@ have_kv=1
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
   if python3 -m pip --version >/dev/null 2>&1; then
     echo "==> kubernetes-validate not found (Kubernetes JSON schemas, offline)"
-    echo "    + python3 -m pip install kubernetes-validate==1.37.0"
-    python3 -m pip install -q --disable-pip-version-check kubernetes-validate==1.37.0 2>&1 \
-      | grep -v "Running pip as the 'root' user" >&2
-    hash -r
+    pip_install kubernetes-validate==1.37.0 "~22 MiB wheel"
     if ! command -v kubernetes-validate >/dev/null 2>&1; then
       echo "    FAILED: could not install kubernetes-validate" >&2; failed=1; have_kv=0
     fi

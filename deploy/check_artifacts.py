@@ -5,6 +5,12 @@
       Copy the Docker build context (the repository filtered by
       /.dockerignore) to DEST and check that every COPY source of
       deploy/docker/Dockerfile is in it.
+  check_artifacts.py dockerfile
+      Parse deploy/docker/Dockerfile with BuildKit's own parser (the PyPI
+      package `dockerfile`) and check what the parser lets through: known
+      instructions and flags, COPY --from naming an earlier stage, shell
+      quoting of RUN, pinned base images, and the runtime stage's non-root
+      USER, VOLUME, exec-form HEALTHCHECK and ENTRYPOINT.
   check_artifacts.py compose-env CONFIG_YAML SERVICE
       From the output of `docker compose config`, print the service's
       environment as NAME=VALUE lines.
@@ -127,6 +133,68 @@ def context(dest):
     if missing:
         fail(f"COPY sources not in the build context (.dockerignore?): {missing}")
     print(f"    build context: {len(kept)} files")
+
+
+FLAGS = {
+    "FROM": {"--platform"},
+    "RUN": {"--mount", "--network", "--security"},
+    "COPY": {"--from", "--chown", "--chmod", "--link", "--parents", "--exclude"},
+    "ADD": {"--chown", "--chmod", "--link", "--checksum", "--keep-git-dir", "--exclude"},
+    "HEALTHCHECK": {"--interval", "--timeout", "--start-period", "--start-interval", "--retries"},
+}
+INSTRUCTIONS = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT",
+                "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK",
+                "SHELL", "MAINTAINER"}
+
+
+def dockerfile_lint():
+    import shlex
+    import dockerfile  # PyPI `dockerfile`: BuildKit's parser
+
+    cmds = dockerfile.parse_file(os.path.join(ROOT, "deploy/docker/Dockerfile"))
+    problems, stages, last = [], [], []
+    for c in cmds:
+        where = f"line {c.start_line}: {c.cmd}"
+        if c.cmd not in INSTRUCTIONS:
+            problems.append(f"{where}: unknown instruction")
+            continue
+        for f in c.flags:
+            if f.split("=", 1)[0] not in FLAGS.get(c.cmd, set()):
+                problems.append(f"{where}: unknown flag {f}")
+        if c.cmd == "FROM":
+            image = c.value[0]
+            if ":" not in image.split("/")[-1] or image.endswith(":latest"):
+                problems.append(f"{where}: base image {image} has no pinned tag")
+            stages.append(c.value[2].lower() if len(c.value) >= 3 and c.value[1].upper() == "AS" else None)
+            last = []
+        last.append(c)
+        if c.cmd in ("COPY", "ADD"):
+            if len(c.value) < 2:
+                problems.append(f"{where}: needs a source and a destination")
+            for f in c.flags:
+                if f.startswith("--from="):
+                    src = f.split("=", 1)[1].lower()
+                    if src not in stages[:-1] and not (src.isdigit() and int(src) < len(stages) - 1):
+                        problems.append(f"{where}: --from={src} is not an earlier stage")
+        if c.cmd == "RUN" and not c.json:
+            try:
+                shlex.split(c.value[0])
+            except ValueError as e:
+                problems.append(f"{where}: shell quoting: {e}")
+    final = {c.cmd: c for c in last}
+    user = final.get("USER")
+    if user is None or user.value[0].split(":")[0] in ("root", "0"):
+        problems.append("the runtime stage does not switch to a non-root USER")
+    if "/var/lib/hookgate" not in (final["VOLUME"].value if "VOLUME" in final else ()):
+        problems.append("the runtime stage has no VOLUME /var/lib/hookgate")
+    hc = final.get("HEALTHCHECK")
+    if hc is None or not hc.json or hc.value[0] != "CMD":
+        problems.append("the runtime stage has no exec-form HEALTHCHECK CMD [...]")
+    if "ENTRYPOINT" not in final or not final["ENTRYPOINT"].json:
+        problems.append("the runtime stage has no exec-form ENTRYPOINT (SIGTERM must reach hookgate)")
+    if problems:
+        fail("deploy/docker/Dockerfile: " + "; ".join(problems))
+    print(f"    {len(cmds)} instructions, {len(stages)} stages")
 
 
 # --- environments ------------------------------------------------------------
@@ -279,6 +347,7 @@ def k8s_config(d, dest):
 def main(argv):
     cmds = {
         "context": (context, 1),
+        "dockerfile": (dockerfile_lint, 0),
         "compose-env": (compose_env, 2),
         "systemd-env": (systemd_env, 2),
         "k8s-config": (k8s_config, 2),
