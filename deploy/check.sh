@@ -10,6 +10,7 @@
 #     copies, and the workspace in it resolves with --locked (cargo tree)
 #   the Dockerfile's HEALTHCHECK command against a gateway started here
 #   systemd-analyze verify                              deploy/systemd/hookgate.service (any warning fails)
+#   systemd-analyze security --offline                  the same unit: exposure score at most 2.5
 #   kubernetes-validate --strict (offline JSON schemas) deploy/kubernetes/{sqlite,redis}, plus
 #     `kubectl kustomize` when kubectl is there, and a cross-check of each
 #     pod's env, probes, security context and resources (check_artifacts.py)
@@ -293,6 +294,20 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     if [ $rc -ne 0 ] || [ -n "$out" ]; then printf '%s\n' "$out" >&2; return 1; fi
   }
   step "systemd-analyze verify deploy/systemd/hookgate.service" verify_unit
+  # The hardening, as systemd scores it (0 = locked down, 10 = none; the unit
+  # scores 1.2): a change that loosens it past 2.5 fails.
+  unit_security() {
+    local out
+    if ! out=$(systemd-analyze security --offline=yes --threshold=25 "$tmp/unit/hookgate.service" 2>&1); then
+      printf '%s\n' "$out" | grep -E "✗|Overall" >&2; return 1
+    fi
+    printf '%s\n' "$out" | grep "Overall" | sed 's/^/    /'
+  }
+  if systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then
+    step "systemd-analyze security --offline: exposure at most 2.5" unit_security
+  else
+    echo "    (systemd-analyze $(systemd-analyze --version | awk 'NR==1{print $2}') has no security --offline: hardening score not checked)"
+  fi
 else
   skip systemd-analyze "it comes with Debian's systemd package"
 fi
