@@ -30,7 +30,7 @@
 # The gateway binary: $HOOKGATE_BIN if set, else `cargo build -q -p hookgate`
 # (the debug build that `cargo test` reuses).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 failed=0
 step() { # step NAME CMD...: runs CMD, reports; returns its success
@@ -52,6 +52,22 @@ apt_install() { # apt_install PKG: without recommends; `apt-get update` only if 
   apt-get install -y -qq --no-install-recommends "$1" >/dev/null \
     || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$1" >/dev/null; }
 }
+
+# pip_install PKG==VERSION WHY: install a PyPI package, printed; fails quietly
+pip_install() {
+  if ! python3 -m pip --version >/dev/null 2>&1; then return 1; fi
+  echo "    + python3 -m pip install $1   ($2)"
+  python3 -m pip install -q --disable-pip-version-check "$1" 2>&1 \
+    | grep -v "Running pip as the 'root' user" >&2
+  hash -r
+}
+
+# PyYAML, for check_artifacts.py and the Grafana provisioning check (on
+# Debian also python3-yaml; the machine's Python usually has it).
+if ! python3 -c 'import yaml' >/dev/null 2>&1; then
+  echo "==> PyYAML not found"
+  pip_install PyYAML "~0.8 MiB wheel"
+fi
 
 tmp=$(mktemp -d)
 gateway_pid=
@@ -209,14 +225,6 @@ if [ ${#compose[@]} -gt 0 ]; then
   step "docker-compose.yml refuses to start without the secrets" secrets_required
 fi
 
-# pip_install PKG==VERSION WHY: install a PyPI package, printed; fails quietly
-pip_install() {
-  if ! python3 -m pip --version >/dev/null 2>&1; then return 1; fi
-  echo "    + python3 -m pip install $1   ($2)"
-  python3 -m pip install -q --disable-pip-version-check "$1" 2>&1 \
-    | grep -v "Running pip as the 'root' user" >&2
-  hash -r
-}
 have_dfparser=1
 if ! python3 -c 'import dockerfile' >/dev/null 2>&1; then
   echo "==> the Dockerfile parser (PyPI dockerfile: BuildKit's parser) is not installed"
