@@ -126,6 +126,26 @@ if [ "$have_promtool" = 1 ]; then
     promtool check config "$tmp/prom/prometheus.yml"
 fi
 
+step "every alert has a runbook_url naming a section of deploy/RUNBOOK.md" python3 - <<'PY'
+import re, sys, yaml
+rules = [r for g in yaml.safe_load(open("deploy/prometheus/alerts.yml"))["groups"] for r in g["rules"] if "alert" in r]
+# GitHub's anchors: the heading lowercased, spaces to '-', other punctuation dropped.
+anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+           for h in re.findall(r"^#+ (.+)$", open("deploy/RUNBOOK.md").read(), re.M)}
+bad, bases = [], set()
+for r in rules:
+    url = r.get("annotations", {}).get("runbook_url", "")
+    base, _, anchor = url.partition("#")
+    bases.add(base)
+    if not base.endswith("RUNBOOK.md") or anchor not in anchors:
+        bad.append(f"{r['alert']}: {url or 'no runbook_url'}")
+if len(bases) > 1:
+    bad.append(f"several bases (set them with deploy/prometheus/set-runbook-base.sh): {sorted(bases)}")
+if bad:
+    print("    " + "\n    ".join(bad), file=sys.stderr)
+    sys.exit(1)
+PY
+
 # ------------------------------------------------------------------- Grafana
 step "python3 -m json.tool deploy/grafana/hookgate.json" \
   sh -c 'python3 -m json.tool deploy/grafana/hookgate.json >/dev/null'
