@@ -33,8 +33,8 @@
 
 use crate::copy::{ExportPage, Record};
 use crate::{
-    AttemptRecord, AuditRecord, DeliveryRecord, Finish, NewEvent, RouteClaim, RouteDepth,
-    StoreError, StoredEvent,
+    AttemptRecord, AuditRecord, DeliveryRecord, Finish, ListOrder, NewEvent, RouteClaim,
+    RouteDepth, StoreError, StoredEvent,
 };
 use hookgate_core::EventId;
 use std::collections::HashSet;
@@ -141,12 +141,13 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<(RouteDepth, Option<i64>), StoreError>;
 
     /// A page of a source's events received in `[min_ms, max_ms]`, in
-    /// receive order (id, receive ms), from `offset`.
+    /// receive order or its reverse (id, receive ms), from `offset`.
     async fn event_index_range(
         &self,
         source: &str,
         min_ms: i64,
         max_ms: i64,
+        order: ListOrder,
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError>;

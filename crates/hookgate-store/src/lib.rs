@@ -54,7 +54,7 @@ pub use contract::{Attempted, Backend, StoreStatus};
 pub use error::StoreError;
 pub use feed::{FEED_CAPACITY, FanoutFeed};
 pub use records::{
-    AttemptRecord, AuditRecord, DeliveryRecord, DeliveryStatus, RouteDepth, StoredEvent,
+    AttemptRecord, AuditRecord, DeliveryRecord, DeliveryStatus, ListOrder, RouteDepth, StoredEvent,
 };
 
 use hookgate_config::{Config, StoreBackend, StoreConfig};
@@ -428,9 +428,29 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        self.event_index_page(
+            source,
+            (min_ms, max_ms),
+            ListOrder::OldestFirst,
+            offset,
+            count,
+        )
+        .await
+    }
+
+    /// A page of a source's event index in `order`: ids received in
+    /// `[min_ms, max_ms]`, starting at `offset` from that end.
+    pub async fn event_index_page(
+        &self,
+        source: &str,
+        (min_ms, max_ms): (i64, i64),
+        order: ListOrder,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
         self.read(|| {
             self.backend
-                .event_index_range(source, min_ms, max_ms, offset, count)
+                .event_index_range(source, min_ms, max_ms, order, offset, count)
         })
         .await
     }

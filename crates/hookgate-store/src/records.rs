@@ -97,6 +97,16 @@ pub struct AuditRecord {
     pub at: String,
 }
 
+/// Which end of a time-ordered listing comes first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    /// Oldest first (ties by id, ascending).
+    #[default]
+    OldestFirst,
+    /// Newest first (ties by id, descending): the exact reverse.
+    NewestFirst,
+}
+
 /// A route's backlog.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RouteDepth {

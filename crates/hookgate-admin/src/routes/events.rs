@@ -9,7 +9,7 @@ use hookgate_core::EventId;
 use hookgate_core::glob::Pattern;
 use hookgate_core::time::rfc3339_ms;
 use hookgate_http::{Body, json};
-use hookgate_store::StoredEvent;
+use hookgate_store::{ListOrder, StoredEvent};
 use http::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -36,13 +36,25 @@ fn summary(source: &str, id: &EventId, ev: &StoredEvent) -> EventSummary {
     }
 }
 
-/// `GET /admin/v1/events?source&type&since&until&limit&cursor`, oldest
-/// first by receive time.
+/// `GET /admin/v1/events?source&type&since&until&order&limit&cursor`, by
+/// receive time: oldest first, or newest first with `order=newest`.
 pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(
         raw,
-        &["source", "type", "since", "until", "limit", "cursor"],
+        &[
+            "source", "type", "since", "until", "order", "limit", "cursor",
+        ],
     )?;
+    let order = match q.get("order") {
+        None | Some("oldest") => ListOrder::OldestFirst,
+        Some("newest") => ListOrder::NewestFirst,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "order must be \"oldest\" or \"newest\"",
+            ));
+        }
+    };
+    let newest = order == ListOrder::NewestFirst;
     let limit = q.limit()?;
     let since = q.time("since")?.unwrap_or(0);
     let until = q.time("until")?.unwrap_or(i64::MAX);
@@ -60,12 +72,18 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
         if q.get("source").is_some_and(|s| s != src.id) {
             continue;
         }
-        let min = since.max(after.as_ref().map_or(0, |c| c.ms));
+        // Past the cursor: later times oldest first, earlier ones newest
+        // first (the cursor's own time again, for its ties).
+        let range = match &after {
+            Some(c) if newest => (since, until.min(c.ms)),
+            Some(c) => (since.max(c.ms), until),
+            None => (since, until),
+        };
         let mut offset = 0;
         let mut kept = 0;
         loop {
             let batch = store
-                .event_index_range(&src.id, min, until, offset, SCAN_BATCH)
+                .event_index_page(&src.id, range, order, offset, SCAN_BATCH)
                 .await?;
             let fetched = batch.len();
             offset += fetched;
@@ -81,7 +99,11 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
                         id,
                     )
                 })
-                .filter(|(c, _)| after.as_ref().is_none_or(|a| c > a))
+                .filter(|(c, _)| {
+                    after
+                        .as_ref()
+                        .is_none_or(|a| if newest { c < a } else { c > a })
+                })
                 .collect();
             let ids: Vec<EventId> = batch.iter().map(|(_, id)| id.clone()).collect();
             let types = store.event_types(&src.id, &ids).await?;
@@ -99,6 +121,9 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
         }
     }
     found.sort();
+    if newest {
+        found.reverse();
+    }
     let more = found.len() > limit;
     found.truncate(limit);
     let mut items = Vec::with_capacity(found.len());

@@ -4,7 +4,9 @@
 
 use super::RedisStore;
 use super::records::{delivery_record, stored_event};
-use crate::{AttemptRecord, AuditRecord, DeliveryRecord, RouteDepth, StoreError, StoredEvent};
+use crate::{
+    AttemptRecord, AuditRecord, DeliveryRecord, ListOrder, RouteDepth, StoreError, StoredEvent,
+};
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
 use redis::Script;
@@ -84,12 +86,12 @@ impl RedisStore {
     }
 
     /// A page of a source's event index: ids received in `[min_ms, max_ms]`
-    /// in receive order, starting at `offset`.
+    /// in receive order (or its reverse), starting at `offset`.
     pub async fn event_index_range(
         &self,
         source: &str,
-        min_ms: i64,
-        max_ms: i64,
+        (min_ms, max_ms): (i64, i64),
+        order: ListOrder,
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError> {
@@ -98,8 +100,8 @@ impl RedisStore {
         let oldest = now_ms().saturating_sub(self.inner.settings.retention_ms());
         self.zrange_by_score(
             &self.keys().event_index(source),
-            min_ms.max(oldest),
-            max_ms,
+            (min_ms.max(oldest), max_ms),
+            order,
             offset,
             count,
         )
@@ -121,8 +123,8 @@ impl RedisStore {
         let oldest = now_ms().saturating_sub(self.inner.settings.retention_ms());
         self.zrange_by_score(
             &self.keys().route_dlq(source, sub),
-            min_ms.max(oldest),
-            max_ms,
+            (min_ms.max(oldest), max_ms),
+            ListOrder::OldestFirst,
             offset,
             count,
         )
@@ -132,20 +134,27 @@ impl RedisStore {
     async fn zrange_by_score(
         &self,
         key: &str,
-        min_ms: i64,
-        max_ms: i64,
+        (min_ms, max_ms): (i64, i64),
+        order: ListOrder,
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError> {
         let mut c = self.conn();
+        let mut cmd = redis::cmd("ZRANGE");
+        match order {
+            ListOrder::OldestFirst => cmd.arg(key).arg(min_ms).arg(max_ms).arg("BYSCORE"),
+            // REV takes the bounds high first, and orders ties by member
+            // descending: the exact reverse of the ascending order.
+            ListOrder::NewestFirst => cmd
+                .arg(key)
+                .arg(max_ms)
+                .arg(min_ms)
+                .arg("BYSCORE")
+                .arg("REV"),
+        };
         let items: Vec<(String, f64)> = self
             .timed(
-                redis::cmd("ZRANGE")
-                    .arg(key)
-                    .arg(min_ms)
-                    .arg(max_ms)
-                    .arg("BYSCORE")
-                    .arg("LIMIT")
+                cmd.arg("LIMIT")
                     .arg(offset)
                     .arg(count)
                     .arg("WITHSCORES")

@@ -53,8 +53,8 @@ pub use keys::Keys;
 use crate::contract::{Attempted, Backend, StoreStatus};
 use crate::copy::{ExportPage, Record};
 use crate::{
-    ATTEMPT_LOG_CAP, AttemptRecord, AuditRecord, DeliveryRecord, Finish, NewEvent, RECLAIM_LIMIT,
-    RouteClaim, RouteDepth, Settings, StoreError, StoredEvent,
+    ATTEMPT_LOG_CAP, AttemptRecord, AuditRecord, DeliveryRecord, Finish, ListOrder, NewEvent,
+    RECLAIM_LIMIT, RouteClaim, RouteDepth, Settings, StoreError, StoredEvent,
 };
 use conn::{Conn, Pool};
 use hookgate_config::RedisStoreConfig;
@@ -700,10 +700,11 @@ impl Backend for RedisStore {
         source: &str,
         min_ms: i64,
         max_ms: i64,
+        order: ListOrder,
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError> {
-        RedisStore::event_index_range(self, source, min_ms, max_ms, offset, count).await
+        RedisStore::event_index_range(self, source, (min_ms, max_ms), order, offset, count).await
     }
 
     async fn dead_letter_range(

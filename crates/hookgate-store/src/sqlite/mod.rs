@@ -38,8 +38,8 @@ mod writer;
 use crate::contract::{Attempted, Backend, StoreStatus};
 use crate::copy::{ExportPage, Record};
 use crate::{
-    AttemptRecord, AuditRecord, ClaimedDelivery, DeliveryRecord, NewEvent, RouteClaim, RouteDepth,
-    Settings, StoreError, StoredEvent,
+    AttemptRecord, AuditRecord, ClaimedDelivery, DeliveryRecord, ListOrder, NewEvent, RouteClaim,
+    RouteDepth, Settings, StoreError, StoredEvent,
 };
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
@@ -549,12 +549,13 @@ impl Backend for SqliteStore {
         source: &str,
         min_ms: i64,
         max_ms: i64,
+        order: ListOrder,
         offset: usize,
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError> {
         let source = source.to_owned();
         self.read(move |conn, now| {
-            read::event_index_range(conn, now, &source, (min_ms, max_ms), offset, count)
+            read::event_index_range(conn, now, &source, (min_ms, max_ms), order, offset, count)
         })
         .await
     }

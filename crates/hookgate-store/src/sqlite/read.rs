@@ -9,7 +9,8 @@
 use super::classify;
 use super::write::event_id;
 use crate::{
-    AttemptRecord, AuditRecord, DeliveryRecord, DeliveryStatus, RouteDepth, StoreError, StoredEvent,
+    AttemptRecord, AuditRecord, DeliveryRecord, DeliveryStatus, ListOrder, RouteDepth, StoreError,
+    StoredEvent,
 };
 use hookgate_core::EventId;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -88,16 +89,23 @@ pub(crate) fn event_index_range(
     now: i64,
     source: &str,
     (min_ms, max_ms): (i64, i64),
+    order: ListOrder,
     offset: usize,
     count: usize,
 ) -> Result<Vec<(EventId, i64)>> {
-    let mut stmt = conn
-        .prepare_cached(
+    let sql = match order {
+        ListOrder::OldestFirst => {
             "SELECT id, recv_ms FROM events
              WHERE source = ?1 AND recv_ms BETWEEN ?2 AND ?3 AND keep_until > ?4 AND ce IS NOT NULL
-             ORDER BY recv_ms, id LIMIT ?5 OFFSET ?6",
-        )
-        .map_err(classify)?;
+             ORDER BY recv_ms, id LIMIT ?5 OFFSET ?6"
+        }
+        ListOrder::NewestFirst => {
+            "SELECT id, recv_ms FROM events
+             WHERE source = ?1 AND recv_ms BETWEEN ?2 AND ?3 AND keep_until > ?4 AND ce IS NOT NULL
+             ORDER BY recv_ms DESC, id DESC LIMIT ?5 OFFSET ?6"
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql).map_err(classify)?;
     ids_with_times(stmt.query_map(
         params![source, min_ms, max_ms, now, count as i64, offset as i64],
         |r| Ok((r.get(0)?, r.get(1)?)),

@@ -16,7 +16,7 @@ pub struct EventsArgs {
 
 #[derive(Subcommand, Debug)]
 enum EventsCommand {
-    /// Stored events, oldest first by receive time.
+    /// Stored events, newest first by receive time.
     List {
         /// Only events from this source id.
         #[arg(long, value_name = "ID")]
@@ -30,6 +30,9 @@ enum EventsCommand {
         /// Received at or before this RFC 3339 time.
         #[arg(long, value_name = "RFC3339")]
         until: Option<String>,
+        /// Oldest first instead.
+        #[arg(long)]
+        oldest_first: bool,
         #[command(flatten)]
         paging: Paging,
     },
@@ -58,6 +61,7 @@ pub fn run(common: &Common, args: EventsArgs) -> ExitCode {
                 ty,
                 since,
                 until,
+                oldest_first,
                 paging,
             } => {
                 let params = [
@@ -65,6 +69,10 @@ pub fn run(common: &Common, args: EventsArgs) -> ExitCode {
                     ("type", ty.as_deref()),
                     ("since", since.as_deref()),
                     ("until", until.as_deref()),
+                    (
+                        "order",
+                        Some(if oldest_first { "oldest" } else { "newest" }),
+                    ),
                 ];
                 let listing =
                     super::list::<EventSummary>(&ctx, "/admin/v1/events", &params, &paging).await?;

@@ -461,6 +461,7 @@ async fn dlq_list_show_and_replay() {
 async fn events_list_show_and_redeliver() {
     let g = Gw::start().await;
     let a = g.stripe("evt_cli_ok_a").await;
+    tokio::time::sleep(Duration::from_millis(5)).await; // b is received later
     let b = g.stripe("evt_cli_ok_b").await;
     g.receiver.wait_for(2, Duration::from_secs(20)).await;
 
@@ -471,7 +472,15 @@ async fn events_list_show_and_redeliver() {
         assert_eq!(row[1], "stripe");
         assert_eq!(row[2], "stripe.charge.failed");
     }
+    // Newest first by default; --oldest-first is the API's default order.
+    let newest = run.stdout.find(&b).unwrap();
+    assert!(newest < run.stdout.find(&a).unwrap(), "{}", run.stdout);
     let doc = g.cli(&["events", "list", "--json"], VIEWER).await.json();
+    assert_eq!(doc, g.api("/admin/v1/events?order=newest").await);
+    let doc = g
+        .cli(&["events", "list", "--oldest-first", "--json"], VIEWER)
+        .await
+        .json();
     assert_eq!(doc, g.api("/admin/v1/events").await);
     let doc = g
         .cli(

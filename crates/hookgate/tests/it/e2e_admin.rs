@@ -833,6 +833,45 @@ async fn lists_page_and_refuse_bad_cursors_and_limits() {
     }
 }
 
+/// `order=newest` lists events newest first across sources: paged with
+/// its cursors, the exact reverse of the default oldest-first listing.
+#[tokio::test]
+async fn events_list_newest_first_as_the_exact_reverse() {
+    let a = Admin::start().await;
+    let admin = "admin-token-1";
+    for i in 0..4 {
+        a.stripe(&format!("evt_order_{i}")).await;
+        a.acme(&format!("msg_order_{i}"), "invoice.paid").await;
+    }
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let oldest = ids(&a.get("/admin/v1/events?limit=1000", admin).await.json());
+    assert_eq!(oldest.len(), 8);
+    let mut newest = Vec::new();
+    let mut path = "/admin/v1/events?order=newest&limit=3".to_owned();
+    loop {
+        let r = a.get(&path, admin).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let page = r.json();
+        newest.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/admin/v1/events?order=newest&limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    let reversed: Vec<String> = oldest.iter().rev().cloned().collect();
+    assert_eq!(newest, reversed);
+    let r = a.get("/admin/v1/events?order=sideways", admin).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_request");
+}
+
 /// `since`/`until` with an unencoded `+` offset (form-decoded to a space)
 /// are read as the offset they are.
 #[tokio::test]

@@ -6,7 +6,7 @@ use crate::support::*;
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
 use hookgate_store::{
-    AuditRecord, DeliveryRecord, DeliveryStatus, Finish, RouteDepth, Settings, Store,
+    AuditRecord, DeliveryRecord, DeliveryStatus, Finish, ListOrder, RouteDepth, Settings, Store,
 };
 use std::collections::HashSet;
 use std::time::Duration;
@@ -782,6 +782,20 @@ async fn the_event_listing_pages_by_receive_time(kind: Kind) {
             .await
             .unwrap()
             .is_empty()
+    );
+    // Newest first: the exact reverse, paged from the newest end, with the
+    // same inclusive bounds.
+    let newest = |min, max, offset, count| {
+        store.event_index_page("stripe", (min, max), ListOrder::NewestFirst, offset, count)
+    };
+    let rev: Vec<(EventId, i64)> = all.iter().rev().cloned().collect();
+    assert_eq!(bounded(newest(0, i64::MAX, 0, 10)).await.unwrap(), rev);
+    assert_eq!(bounded(newest(0, i64::MAX, 0, 2)).await.unwrap(), rev[..2]);
+    assert_eq!(bounded(newest(0, i64::MAX, 2, 2)).await.unwrap(), rev[2..4]);
+    assert_eq!(bounded(newest(0, i64::MAX, 4, 2)).await.unwrap(), rev[4..]);
+    assert_eq!(
+        bounded(newest(recv[1], recv[3], 1, 10)).await.unwrap(),
+        rev[2..=3]
     );
     assert_eq!(
         bounded(store.event_index_range("github", 0, i64::MAX, 0, 10))
