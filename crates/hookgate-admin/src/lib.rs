@@ -9,7 +9,10 @@
 //! log. Tokens carry a role — viewer reads, operator also replays, pauses
 //! and redelivers, admin also reads the audit log — and optional tenants: a
 //! tenant-scoped token sees only its tenants' subscriptions (lists are
-//! filtered, direct access is 403) and only events some of them receive.
+//! filtered) and only events some of them receive; another tenant's
+//! subscription or event is a 404 with the body of one that does not
+//! exist, so the token learns nothing of what other tenants have. A role
+//! that does not allow the call is a 403, checked before any id.
 //! Every mutating call appends an audit record.
 //!
 //! # Layout
@@ -87,21 +90,17 @@ impl Call<'_> {
         }
     }
 
-    /// The subscription, if it exists (404) and the caller may touch it (403).
+    /// The subscription, if it exists and is of the caller's tenants; else
+    /// 404. Another tenant's subscription gets the very answer of one that
+    /// does not exist (status and body), so a tenant-scoped token cannot
+    /// learn what other tenants have.
     pub(crate) fn subscription(&self, id: &str) -> Result<&SubscriptionConfig, ApiError> {
-        let sub = self
-            .admin
+        self.admin
             .config
             .subscriptions
             .iter()
-            .find(|s| s.id == id)
-            .ok_or_else(|| ApiError::not_found(format!("no subscription {id:?}")))?;
-        if !self.caller.sees_tenant(sub.tenant.as_deref()) {
-            return Err(ApiError::forbidden(format!(
-                "subscription {id:?} belongs to a tenant this token does not cover"
-            )));
-        }
-        Ok(sub)
+            .find(|s| s.id == id && self.caller.sees_tenant(s.tenant.as_deref()))
+            .ok_or_else(|| subscription_not_found(id))
     }
 
     /// Subscriptions the caller may see, in config order.
@@ -362,6 +361,18 @@ impl Admin {
                 .set(if paused.contains(&sub.id) { 1.0 } else { 0.0 });
         }
     }
+}
+
+/// The 404 for subscription `id`, whether it does not exist or is of
+/// another tenant: one function, so the two cannot drift apart.
+pub(crate) fn subscription_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("no subscription {id:?}"))
+}
+
+/// The 404 for event `id`, whether it does not exist or goes to no
+/// subscription of the caller's tenants.
+pub(crate) fn event_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("no event {id:?}"))
 }
 
 /// Reads a JSON body (bounded in size and time) into `T`.
