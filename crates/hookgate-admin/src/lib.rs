@@ -9,7 +9,11 @@
 //! log. Tokens carry a role — viewer reads, operator also replays, pauses
 //! and redelivers, admin also reads the audit log — and optional tenants: a
 //! tenant-scoped token sees only its tenants' subscriptions (lists are
-//! filtered, direct access is 403) and only events some of them receive.
+//! filtered) and only events some of them receive; another tenant's
+//! subscription or event is answered exactly as one that does not exist
+//! (403 to a scoped token, outside its tenants), so the token learns
+//! nothing of what other tenants have. A role that does not allow the call
+//! is a 403, checked before any id.
 //! Every mutating call appends an audit record.
 //!
 //! # Layout
@@ -87,21 +91,40 @@ impl Call<'_> {
         }
     }
 
-    /// The subscription, if it exists (404) and the caller may touch it (403).
+    /// The subscription, if it exists and is of the caller's tenants; else
+    /// 404. Another tenant's subscription gets the very answer of one that
+    /// does not exist (status and body), so a tenant-scoped token cannot
+    /// learn what other tenants have.
     pub(crate) fn subscription(&self, id: &str) -> Result<&SubscriptionConfig, ApiError> {
-        let sub = self
-            .admin
+        self.admin
             .config
             .subscriptions
             .iter()
-            .find(|s| s.id == id)
-            .ok_or_else(|| ApiError::not_found(format!("no subscription {id:?}")))?;
-        if !self.caller.sees_tenant(sub.tenant.as_deref()) {
-            return Err(ApiError::forbidden(format!(
-                "subscription {id:?} belongs to a tenant this token does not cover"
-            )));
+            .find(|s| s.id == id && self.caller.sees_tenant(s.tenant.as_deref()))
+            .ok_or_else(|| self.subscription_not_found(id))
+    }
+
+    /// The answer for subscription `id` when the caller may not see it,
+    /// whether it does not exist or is another tenant's: one function, so
+    /// the two cannot drift apart. A tenant-scoped token gets 403 (outside
+    /// its tenants, which an unknown id is too), any other a 404.
+    pub(crate) fn subscription_not_found(&self, id: &str) -> ApiError {
+        match &self.caller.tenants {
+            Some(_) => {
+                ApiError::forbidden(format!("no subscription {id:?} among this token's tenants"))
+            }
+            None => ApiError::not_found(format!("no subscription {id:?}")),
         }
-        Ok(sub)
+    }
+
+    /// The answer for event `id` when the caller may not see it, whether
+    /// it does not exist or goes to no subscription of the caller's
+    /// tenants; as [`Call::subscription_not_found`].
+    pub(crate) fn event_not_found(&self, id: &str) -> ApiError {
+        match &self.caller.tenants {
+            Some(_) => ApiError::forbidden(format!("no event {id:?} among this token's tenants")),
+            None => ApiError::not_found(format!("no event {id:?}")),
+        }
     }
 
     /// Subscriptions the caller may see, in config order.

@@ -43,6 +43,12 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// `max_body_bytes`, default 1 MiB.
     pub max_body_bytes: u64,
+    /// `max_body_buffer_bytes`: bytes of request bodies the ingest listener
+    /// holds at once, over all its connections (bodies being read and
+    /// bodies being handled). Default 64 MiB, or 4 × `max_body_bytes` when
+    /// that is more; at least `max_body_bytes`. A body waits for room
+    /// (within `read_timeout`) instead of growing memory.
+    pub max_body_buffer_bytes: u64,
     /// `read_timeout`: whole body must arrive within it, default `10s`.
     pub read_timeout: Duration,
     /// `header_read_timeout`: request head must arrive within it, default `10s`.
@@ -56,9 +62,11 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// `shutdown_grace`: how long in-flight work gets on SIGTERM, default `10s`.
     pub shutdown_grace: Duration,
-    /// `max_in_flight_per_source`: requests of one source handled at once,
-    /// default 256; beyond it 429, so a flooding provider cannot starve
-    /// the others of the listener.
+    /// `max_in_flight_per_source`: verified requests of one source handled
+    /// at once (payload, rate limit, store write), default 256; beyond it
+    /// 429, so a flooding provider cannot starve the others of the
+    /// listener. A slot is taken only once the body is read and its
+    /// signature verified: a client that has not proved itself holds none.
     pub max_in_flight_per_source: usize,
 }
 

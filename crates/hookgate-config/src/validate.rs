@@ -41,6 +41,7 @@ const SERVER_KEYS: &[&str] = &[
     "max_header_bytes",
     "shutdown_grace",
     "max_in_flight_per_source",
+    "max_body_buffer_bytes",
 ];
 const ADMIN_KEYS: &[&str] = &["listen", "tokens", "replay_rate"];
 const TOKEN_KEYS: &[&str] = &["name", "role", "sha256", "tenants"];
@@ -247,10 +248,34 @@ pub(crate) fn rate_limit(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<RateLim
 fn server(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> ServerConfig {
     let listen = opt(ctx, t, "listen", Ctx::socket_addr);
     let listen = listen_override(ctx, env::SERVER_LISTEN, "server.listen").or(listen);
+    let max_body_bytes =
+        opt(ctx, t, "max_body_bytes", |c, f| c.uint(f, 1, u64::MAX)).unwrap_or(1024 * 1024);
+    // Every body the listener is reading or holding counts against it, so
+    // memory stays bounded whatever the number of connections. A body of
+    // `max_body_bytes` must fit, or it could never be read.
+    let max_body_buffer_bytes = match t.and_then(|t| t.get("max_body_buffer_bytes")) {
+        Some(field) => ctx
+            .uint(&field, 1, MAX_BODY_BUFFER_BYTES)
+            .and_then(|n| {
+                if n < max_body_bytes {
+                    ctx.error_at(
+                        &field,
+                        format!(
+                            "must be at least server.max_body_bytes ({max_body_bytes}), found {n}"
+                        ),
+                    );
+                    None
+                } else {
+                    Some(n)
+                }
+            })
+            .unwrap_or(0),
+        None => default_body_buffer_bytes(max_body_bytes),
+    };
     ServerConfig {
         listen: listen.unwrap_or(([127, 0, 0, 1], 8080).into()),
-        max_body_bytes: opt(ctx, t, "max_body_bytes", |c, f| c.uint(f, 1, u64::MAX))
-            .unwrap_or(1024 * 1024),
+        max_body_bytes,
+        max_body_buffer_bytes,
         read_timeout: opt(ctx, t, "read_timeout", |c, f| duration(c, f, Zero::Refused))
             .unwrap_or(Duration::from_secs(10)),
         header_read_timeout: opt(ctx, t, "header_read_timeout", |c, f| {
@@ -275,6 +300,18 @@ fn server(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> ServerConfig {
         })
         .map_or(256, |n| n as usize),
     }
+}
+
+/// The largest `server.max_body_buffer_bytes` taken (1 TiB).
+const MAX_BODY_BUFFER_BYTES: u64 = 1 << 40;
+
+/// `server.max_body_buffer_bytes` when the file does not say: 64 MiB, or
+/// four bodies of `max_body_bytes` when that is more (so a file that
+/// raised `max_body_bytes` before this key existed still loads).
+pub(crate) fn default_body_buffer_bytes(max_body_bytes: u64) -> u64 {
+    (64_u64 << 20)
+        .max(max_body_bytes.saturating_mul(4))
+        .min(MAX_BODY_BUFFER_BYTES.max(max_body_bytes))
 }
 
 /// Reads a listen-address override; errors name the variable.

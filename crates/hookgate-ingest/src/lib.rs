@@ -5,8 +5,13 @@
 //!
 //! 1. route: unknown source 404, other method 405;
 //! 2. body: larger than `max_body_bytes` 413 (reading stops at the limit),
-//!    not complete within `read_timeout` 408;
-//! 3. signature, by the source's scheme: 401 with the reason;
+//!    not complete within `read_timeout` 408; the bytes of every body held
+//!    at once count against `max_body_buffer_bytes` (a body waits for
+//!    room, within its `read_timeout`);
+//! 3. signature, by the source's scheme: 401 with the reason; then one of
+//!    the source's `max_in_flight_per_source` slots, 429 when none is free
+//!    (taken only now, so a client that never sends its body or cannot
+//!    sign holds none);
 //! 4. payload: 400 when it is not what the scheme requires;
 //! 5. the source's rate limit: 429 with `Retry-After`;
 //! 6. one atomic store call claims every idempotency key and stores every

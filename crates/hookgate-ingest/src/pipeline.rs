@@ -1,7 +1,7 @@
 //! The ingest pipeline: one request through the steps of SPEC §2.
 
 use crate::respond::{self, Outcome};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hookgate_config::Config;
 use hookgate_core::event::{NormalizedEvent, normalized_type};
 use hookgate_core::rate_limit::TokenBucket;
@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// One source, ready to take callbacks.
 #[derive(Debug)]
@@ -26,8 +26,12 @@ pub struct SourceRuntime {
     verifier: Verifier,
     types: BTreeMap<String, String>,
     rate: Option<TokenBucket>,
-    /// Requests of this source being handled now, bounded so one flooding
-    /// provider cannot hold every connection task of the listener.
+    /// Verified requests of this source being handled now (payload, rate
+    /// limit, store write), bounded so one flooding provider cannot hold
+    /// every store call of the listener. Taken only after the body was
+    /// read and its signature verified: a client that has not proved it
+    /// speaks for the provider holds none (a slow or silent one would
+    /// otherwise deny the provider its own source).
     in_flight: Arc<Semaphore>,
 }
 
@@ -38,6 +42,11 @@ pub struct Ingest {
     store: Store,
     max_body: u64,
     read_timeout: Duration,
+    /// Bytes of request bodies held at once over every connection
+    /// (`max_body_buffer_bytes`), one permit a byte. Only bytes received
+    /// count: a connection that announced a body and sent nothing costs
+    /// none, so stalled clients cannot starve the others of it.
+    body_budget: Arc<Semaphore>,
     tracer: Tracer,
 }
 
@@ -83,6 +92,11 @@ impl Ingest {
             store,
             max_body: cfg.server.max_body_bytes,
             read_timeout: cfg.server.read_timeout,
+            body_budget: Arc::new(Semaphore::new(
+                usize::try_from(cfg.server.max_body_buffer_bytes)
+                    .unwrap_or(usize::MAX)
+                    .min(Semaphore::MAX_PERMITS),
+            )),
             tracer,
         })
     }
@@ -182,15 +196,12 @@ impl Ingest {
                 respond::method_not_allowed(),
             );
         }
-        // Held until the answer is built; none free = this source is
-        // flooding: shed it before reading the body.
-        let Ok(_permit) = source.in_flight.clone().try_acquire_owned() else {
-            return (label, Outcome::RateLimited, respond::overloaded());
-        };
-
-        // 2. body, bounded in size and time
+        // 2. body, bounded in size and time, and in memory over all
+        // connections (the body budget, held until the answer is built).
+        // No slot of the source is held yet: reading is what a slow or
+        // hostile client can drag out.
         let (parts, body) = req.into_parts();
-        let body = match self.read_body(&parts.headers, body).await {
+        let (body, _body_budget) = match self.read_body(&parts.headers, body).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {
                 return (label, Outcome::TooLarge, respond::too_large(self.max_body));
@@ -237,6 +248,12 @@ impl Ingest {
         {
             return (label, Outcome::Rejected(reason), respond::rejected(reason));
         }
+
+        // Held until the answer is built; none free = this source is
+        // flooding with verified callbacks: shed it before the store.
+        let Ok(_slot) = source.in_flight.clone().try_acquire_owned() else {
+            return (label, Outcome::RateLimited, respond::overloaded());
+        };
 
         // A verified handshake (Slack's url_verification) is answered, not stored.
         if let Some((content_type, body)) = source.verifier.handshake(&raw) {
@@ -344,12 +361,14 @@ impl Ingest {
     }
 
     /// Reads the body: at most `max_body` bytes (stops reading past it) and
-    /// within `read_timeout` from the end of the head.
+    /// within `read_timeout` from the end of the head, including any wait
+    /// for room in the body budget. Returns the body and its share of the
+    /// budget, to hold while the body is.
     async fn read_body(
         &self,
         headers: &http::HeaderMap,
         mut body: Incoming,
-    ) -> Result<Bytes, BodyError> {
+    ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), BodyError> {
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -357,25 +376,69 @@ impl Ingest {
         if declared.is_some_and(|n| n > self.max_body) {
             return Err(BodyError::TooLarge);
         }
-        let max = self.max_body as usize;
+        let max = usize::try_from(self.max_body).unwrap_or(usize::MAX);
+        // The buffer never grows past what the client announced (when it
+        // did) nor past the limit.
+        let ceiling = declared
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(max)
+            .min(max);
         let read = async {
-            let mut buf =
-                BytesMut::with_capacity(declared.unwrap_or(0).min(self.max_body) as usize);
+            // Nothing is reserved before bytes arrive (an announced length
+            // is only a claim); the buffer then at most doubles, and every
+            // byte of its capacity is taken from the budget first.
+            let mut buf: Vec<u8> = Vec::new();
+            let mut held: Option<OwnedSemaphorePermit> = None;
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|_| BodyError::Unreadable)?;
-                if let Ok(data) = frame.into_data() {
-                    if buf.len() + data.len() > max {
-                        return Err(BodyError::TooLarge);
-                    }
-                    buf.extend_from_slice(&data);
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                let need = buf.len() + data.len();
+                if need > max {
+                    return Err(BodyError::TooLarge);
                 }
+                if need > buf.capacity() {
+                    let grown = need.max(buf.capacity().saturating_mul(2).min(ceiling));
+                    let permit = self.take_budget(grown - buf.capacity()).await?;
+                    match &mut held {
+                        Some(h) => h.merge(permit),
+                        None => held = Some(permit),
+                    }
+                    buf.reserve_exact(grown - buf.len());
+                }
+                buf.extend_from_slice(&data);
             }
-            Ok(buf.freeze())
+            Ok((Bytes::from(buf), held))
         };
         match tokio::time::timeout(self.read_timeout, read).await {
             Ok(result) => result,
             Err(_) => Err(BodyError::Timeout),
         }
+    }
+
+    /// Takes `bytes` from the body budget, waiting for room (the caller
+    /// bounds the wait by `read_timeout`).
+    async fn take_budget(&self, bytes: usize) -> Result<OwnedSemaphorePermit, BodyError> {
+        let mut taken: Option<OwnedSemaphorePermit> = None;
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(u32::MAX as usize);
+            // The semaphore is never closed; a closed one would only mean
+            // the listener is going away.
+            let permit = self
+                .body_budget
+                .clone()
+                .acquire_many_owned(n as u32)
+                .await
+                .map_err(|_| BodyError::Unreadable)?;
+            match &mut taken {
+                Some(t) => t.merge(permit),
+                None => taken = Some(permit),
+            }
+            left -= n;
+        }
+        taken.ok_or(BodyError::Unreadable)
     }
 }
 

@@ -156,10 +156,10 @@ pub fn rate_limited(wait: Duration) -> Response<Body> {
     )
 }
 
-/// 429 when the source has `max_in_flight_per_source` requests in flight;
-/// the body is not read, so the connection closes.
+/// 429 when the source has `max_in_flight_per_source` verified requests
+/// in flight. The body was read, so the connection stays open.
 pub fn overloaded() -> Response<Body> {
-    close(rate_limited(Duration::from_secs(1)))
+    rate_limited(Duration::from_secs(1))
 }
 
 /// 503 with `Retry-After`: nothing was acknowledged.

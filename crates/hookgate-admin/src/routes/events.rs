@@ -141,9 +141,10 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
     ok(&Page { items, next_cursor })
 }
 
-/// Finds an event the caller may see.
+/// Finds an event the caller may see: one that goes to no subscription of
+/// its tenants is answered exactly as one that does not exist.
 async fn find(call: &Call<'_>, id: &str) -> Result<(EventId, String, StoredEvent), ApiError> {
-    let missing = || ApiError::not_found(format!("no event {id:?}"));
+    let missing = || call.event_not_found(id);
     let event_id = EventId::parse(id).ok_or_else(missing)?;
     let sources: Vec<&str> = call
         .admin
@@ -159,9 +160,7 @@ async fn find(call: &Call<'_>, id: &str) -> Result<(EventId, String, StoredEvent
         .await?
         .ok_or_else(missing)?;
     if !call.sees_type(&ev.ty) {
-        return Err(ApiError::forbidden(format!(
-            "event {id:?} goes to no subscription of this token's tenants"
-        )));
+        return Err(missing());
     }
     Ok((event_id, source, ev))
 }
@@ -246,7 +245,7 @@ pub(crate) async fn redeliver(
         .redeliver(&source, &sub.id, &event_id)
         .await?;
     if !done {
-        return Err(ApiError::not_found(format!("no event {id:?}")));
+        return Err(call.event_not_found(id));
     }
     let target = format!("{event_id}/{}", sub.id);
     call.audit(

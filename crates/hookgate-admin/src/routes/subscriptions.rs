@@ -31,10 +31,13 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
         .transpose()?;
     let subs = &call.admin.config.subscriptions;
     // Resume after the cursor's subscription; if it left the config since,
-    // after its old position.
+    // after its old position. Only the caller's subscriptions are looked
+    // up: a cursor naming another tenant's is read as one naming a
+    // subscription that does not exist (else a crafted cursor would tell
+    // which ids exist).
     let start = after.map_or(0, |c| {
         subs.iter()
-            .position(|s| s.id == c.id)
+            .position(|s| s.id == c.id && call.caller.sees_tenant(s.tenant.as_deref()))
             .unwrap_or(c.index)
             .saturating_add(1)
     });

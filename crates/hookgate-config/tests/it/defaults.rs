@@ -23,6 +23,8 @@ fn gateway_wide_defaults() {
     assert_eq!(c.server.max_headers, 100);
     assert_eq!(c.server.max_header_bytes, 64 * 1024);
     assert_eq!(c.server.shutdown_grace, s(10));
+    assert_eq!(c.server.max_in_flight_per_source, 256);
+    assert_eq!(c.server.max_body_buffer_bytes, 64 << 20);
     assert_eq!(c.admin.listen, "127.0.0.1:9090".parse().unwrap());
     assert_eq!(c.store.timeout, s(2));
     // No [store]: the embedded store, next to the config file.
@@ -84,6 +86,7 @@ header_read_timeout = "2s"
 max_headers = 200
 max_header_bytes = 131072
 shutdown_grace = "3s"
+max_body_buffer_bytes = 4096
 [store]
 backend = "redis"
 url = {{ value = "redis://:pw@h:1/0" }}
@@ -107,6 +110,7 @@ level = "debug"
     assert_eq!(c.server.shutdown_grace, Duration::from_secs(3));
     assert_eq!(c.server.max_headers, 200);
     assert_eq!(c.server.max_header_bytes, 131_072);
+    assert_eq!(c.server.max_body_buffer_bytes, 4096);
     assert_eq!(
         c.store.redis().expect("redis backend").url.expose(),
         b"redis://:pw@h:1/0"
@@ -127,4 +131,11 @@ level = "debug"
     assert_eq!(c.delivery.poll_interval, Duration::from_secs(1));
     assert_eq!(c.delivery.nice, 0);
     assert_eq!(c.log.format, LogFormat::Json);
+}
+
+#[test]
+fn the_body_buffer_defaults_to_four_large_bodies_when_that_is_more_than_64_mib() {
+    // A file that raised max_body_bytes before the key existed still loads.
+    let c = ok(&format!("[server]\nmax_body_bytes = 33554432\n{MINIMAL}"));
+    assert_eq!(c.server.max_body_buffer_bytes, 4 * 33_554_432);
 }

@@ -431,6 +431,11 @@ fn capacity_counts_must_be_at_least_one() {
         "must be at least 1",
     );
     one_err(
+        &format!("[server]\nmax_body_bytes = 2048\nmax_body_buffer_bytes = 1024\n{MINIMAL}"),
+        "server.max_body_buffer_bytes",
+        "must be at least server.max_body_bytes (2048), found 1024",
+    );
+    one_err(
         &format!("[store]\npool_size = 0\n{MINIMAL}"),
         "store.pool_size",
         "must be at least 1",

@@ -22,6 +22,12 @@ const TOKENS: &[(&str, &str, &str, &str)] = &[
         r#"tenants = ["a"]"#,
     ),
     ("tenant-b", "tenant-b-token", "admin", r#"tenants = ["b"]"#),
+    (
+        "tenant-a-viewer",
+        "tenant-a-viewer-token",
+        "viewer",
+        r#"tenants = ["a"]"#,
+    ),
 ];
 
 struct Admin {
@@ -36,7 +42,11 @@ struct Admin {
 
 impl Admin {
     async fn start() -> Self {
-        let store = TestStore::sqlite();
+        Self::start_on(StoreKind::Sqlite).await
+    }
+
+    async fn start_on(kind: StoreKind) -> Self {
+        let store = TestStore::start(kind).await;
         let receiver = Receiver::start().await;
         let other = Receiver::start().await;
         let mut extra = String::new();
@@ -268,7 +278,9 @@ async fn a_tenant_token_sees_and_touches_only_its_tenants() {
         .collect();
     assert_eq!(ids, vec![alpha_evt.as_str()]);
 
-    // Direct access to tenant b's things: 403, and nothing changes.
+    // Direct access to tenant b's things: 403, outside the token's tenants
+    // (`another_tenants_things_are_answered_as_if_they_did_not_exist`
+    // compares with things that exist nowhere), and nothing changes.
     assert_eq!(
         a.get(&format!("/admin/v1/events/{beta_evt}"), "tenant-a-token")
             .await
@@ -695,6 +707,191 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) {
         Some("boolean") => assert!(value.is_boolean(), "{at}: not a boolean: {value}"),
         _ => {}
     }
+}
+
+/// A tenant-scoped token's answer about another tenant's subscription or
+/// event is the answer about one that does not exist: same status, same
+/// body once the id it asked about is set aside, on every route that takes
+/// a subscription id or an event id. A role that does not allow the call
+/// is a 403 whatever the id names.
+async fn no_tenant_oracle(kind: StoreKind) {
+    let a = Admin::start_on(kind).await;
+    a.other.set_default(Reply::Status(400));
+    a.acme("msg_alpha_oracle", "alpha.created").await;
+    a.acme("msg_beta_oracle", "beta.created").await;
+    a.other.wait_for(2, Duration::from_secs(10)).await;
+    for sub in ["alpha", "beta"] {
+        hookgate_testkit::wait::assert_eventually(
+            &format!("{sub}'s dead letter recorded"),
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || async { a.dead_count(sub).await == 1 },
+        )
+        .await;
+    }
+    let alpha_evt = event_id("acme", "msg_alpha_oracle");
+    // Tenant b's subscription and event, and a subscription and an event
+    // (well-formed ids) that exist nowhere.
+    let (other_sub, other_evt) = ("beta", event_id("acme", "msg_beta_oracle"));
+    let (missing_sub, missing_evt) = ("gamma", event_id("acme", "msg_never_sent"));
+
+    let redeliver_alpha_evt = format!("/admin/v1/events/{alpha_evt}/redeliver");
+    // (method, path, body) with {sub} and {evt} for the id under test.
+    let routes: Vec<(Method, &str, Option<Value>)> = vec![
+        (Method::GET, "/admin/v1/subscriptions/{sub}", None),
+        (
+            Method::POST,
+            "/admin/v1/subscriptions/{sub}/pause",
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/admin/v1/subscriptions/{sub}/resume",
+            Some(json!({})),
+        ),
+        (
+            Method::GET,
+            "/admin/v1/subscriptions/{sub}/dead-letters",
+            None,
+        ),
+        (
+            Method::GET,
+            "/admin/v1/subscriptions/{sub}/dead-letters?type=acme.*&limit=5",
+            None,
+        ),
+        (
+            Method::POST,
+            "/admin/v1/subscriptions/{sub}/dead-letters/replay",
+            Some(json!({"filter": {}})),
+        ),
+        (
+            Method::POST,
+            "/admin/v1/subscriptions/{sub}/dead-letters/replay",
+            Some(json!({"filter": {}, "dry_run": true})),
+        ),
+        (
+            Method::POST,
+            "/admin/v1/subscriptions/{sub}/dead-letters/replay",
+            Some(json!({"event_ids": ["{evt}"]})),
+        ),
+        (Method::GET, "/admin/v1/events/{evt}", None),
+        (
+            Method::POST,
+            "/admin/v1/events/{evt}/redeliver",
+            Some(json!({"subscription": "alpha"})),
+        ),
+        (
+            Method::POST,
+            redeliver_alpha_evt.as_str(),
+            Some(json!({"subscription": "{sub}"})),
+        ),
+        (
+            Method::POST,
+            "/admin/v1/events/{evt}/redeliver",
+            Some(json!({"subscription": "{sub}"})),
+        ),
+        // A crafted page cursor naming the subscription.
+        (Method::GET, "/admin/v1/subscriptions?cursor=0.{sub}", None),
+    ];
+    let fill = |text: &str, sub: &str, evt: &str| text.replace("{sub}", sub).replace("{evt}", evt);
+    // The answer with the id under test set aside (the message names what
+    // was asked for, whatever it is).
+    let answer = |r: &Response, sub: &str, evt: &str| {
+        (
+            r.status,
+            r.text().replace(evt, "{evt}").replace(sub, "{sub}"),
+        )
+    };
+    for (method, path, body) in &routes {
+        let ask = |sub: &'static str, evt: String, token: &'static str| {
+            let path = fill(path, sub, &evt);
+            let body = body
+                .as_ref()
+                .map(|b| serde_json::from_str(&fill(&b.to_string(), sub, &evt)).unwrap());
+            let method = method.clone();
+            let a = &a;
+            async move { a.call(method, &path, Some(token), body).await }
+        };
+        let other = ask(other_sub, other_evt.clone(), "tenant-a-token").await;
+        let missing = ask(missing_sub, missing_evt.clone(), "tenant-a-token").await;
+        let what = format!("{method} {path} {body:?}");
+        assert_eq!(
+            answer(&other, other_sub, &other_evt),
+            answer(&missing, missing_sub, &missing_evt),
+            "{what}: another tenant's answer differs from a missing one's"
+        );
+        if path.starts_with("/admin/v1/subscriptions?") {
+            assert_eq!(other.status, 200, "{what}: {}", other.text());
+            let page = other.json();
+            let ids: Vec<&str> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, vec!["alpha"], "{what}");
+        } else if other.json()["message"] == "no such route" {
+            // Not a route (GET of one subscription): 404 for any id.
+            assert_eq!(other.status, 404, "{what}: {}", other.text());
+        } else {
+            // Outside the token's tenants, as the spec of roles and
+            // tenants says: 403, for what exists elsewhere and what
+            // exists nowhere alike.
+            assert_eq!(other.status, 403, "{what}: {}", other.text());
+            assert_eq!(other.json()["error"], "forbidden", "{what}");
+        }
+        // A viewer of tenant a that may not make the call: 403 whatever the
+        // id names (its own, another tenant's, nothing).
+        if *method == Method::POST {
+            for (sub, evt) in [
+                (other_sub, other_evt.clone()),
+                (missing_sub, missing_evt.clone()),
+                ("alpha", alpha_evt.clone()),
+            ] {
+                let r = ask(sub, evt, "tenant-a-viewer-token").await;
+                assert_eq!(r.status, 403, "{what} as a viewer: {}", r.text());
+                assert_eq!(r.json()["error"], "forbidden", "{what}");
+            }
+        }
+    }
+    // Nothing of tenant b changed: not paused, its dead letter not
+    // replayed, no audit record about it.
+    assert_eq!(
+        a.dead_count("beta").await,
+        1,
+        "beta's dead letter untouched"
+    );
+    let subs = a
+        .get("/admin/v1/subscriptions", "admin-token-1")
+        .await
+        .json();
+    let beta = subs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "beta")
+        .unwrap()
+        .clone();
+    assert_eq!(beta["paused"], false);
+    let audit = a.audit().await;
+    assert!(
+        audit
+            .iter()
+            .all(|r| r["actor"] != "tenant-a" && r["actor"] != "tenant-a-viewer"),
+        "{audit:?}"
+    );
+    let _ = &a.store;
+    let _ = &a.gateway;
+}
+
+#[tokio::test]
+async fn another_tenants_things_are_answered_as_if_they_did_not_exist_sqlite() {
+    no_tenant_oracle(StoreKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn another_tenants_things_are_answered_as_if_they_did_not_exist_redis() {
+    no_tenant_oracle(StoreKind::Redis).await;
 }
 
 #[tokio::test]

@@ -291,63 +291,110 @@ async fn a_flooding_source_gets_429_with_retry_after_while_others_are_accepted()
     assert_eq!(resp.status, 200);
 }
 
+/// A signed Stripe callback as raw HTTP/1.1 bytes.
+fn raw_stripe(provider_event_id: &str) -> Vec<u8> {
+    let body = stripe_event(provider_event_id, "charge.succeeded");
+    let sig = sign::stripe_signature(STRIPE_SECRET, sign::now_unix(), &body);
+    let mut req = format!(
+        "POST /ingest/stripe HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         stripe-signature: {sig}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    req
+}
+
 #[tokio::test]
 async fn a_source_at_its_in_flight_bound_is_shed_while_others_are_served() {
+    // The bound counts verified callbacks being handled (payload, rate
+    // limit, store write): a slot is taken once the body is read and its
+    // signature verified. So the source is held at its bound by its own
+    // valid callbacks, not by a client that never sends its body.
     let h = Harness::start_with(Options {
         server_extra: "max_in_flight_per_source = 1",
         read_timeout: "5s",
         ..Options::default()
     })
     .await;
-    // One stalled stripe request holds the source's only slot. It must be
-    // the one holding it (not shed itself), so it is checked to still be
-    // waiting for its body before the probe goes out.
-    let mut stalled = None;
-    for _ in 0..20 {
-        let mut conn = RawConn::connect(&h.ingest_addr).await.unwrap();
-        conn.send(b"POST /ingest/stripe HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
-            .await
-            .unwrap();
-        if conn
+
+    // A stalled stripe request holds no slot: with a bound of 1, a valid
+    // callback is accepted while it waits.
+    let mut stalled = RawConn::connect(&h.ingest_addr).await.unwrap();
+    stalled
+        .send(b"POST /ingest/stripe HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    assert!(
+        stalled
             .read_response(Duration::from_millis(300))
             .await
-            .is_none()
-        {
-            stalled = Some(conn);
+            .is_none(),
+        "the stalled request is still waiting for its body"
+    );
+    let resp = h
+        .post_stripe(&stripe_event("evt_shed_0", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+
+    // Bursts of valid callbacks, their bodies completed at the same
+    // moment: beyond the one slot they are shed (429, Retry-After), and
+    // another source is served meanwhile. Bounded: a few bursts until one
+    // overlapped.
+    const BURST: usize = 32;
+    let mut shed = Vec::new();
+    let mut accepted = 0;
+    for round in 0..5 {
+        if !shed.is_empty() {
             break;
         }
-    }
-    let stalled = stalled.expect("a stalled request holds the slot");
-    let resp = h
-        .post_stripe(&stripe_event("evt_shed_1", "charge.succeeded"))
-        .await;
-    assert_eq!(resp.status, 429, "{}", resp.text());
-    assert_eq!(resp.json()["error"], "rate_limited");
-    let resp = h
-        .post_stripe(&stripe_event("evt_shed_2", "charge.succeeded"))
-        .await;
-    assert_eq!(resp.status, 429);
-    assert_eq!(resp.header("retry-after"), Some("1"));
-    // Another source is untouched.
-    let body = br#"{"type":"invoice.paid","data":{}}"#;
-    let headers =
-        sign::standard_webhooks_headers(ACME_SECRET, "msg_shed_1", sign::now_unix(), body);
-    let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    assert_eq!(h.post("acme", &hs, body).await.status, 200);
-    // The slot is freed when the stalled request ends.
-    drop(stalled);
-    let freed = hookgate_testkit::wait::eventually(
-        Duration::from_secs(10),
-        Duration::from_millis(100),
-        || async {
-            h.post_stripe(&stripe_event("evt_shed_3", "charge.succeeded"))
+        let mut conns = Vec::new();
+        let mut lasts = Vec::new();
+        for i in 0..BURST {
+            let req = raw_stripe(&format!("evt_shed_{round}_{i}"));
+            let (head, last) = req.split_at(req.len() - 1);
+            let mut conn = RawConn::connect(&h.ingest_addr).await.unwrap();
+            conn.send(head).await.unwrap();
+            conns.push((format!("evt_shed_{round}_{i}"), conn));
+            lasts.push(last.to_vec());
+        }
+        for ((_, conn), last) in conns.iter_mut().zip(&lasts) {
+            conn.send(last).await.unwrap();
+        }
+        // Another source, during the burst.
+        let body = br#"{"type":"invoice.paid","data":{}}"#;
+        let msg = format!("msg_shed_{round}");
+        let headers = sign::standard_webhooks_headers(ACME_SECRET, &msg, sign::now_unix(), body);
+        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(h.post("acme", &hs, body).await.status, 200);
+        for (id, mut conn) in conns {
+            let (status, text) = conn
+                .read_response(Duration::from_secs(5))
                 .await
-                .status
-                == 200
-        },
-    )
-    .await;
-    assert!(freed);
+                .expect("an answer");
+            match status {
+                200 => accepted += 1,
+                429 => {
+                    assert!(text.contains(r#"{"error":"rate_limited"}"#), "{text}");
+                    assert!(
+                        text.to_ascii_lowercase().contains("retry-after: 1\r\n"),
+                        "{text}"
+                    );
+                    shed.push(id);
+                }
+                other => panic!("{id}: {other} {text}"),
+            }
+        }
+    }
+    assert!(!shed.is_empty(), "no burst reached the bound");
+    assert!(accepted > 0, "the slot served no one");
+    // A shed callback claimed nothing: the provider's retry is a new event.
+    for id in &shed {
+        let resp = h.post_stripe(&stripe_event(id, "charge.succeeded")).await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert_eq!(resp.json()["events"][0]["duplicate"], false, "{id}");
+    }
+    drop(stalled);
 }
 
 #[tokio::test]
@@ -418,4 +465,151 @@ async fn too_many_or_too_large_headers_are_431_and_the_limits_are_configurable()
     .await;
     assert_eq!(post_with_headers(&h, 120, 0).await, 200);
     assert_eq!(post_with_headers(&h, 0, 80 * 1024).await, 200);
+}
+
+/// Stalled connections the slow-client attack holds open at once: more
+/// than the default `max_in_flight_per_source` (256).
+const STALLERS: usize = 270;
+/// How long the attack runs.
+const ATTACK: Duration = Duration::from_secs(4);
+/// Valid callbacks sent during the attack, one at a time.
+const VALID_CALLBACKS: usize = 30;
+
+/// One attacker: announces a 100-byte body on `source` and never sends it;
+/// reconnects whenever the gateway answers or cuts it, until `end`.
+/// Bounded in time (`end`) and in reconnections.
+async fn stall_until(addr: String, end: Instant) -> usize {
+    let mut connections = 0;
+    while Instant::now() < end && connections < 1000 {
+        let Ok(mut conn) = RawConn::connect(&addr).await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        connections += 1;
+        if conn
+            .send(b"POST /ingest/stripe HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n")
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        // Held until the gateway answers (408) or closes, or the attack ends.
+        let _ = conn.read_response(left).await;
+    }
+    connections
+}
+
+/// Slow clients must not deny a source: hundreds of connections that
+/// announce a body and never send it (and reconnect when cut) hold no
+/// slot of the source, so a provider's validly signed callbacks on the
+/// same source are all accepted meanwhile.
+async fn stalled_bodies_do_not_deny_the_source(store: StoreKind) {
+    let h = Harness::start_with(Options {
+        read_timeout: "1s",
+        store,
+        ..Options::default()
+    })
+    .await;
+    let end = Instant::now() + ATTACK;
+    let attackers: Vec<_> = (0..STALLERS)
+        .map(|_| tokio::spawn(stall_until(h.ingest_addr.clone(), end)))
+        .collect();
+    // Let every staller get its head in before the provider calls.
+    settle(Duration::from_millis(500)).await;
+
+    let mut statuses = Vec::new();
+    let pace = (ATTACK - Duration::from_millis(800)) / VALID_CALLBACKS as u32;
+    for i in 0..VALID_CALLBACKS {
+        if Instant::now() >= end {
+            break;
+        }
+        let body = stripe_event(&format!("evt_stall_{i}"), "charge.succeeded");
+        statuses.push(h.post_stripe(&body).await.status);
+        tokio::time::sleep(pace).await;
+    }
+    let mut stalled_connections = 0;
+    for a in attackers {
+        stalled_connections += a.await.expect("attacker task");
+    }
+    let accepted = statuses.iter().filter(|&&s| s == 200).count();
+    eprintln!(
+        "slow-client attack on {store:?}: {accepted}/{} valid callbacks accepted \
+         ({stalled_connections} stalled connections over {ATTACK:?}); statuses {statuses:?}",
+        statuses.len()
+    );
+    assert!(
+        statuses.len() >= VALID_CALLBACKS * 3 / 4,
+        "the test sent only {} callbacks",
+        statuses.len()
+    );
+    assert!(
+        stalled_connections >= STALLERS,
+        "the attack did not run: {stalled_connections} connections"
+    );
+    assert_eq!(
+        accepted,
+        statuses.len(),
+        "valid callbacks were refused under the slow-client attack: {statuses:?}"
+    );
+    // Every accepted callback was stored.
+    for i in 0..statuses.len() {
+        let id = event_id("stripe", &format!("evt_stall_{i}"));
+        assert!(h.admin.event(&id).await.is_some(), "{id} not stored");
+    }
+}
+
+#[tokio::test]
+async fn stalled_bodies_on_a_source_do_not_deny_its_signed_callbacks_sqlite() {
+    stalled_bodies_do_not_deny_the_source(StoreKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn stalled_bodies_on_a_source_do_not_deny_its_signed_callbacks_redis() {
+    stalled_bodies_do_not_deny_the_source(StoreKind::Redis).await;
+}
+
+#[tokio::test]
+async fn bodies_share_a_bounded_budget_and_a_body_waits_for_room() {
+    // A budget of one largest body: a client holding it by sending all
+    // but the last byte makes the next body wait (memory stays bounded),
+    // not fail; when the stalled one is cut at its read_timeout, the
+    // waiting one is read and accepted.
+    let h = Harness::start_with(Options {
+        max_body_bytes: 65536,
+        read_timeout: "2s",
+        server_extra: "max_body_buffer_bytes = 65536",
+        ..Options::default()
+    })
+    .await;
+    let mut hog = RawConn::connect(&h.ingest_addr).await.unwrap();
+    hog.send(b"POST /ingest/stripe HTTP/1.1\r\nhost: x\r\ncontent-length: 65536\r\n\r\n")
+        .await
+        .unwrap();
+    hog.send(&vec![b'a'; 65535]).await.unwrap();
+    // The next body starts well after the hog, so the hog is cut (and
+    // its room freed) well before the next one's own read_timeout.
+    settle(Duration::from_millis(700)).await;
+    let started = Instant::now();
+    let resp = h
+        .post_stripe(&stripe_event("evt_budget_1", "charge.succeeded"))
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(
+        waited >= Duration::from_millis(900),
+        "the body did not wait for room: {waited:?}"
+    );
+    let (status, _) = hog
+        .read_response(Duration::from_secs(5))
+        .await
+        .expect("the hog's answer");
+    assert_eq!(status, 408);
+    // With the budget free again, a body goes through at once.
+    let started = Instant::now();
+    let resp = h
+        .post_stripe(&stripe_event("evt_budget_2", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(started.elapsed() < Duration::from_millis(500));
 }
