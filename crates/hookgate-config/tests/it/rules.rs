@@ -288,6 +288,36 @@ fn subscription_secrets_should_be_standard_webhooks_keys() {
 }
 
 #[test]
+fn subscription_keys_shorter_than_24_bytes_are_a_warning() {
+    let short = |c: &hookgate_config::Config| {
+        c.warnings
+            .iter()
+            .filter(|w| w.message.contains("shorter than 24 bytes"))
+            .map(|w| (w.key.clone(), w.line))
+            .collect::<Vec<_>>()
+    };
+    // whsec_ + base64("hello"): 5 bytes. Warned at its line, never shown.
+    let c = ok(MINIMAL);
+    assert_eq!(
+        short(&c),
+        [("subscriptions.sub.secret".to_owned(), Some(10))]
+    );
+    assert!(c.warnings.iter().all(|w| !w.to_string().contains("aGVsbG8")));
+    // 23 bytes warns, 24 does not; each key of a list is judged alone.
+    let text = MINIMAL.replace(
+        &format!("secret = {{ value = \"{WHSEC}\" }}"),
+        &format!(
+            "secrets = [\n  {{ value = \"whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG0=\" }},\n  {{ value = \"{WHSEC_24}\" }},\n]"
+        ),
+    );
+    assert_eq!(
+        short(&ok(&text)),
+        [("subscriptions.sub.secrets[0]".to_owned(), Some(11))]
+    );
+    assert!(short(&ok(&MINIMAL.replace(WHSEC, WHSEC_24))).is_empty());
+}
+
+#[test]
 fn a_retry_budget_beyond_the_attempt_log_is_a_warning() {
     let about_retry = |c: &hookgate_config::Config| {
         c.warnings
