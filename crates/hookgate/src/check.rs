@@ -28,16 +28,14 @@ pub fn load_checked(path: &Path) -> Result<Config, Vec<String>> {
                 message: e.message,
             }),
         }
-        warnings.extend(
-            hookgate_verify::schemes::warnings(src)
-                .into_iter()
-                .map(|(key, message)| ConfigError {
-                    file: file.clone(),
-                    line: Some(src.line_of(&key)),
-                    key: format!("sources.{}.{key}", src.id),
-                    message,
-                }),
-        );
+        warnings.extend(hookgate_verify::schemes::warnings(src).into_iter().map(
+            |(key, message)| ConfigError {
+                file: file.clone(),
+                line: Some(src.line_of(&key)),
+                key: format!("sources.{}.{key}", src.id),
+                message,
+            },
+        ));
     }
     match loaded {
         Ok(mut config) if errors.is_empty() => {
@@ -66,7 +64,9 @@ pub fn load_checked(path: &Path) -> Result<Config, Vec<String>> {
                 .collect();
             config.warnings.extend(ignored);
             config.warnings.extend(warnings);
-            config.warnings.sort_by_key(|w| w.line.unwrap_or(usize::MAX));
+            config
+                .warnings
+                .sort_by_key(|w| w.line.unwrap_or(usize::MAX));
             Ok(config)
         }
         _ => {

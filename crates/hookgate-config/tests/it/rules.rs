@@ -302,7 +302,11 @@ fn subscription_keys_shorter_than_24_bytes_are_a_warning() {
         short(&c),
         [("subscriptions.sub.secret".to_owned(), Some(10))]
     );
-    assert!(c.warnings.iter().all(|w| !w.to_string().contains("aGVsbG8")));
+    assert!(
+        c.warnings
+            .iter()
+            .all(|w| !w.to_string().contains("aGVsbG8"))
+    );
     // 23 bytes warns, 24 does not; each key of a list is judged alone.
     let text = MINIMAL.replace(
         &format!("secret = {{ value = \"{WHSEC}\" }}"),

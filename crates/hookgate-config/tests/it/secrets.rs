@@ -270,9 +270,6 @@ fn blank_secrets_are_refused_in_every_form_and_never_shown() {
     );
 
     // Whitespace around a real secret is kept: it is part of the secret.
-    let c = ok_with(
-        &source_with("{ env = \"S\" }"),
-        &env(&[("S", " padded ")]),
-    );
+    let c = ok_with(&source_with("{ env = \"S\" }"), &env(&[("S", " padded ")]));
     assert_eq!(c.sources[0].secrets[0].expose(), b" padded ");
 }

@@ -116,10 +116,8 @@ fn is_events_delivery(headers: &http::HeaderMap) -> bool {
 /// malformed > mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
     if !is_events_delivery(req.headers) {
-        let values = common::required_headers(
-            req.headers,
-            std::iter::once(HEADER).chain(REQUIRED_HEADERS),
-        )?;
+        let values =
+            common::required_headers(req.headers, std::iter::once(HEADER).chain(REQUIRED_HEADERS))?;
         return body_hmac::check(values[0], req.body, &params.secrets, sign);
     }
     let values = common::required_headers(
@@ -284,7 +282,10 @@ mod tests {
     fn events_delivery_extraction_reads_the_prefix_less_headers() {
         let mut headers = http::HeaderMap::new();
         for (k, v) in [
-            ("shopify-hmac-sha256", "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g="),
+            (
+                "shopify-hmac-sha256",
+                "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=",
+            ),
             ("shopify-topic", "Product"),
             ("shopify-event-id", "event-123"),
             ("shopify-webhook-id", "123456789"),

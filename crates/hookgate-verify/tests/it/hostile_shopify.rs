@@ -161,7 +161,10 @@ fn events_delivery(hmac: &[u8], without: Option<&str>) -> http::HeaderMap {
         ("Shopify-Topic", b"orders/create"),
         ("Shopify-Shop-Domain", b"shop1.myshopify.com"),
         ("Shopify-API-Version", b"2026-01"),
-        ("Shopify-Webhook-Id", b"b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"),
+        (
+            "Shopify-Webhook-Id",
+            b"b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        ),
         ("Shopify-Event-Id", b"98880550-7158-44d4-b7cd-2c97c8a091b5"),
         ("Shopify-Triggered-At", b"2026-01-27T12:00:00Z"),
     ];
@@ -193,7 +196,12 @@ fn events_deliveries_without_the_x_prefix() {
         "Shopify-Event-Id",
     ] {
         assert_eq!(
-            outcome(&v(), &events_delivery(good.as_bytes(), Some(name)), BODY, NOW),
+            outcome(
+                &v(),
+                &events_delivery(good.as_bytes(), Some(name)),
+                BODY,
+                NOW
+            ),
             "missing",
             "{name}"
         );

@@ -59,7 +59,10 @@ fn headers_and_precedence() {
         // No algorithm header: HMAC_SHA256_HEX, as Sumsub's example does.
         (&[("x-payload-digest", d.as_bytes())], "valid"),
         (
-            &[("x-payload-digest", d.as_bytes()), ("x-payload-digest-alg", b"")],
+            &[
+                ("x-payload-digest", d.as_bytes()),
+                ("x-payload-digest-alg", b""),
+            ],
             "valid",
         ),
         (&[("x-payload-digest", d512.as_bytes())], "malformed"),

@@ -228,7 +228,9 @@ fn tolerance_on_a_scheme_without_a_timestamp_is_a_warning() {
 /// the 1-based line of its first line that starts with `key`.
 fn with_source(body: &str, key: &str) -> (String, usize) {
     let text = format!("{}\n[[sources]]\n{body}\n", base());
-    let start = text.find("\n[[sources]]\nid = \"extra\"").expect("the source");
+    let start = text
+        .find("\n[[sources]]\nid = \"extra\"")
+        .expect("the source");
     let line = text[..start].lines().count()
         + 1
         + text[start..]
