@@ -127,6 +127,27 @@ async fn serve_refuses_a_bad_file_and_says_why() {
 }
 
 #[tokio::test]
+async fn serve_refuses_an_unsafe_file_before_binding() {
+    // Overlapping listeners and a replayable dedup window: the config
+    // errors, not "address in use" from a bind.
+    let text = base().replace("listen = \"127.0.0.1:2\"", "listen = \"127.0.0.1:1\"")
+        + "\n[[sources]]\nid = \"extra\"\nscheme = \"stripe\"\nsecrets = [{ value = \"s\" }]\ndedup_window = \"1m\"\n";
+    let mut gw = hookgate_testkit::GatewayProcess::start(bin(), &text, &[]).await;
+    let status = gw
+        .wait_exit(std::time::Duration::from_secs(10))
+        .await
+        .expect("exits");
+    assert!(!status.success());
+    let logs = gw.logs();
+    assert!(logs.contains("admin.listen: 127.0.0.1:1"), "{logs}");
+    assert!(
+        logs.contains("sources.extra.dedup_window: 1m is shorter"),
+        "{logs}"
+    );
+    assert!(logs.contains("2 error(s); not starting"), "{logs}");
+}
+
+#[tokio::test]
 async fn bare_config_flag_runs_the_gateway() {
     let store = TestStore::sqlite();
     let (text, _, admin) = local_config(&store, "http://127.0.0.1:9/e", &Options::default());
