@@ -80,7 +80,8 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
 }
 
 /// Formats a duration the way the config writes it (`"1m 30s"`).
-pub(crate) fn show(d: Duration) -> String {
+/// A duration as messages write it (`5m`, `7days`, `1h 30m`).
+pub fn show(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 

@@ -50,6 +50,7 @@ mod source;
 mod subscription;
 mod validate;
 
+pub use duration::show as show_duration;
 pub use env::{Env, MapEnv, ProcessEnv};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::*;

@@ -308,6 +308,19 @@ pub const SCHEME_KEYS: &[&str] = &[
     "event_subject",
 ];
 
+/// The shortest signing key the Standard Webhooks specification allows
+/// (`spec/standard-webhooks.md`: "Random. Between 24 bytes (192 bits) and
+/// 64 bytes (512 bits)"), counted after base64 decoding.
+pub const MIN_SIGNING_KEY_BYTES: usize = 24;
+
+/// The warning for a Standard Webhooks key under [`MIN_SIGNING_KEY_BYTES`]:
+/// a subscription's (by the parser) or a `standard-webhooks` source's (by
+/// check-config, which knows the scheme). Its length is not said: nothing
+/// about a key is printed.
+pub const SHORT_SIGNING_KEY: &str = "the signing key is shorter than 24 bytes after base64 decoding: \
+     Standard Webhooks keys are 24 to 64 random bytes (whsec_ + at least 32 base64 characters); \
+     a shorter key is easier to guess";
+
 /// One `[[subscriptions]]` entry.
 #[derive(Debug, Clone)]
 pub struct SubscriptionConfig {

@@ -8,6 +8,11 @@
 //!   `echo secret > file` and Kubernetes secret volumes both leave one;
 //! - `{ value = "..." }`: literal, for local demos only (a warning says so).
 //!
+//! Whatever the form, a value that is empty or only whitespace once
+//! resolved is an error: it is an unset variable or an empty file in
+//! disguise (`FOO=" "`, a file holding a blank line), never a key anyone
+//! meant, and an HMAC keyed with it is one anybody can compute.
+//!
 //! The value is wrapped in [`Secret`] as soon as it is read. No message in
 //! this module contains the value, nor the text of a bare string written
 //! where a reference was expected (that text is most likely the secret).
@@ -92,6 +97,13 @@ fn from_env(ctx: &mut Ctx<'_>, field: &Field<'_>, name: &str) -> Option<Secret> 
             );
             None
         }
+        Some(v) if is_blank(v.as_bytes()) => {
+            ctx.error_at(
+                field,
+                format!("environment variable {name} holds only whitespace"),
+            );
+            None
+        }
         Some(v) => Some(Secret::new(v)),
     }
 }
@@ -108,6 +120,11 @@ fn from_file(ctx: &mut Ctx<'_>, field: &Field<'_>, path: &str) -> Option<Secret>
             if bytes.is_empty() {
                 let shown = full.display();
                 ctx.error_at(field, format!("secret file {shown} is empty"));
+                return None;
+            }
+            if is_blank(&bytes) {
+                let shown = full.display();
+                ctx.error_at(field, format!("secret file {shown} holds only whitespace"));
                 return None;
             }
             Some(Secret::new(bytes))
@@ -127,11 +144,21 @@ fn from_value(ctx: &mut Ctx<'_>, field: &Field<'_>, value: &str) -> Option<Secre
         ctx.error_at(field, "must not be empty");
         return None;
     }
+    if is_blank(value.as_bytes()) {
+        ctx.error_at(field, "must not be only whitespace");
+        return None;
+    }
     ctx.warn_at(
         field,
         "a literal { value = ... } secret is for local demos only: use { env = ... } or { file = ... }",
     );
     Some(Secret::new(value))
+}
+
+/// Whether `bytes` is non-empty text made of whitespace only (spaces,
+/// tabs, newlines, any Unicode white space): such a "secret" is a mistake.
+pub(crate) fn is_blank(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && std::str::from_utf8(bytes).is_ok_and(|s| s.trim().is_empty())
 }
 
 /// Removes one trailing `"\r\n"` or `"\n"`, and nothing else: a secret may
@@ -144,11 +171,19 @@ fn strip_one_newline(bytes: &mut Vec<u8>) {
     }
 }
 
+/// A Standard Webhooks key's text after its optional `whsec_` prefix.
+pub(crate) fn standard_webhooks_key_text(secret: &Secret) -> &[u8] {
+    let raw = secret.expose();
+    raw.strip_prefix(b"whsec_").unwrap_or(raw)
+}
+
 /// Decodes a Standard Webhooks signing key: an optional `whsec_` prefix,
 /// then standard (padded) base64. The error never contains the key.
 pub(crate) fn decode_standard_webhooks_key(secret: &Secret) -> Result<Secret, &'static str> {
-    let raw = secret.expose();
-    let encoded = raw.strip_prefix(b"whsec_").unwrap_or(raw);
+    let encoded = standard_webhooks_key_text(secret);
+    if is_blank(encoded) {
+        return Err("the signing key is only whitespace");
+    }
     match base64::engine::general_purpose::STANDARD.decode(encoded) {
         Ok(key) if key.is_empty() => Err("the signing key is empty after decoding"),
         Ok(key) => Ok(Secret::new(key)),
@@ -186,5 +221,16 @@ mod tests {
         assert_eq!(key.expose(), b"hello");
         assert!(decode_standard_webhooks_key(&Secret::new("whsec_not base64!")).is_err());
         assert!(decode_standard_webhooks_key(&Secret::new("whsec_")).is_err());
+        assert!(decode_standard_webhooks_key(&Secret::new("whsec_ \t ")).is_err());
+    }
+
+    #[test]
+    fn blank_means_whitespace_only() {
+        assert!(is_blank(b" "));
+        assert!(is_blank(b"\t\r\n "));
+        assert!(is_blank("\u{a0}\u{2003}".as_bytes()));
+        assert!(!is_blank(b""));
+        assert!(!is_blank(b" x "));
+        assert!(!is_blank(b"\xff "));
     }
 }

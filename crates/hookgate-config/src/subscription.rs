@@ -7,7 +7,9 @@
 //! the first delivery.
 
 use crate::duration::{Zero, duration};
-use crate::model::{BreakerConfig, RetryPolicy, SubscriptionConfig};
+use crate::model::{
+    BreakerConfig, MIN_SIGNING_KEY_BYTES, RetryPolicy, SHORT_SIGNING_KEY, SubscriptionConfig,
+};
 use crate::raw::{Ctx, Field};
 use crate::secret_ref::{self, decode_standard_webhooks_key};
 use crate::validate::{check_unique, optional, rate_limit, read_id};
@@ -203,11 +205,19 @@ fn signing_keys(ctx: &mut Ctx<'_>, t: &crate::raw::Fields<'_>) -> Option<Vec<Sec
     let mut ok = true;
     for (secret, field) in raw {
         match decode_standard_webhooks_key(&secret) {
-            Ok(key) => keys.push(key),
+            Ok(key) => {
+                if key.expose().len() < MIN_SIGNING_KEY_BYTES {
+                    ctx.warn_at(&field, SHORT_SIGNING_KEY);
+                }
+                keys.push(key);
+            }
             // Not base64: the gateway can still sign with the bytes as
             // given (the config is accepted), but a subscriber's Standard
             // Webhooks library will not verify with such a secret: say so.
-            Err(_) if !secret.expose().is_empty() && secret.expose() != b"whsec_" => {
+            Err(_)
+                if !secret_ref::standard_webhooks_key_text(&secret).is_empty()
+                    && !secret_ref::is_blank(secret_ref::standard_webhooks_key_text(&secret)) =>
+            {
                 ctx.warn_at(
                     &field,
                     "not a Standard Webhooks signing key (\"whsec_\" + base64): its bytes are used as the HMAC key as they are, which Standard Webhooks libraries will not verify; use whsec_<base64>",

@@ -94,9 +94,12 @@ pub(crate) fn build(root: &toml_edit::Table, path: &Path, ctx: &mut Ctx<'_>) -> 
     let top = ctx.table_of(&root_field, ROOT_KEYS)?;
 
     let t = section(ctx, &top, "server", SERVER_KEYS);
+    let server_at = listen_origin(ctx, t.as_ref(), env::SERVER_LISTEN);
     let server = server(ctx, t.as_ref());
     let t = section(ctx, &top, "admin", ADMIN_KEYS);
+    let admin_at = listen_origin(ctx, t.as_ref(), env::ADMIN_LISTEN);
     let admin = admin(ctx, t.as_ref());
+    check_listeners(ctx, (server.listen, server_at), (admin.listen, admin_at));
     let t = section(ctx, &top, "store", STORE_KEYS);
     let store = store(ctx, t.as_ref());
     let t = section(ctx, &top, "delivery", DELIVERY_KEYS);
@@ -312,6 +315,88 @@ pub(crate) fn default_body_buffer_bytes(max_body_bytes: u64) -> u64 {
     (64_u64 << 20)
         .max(max_body_bytes.saturating_mul(4))
         .min(MAX_BODY_BUFFER_BYTES.max(max_body_bytes))
+}
+
+/// Where a `listen` address in effect came from, for the overlap check.
+#[derive(Debug, Clone, Copy)]
+enum ListenOrigin {
+    /// Not written anywhere: the default.
+    Default,
+    /// The file's `listen`, at this line.
+    File(Option<usize>),
+    /// This `HOOKGATE_*` variable.
+    Env(&'static str),
+    /// Written but unreadable (already reported): nothing to compare.
+    Bad,
+}
+
+fn listen_origin(ctx: &Ctx<'_>, t: Option<&Fields<'_>>, var: &'static str) -> ListenOrigin {
+    if let Some(v) = override_value(ctx.env, var) {
+        return match parse_socket_addr(&v) {
+            Ok(_) => ListenOrigin::Env(var),
+            Err(_) => ListenOrigin::Bad,
+        };
+    }
+    match t.and_then(|t| t.get("listen")) {
+        None => ListenOrigin::Default,
+        Some(f) => match f.node.as_str().map(parse_socket_addr) {
+            Some(Ok(_)) => ListenOrigin::File(f.line),
+            _ => ListenOrigin::Bad,
+        },
+    }
+}
+
+/// Whether two listeners would fight over one socket: the same port (not
+/// 0, which picks a free one) on the same address, or on any address when
+/// either is a wildcard (`0.0.0.0`, `[::]`) — a wildcard takes the port on
+/// every address, so the second `bind` fails (on Linux `[::]` also covers
+/// IPv4; a wildcard of the other family is refused too, as the safe side).
+pub(crate) fn listeners_overlap(a: std::net::SocketAddr, b: std::net::SocketAddr) -> bool {
+    let (ia, ib) = (a.ip().to_canonical(), b.ip().to_canonical());
+    a.port() != 0
+        && a.port() == b.port()
+        && (ia == ib || ia.is_unspecified() || ib.is_unspecified())
+}
+
+/// `admin.listen` must not take `server.listen`'s socket: check-config
+/// said ok and `serve` then failed at bind ("address in use"). Reported on
+/// `admin.listen`, at its line (else `server.listen`'s), naming the
+/// variable when one set either address.
+fn check_listeners(
+    ctx: &mut Ctx<'_>,
+    (server, server_at): (std::net::SocketAddr, ListenOrigin),
+    (admin, admin_at): (std::net::SocketAddr, ListenOrigin),
+) {
+    use ListenOrigin::*;
+    if matches!(server_at, Bad) || matches!(admin_at, Bad) || !listeners_overlap(server, admin) {
+        return;
+    }
+    let from = |at: ListenOrigin| match at {
+        Env(var) => format!(" (from {var})"),
+        File(Some(line)) => format!(" (line {line})"),
+        _ => " (default)".to_owned(),
+    };
+    let line = match (admin_at, server_at) {
+        (File(line), _) => line,
+        (_, File(line)) => line,
+        _ => None,
+    };
+    let how = if server == admin {
+        "is the same address as"
+    } else {
+        "overlaps"
+    };
+    ctx.error(
+        line,
+        "admin.listen",
+        format!(
+            "{admin}{} {how} server.listen {server}{}: both listeners would bind port {}; \
+             give the admin listener a port of its own",
+            from(admin_at),
+            from(server_at),
+            admin.port(),
+        ),
+    );
 }
 
 /// Reads a listen-address override; errors name the variable.

@@ -16,15 +16,27 @@ pub fn load_checked(path: &Path) -> Result<Config, Vec<String>> {
         Err((errors, sources)) => (sources.as_slice(), errors.0.clone()),
     };
     let file = path.display().to_string();
-    errors.extend(sources.iter().filter_map(|src| {
-        Verifier::from_source(src).err().map(|e| ConfigError {
-            file: file.clone(),
-            // The line of the key the scheme names, else of `scheme`.
-            line: Some(src.line_of(&e.key)),
-            key: format!("sources.{}.{}", e.source_id, e.key),
-            message: e.message,
-        })
-    }));
+    let mut warnings = Vec::new();
+    for src in sources {
+        match Verifier::from_source(src) {
+            Ok(verifier) => replay_window(&file, src, &verifier, &mut errors, &mut warnings),
+            Err(e) => errors.push(ConfigError {
+                file: file.clone(),
+                // The line of the key the scheme names, else of `scheme`.
+                line: Some(src.line_of(&e.key)),
+                key: format!("sources.{}.{}", e.source_id, e.key),
+                message: e.message,
+            }),
+        }
+        warnings.extend(hookgate_verify::schemes::warnings(src).into_iter().map(
+            |(key, message)| ConfigError {
+                file: file.clone(),
+                line: Some(src.line_of(&key)),
+                key: format!("sources.{}.{key}", src.id),
+                message,
+            },
+        ));
+    }
     match loaded {
         Ok(mut config) if errors.is_empty() => {
             // `tolerance` on a scheme that signs no timestamp changes
@@ -51,6 +63,10 @@ pub fn load_checked(path: &Path) -> Result<Config, Vec<String>> {
                 })
                 .collect();
             config.warnings.extend(ignored);
+            config.warnings.extend(warnings);
+            config
+                .warnings
+                .sort_by_key(|w| w.line.unwrap_or(usize::MAX));
             Ok(config)
         }
         _ => {
@@ -59,6 +75,75 @@ pub fn load_checked(path: &Path) -> Result<Config, Vec<String>> {
             Err(errors.iter().map(ToString::to_string).collect())
         }
     }
+}
+
+/// A source's dedup window against its timestamp tolerance. A request is
+/// accepted while its signed timestamp is within `tolerance` of the clock,
+/// and its event id is remembered for `dedup_window` after it first came:
+/// with a window shorter than the tolerance, a captured request replayed
+/// after its claim expired still passes the signature and timestamp checks
+/// and is enqueued and delivered again. That is an error. Up to twice the
+/// tolerance is a warning: a timestamp may also be up to `tolerance` ahead
+/// of the gateway's clock, so a provider whose clock runs ahead keeps its
+/// request replayable for up to twice the tolerance after it arrived.
+fn replay_window(
+    file: &str,
+    src: &hookgate_config::SourceConfig,
+    verifier: &Verifier,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigError>,
+) {
+    let Some(tolerance) = hookgate_verify::schemes::effective_tolerance(src) else {
+        return;
+    };
+    let dedup = verifier.dedup_window();
+    let twice = tolerance.saturating_mul(2);
+    if dedup >= twice {
+        return;
+    }
+    let show = hookgate_config::show_duration;
+    let dedup_text = match src.dedup_window {
+        Some(_) => show(dedup),
+        None => format!("{} (the scheme's default)", show(dedup)),
+    };
+    let tolerance_text = match src.tolerance {
+        Some(_) => format!("tolerance ({})", show(tolerance)),
+        None => format!("tolerance ({}, the scheme's default)", show(tolerance)),
+    };
+    // Where the window is written, else the tolerance that outgrew it.
+    let line = if src.key_lines.contains_key("dedup_window") {
+        src.line_of("dedup_window")
+    } else {
+        src.line_of("tolerance")
+    };
+    let (list, message) = if dedup < tolerance {
+        (
+            &mut *errors,
+            format!(
+                "{dedup_text} is shorter than the {tolerance_text}: a captured request replayed \
+                 after its event id is forgotten is still within its timestamp tolerance, and \
+                 would be accepted and delivered again; set dedup_window to at least {} (twice \
+                 the tolerance) or lower tolerance",
+                show(twice)
+            ),
+        )
+    } else {
+        (
+            &mut *warnings,
+            format!(
+                "{dedup_text} is less than twice the {tolerance_text}: a request timestamped \
+                 ahead of this clock (a provider clock running fast, up to the tolerance) stays \
+                 acceptable after its event id is forgotten; {} or more closes that gap",
+                show(twice)
+            ),
+        )
+    };
+    list.push(ConfigError {
+        file: file.to_owned(),
+        line: Some(line),
+        key: format!("sources.{}.dedup_window", src.id),
+        message,
+    });
 }
 
 /// Prints config warnings (never fatal).

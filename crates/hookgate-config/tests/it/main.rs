@@ -20,6 +20,10 @@ pub const FILE: &str = "conf/hookgate.toml";
 /// A signing key for subscriptions: `whsec_` + base64("hello").
 pub const WHSEC: &str = "whsec_aGVsbG8=";
 
+/// A signing key of the shortest length Standard Webhooks allows:
+/// `whsec_` + base64 of 24 bytes ("0123456789abcdefghijklmn").
+pub const WHSEC_24: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u";
+
 /// The smallest complete file: one source and one subscription.
 pub const MINIMAL: &str = r#"
 [[sources]]

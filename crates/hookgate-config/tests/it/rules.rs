@@ -288,6 +288,40 @@ fn subscription_secrets_should_be_standard_webhooks_keys() {
 }
 
 #[test]
+fn subscription_keys_shorter_than_24_bytes_are_a_warning() {
+    let short = |c: &hookgate_config::Config| {
+        c.warnings
+            .iter()
+            .filter(|w| w.message.contains("shorter than 24 bytes"))
+            .map(|w| (w.key.clone(), w.line))
+            .collect::<Vec<_>>()
+    };
+    // whsec_ + base64("hello"): 5 bytes. Warned at its line, never shown.
+    let c = ok(MINIMAL);
+    assert_eq!(
+        short(&c),
+        [("subscriptions.sub.secret".to_owned(), Some(10))]
+    );
+    assert!(
+        c.warnings
+            .iter()
+            .all(|w| !w.to_string().contains("aGVsbG8"))
+    );
+    // 23 bytes warns, 24 does not; each key of a list is judged alone.
+    let text = MINIMAL.replace(
+        &format!("secret = {{ value = \"{WHSEC}\" }}"),
+        &format!(
+            "secrets = [\n  {{ value = \"whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG0=\" }},\n  {{ value = \"{WHSEC_24}\" }},\n]"
+        ),
+    );
+    assert_eq!(
+        short(&ok(&text)),
+        [("subscriptions.sub.secrets[0]".to_owned(), Some(11))]
+    );
+    assert!(short(&ok(&MINIMAL.replace(WHSEC, WHSEC_24))).is_empty());
+}
+
+#[test]
 fn a_retry_budget_beyond_the_attempt_log_is_a_warning() {
     let about_retry = |c: &hookgate_config::Config| {
         c.warnings
@@ -735,6 +769,69 @@ fn listen_addresses_must_be_socket_addresses() {
     );
     let c = ok(&format!("[admin]\nlisten = \"[::1]:9999\"\n{MINIMAL}"));
     assert_eq!(c.admin.listen, "[::1]:9999".parse().unwrap());
+}
+
+#[test]
+fn admin_listen_must_not_take_the_ingest_listeners_socket() {
+    let both = |server: &str, admin: &str| {
+        format!("[server]\nlisten = \"{server}\"\n\n[admin]\nlisten = \"{admin}\"\n{MINIMAL}")
+    };
+    // The same address: refused at admin.listen's line, both named.
+    let e = one_err(
+        &both("127.0.0.1:8080", "127.0.0.1:8080"),
+        "admin.listen",
+        "127.0.0.1:8080 (line 5) is the same address as server.listen 127.0.0.1:8080 (line 2)",
+    );
+    assert_eq!(e.line, Some(5));
+    // A wildcard takes the port on every address, either way round, and
+    // [::] covers IPv4 as well.
+    for (server, admin) in [
+        ("0.0.0.0:9000", "127.0.0.1:9000"),
+        ("127.0.0.1:9000", "0.0.0.0:9000"),
+        ("[::]:9000", "127.0.0.1:9000"),
+        ("[::1]:9000", "[::]:9000"),
+        ("0.0.0.0:9000", "[::]:9000"),
+        ("[::ffff:127.0.0.1]:9000", "127.0.0.1:9000"),
+    ] {
+        let e = one_err(&both(server, admin), "admin.listen", "overlaps");
+        assert!(e.message.contains("port 9000"), "{e}");
+    }
+    // admin.listen left at its default (127.0.0.1:9090): server.listen's line.
+    let e = one_err(
+        &format!("[server]\nlisten = \"0.0.0.0:9090\"\n{MINIMAL}"),
+        "admin.listen",
+        "127.0.0.1:9090 (default) overlaps server.listen 0.0.0.0:9090 (line 2)",
+    );
+    assert_eq!(e.line, Some(2));
+    // From the environment: the variable is named, no file line.
+    let errors = errs_with(
+        MINIMAL,
+        &env(&[("HOOKGATE_ADMIN_LISTEN", "127.0.0.1:8080")]),
+    );
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].key, "admin.listen");
+    assert_eq!(errors[0].line, None);
+    assert!(
+        errors[0].message.contains("(from HOOKGATE_ADMIN_LISTEN)"),
+        "{}",
+        errors[0]
+    );
+    // Distinct sockets are fine: other port, other address, port 0 (each
+    // bind picks a free port).
+    for (server, admin) in [
+        ("127.0.0.1:8080", "127.0.0.1:8081"),
+        ("127.0.0.1:8080", "127.0.0.2:8080"),
+        ("[::1]:8080", "127.0.0.1:8080"),
+        ("0.0.0.0:0", "127.0.0.1:0"),
+    ] {
+        ok(&both(server, admin));
+    }
+    // A bad address is reported alone, not compared as a default.
+    one_err(
+        &both("nonsense", "127.0.0.1:8080"),
+        "server.listen",
+        "expected an address",
+    );
 }
 
 #[test]

@@ -121,7 +121,7 @@ fn file_secrets_resolve_relative_to_the_config_file() {
     std::fs::write(dir.path().join("secrets/stripe"), "whsec_from_file\n").unwrap();
     std::fs::write(dir.path().join("secrets/crlf"), "crlf-secret\r\n").unwrap();
     std::fs::write(dir.path().join("secrets/two"), "two-newlines\n\n").unwrap();
-    std::fs::write(dir.path().join("secrets/ledger"), format!("{WHSEC}\n")).unwrap();
+    std::fs::write(dir.path().join("secrets/ledger"), format!("{WHSEC_24}\n")).unwrap();
 
     let text = with_source(
         "id = \"s\"\nscheme = \"stripe\"\nsecrets = [{ file = \"secrets/stripe\" }, { file = \"secrets/crlf\" }, { file = \"secrets/two\" }]",
@@ -148,7 +148,10 @@ fn file_secrets_resolve_relative_to_the_config_file() {
                 b"two-newlines\n".to_vec()
             ]
         );
-        assert_eq!(c.subscriptions[0].secrets[0].expose(), b"hello");
+        assert_eq!(
+            c.subscriptions[0].secrets[0].expose(),
+            b"0123456789abcdefghijklmn"
+        );
         assert!(c.warnings.is_empty(), "{:#?}", c.warnings);
     }
 }
@@ -216,4 +219,57 @@ fn secrets_never_appear_in_errors_of_other_keys() {
     assert_eq!(errors.len(), 1, "{errors:#?}");
     let shown = hookgate_config::ConfigErrors(errors).to_string();
     assert!(!shown.contains("super-secret-value"));
+}
+
+#[test]
+fn blank_secrets_are_refused_in_every_form_and_never_shown() {
+    // { env }: the resolved value.
+    let text = source_with("{ env = \"S\" }");
+    let errors = errs_with(&text, &env(&[("S", " \t \n")]));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].key, "sources.s.secrets[0].env");
+    assert_eq!(errors[0].line, Some(4));
+    assert_eq!(
+        errors[0].message,
+        "environment variable S holds only whitespace"
+    );
+
+    // { value }, and Unicode spaces count as whitespace too.
+    let e = one_err(
+        &source_with("{ value = \"   \" }"),
+        "sources.s.secrets[0].value",
+        "must not be only whitespace",
+    );
+    assert_eq!(e.line, Some(4));
+    one_err(
+        &source_with("{ value = \"\\u00a0\\u2003\" }"),
+        "sources.s.secrets[0].value",
+        "only whitespace",
+    );
+
+    // { file }: a blank line left after the one newline is stripped.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blank"), " \n\n").unwrap();
+    let text = source_with("{ file = \"blank\" }");
+    let errors = parse(&text, &dir.path().join("hookgate.toml"), &MapEnv::default())
+        .unwrap_err()
+        .0;
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].key, "sources.s.secrets[0].file");
+    let blank = dir.path().join("blank").display().to_string();
+    assert_eq!(
+        errors[0].message,
+        format!("secret file {blank} holds only whitespace")
+    );
+
+    // A subscription key that is `whsec_` and blanks.
+    one_err(
+        &MINIMAL.replace(WHSEC, "whsec_ \\t "),
+        "subscriptions.sub.secret",
+        "the signing key is only whitespace",
+    );
+
+    // Whitespace around a real secret is kept: it is part of the secret.
+    let c = ok_with(&source_with("{ env = \"S\" }"), &env(&[("S", " padded ")]));
+    assert_eq!(c.sources[0].secrets[0].expose(), b" padded ");
 }

@@ -138,6 +138,41 @@ pub fn uses_tolerance(source: &SourceConfig) -> bool {
         || (source.scheme == hmac::NAME && source.params.contains_key("timestamp_header"))
 }
 
+/// The tolerance `source` enforces: its `tolerance`, else its scheme's
+/// default; `None` when the scheme signs no timestamp ([`uses_tolerance`]).
+pub fn effective_tolerance(source: &SourceConfig) -> Option<std::time::Duration> {
+    if !uses_tolerance(source) {
+        return None;
+    }
+    let default = match source.scheme.as_str() {
+        stripe::NAME => stripe::DEFAULT_TOLERANCE,
+        standard_webhooks::NAME => standard_webhooks::DEFAULT_TOLERANCE,
+        slack::NAME => slack::DEFAULT_TOLERANCE,
+        paddle::NAME => paddle::DEFAULT_TOLERANCE,
+        persona::NAME => persona::DEFAULT_TOLERANCE,
+        _ => hmac::DEFAULT_TOLERANCE,
+    };
+    Some(source.tolerance.unwrap_or(default))
+}
+
+/// What is wrong with `source` without stopping it, as `(key, message)`
+/// for check-config to print as warnings (keys under the source, like
+/// [`SchemeError`]'s; messages never hold a secret).
+pub fn warnings(source: &SourceConfig) -> Vec<(String, String)> {
+    match source.scheme.as_str() {
+        standard_webhooks::NAME => standard_webhooks::short_keys(source)
+            .into_iter()
+            .map(|i| {
+                (
+                    format!("secrets[{i}]"),
+                    hookgate_config::SHORT_SIGNING_KEY.to_owned(),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Schemes whose callbacks are batches (identity per item; no override).
 pub const BATCH: &[&str] = &[adyen::NAME];
 
@@ -210,6 +245,50 @@ mod tests {
             common::testing_ext::complete(&mut src);
             assert!(build(&src).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn effective_tolerance_is_the_sources_else_the_schemes() {
+        let secs = Duration::from_secs;
+        let of = |scheme: &str, tolerance: Option<u64>| {
+            let mut src = source(scheme, &["whsec_x"]);
+            common::testing_ext::complete(&mut src);
+            src.tolerance = tolerance.map(secs);
+            effective_tolerance(&src)
+        };
+        assert_eq!(of(stripe::NAME, None), Some(secs(300)));
+        assert_eq!(of(stripe::NAME, Some(60)), Some(secs(60)));
+        assert_eq!(of(standard_webhooks::NAME, None), Some(secs(300)));
+        assert_eq!(of(slack::NAME, None), Some(secs(300)));
+        assert_eq!(of(paddle::NAME, None), Some(secs(5)));
+        assert_eq!(of(persona::NAME, None), Some(secs(300)));
+        // No timestamp signed: no tolerance, whatever the source says.
+        assert_eq!(of(github::NAME, Some(60)), None);
+        assert_eq!(of(hmac::NAME, None), None);
+        let mut src = source(hmac::NAME, &["k"]);
+        common::testing_ext::complete(&mut src);
+        src.params.insert("timestamp_header".into(), "x-ts".into());
+        assert_eq!(effective_tolerance(&src), Some(secs(300)));
+    }
+
+    #[test]
+    fn short_standard_webhooks_keys_are_warned_by_index() {
+        // 24 bytes (the spec's minimum), then 5 bytes, then 23 bytes.
+        let src = source(
+            standard_webhooks::NAME,
+            &[
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "whsec_aGVsbG8=",
+                "MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG0=",
+            ],
+        );
+        let w = warnings(&src);
+        let keys: Vec<&str> = w.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["secrets[1]", "secrets[2]"]);
+        assert!(w[0].1.contains("shorter than 24 bytes"), "{}", w[0].1);
+        assert!(!w[0].1.contains("aGVsbG8"));
+        // Other schemes use their secrets as given: nothing to judge.
+        assert!(warnings(&source(stripe::NAME, &["short"])).is_empty());
     }
 
     #[test]

@@ -15,13 +15,35 @@
 //! repeated is `malformed`. The body must be UTF-8 (the library signs a
 //! JavaScript string); otherwise `mismatch`.
 //!
+//! Events deliveries (Shopify's event subscriptions) name their headers
+//! without the `X-` prefix: `Shopify-Hmac-Sha256`, `Shopify-Topic`, ...
+//! (they may carry the `X-Shopify-*` set as well, for older receivers).
+//! `@shopify/shopify-api` (Shopify/shopify-app-js
+//! `packages/apps/shopify-api/lib/webhooks/validate.ts`, `header-names.ts`)
+//! takes a delivery carrying `Shopify-Hmac-Sha256` as an events delivery:
+//! it verifies that header and requires `Shopify-Topic`,
+//! `Shopify-Shop-Domain`, `Shopify-API-Version`, `Shopify-Webhook-Id` and
+//! `Shopify-Event-Id`, prefix-less, whatever `X-Shopify-*` headers are
+//! also there; otherwise it reads the `X-Shopify-*` set as above. Header
+//! names are case-insensitive in both. Shopify/shopify-api-ruby
+//! (`lib/shopify_api/webhooks/request.rb`) takes each header with or
+//! without the prefix (`shopify-` first) and requires fewer of them; the
+//! stricter verdict wins (SPEC §5), so Hookgate does as shopify-api does.
+//! One addition, for the same reason: a delivery carrying both signature
+//! headers with different values is `malformed` (Shopify sends the same
+//! value in both; receivers reading one or the other would check
+//! different things, as for Standard Webhooks' `webhook-*`/`svix-*`).
+//!
 //! Extraction: `provider_event_id` = `X-Shopify-Event-Id`, which Shopify's
 //! "Ignore duplicate webhooks" guide names as the duplicate detector (the
 //! same event delivered twice, retries included), else `X-Shopify-Webhook-Id`
 //! (older deliveries without the event header; stable across retries of
 //! one delivery); `provider_type` = `X-Shopify-Topic` (`orders/create`);
 //! `time` = `X-Shopify-Triggered-At` when RFC 3339; `subject` = the body's
-//! `admin_graphql_api_id` (`gid://shopify/Order/...`) when present.
+//! `admin_graphql_api_id` (`gid://shopify/Order/...`) when present. An
+//! events delivery gives the same from its prefix-less headers
+//! (`Shopify-Event-Id`, which it must carry, `Shopify-Topic`,
+//! `Shopify-Triggered-At`).
 
 use super::{body_hmac, common};
 use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
@@ -41,6 +63,16 @@ pub const REQUIRED_HEADERS: [&str; 4] = [
     "x-shopify-shop-domain",
     "x-shopify-api-version",
     "x-shopify-webhook-id",
+];
+/// The signature header of an events delivery (no `X-` prefix).
+pub const EVENTS_HEADER: &str = "shopify-hmac-sha256";
+/// Headers `@shopify/shopify-api` requires next to [`EVENTS_HEADER`].
+pub const EVENTS_REQUIRED_HEADERS: [&str; 5] = [
+    "shopify-topic",
+    "shopify-shop-domain",
+    "shopify-api-version",
+    "shopify-webhook-id",
+    "shopify-event-id",
 ];
 /// Shopify retries 8 times over 4 hours; unknown beyond that, so the
 /// default of 7 days (SPEC §2).
@@ -73,11 +105,30 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(common::hmac_sha256(secret, &[body]))
 }
 
+/// Whether a request is an events delivery: it carries the prefix-less
+/// signature header (sent, even if repeated or unreadable), as
+/// shopify-api's `detectWebhookType` decides.
+fn is_events_delivery(headers: &http::HeaderMap) -> bool {
+    common::header(headers, EVENTS_HEADER) != common::Header::Absent
+}
+
 /// Checks the headers, then the signature (SPEC §5 precedence: missing >
 /// malformed > mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
-    let values =
-        common::required_headers(req.headers, std::iter::once(HEADER).chain(REQUIRED_HEADERS))?;
+    if !is_events_delivery(req.headers) {
+        let values =
+            common::required_headers(req.headers, std::iter::once(HEADER).chain(REQUIRED_HEADERS))?;
+        return body_hmac::check(values[0], req.body, &params.secrets, sign);
+    }
+    let values = common::required_headers(
+        req.headers,
+        std::iter::once(EVENTS_HEADER).chain(EVENTS_REQUIRED_HEADERS),
+    )?;
+    match common::header(req.headers, HEADER) {
+        common::Header::Absent => {}
+        common::Header::Value(legacy) if legacy == values[0] => {}
+        _ => return Err(Rejection::Malformed),
+    }
     body_hmac::check(values[0], req.body, &params.secrets, sign)
 }
 
@@ -85,6 +136,9 @@ pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
 
 /// One event: id, topic and time from the headers, the JSON body as data.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
+    if is_events_delivery(req.headers) {
+        return extract_event(req);
+    }
     let (id, what) = match common::header_str(req.headers, "x-shopify-event-id") {
         Some(id) => (Some(id), "header `X-Shopify-Event-Id`"),
         None => (
@@ -100,6 +154,27 @@ pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadErr
         PayloadError("header `X-Shopify-Topic` is missing, empty or repeated".into())
     })?;
     let time = common::header_str(req.headers, "x-shopify-triggered-at")
+        .filter(|t| hookgate_core::time::parse_rfc3339_ms(t).is_some());
+    let obj = common::json_object(req.body)?;
+    Ok(ProviderEvent {
+        provider_event_id,
+        provider_type,
+        time,
+        subject: common::optional_str(obj.get("admin_graphql_api_id")),
+        data_json: Cow::Borrowed(req.body),
+    })
+}
+
+/// [`extract`] for an events delivery: its prefix-less headers only.
+fn extract_event<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
+    let id = common::header_str(req.headers, "shopify-event-id").ok_or_else(|| {
+        PayloadError("header `Shopify-Event-Id` is missing, empty or repeated".into())
+    })?;
+    let provider_event_id = common::event_id(id, "header `Shopify-Event-Id`")?;
+    let provider_type = common::header_str(req.headers, "shopify-topic").ok_or_else(|| {
+        PayloadError("header `Shopify-Topic` is missing, empty or repeated".into())
+    })?;
+    let time = common::header_str(req.headers, "shopify-triggered-at")
         .filter(|t| hookgate_core::time::parse_rfc3339_ms(t).is_some());
     let obj = common::json_object(req.body)?;
     Ok(ProviderEvent {
@@ -127,6 +202,15 @@ mod tests {
 
     /// The secret and body of shopify-api's webhook validation tests
     /// (`test_secret_key`, `{"foo": "bar"}`), signed with Python's `hmac`.
+    /// Events deliveries (prefix-less headers); see the file's `source`.
+    #[test]
+    fn events_delivery_vectors() {
+        run_vectors(
+            NAME,
+            include_str!("../../tests/vectors/shopify/shopify_api_events.json"),
+        );
+    }
+
     #[test]
     fn sign_is_pinned() {
         assert_eq!(
@@ -192,5 +276,44 @@ mod tests {
             extract(&req).unwrap().provider_event_id,
             "98880550-7158-44d4-b7cd-2c97c8a091b5"
         );
+    }
+
+    #[test]
+    fn events_delivery_extraction_reads_the_prefix_less_headers() {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in [
+            (
+                "shopify-hmac-sha256",
+                "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=",
+            ),
+            ("shopify-topic", "Product"),
+            ("shopify-event-id", "event-123"),
+            ("shopify-webhook-id", "123456789"),
+            ("shopify-triggered-at", "2026-01-27T12:00:00Z"),
+            // The legacy set, as events deliveries also send it.
+            ("x-shopify-topic", "products/update"),
+            ("x-shopify-webhook-id", "legacy-id"),
+        ] {
+            headers.insert(k, v.parse().unwrap());
+        }
+        let body = br#"{"admin_graphql_api_id":"gid://shopify/Product/456"}"#;
+        let req = RawRequest {
+            method: "POST",
+            path_and_query: "/ingest/shop",
+            headers: &headers,
+            body,
+        };
+        let e = extract(&req).unwrap();
+        assert_eq!(e.provider_event_id, "event-123");
+        assert_eq!(e.provider_type, "Product");
+        assert_eq!(e.time.as_deref(), Some("2026-01-27T12:00:00Z"));
+        assert_eq!(e.subject.as_deref(), Some("gid://shopify/Product/456"));
+        let mut headers = headers.clone();
+        headers.remove("shopify-event-id");
+        let req = RawRequest {
+            headers: &headers,
+            ..req
+        };
+        assert!(extract(&req).unwrap_err().0.contains("Shopify-Event-Id"));
     }
 }

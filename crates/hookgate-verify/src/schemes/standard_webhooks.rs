@@ -105,6 +105,24 @@ impl Params {
     }
 }
 
+/// The indices of `source`'s secrets that decode to keys shorter than the
+/// 24 bytes the Standard Webhooks specification asks for
+/// (`spec/standard-webhooks.md`: "Between 24 bytes (192 bits) and 64
+/// bytes (512 bits)"). The libraries verify with any length, so such a key
+/// is accepted (no stricter than the SDKs) and check-config warns.
+pub fn short_keys(source: &SourceConfig) -> Vec<usize> {
+    source
+        .secrets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            decode_secret(s.expose())
+                .is_some_and(|k| k.expose().len() < hookgate_config::MIN_SIGNING_KEY_BYTES)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// `whsec_<base64>` or `<base64>` → the key; `None` if not base64 or empty.
 pub fn decode_secret(raw: &[u8]) -> Option<Secret> {
     let b64 = raw.strip_prefix(SECRET_PREFIX.as_bytes()).unwrap_or(raw);

@@ -153,3 +153,90 @@ fn extraction() {
     assert_eq!(e.provider_event_id, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043");
     assert!(v().extract(&request(&h, b"not json")).is_err());
 }
+
+/// An events delivery (prefix-less headers) with `hmac`, minus `without`.
+fn events_delivery(hmac: &[u8], without: Option<&str>) -> http::HeaderMap {
+    let all: [(&str, &[u8]); 7] = [
+        ("Shopify-Hmac-Sha256", hmac),
+        ("Shopify-Topic", b"orders/create"),
+        ("Shopify-Shop-Domain", b"shop1.myshopify.com"),
+        ("Shopify-API-Version", b"2026-01"),
+        (
+            "Shopify-Webhook-Id",
+            b"b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        ),
+        ("Shopify-Event-Id", b"98880550-7158-44d4-b7cd-2c97c8a091b5"),
+        ("Shopify-Triggered-At", b"2026-01-27T12:00:00Z"),
+    ];
+    let kept: Vec<(&str, &[u8])> = all
+        .into_iter()
+        .filter(|(name, _)| Some(*name) != without)
+        .collect();
+    headers(&kept)
+}
+
+#[test]
+fn events_deliveries_without_the_x_prefix() {
+    let good = sign(SECRET, BODY);
+    assert_eq!(
+        outcome(&v(), &events_delivery(good.as_bytes(), None), BODY, NOW),
+        "valid"
+    );
+    let wrong = sign(b"other", BODY);
+    assert_eq!(
+        outcome(&v(), &events_delivery(wrong.as_bytes(), None), BODY, NOW),
+        "mismatch"
+    );
+    // Every header shopify-api requires of an events delivery.
+    for name in [
+        "Shopify-Topic",
+        "Shopify-Shop-Domain",
+        "Shopify-API-Version",
+        "Shopify-Webhook-Id",
+        "Shopify-Event-Id",
+    ] {
+        assert_eq!(
+            outcome(
+                &v(),
+                &events_delivery(good.as_bytes(), Some(name)),
+                BODY,
+                NOW
+            ),
+            "missing",
+            "{name}"
+        );
+        // The X- header of the same name does not stand in for it.
+        let mut h = events_delivery(good.as_bytes(), Some(name));
+        h.insert(
+            http::HeaderName::from_bytes(format!("x-{name}").as_bytes()).unwrap(),
+            "x".parse().unwrap(),
+        );
+        assert_eq!(outcome(&v(), &h, BODY, NOW), "missing", "x-{name}");
+    }
+    // Repeated is malformed; missing beats malformed.
+    let mut h = events_delivery(good.as_bytes(), None);
+    h.append("shopify-hmac-sha256", good.parse().unwrap());
+    assert_eq!(outcome(&v(), &h, BODY, NOW), "malformed");
+    let mut h = events_delivery(good.as_bytes(), Some("Shopify-Topic"));
+    h.append("shopify-event-id", "again".parse().unwrap());
+    assert_eq!(outcome(&v(), &h, BODY, NOW), "missing");
+    // Both signature headers: the same value is fine, another is malformed.
+    let mut h = events_delivery(good.as_bytes(), None);
+    h.insert("x-shopify-hmac-sha256", good.parse().unwrap());
+    assert_eq!(outcome(&v(), &h, BODY, NOW), "valid");
+    h.insert("x-shopify-hmac-sha256", wrong.parse().unwrap());
+    assert_eq!(outcome(&v(), &h, BODY, NOW), "malformed");
+    // Non-UTF-8 bodies mismatch here too.
+    let body = b"{\"a\":\"\xff\"}";
+    let sig = sign(SECRET, body);
+    assert_eq!(
+        outcome(&v(), &events_delivery(sig.as_bytes(), None), body, NOW),
+        "mismatch"
+    );
+    // Identity from the prefix-less headers.
+    let h = events_delivery(good.as_bytes(), None);
+    let e = &v().extract(&request(&h, BODY)).unwrap()[0];
+    assert_eq!(e.provider_event_id, "98880550-7158-44d4-b7cd-2c97c8a091b5");
+    assert_eq!(e.provider_type, "orders/create");
+    assert_eq!(e.time.as_deref(), Some("2026-01-27T12:00:00Z"));
+}

@@ -51,11 +51,22 @@ fn keys() {
 #[test]
 fn headers_and_precedence() {
     let d = sumsub::sign(KEY, DigestAlg::Sha256, BODY);
+    let d512 = sumsub::sign(KEY, DigestAlg::Sha512, BODY);
     let alg = "HMAC_SHA256_HEX";
     let upper = d.to_uppercase();
     let cases: &[HeaderCase<'_>] = &[
         (&[], "missing"),
-        (&[("x-payload-digest", d.as_bytes())], "missing"),
+        // No algorithm header: HMAC_SHA256_HEX, as Sumsub's example does.
+        (&[("x-payload-digest", d.as_bytes())], "valid"),
+        (
+            &[
+                ("x-payload-digest", d.as_bytes()),
+                ("x-payload-digest-alg", b""),
+            ],
+            "valid",
+        ),
+        (&[("x-payload-digest", d512.as_bytes())], "malformed"),
+        (&[("x-payload-digest", upper.as_bytes())], "mismatch"),
         (&[("x-payload-digest-alg", alg.as_bytes())], "missing"),
         (
             &[
@@ -65,10 +76,8 @@ fn headers_and_precedence() {
             "missing",
         ),
         // missing beats malformed
-        (
-            &[("x-payload-digest", b"zz"), ("x-payload-digest-alg", b"")],
-            "missing",
-        ),
+        (&[("x-payload-digest-alg", b"SHA256")], "missing"),
+        (&[("x-payload-digest", b"zz")], "malformed"),
         (
             &[
                 ("x-payload-digest", d.as_bytes()),

@@ -76,8 +76,16 @@ def sumsub():
          "headers": [["x-payload-digest", good], ["x-payload-digest-alg", "HMAC_SHA256_HEX"]], "body": body.replace("GREEN", "RED"), "expect": "mismatch"},
         {"name": "wrong secret", "secrets": ["another"], "now": 0,
          "headers": [["x-payload-digest", good], ["x-payload-digest-alg", "HMAC_SHA256_HEX"]], "body": body, "expect": "mismatch"},
-        {"name": "no algorithm header: Sumsub's snippet throws 'Unsupported algorithm'", "now": 0,
-         "headers": [["x-payload-digest", good]], "body": body, "expect": "missing"},
+        {"name": "no algorithm header: HMAC_SHA256_HEX", "from": "SumSubstance/agent-skills skills/sumsub-integrate-websdk/examples/webhook-verify.js :: verifySumsubWebhook (headers['x-payload-digest-alg'] || 'HMAC_SHA256_HEX')", "now": 0,
+         "headers": [["x-payload-digest", good]], "body": body, "expect": "valid"},
+        {"name": "empty algorithm header: HMAC_SHA256_HEX (the example's || treats '' as absent)", "from": "SumSubstance/agent-skills skills/sumsub-integrate-websdk/examples/webhook-verify.js", "now": 0,
+         "headers": [["x-payload-digest", good], ["x-payload-digest-alg", ""]], "body": body, "expect": "valid"},
+        {"name": "no algorithm header, SHA-512 digest: not SHA-256's length", "now": 0,
+         "headers": [["x-payload-digest", hexmac(secret, body, hashlib.sha512)]], "body": body, "expect": "malformed"},
+        {"name": "no algorithm header, SHA-1 digest: SHA-1 only when named", "now": 0,
+         "headers": [["x-payload-digest", hexmac(secret, body, hashlib.sha1)]], "body": body, "expect": "malformed"},
+        {"name": "no algorithm header, tampered body", "now": 0,
+         "headers": [["x-payload-digest", good]], "body": body.replace("GREEN", "RED"), "expect": "mismatch"},
         {"name": "unknown algorithm name", "now": 0,
          "headers": [["x-payload-digest", good], ["x-payload-digest-alg", "hmac_sha256_hex"]], "body": body, "expect": "malformed"},
         {"name": "no digest header", "now": 0,
@@ -86,7 +94,7 @@ def sumsub():
          "headers": [["x-payload-digest", "z" * 64], ["x-payload-digest-alg", "HMAC_SHA256_HEX"]], "body": body, "expect": "malformed"},
     ]
     write("sumsub", "documented_algorithm.json", {
-        "source": "No official Sumsub SDK publishes webhook vectors. Cases follow Sumsub's documented algorithm (docs.sumsub.com 'Webhooks' / 'Verify webhook sender': X-Payload-Digest = hex HMAC of the raw body with the webhook secret key, algorithm named by X-Payload-Digest-Alg; the documentation's Node snippet throws 'Unsupported algorithm' when that header is absent). Signatures computed independently with Python hmac/hashlib by tests/vectors/compute.py.",
+        "source": "No official Sumsub SDK publishes webhook vectors. Cases follow Sumsub's documented algorithm (docs.sumsub.com 'Webhooks' / 'Verify webhook sender': X-Payload-Digest = hex HMAC of the raw body with the webhook secret key, algorithm named by X-Payload-Digest-Alg; the documentation's Node snippet throws 'Unsupported algorithm' when that header is absent, while Sumsub's own webhook example, SumSubstance/agent-skills skills/sumsub-integrate-websdk/examples/webhook-verify.js, defaults it to HMAC_SHA256_HEX, which Hookgate follows). Signatures computed independently with Python hmac/hashlib by tests/vectors/compute.py.",
         "secrets": [secret],
         "cases": cases,
     })

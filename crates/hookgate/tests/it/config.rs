@@ -159,6 +159,27 @@ async fn serve_refuses_a_bad_file_and_says_why() {
 }
 
 #[tokio::test]
+async fn serve_refuses_an_unsafe_file_before_binding() {
+    // Overlapping listeners and a replayable dedup window: the config
+    // errors, not "address in use" from a bind.
+    let text = base().replace("listen = \"127.0.0.1:2\"", "listen = \"127.0.0.1:1\"")
+        + "\n[[sources]]\nid = \"extra\"\nscheme = \"stripe\"\nsecrets = [{ value = \"s\" }]\ndedup_window = \"1m\"\n";
+    let mut gw = hookgate_testkit::GatewayProcess::start(bin(), &text, &[]).await;
+    let status = gw
+        .wait_exit(std::time::Duration::from_secs(10))
+        .await
+        .expect("exits");
+    assert!(!status.success());
+    let logs = gw.logs();
+    assert!(logs.contains("admin.listen: 127.0.0.1:1"), "{logs}");
+    assert!(
+        logs.contains("sources.extra.dedup_window: 1m is shorter"),
+        "{logs}"
+    );
+    assert!(logs.contains("2 error(s); not starting"), "{logs}");
+}
+
+#[tokio::test]
 async fn bare_config_flag_runs_the_gateway() {
     let store = TestStore::sqlite();
     let (text, _, admin) = local_config(&store, "http://127.0.0.1:9/e", &Options::default());
@@ -254,4 +275,161 @@ fn tolerance_on_a_scheme_without_a_timestamp_is_a_warning() {
     );
     assert!(ok, "{out}");
     assert!(!out.contains("has no effect"), "{out}");
+}
+
+/// `base()` with one more source made of `body` (after `[[sources]]`), and
+/// the 1-based line of its first line that starts with `key`.
+fn with_source(body: &str, key: &str) -> (String, usize) {
+    let text = format!("{}\n[[sources]]\n{body}\n", base());
+    let start = text
+        .find("\n[[sources]]\nid = \"extra\"")
+        .expect("the source");
+    let line = text[..start].lines().count()
+        + 1
+        + text[start..]
+            .lines()
+            .position(|l| l.starts_with(key))
+            .expect("the key");
+    (text, line)
+}
+
+#[test]
+fn a_dedup_window_shorter_than_the_tolerance_is_refused() {
+    // Written both: the error is at dedup_window's line.
+    let (text, line) = with_source(
+        "id = \"extra\"\nscheme = \"stripe\"\nsecrets = [{ value = \"s\" }]\ntolerance = \"10m\"\ndedup_window = \"5m\"",
+        "dedup_window",
+    );
+    let (ok, out) = check(&text, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "hookgate.toml:{line}: sources.extra.dedup_window: 5m is shorter than the tolerance (10m): "
+        )),
+        "{out}"
+    );
+    assert!(out.contains("at least 20m"), "{out}");
+    assert!(out.contains("1 error"), "{out}");
+
+    // Against the scheme's default tolerance (Stripe: 300 s).
+    let (text, line) = with_source(
+        "id = \"extra\"\nscheme = \"stripe\"\nsecrets = [{ value = \"s\" }]\ndedup_window = \"1m\"",
+        "dedup_window",
+    );
+    let (ok, out) = check(&text, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            ":{line}: sources.extra.dedup_window: 1m is shorter than the tolerance (5m, the scheme's default)"
+        )),
+        "{out}"
+    );
+
+    // A tolerance beyond the scheme's default window (7 days): at its line.
+    let (text, line) = with_source(
+        "id = \"extra\"\nscheme = \"standard-webhooks\"\nsecrets = [{ value = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\" }]\ntolerance = \"8d\"",
+        "tolerance",
+    );
+    let (ok, out) = check(&text, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            ":{line}: sources.extra.dedup_window: 7days (the scheme's default) is shorter than the tolerance (8days)"
+        )),
+        "{out}"
+    );
+
+    // At least the tolerance but under twice it: a warning, not an error.
+    let (text, line) = with_source(
+        "id = \"extra\"\nscheme = \"paddle\"\nsecrets = [{ value = \"pdl\" }]\ndedup_window = \"8s\"",
+        "dedup_window",
+    );
+    let (ok, out) = check(&text, &[]);
+    assert!(ok, "{out}");
+    let warning = out
+        .lines()
+        .find(|l| l.contains("sources.extra.dedup_window"))
+        .unwrap_or_else(|| panic!("no warning: {out}"));
+    assert!(warning.starts_with("warning: "), "{warning}");
+    assert!(
+        warning.contains(&format!(
+            ":{line}: sources.extra.dedup_window: 8s is less than twice the tolerance (5s, the scheme's default)"
+        )),
+        "{warning}"
+    );
+
+    // A scheme that signs no timestamp has no tolerance to outlast.
+    let (text, _) = with_source(
+        "id = \"extra\"\nscheme = \"github\"\nsecrets = [{ value = \"s\" }]\ndedup_window = \"1s\"",
+        "dedup_window",
+    );
+    let (ok, out) = check(&text, &[]);
+    assert!(ok, "{out}");
+    assert!(!out.contains("dedup_window"), "{out}");
+}
+
+#[test]
+fn an_admin_listener_on_the_ingest_socket_is_refused_before_bind() {
+    let text = base().replace("listen = \"127.0.0.1:2\"", "listen = \"0.0.0.0:1\"");
+    let line = 1 + text
+        .lines()
+        .position(|l| l == "listen = \"0.0.0.0:1\"")
+        .unwrap();
+    let (ok, out) = check(&text, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "hookgate.toml:{line}: admin.listen: 0.0.0.0:1 (line {line}) overlaps server.listen 127.0.0.1:1"
+        )),
+        "{out}"
+    );
+    // Set from the environment: named, and serve refuses it the same way.
+    let (ok, out) = check(&base(), &[("HOOKGATE_ADMIN_LISTEN", "127.0.0.1:1")]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("admin.listen: 127.0.0.1:1 (from HOOKGATE_ADMIN_LISTEN) is the same address as server.listen"), "{out}");
+}
+
+#[test]
+fn a_blank_secret_is_refused_without_showing_it() {
+    let text = base().replace(
+        &format!("secrets = [{{ value = \"{ACME_SECRET}\" }}]"),
+        "secrets = [{ env = \"HOOKGATE_TEST_BLANK_SECRET\" }]",
+    );
+    let (ok, out) = check(&text, &[("HOOKGATE_TEST_BLANK_SECRET", " \t ")]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "sources.acme.secrets[0].env: environment variable HOOKGATE_TEST_BLANK_SECRET holds only whitespace"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("1 error"), "{out}");
+}
+
+#[test]
+fn short_standard_webhooks_keys_are_warnings() {
+    // whsec_ + base64("hello"): 5 bytes, on a source and on a subscription.
+    let text = base()
+        .replace(
+            &format!("secrets = [{{ value = \"{ACME_SECRET}\" }}]"),
+            "secrets = [{ value = \"whsec_aGVsbG8=\" }]",
+        )
+        .replace(
+            &format!("secret = {{ value = \"{LEDGER_SECRET}\" }}"),
+            "secret = { value = \"whsec_aGVsbG8=\" }",
+        );
+    let (ok, out) = check(&text, &[]);
+    assert!(ok, "a warning, not an error: {out}");
+    for key in ["sources.acme.secrets[0]", "subscriptions.ledger.secret"] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!(" {key}: the signing key is shorter than 24 bytes")))
+            .unwrap_or_else(|| panic!("no warning for {key}: {out}"));
+        assert!(line.starts_with("warning: "), "{line}");
+    }
+    assert!(!out.contains("aGVsbG8"), "a key in the output: {out}");
+    // Keys of 24 bytes or more (the harness's): no such warning.
+    let (ok, out) = check(&base(), &[]);
+    assert!(ok, "{out}");
+    assert!(!out.contains("shorter than 24 bytes"), "{out}");
 }

@@ -51,10 +51,11 @@ async fn an_event_sent_again_after_its_dedup_window_is_delivered_again() {
     // Past `dedup_window` the gateway no longer knows the id: a re-send is
     // a new event (same event id) and is delivered again. Before, it was
     // acknowledged as new and never delivered: its old delivery records
-    // (kept for `retention`) stopped the fan-out.
+    // (kept for `retention`) stopped the fan-out. The window may not be
+    // shorter than the tolerance (check-config refuses it), so both are 1s.
     let h = Harness::start_with(Options {
         extra: format!(
-            "[[sources]]\nid = \"short\"\nscheme = \"stripe\"\nsecrets = [{{ value = \"{STRIPE_SECRET}\" }}]\ndedup_window = \"1s\"\n[sources.types]\n\"charge.succeeded\" = \"payment.succeeded\"\n"
+            "[[sources]]\nid = \"short\"\nscheme = \"stripe\"\nsecrets = [{{ value = \"{STRIPE_SECRET}\" }}]\ntolerance = \"1s\"\ndedup_window = \"1s\"\n[sources.types]\n\"charge.succeeded\" = \"payment.succeeded\"\n"
         )
         .leak(),
         ..Options::default()
