@@ -82,6 +82,10 @@ const POLICY_UNKNOWN: u8 = 0;
 const POLICY_OK: u8 = 1;
 const POLICY_REFUSED: u8 = 2;
 
+/// How often the policy watcher reads `maxmemory-policy` again (see
+/// [`RedisStore::watch_policy`]).
+const POLICY_WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
 struct Scripts {
     ingest: Script,
     fanout_due: Script,
@@ -119,6 +123,9 @@ struct Inner {
     timeout: Duration,
     allow_eviction: bool,
     policy: AtomicU8,
+    /// The task that re-reads the eviction policy (see
+    /// [`RedisStore::watch_policy`]), started on first use.
+    watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     settings: Settings,
     /// What [`RedisStore::beside`] opens again.
     cfg: RedisStoreConfig,
@@ -186,6 +193,7 @@ impl RedisStore {
                 timeout,
                 allow_eviction: cfg.allow_eviction,
                 policy: AtomicU8::new(POLICY_UNKNOWN),
+                watcher: std::sync::Mutex::new(None),
                 settings,
                 cfg: cfg.clone(),
                 scripts: Scripts {
@@ -236,6 +244,9 @@ impl RedisStore {
             Ok(Err(e)) => {
                 self.inner.conns.failed(&e);
                 let lost = conn::connection_lost(&e);
+                if lost {
+                    self.forget_policy();
+                }
                 Err((StoreError::from_redis(e), lost))
             }
             Err(_) => Err((
@@ -279,6 +290,9 @@ impl RedisStore {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 self.inner.conns.failed(&e);
+                if conn::connection_lost(&e) {
+                    self.forget_policy();
+                }
                 return Err(StoreError::from_redis(e));
             }
             Err(_) => return Err(StoreError::Unavailable("no answer to CONFIG GET".into())),
@@ -297,6 +311,10 @@ impl RedisStore {
             Some("noeviction") | None => true,
             Some(_) => self.inner.allow_eviction,
         };
+        // Every connection now goes to the Redis whose policy was read, so
+        // a restart is noticed by whichever is used next (see
+        // `Pool::warm`; bounded like any call).
+        let _ = tokio::time::timeout(self.inner.timeout, self.inner.conns.warm()).await;
         self.inner.policy.store(
             if ok { POLICY_OK } else { POLICY_REFUSED },
             Ordering::Relaxed,
@@ -307,8 +325,69 @@ impl RedisStore {
         }
     }
 
+    /// A connection was lost: the Redis behind it may have restarted with
+    /// another configuration, so the policy is read again before the next
+    /// write (and by the watcher within [`POLICY_WATCH_INTERVAL`]).
+    fn forget_policy(&self) {
+        self.inner.policy.store(POLICY_UNKNOWN, Ordering::Relaxed);
+    }
+
+    /// Starts the policy watcher unless it runs (or eviction is allowed,
+    /// or there is no runtime to run it on): a task that reads
+    /// `maxmemory-policy` again every [`POLICY_WATCH_INTERVAL`], so a Redis
+    /// switched to an evicting policy at runtime (`CONFIG SET`) refuses
+    /// writes within a second whether or not anything probes `/readyz`,
+    /// and a fix is picked up as fast. A Redis restarted with another
+    /// policy is caught sooner: the lost connection makes the next write
+    /// read the policy first ([`Self::forget_policy`]). The task holds the
+    /// store weakly and ends with its last handle (or its runtime; it is
+    /// started again then).
+    fn watch_policy(&self) {
+        if self.inner.allow_eviction {
+            return;
+        }
+        let mut slot = self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        *slot = Some(runtime.spawn(async move {
+            let mut tick = tokio::time::interval(POLICY_WATCH_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let store = RedisStore { inner };
+                let before = store.inner.policy.load(Ordering::Relaxed);
+                match store.check_eviction_policy().await {
+                    Err(StoreError::EvictingPolicy(policy)) if before != POLICY_REFUSED => {
+                        tracing::error!(
+                            request_id = %hookgate_core::trace::new_request_id(),
+                            maxmemory_policy = %policy,
+                            "Redis evicts keys: writes are refused (set maxmemory-policy noeviction, or allow_eviction = true)"
+                        );
+                    }
+                    Ok(_) if before == POLICY_REFUSED => {
+                        tracing::warn!(
+                            request_id = %hookgate_core::trace::new_request_id(),
+                            "Redis no longer evicts: writes are accepted again"
+                        );
+                    }
+                    // Unreachable: the calls fail on their own meanwhile.
+                    _ => {}
+                }
+            }
+        }));
+    }
+
     /// Writes are allowed only once the eviction policy was seen acceptable.
     async fn ensure_writable(&self) -> Result<(), StoreError> {
+        self.watch_policy();
         match self.inner.policy.load(Ordering::Relaxed) {
             POLICY_OK => Ok(()),
             // Unknown (Redis was down at start) or refused (re-checked, so an
@@ -602,9 +681,24 @@ impl RedisStore {
             // duplicates (a duplicate is only ever reported for a stored
             // event); a repeated finish finds its lease gone and changes
             // nothing.
-            Err((_, true)) => self.timed(inv.invoke_async(&mut c)).await,
+            Err((_, true)) => {
+                // The Redis behind it may be a restarted one with an
+                // evicting policy: read it before writing there.
+                if kind == Batched::Ingest {
+                    self.ensure_writable().await?;
+                }
+                self.timed(inv.invoke_async(&mut c)).await
+            }
             Err((err, false)) => Err(err),
         }
+    }
+
+    /// Whether the store takes writes now: the write probe of
+    /// [`conn::Conn::write_probe`] (an `OOM` refusal is
+    /// [`StoreError::OutOfMemory`]).
+    async fn write_probe(&self) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        self.timed(c.write_probe()).await
     }
 }
 
@@ -615,6 +709,7 @@ impl Backend for RedisStore {
     }
 
     async fn check(&self) -> Result<StoreStatus, StoreError> {
+        self.watch_policy();
         let policy = self.check_eviction_policy().await?;
         Ok(StoreStatus {
             backend: "redis",
@@ -631,8 +726,11 @@ impl Backend for RedisStore {
         // Reachable, and taking writes: each probe checks the policy anew
         // (one CONFIG GET), so a Redis switched to evicting while the
         // gateway runs is refused from the next probe on.
+        // And not out of memory: a Redis at its maxmemory with noeviction
+        // answers PING and CONFIG GET but refuses every write.
         self.ping().await?;
-        self.check_eviction_policy().await.map(drop)
+        self.check_eviction_policy().await?;
+        self.write_probe().await
     }
 
     async fn ingest(
