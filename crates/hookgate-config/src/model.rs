@@ -60,6 +60,12 @@ pub struct ServerConfig {
     /// default 256; beyond it 429, so a flooding provider cannot starve
     /// the others of the listener.
     pub max_in_flight_per_source: usize,
+    /// `instance_id`: this gateway's stable identity among the instances
+    /// sharing a store, default the host name; env `HOOKGATE_INSTANCE_ID`.
+    /// Leases record it, and a gateway that restarts with the same id
+    /// takes back its own earlier leases at once (1 to 128 of `A-Z a-z
+    /// 0-9 . _ -`).
+    pub instance_id: String,
 }
 
 /// `[admin]`.

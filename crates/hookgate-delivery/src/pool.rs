@@ -175,6 +175,12 @@ impl Delivery {
             routes: Arc::new(all_routes),
             pause_epoch: Arc::new(Mutex::new(0)),
         };
+        drain.spawn(take_back_leases(
+            store.clone(),
+            delivery.routes.clone(),
+            settings.poll_interval,
+            drain.clone(),
+        ));
         drain.spawn(watch_pauses(
             store,
             delivery.clone(),
@@ -242,6 +248,50 @@ impl Delivery {
 }
 
 /// Keeps the pause flags of this instance in step with the store.
+/// At start: takes back the leases this instance (`[server] instance_id`)
+/// held before it restarted, so what a killed process had in flight goes
+/// again at once instead of after `visibility_timeout`, and wakes the
+/// routes to claim them. Tried again every `every` until the store answers
+/// (it may be down at start). Safe beside the route loops: only leases of
+/// an earlier run are taken back.
+async fn take_back_leases(
+    store: Store,
+    routes: Arc<Vec<Arc<Route>>>,
+    every: Duration,
+    drain: Drain,
+) {
+    let Some(owner) = store.lease_owner() else {
+        return;
+    };
+    let instance = owner.instance.clone();
+    let pairs: Vec<(&str, &str)> = routes
+        .iter()
+        .map(|r| (r.source.as_str(), r.sub.id.as_str()))
+        .collect();
+    while !drain.is_cancelled() {
+        match store.take_back_leases(&pairs).await {
+            Ok(taken) => {
+                if taken > 0 {
+                    tracing::info!(
+                        request_id = %hookgate_core::trace::new_request_id(),
+                        instance_id = %instance,
+                        leases = taken,
+                        "took back the leases this instance held before it restarted"
+                    );
+                    for route in routes.iter() {
+                        route.wake.notify_one();
+                    }
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(request_id = %hookgate_core::trace::new_request_id(), error = %err, "taking back earlier leases failed; trying again")
+            }
+        }
+        idle(Instant::now() + every, &Notify::new(), &drain).await;
+    }
+}
+
 async fn watch_pauses(store: Store, delivery: Delivery, every: Duration, drain: Drain) {
     let mut subs: Vec<String> = delivery.routes.iter().map(|r| r.sub.id.clone()).collect();
     subs.dedup();

@@ -53,8 +53,8 @@ pub use keys::Keys;
 use crate::contract::{Attempted, Backend, StoreStatus};
 use crate::copy::{ExportPage, Record};
 use crate::{
-    ATTEMPT_LOG_CAP, AttemptRecord, AuditRecord, DeliveryRecord, Finish, NewEvent, RECLAIM_LIMIT,
-    RouteClaim, RouteDepth, Settings, StoreError, StoredEvent,
+    ATTEMPT_LOG_CAP, AttemptRecord, AuditRecord, DeliveryRecord, Finish, LeaseOwner, NewEvent,
+    RECLAIM_LIMIT, RouteClaim, RouteDepth, Settings, StoreError, StoredEvent,
 };
 use conn::{Conn, Pool};
 use hookgate_config::RedisStoreConfig;
@@ -92,6 +92,7 @@ struct Scripts {
     fanout_commit: Script,
     route_claim: Script,
     route_finish: Script,
+    route_takeback: Script,
 }
 
 /// The writes that go through group commit (see `batch`).
@@ -202,6 +203,7 @@ impl RedisStore {
                     fanout_commit: Script::new(include_str!("scripts/fanout_commit.lua")),
                     route_claim: Script::new(include_str!("scripts/route_claim.lua")),
                     route_finish: Script::new(include_str!("scripts/route_finish.lua")),
+                    route_takeback: Script::new(include_str!("scripts/route_takeback.lua")),
                 },
             }),
         })
@@ -494,12 +496,14 @@ impl RedisStore {
         Ok(fanned.max(0) as usize)
     }
 
-    /// Leases up to `max` due deliveries of a route.
+    /// Leases up to `max` due deliveries of a route, to `owner` (recorded
+    /// in each delivery's record, see `scripts/route_claim.lua`).
     pub async fn route_claim(
         &self,
         source: &str,
         sub: &str,
         max: usize,
+        owner: Option<&LeaseOwner>,
     ) -> Result<RouteClaim, StoreError> {
         let keys = &self.inner.keys;
         let mut inv = self.inner.scripts.route_claim.prepare_invoke();
@@ -514,9 +518,57 @@ impl RedisStore {
             .arg(sub)
             .arg(self.inner.settings.retention_ms())
             .arg(ATTEMPT_LOG_CAP);
+        if let Some(owner) = owner {
+            inv.arg(&owner.instance).arg(&owner.run);
+        }
         let mut c = self.conn();
         let reply: Value = self.timed(inv.invoke_async(&mut c)).await?;
         records::parse_route_claim(reply)
+    }
+
+    /// Takes back the leases `owner.instance` held in its earlier runs on
+    /// `routes` (see `scripts/route_takeback.lua`): each route's leases are
+    /// looked at a page at a time, in one script call per page.
+    pub async fn take_back(
+        &self,
+        owner: &LeaseOwner,
+        routes: &[(&str, &str)],
+    ) -> Result<u64, StoreError> {
+        const PAGE: usize = 500;
+        // A route holds at most a few thousand leases (every instance's
+        // in-flight deliveries); this bounds the loop whatever it holds.
+        const MAX_PAGES: usize = 10_000;
+        let keys = &self.inner.keys;
+        let mut total = 0u64;
+        for (source, sub) in routes {
+            let mut offset = 0usize;
+            for _ in 0..MAX_PAGES {
+                let mut inv = self.inner.scripts.route_takeback.prepare_invoke();
+                inv.key(keys.route_queue(source, sub))
+                    .key(keys.route_leases(source, sub))
+                    .key(keys.route_dlq(source, sub));
+                inv.arg(now_ms())
+                    .arg(self.inner.settings.lease_ms())
+                    .arg(RECLAIM_LIMIT)
+                    .arg(keys.source_base(source))
+                    .arg(*sub)
+                    .arg(self.inner.settings.retention_ms())
+                    .arg(ATTEMPT_LOG_CAP)
+                    .arg(&owner.instance)
+                    .arg(&owner.run)
+                    .arg(offset)
+                    .arg(PAGE);
+                let mut c = self.conn();
+                let (taken, seen): (u64, usize) = self.timed(inv.invoke_async(&mut c)).await?;
+                total += taken;
+                if seen < PAGE {
+                    break;
+                }
+                // What was taken left the set; the rest of the page stays.
+                offset += seen.saturating_sub(taken as usize);
+            }
+        }
+        Ok(total)
     }
 
     /// Records an attempt and its outcome for a leased delivery. Returns
@@ -764,8 +816,17 @@ impl Backend for RedisStore {
         source: &str,
         sub: &str,
         max: usize,
+        owner: Option<&LeaseOwner>,
     ) -> Result<RouteClaim, StoreError> {
-        RedisStore::route_claim(self, source, sub, max).await
+        RedisStore::route_claim(self, source, sub, max, owner).await
+    }
+
+    async fn take_back(
+        &self,
+        owner: &LeaseOwner,
+        routes: &[(&str, &str)],
+    ) -> Result<u64, StoreError> {
+        RedisStore::take_back(self, owner, routes).await
     }
 
     async fn route_finish(
