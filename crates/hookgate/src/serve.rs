@@ -190,6 +190,7 @@ async fn serve(
                 request_id = crate::logging::boot_id(),
                 backend = status.backend,
                 %details,
+                instance_id = %config.server.instance_id,
                 "store ready"
             );
             if let Some(warning) = status.warning {
