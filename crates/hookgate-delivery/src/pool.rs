@@ -352,7 +352,9 @@ async fn idle(deadline: Instant, wake: &Notify, drain: &Drain) {
 /// failed. The scan skips events younger than `FANOUT_GRACE`, which the
 /// feed of the gateway that stored them is about to bring; an event read
 /// twice is still fanned out once (the commit that takes it off the queue
-/// creates its deliveries).
+/// creates its deliveries). The first scan after start skips nothing: what
+/// is queued then was stored before this process ran (a process that died
+/// left it, and no feed will bring it), so a restart resumes at once.
 async fn fan_out(
     store: Store,
     source: String,
@@ -362,14 +364,20 @@ async fn fan_out(
 ) {
     let feed = store.fanout_feed(&source);
     let mut next_scan = Instant::now();
+    let mut started = true;
     while !drain.is_cancelled() {
         let mut batch = feed.take(FANOUT_BATCH);
         let missed = feed.take_missed();
         let now = Instant::now();
         if missed || now >= next_scan {
-            let min_age = if missed { Duration::ZERO } else { FANOUT_GRACE };
+            let min_age = if missed || started {
+                Duration::ZERO
+            } else {
+                FANOUT_GRACE
+            };
             match store.fanout_due_older(&source, FANOUT_BATCH, min_age).await {
                 Ok(found) => {
+                    started = false;
                     // A full read may leave more: scan again at once.
                     next_scan = if found.len() < FANOUT_BATCH {
                         now + settings.poll_interval

@@ -191,6 +191,7 @@ async fn restart_after_sigkill_resumes_delivery_in_seconds(kind: StoreKind) {
     rx.set_default(Reply::Status(200));
     let restarted = std::time::Instant::now();
     w.start_again().await;
+    let healthy_after = restarted.elapsed();
     let seen_since = || {
         rx.requests()
             .iter()
@@ -206,7 +207,8 @@ async fn restart_after_sigkill_resumes_delivery_in_seconds(kind: StoreKind) {
     )
     .await;
     eprintln!(
-        "{kind:?}: every acknowledged event delivered {:?} after the restart began",
+        "{kind:?}: every acknowledged event delivered {:?} after the restart began \
+         (the process answered /healthz after {healthy_after:?})",
         restarted.elapsed()
     );
 }
