@@ -287,7 +287,12 @@ impl Pool {
     /// would fail one call of its own before it reconnects (`/readyz` and
     /// the admin API answered 503 for as many calls as the pool has
     /// connections after a restart). So all are replaced at once, at most
-    /// once a second. Refusals do not reset (nothing to reconnect to).
+    /// once a second. Refusals do not reset (nothing to reconnect to). A
+    /// login Redis refused resets too: a connection whose login failed keeps
+    /// answering that failure and never logs in again by itself (only I/O
+    /// errors make it reconnect), so once every pooled connection had tried
+    /// while the password was wrong (the eviction-policy watcher tries twice
+    /// a second) the store stayed unusable after the password was fixed.
     ///
     /// A cluster: a failure that says nodes could not be reached (refused,
     /// dropped, no connection to any node) replaces the connections, at
@@ -300,7 +305,7 @@ impl Pool {
     pub(crate) fn failed(&self, err: &redis::RedisError) {
         match self {
             Pool::Single(pool) => {
-                if connection_lost(err) {
+                if connection_lost(err) || login_refused(err) {
                     pool.reset();
                 }
             }
@@ -308,6 +313,7 @@ impl Pool {
                 if err.is_connection_refusal()
                     || err.is_connection_dropped()
                     || err.kind() == redis::ErrorKind::ClusterConnectionNotFound
+                    || login_refused(err)
                 {
                     pool.reset();
                 }
@@ -321,6 +327,12 @@ impl Pool {
 /// reached Redis, and the caller may retry it once on a fresh connection.
 pub(crate) fn connection_lost(err: &redis::RedisError) -> bool {
     err.is_connection_dropped() || (err.is_io_error() && !err.is_connection_refusal())
+}
+
+/// Whether Redis refused the connection's login (wrong or missing password).
+pub(crate) fn login_refused(err: &redis::RedisError) -> bool {
+    err.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(err.code(), Some("NOAUTH" | "WRONGPASS"))
 }
 
 /// Claims the pool's reset slot: true at most once per [`RESET_INTERVAL`].
