@@ -249,7 +249,8 @@ impl Admin {
             // Redis must be reachable and not evicting (each probe checks
             // the policy anew, so a Redis switched to evicting while the
             // gateway runs is refused from the next probe on, and a fix is
-            // seen too).
+            // seen too), and take a write (a Redis out of memory refuses a
+            // write probe that writes nothing).
             "/readyz" => match self.store.ready().await {
                 Ok(()) => json(StatusCode::OK, &json!({ "status": "ready" })),
                 Err(StoreError::EvictingPolicy(policy)) => json(
@@ -259,6 +260,10 @@ impl Admin {
                 Err(StoreError::DiskFull) => json(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &json!({ "status": "not_ready", "store": "disk_full" }),
+                ),
+                Err(StoreError::OutOfMemory) => json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({ "status": "not_ready", "store": "out_of_memory" }),
                 ),
                 Err(_) => json(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -7,7 +7,7 @@
 //!
 //! The `HOOKGATE_*` overrides are deliberately few: the values that change
 //! between deployments of the same file (listen addresses, the store's
-//! backend, URL and path).
+//! backend, URL and path, the instance's identity).
 
 use std::collections::HashMap;
 
@@ -21,6 +21,8 @@ pub const STORE_URL: &str = "HOOKGATE_STORE_URL";
 pub const STORE_BACKEND: &str = "HOOKGATE_STORE_BACKEND";
 /// Overrides `[store] path` (relative to the working directory).
 pub const STORE_PATH: &str = "HOOKGATE_STORE_PATH";
+/// Overrides `[server] instance_id`.
+pub const INSTANCE_ID: &str = "HOOKGATE_INSTANCE_ID";
 
 /// Where `HOOKGATE_*` overrides are read from. Tests pass a map; the binary
 /// passes [`ProcessEnv`]. Nothing here mutates the process environment.

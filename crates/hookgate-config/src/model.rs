@@ -68,6 +68,12 @@ pub struct ServerConfig {
     /// listener. A slot is taken only once the body is read and its
     /// signature verified: a client that has not proved itself holds none.
     pub max_in_flight_per_source: usize,
+    /// `instance_id`: this gateway's stable identity among the instances
+    /// sharing a store, default the host name; env `HOOKGATE_INSTANCE_ID`.
+    /// Leases record it, and a gateway that restarts with the same id
+    /// takes back its own earlier leases at once (1 to 128 of `A-Z a-z
+    /// 0-9 . _ -`).
+    pub instance_id: String,
 }
 
 /// `[admin]`.

@@ -42,6 +42,7 @@ const SERVER_KEYS: &[&str] = &[
     "shutdown_grace",
     "max_in_flight_per_source",
     "max_body_buffer_bytes",
+    "instance_id",
 ];
 const ADMIN_KEYS: &[&str] = &["listen", "tokens", "replay_rate"];
 const TOKEN_KEYS: &[&str] = &["name", "role", "sha256", "tenants"];
@@ -302,6 +303,7 @@ fn server(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> ServerConfig {
             c.uint(f, 1, 1 << 20)
         })
         .map_or(256, |n| n as usize),
+        instance_id: instance_id(ctx, t),
     }
 }
 
@@ -397,6 +399,74 @@ fn check_listeners(
             admin.port(),
         ),
     );
+}
+
+/// What `[server] instance_id` may hold.
+const INSTANCE_ID_RULE: &str = "use 1 to 128 of A-Z a-z 0-9 . _ -";
+
+/// `[A-Za-z0-9._-]{1,128}`: a host name fits (an FQDN is at most 253
+/// characters, a label 63; 128 is plenty), and so does anything an
+/// orchestrator names a pod; safe in Redis values and logs.
+pub(crate) fn is_valid_instance_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `[server] instance_id`: `HOOKGATE_INSTANCE_ID`, else the file's, else
+/// the host name. Errors name the key and line, or the variable.
+fn instance_id(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> String {
+    const KEY: &str = "server.instance_id";
+    if let Some(value) = override_value(ctx.env, env::INSTANCE_ID) {
+        if !is_valid_instance_id(&value) {
+            ctx.error(
+                None,
+                KEY,
+                format!(
+                    "environment variable {}: {:?} is not a valid instance id: {INSTANCE_ID_RULE}",
+                    env::INSTANCE_ID,
+                    value
+                ),
+            );
+        }
+        return value;
+    }
+    if let Some(field) = t.and_then(|t| t.get("instance_id")) {
+        let Some(id) = ctx.string(&field) else {
+            return String::new();
+        };
+        if !is_valid_instance_id(&id) {
+            ctx.error_at(
+                &field,
+                format!("{id:?} is not a valid instance id: {INSTANCE_ID_RULE}"),
+            );
+        }
+        return id;
+    }
+    match host_name() {
+        Some(name) if is_valid_instance_id(&name) => name,
+        other => {
+            ctx.error(
+                None,
+                KEY,
+                format!(
+                    "not set, and the host name ({}) cannot serve as one: set [server] instance_id \
+                     or {} ({INSTANCE_ID_RULE})",
+                    other.map_or_else(|| "unknown".to_owned(), |n| format!("{n:?}")),
+                    env::INSTANCE_ID
+                ),
+            );
+            String::new()
+        }
+    }
+}
+
+/// The host name (`uname`'s node name), if it is UTF-8 and not empty.
+fn host_name() -> Option<String> {
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_str().ok()?.trim();
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// Reads a listen-address override; errors name the variable.

@@ -175,6 +175,12 @@ impl Delivery {
             routes: Arc::new(all_routes),
             pause_epoch: Arc::new(Mutex::new(0)),
         };
+        drain.spawn(take_back_leases(
+            store.clone(),
+            delivery.routes.clone(),
+            settings.poll_interval,
+            drain.clone(),
+        ));
         drain.spawn(watch_pauses(
             store,
             delivery.clone(),
@@ -242,6 +248,50 @@ impl Delivery {
 }
 
 /// Keeps the pause flags of this instance in step with the store.
+/// At start: takes back the leases this instance (`[server] instance_id`)
+/// held before it restarted, so what a killed process had in flight goes
+/// again at once instead of after `visibility_timeout`, and wakes the
+/// routes to claim them. Tried again every `every` until the store answers
+/// (it may be down at start). Safe beside the route loops: only leases of
+/// an earlier run are taken back.
+async fn take_back_leases(
+    store: Store,
+    routes: Arc<Vec<Arc<Route>>>,
+    every: Duration,
+    drain: Drain,
+) {
+    let Some(owner) = store.lease_owner() else {
+        return;
+    };
+    let instance = owner.instance.clone();
+    let pairs: Vec<(&str, &str)> = routes
+        .iter()
+        .map(|r| (r.source.as_str(), r.sub.id.as_str()))
+        .collect();
+    while !drain.is_cancelled() {
+        match store.take_back_leases(&pairs).await {
+            Ok(taken) => {
+                if taken > 0 {
+                    tracing::info!(
+                        request_id = %hookgate_core::trace::new_request_id(),
+                        instance_id = %instance,
+                        leases = taken,
+                        "took back the leases this instance held before it restarted"
+                    );
+                    for route in routes.iter() {
+                        route.wake.notify_one();
+                    }
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(request_id = %hookgate_core::trace::new_request_id(), error = %err, "taking back earlier leases failed; trying again")
+            }
+        }
+        idle(Instant::now() + every, &Notify::new(), &drain).await;
+    }
+}
+
 async fn watch_pauses(store: Store, delivery: Delivery, every: Duration, drain: Drain) {
     let mut subs: Vec<String> = delivery.routes.iter().map(|r| r.sub.id.clone()).collect();
     subs.dedup();
@@ -302,7 +352,9 @@ async fn idle(deadline: Instant, wake: &Notify, drain: &Drain) {
 /// failed. The scan skips events younger than `FANOUT_GRACE`, which the
 /// feed of the gateway that stored them is about to bring; an event read
 /// twice is still fanned out once (the commit that takes it off the queue
-/// creates its deliveries).
+/// creates its deliveries). The first scan after start skips nothing: what
+/// is queued then was stored before this process ran (a process that died
+/// left it, and no feed will bring it), so a restart resumes at once.
 async fn fan_out(
     store: Store,
     source: String,
@@ -312,14 +364,20 @@ async fn fan_out(
 ) {
     let feed = store.fanout_feed(&source);
     let mut next_scan = Instant::now();
+    let mut started = true;
     while !drain.is_cancelled() {
         let mut batch = feed.take(FANOUT_BATCH);
         let missed = feed.take_missed();
         let now = Instant::now();
         if missed || now >= next_scan {
-            let min_age = if missed { Duration::ZERO } else { FANOUT_GRACE };
+            let min_age = if missed || started {
+                Duration::ZERO
+            } else {
+                FANOUT_GRACE
+            };
             match store.fanout_due_older(&source, FANOUT_BATCH, min_age).await {
                 Ok(found) => {
+                    started = false;
                     // A full read may leave more: scan again at once.
                     next_scan = if found.len() < FANOUT_BATCH {
                         now + settings.poll_interval

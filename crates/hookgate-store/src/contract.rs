@@ -27,14 +27,22 @@
 //!   dead-letters it as poison. A lease's token is its expiry: a worker
 //!   whose lease was retaken cannot finish it ([`Backend::route_finish`]
 //!   answers false and writes nothing).
+//! - A lease records the instance that holds it ([`LeaseOwner`]: the
+//!   gateway's `[server] instance_id` and this run of it). A restarted
+//!   instance takes back its own earlier leases at once
+//!   ([`Backend::take_back`]): they are returned to the queue as if they
+//!   had expired (counting as a reclaim, logged as an attempt with no known
+//!   outcome), never another instance's, nor one of the current run. A
+//!   lease without an owner (written by an earlier version, or by a handle
+//!   without one) is only ever returned when it expires.
 //! - Records live for the store's `retention`; dedup claims for the
 //!   source's `dedup_window`. Expired data is invisible at once and removed
 //!   in the background.
 
 use crate::copy::{ExportPage, Record};
 use crate::{
-    AttemptRecord, AuditRecord, DeliveryRecord, Finish, ListOrder, NewEvent, RouteClaim,
-    RouteDepth, StoreError, StoredEvent,
+    AttemptRecord, AuditRecord, DeliveryRecord, Finish, LeaseOwner, ListOrder, NewEvent,
+    RouteClaim, RouteDepth, StoreError, StoredEvent,
 };
 use hookgate_core::EventId;
 use std::collections::HashSet;
@@ -109,13 +117,27 @@ pub trait Backend: Send + Sync + 'static {
         items: &[(EventId, Vec<&str>)],
     ) -> Result<usize, StoreError>;
 
-    /// Leases up to `max` due deliveries of a route.
+    /// Leases up to `max` due deliveries of a route, to `owner` (`None`:
+    /// a lease only its expiry returns).
     async fn route_claim(
         &self,
         source: &str,
         sub: &str,
         max: usize,
+        owner: Option<&LeaseOwner>,
     ) -> Result<RouteClaim, StoreError>;
+
+    /// Returns to their queues, due now, the leases that `owner.instance`
+    /// took in an earlier run on these routes (source, subscription), as
+    /// if they had expired: each counts as a reclaim. Never a lease of
+    /// another instance, of `owner.run`, or without an owner. Returns how
+    /// many. (The embedded store took back every lease when it opened its
+    /// file, which is one process's alone: nothing is left here.)
+    async fn take_back(
+        &self,
+        owner: &LeaseOwner,
+        routes: &[(&str, &str)],
+    ) -> Result<u64, StoreError>;
 
     /// Records an attempt and moves its delivery on. False when the lease
     /// had been taken over (nothing written).

@@ -125,6 +125,27 @@ pub struct NewEvent<'a> {
     pub traceparent: &'a str,
 }
 
+/// Who holds the leases a store handle takes: a gateway instance (its
+/// `[server] instance_id`) and this run of it. A restarted instance takes
+/// back the leases of its earlier runs ([`Store::take_back_leases`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseOwner {
+    /// The instance id.
+    pub instance: String,
+    /// This run of the instance: a fresh random id at every start.
+    pub run: String,
+}
+
+impl LeaseOwner {
+    /// `instance`, in a new run.
+    pub fn new(instance: &str) -> Self {
+        LeaseOwner {
+            instance: instance.to_owned(),
+            run: hookgate_core::trace::new_request_id(),
+        }
+    }
+}
+
 /// A delivery leased to this worker.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
@@ -182,6 +203,9 @@ type Feeds = Arc<Mutex<HashMap<String, Arc<FanoutFeed>>>>;
 pub struct Store {
     backend: Arc<dyn Backend>,
     feeds: Feeds,
+    /// Who holds this handle's leases (`None`: leases only their expiry
+    /// returns).
+    owner: Option<Arc<LeaseOwner>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -216,7 +240,22 @@ impl Store {
         Store {
             backend,
             feeds: Arc::default(),
+            owner: None,
         }
+    }
+
+    /// This handle (and every handle opened beside it) leasing as instance
+    /// `instance` (`[server] instance_id`), in a new run: its leases record
+    /// it, and [`Self::take_back_leases`] takes back what the instance
+    /// leased in its earlier runs.
+    pub fn with_instance(mut self, instance: &str) -> Self {
+        self.owner = Some(Arc::new(LeaseOwner::new(instance)));
+        self
+    }
+
+    /// Who holds this handle's leases, if it has an instance id.
+    pub fn lease_owner(&self) -> Option<&LeaseOwner> {
+        self.owner.as_deref()
     }
 
     /// Another handle on the same store, sharing this handle's fan-out
@@ -229,6 +268,7 @@ impl Store {
         Ok(Store {
             backend: self.backend.beside()?,
             feeds: self.feeds.clone(),
+            owner: self.owner.clone(),
         })
     }
 
@@ -368,7 +408,25 @@ impl Store {
         sub: &str,
         max: usize,
     ) -> Result<RouteClaim, StoreError> {
-        self.measured("claim", self.backend.route_claim(source, sub, max))
+        self.measured(
+            "claim",
+            self.backend
+                .route_claim(source, sub, max, self.owner.as_deref()),
+        )
+        .await
+    }
+
+    /// Takes back, due now, the leases this handle's instance held in its
+    /// earlier runs on `routes` (source, subscription): what a gateway that
+    /// died (kill -9, a crash) had in flight goes again at once after its
+    /// restart instead of after `visibility_timeout`. Each counts as a
+    /// reclaim, as an expired lease does. Never another instance's lease,
+    /// nor one of this run. Returns how many; 0 without an instance id.
+    pub async fn take_back_leases(&self, routes: &[(&str, &str)]) -> Result<u64, StoreError> {
+        let Some(owner) = self.owner.as_deref() else {
+            return Ok(0);
+        };
+        self.measured("claim", self.backend.take_back(owner, routes))
             .await
     }
 

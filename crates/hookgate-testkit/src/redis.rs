@@ -248,6 +248,14 @@ impl RedisServer {
         }
     }
 
+    /// [`Self::start_again`] with `extra_args` in place of the arguments
+    /// it was started with (e.g. a Redis restarted with another
+    /// `--maxmemory-policy`); they are kept for later restarts.
+    pub async fn start_again_with(&mut self, extra_args: &[&str]) {
+        self.args = extra_args.iter().map(|a| (*a).to_owned()).collect();
+        self.start_again().await;
+    }
+
     /// Stops Redis, deletes everything in its data dir, and starts it again:
     /// a store that "comes back empty".
     pub async fn restart_empty(&mut self) {

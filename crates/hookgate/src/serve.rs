@@ -173,8 +173,11 @@ async fn serve(
         }
         None => hookgate_telemetry::Tracer::disabled(),
     };
+    // Leases record this instance, so that after a restart it takes back
+    // at once what it had in flight (see hookgate_delivery).
     let store = Store::open(&config.store, Settings::from_config(&config))
-        .map_err(|e| anyhow::anyhow!("store: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("store: {e}"))?
+        .with_instance(&config.server.instance_id);
     match store.check().await {
         Ok(status) => {
             let details = status
@@ -187,6 +190,7 @@ async fn serve(
                 request_id = crate::logging::boot_id(),
                 backend = status.backend,
                 %details,
+                instance_id = %config.server.instance_id,
                 "store ready"
             );
             if let Some(warning) = status.warning {

@@ -101,3 +101,48 @@ fn map_env_debug_hides_values() {
     assert!(dbg.contains("STRIPE_WEBHOOK_SECRET"));
     assert!(!dbg.contains("whsec_shh"));
 }
+
+#[test]
+fn instance_id_defaults_to_the_host_name_and_is_overridden() {
+    // The default: this machine's host name (uname), whatever it is here.
+    let c = ok(MINIMAL);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    if !host.is_empty() {
+        assert_eq!(c.server.instance_id, host);
+    }
+    assert!(!c.server.instance_id.is_empty());
+
+    let text = format!("[server]\ninstance_id = \"gw-1.eu\"\n{MINIMAL}");
+    assert_eq!(ok(&text).server.instance_id, "gw-1.eu");
+    let c = ok_with(&text, &env(&[("HOOKGATE_INSTANCE_ID", "pod-7_b")]));
+    assert_eq!(c.server.instance_id, "pod-7_b");
+    // Empty: no override, as for the other variables.
+    let c = ok_with(&text, &env(&[("HOOKGATE_INSTANCE_ID", "")]));
+    assert_eq!(c.server.instance_id, "gw-1.eu");
+}
+
+#[test]
+fn a_bad_instance_id_is_refused_naming_the_key_and_line_or_the_variable() {
+    for bad in ["", "gw 1", "gw/1", "gw:1", "é", &"x".repeat(129)] {
+        let text = format!("[server]\ninstance_id = \"{bad}\"\n{MINIMAL}");
+        let e = one_err(&text, "server.instance_id", "not a valid instance id");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("A-Z a-z 0-9 . _ -"), "{e}");
+    }
+    let text = format!("[server]\ninstance_id = 7\n{MINIMAL}");
+    let e = one_err(&text, "server.instance_id", "string");
+    assert_eq!(e.line, Some(2), "{e}");
+    let errors = errs_with(MINIMAL, &env(&[("HOOKGATE_INSTANCE_ID", "a b")]));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].key, "server.instance_id");
+    assert!(
+        errors[0].message.contains("HOOKGATE_INSTANCE_ID"),
+        "{}",
+        errors[0]
+    );
+    // 128 characters is the limit, not an error.
+    let text = format!("[server]\ninstance_id = \"{}\"\n{MINIMAL}", "x".repeat(128));
+    assert_eq!(ok(&text).server.instance_id.len(), 128);
+}

@@ -25,6 +25,7 @@ use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -118,6 +119,34 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Whether every node that holds data takes writes now: a script that
+    /// may write (`#!lua`, no `no-writes` flag) and writes nothing is run
+    /// on the one Redis, or on every cluster master. A Redis at its
+    /// `maxmemory` with `noeviction` refuses it with `OOM` (as it refuses
+    /// every write), though it still answers PING and CONFIG GET.
+    pub(crate) async fn write_probe(&mut self) -> RedisResult<()> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg("#!lua\nreturn 1").arg(0);
+        match self {
+            Conn::Single(c) => cmd.query_async::<Value>(c).await.map(drop),
+            Conn::Cluster(c) => {
+                let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let reply = c.route_command(cmd, routing).await?;
+                let Value::Map(per_node) = reply else {
+                    return Ok(());
+                };
+                for (_, v) in per_node {
+                    if let Value::ServerError(e) = v {
+                        return Err(redis::RedisError::from(e));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// At most one reset of a pool's connections per this interval.
 const RESET_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -135,6 +164,9 @@ pub(crate) struct SinglePool {
     config: ConnectionManagerConfig,
     conns: RwLock<Vec<ConnectionManager>>,
     last_reset: Mutex<Option<Instant>>,
+    /// Whether every connection was connected since the last reset (see
+    /// [`Pool::warm`]).
+    warm: AtomicBool,
 }
 
 /// Cluster connections, created on first use and replaced after the
@@ -176,6 +208,7 @@ impl Pool {
                     config: manager_cfg,
                     conns: RwLock::new(conns),
                     last_reset: Mutex::new(None),
+                    warm: AtomicBool::new(false),
                 })))
             }
             StoreTopology::Cluster => {
@@ -219,6 +252,34 @@ impl Pool {
         }
     }
 
+    /// Connects the pooled connections that never connected (one Redis;
+    /// once after the pool was opened or replaced), each with a PING.
+    ///
+    /// Why: the eviction-policy gate trusts the policy it read until a
+    /// connection is found lost (a restarted Redis drops every connection
+    /// to it, and the next call on each fails and says so). A lazy
+    /// connection that first connects after a restart fails nothing: it
+    /// would write into the new Redis, whatever its policy, until the
+    /// watcher reads it again. Connected right after the policy was read,
+    /// every connection is one whose loss is noticed.
+    pub(crate) async fn warm(&self) {
+        let Pool::Single(pool) = self else {
+            return;
+        };
+        if pool.warm.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let conns = pool.conns.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut pings = tokio::task::JoinSet::new();
+        for mut c in conns {
+            pings.spawn(async move {
+                // A failure shows again on the connection's next call.
+                let _ = redis::cmd("PING").query_async::<String>(&mut c).await;
+            });
+        }
+        while pings.join_next().await.is_some() {}
+    }
+
     /// Tells the pool a call failed with `err`.
     ///
     /// One Redis: a connection found lost (Redis restarted, or the network
@@ -226,7 +287,12 @@ impl Pool {
     /// would fail one call of its own before it reconnects (`/readyz` and
     /// the admin API answered 503 for as many calls as the pool has
     /// connections after a restart). So all are replaced at once, at most
-    /// once a second. Refusals do not reset (nothing to reconnect to).
+    /// once a second. Refusals do not reset (nothing to reconnect to). A
+    /// login Redis refused resets too: a connection whose login failed keeps
+    /// answering that failure and never logs in again by itself (only I/O
+    /// errors make it reconnect), so once every pooled connection had tried
+    /// while the password was wrong (the eviction-policy watcher tries twice
+    /// a second) the store stayed unusable after the password was fixed.
     ///
     /// A cluster: a failure that says nodes could not be reached (refused,
     /// dropped, no connection to any node) replaces the connections, at
@@ -239,7 +305,7 @@ impl Pool {
     pub(crate) fn failed(&self, err: &redis::RedisError) {
         match self {
             Pool::Single(pool) => {
-                if connection_lost(err) {
+                if connection_lost(err) || login_refused(err) {
                     pool.reset();
                 }
             }
@@ -247,6 +313,7 @@ impl Pool {
                 if err.is_connection_refusal()
                     || err.is_connection_dropped()
                     || err.kind() == redis::ErrorKind::ClusterConnectionNotFound
+                    || login_refused(err)
                 {
                     pool.reset();
                 }
@@ -260,6 +327,12 @@ impl Pool {
 /// reached Redis, and the caller may retry it once on a fresh connection.
 pub(crate) fn connection_lost(err: &redis::RedisError) -> bool {
     err.is_connection_dropped() || (err.is_io_error() && !err.is_connection_refusal())
+}
+
+/// Whether Redis refused the connection's login (wrong or missing password).
+pub(crate) fn login_refused(err: &redis::RedisError) -> bool {
+    err.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(err.code(), Some("NOAUTH" | "WRONGPASS"))
 }
 
 /// Claims the pool's reset slot: true at most once per [`RESET_INTERVAL`].
@@ -292,7 +365,10 @@ impl SinglePool {
         // still holding an old one finish (or fail) on it.
         let size = self.conns.read().unwrap_or_else(|p| p.into_inner()).len();
         match Self::connect(&self.client, &self.config, size) {
-            Ok(fresh) => *self.conns.write().unwrap_or_else(|p| p.into_inner()) = fresh,
+            Ok(fresh) => {
+                *self.conns.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                self.warm.store(false, Ordering::Release);
+            }
             Err(err) => tracing::debug!(
                 request_id = %hookgate_core::trace::new_request_id(),
                 error = %err,

@@ -53,8 +53,8 @@ pub use keys::Keys;
 use crate::contract::{Attempted, Backend, StoreStatus};
 use crate::copy::{ExportPage, Record};
 use crate::{
-    ATTEMPT_LOG_CAP, AttemptRecord, AuditRecord, DeliveryRecord, Finish, ListOrder, NewEvent,
-    RECLAIM_LIMIT, RouteClaim, RouteDepth, Settings, StoreError, StoredEvent,
+    ATTEMPT_LOG_CAP, AttemptRecord, AuditRecord, DeliveryRecord, Finish, LeaseOwner, ListOrder,
+    NewEvent, RECLAIM_LIMIT, RouteClaim, RouteDepth, Settings, StoreError, StoredEvent,
 };
 use conn::{Conn, Pool};
 use hookgate_config::RedisStoreConfig;
@@ -82,12 +82,17 @@ const POLICY_UNKNOWN: u8 = 0;
 const POLICY_OK: u8 = 1;
 const POLICY_REFUSED: u8 = 2;
 
+/// How often the policy watcher reads `maxmemory-policy` again (see
+/// [`RedisStore::watch_policy`]).
+const POLICY_WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
 struct Scripts {
     ingest: Script,
     fanout_due: Script,
     fanout_commit: Script,
     route_claim: Script,
     route_finish: Script,
+    route_takeback: Script,
 }
 
 /// The writes that go through group commit (see `batch`).
@@ -119,6 +124,9 @@ struct Inner {
     timeout: Duration,
     allow_eviction: bool,
     policy: AtomicU8,
+    /// The task that re-reads the eviction policy (see
+    /// [`RedisStore::watch_policy`]), started on first use.
+    watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     settings: Settings,
     /// What [`RedisStore::beside`] opens again.
     cfg: RedisStoreConfig,
@@ -186,6 +194,7 @@ impl RedisStore {
                 timeout,
                 allow_eviction: cfg.allow_eviction,
                 policy: AtomicU8::new(POLICY_UNKNOWN),
+                watcher: std::sync::Mutex::new(None),
                 settings,
                 cfg: cfg.clone(),
                 scripts: Scripts {
@@ -194,6 +203,7 @@ impl RedisStore {
                     fanout_commit: Script::new(include_str!("scripts/fanout_commit.lua")),
                     route_claim: Script::new(include_str!("scripts/route_claim.lua")),
                     route_finish: Script::new(include_str!("scripts/route_finish.lua")),
+                    route_takeback: Script::new(include_str!("scripts/route_takeback.lua")),
                 },
             }),
         })
@@ -236,6 +246,9 @@ impl RedisStore {
             Ok(Err(e)) => {
                 self.inner.conns.failed(&e);
                 let lost = conn::connection_lost(&e);
+                if lost {
+                    self.forget_policy();
+                }
                 Err((StoreError::from_redis(e), lost))
             }
             Err(_) => Err((
@@ -279,6 +292,9 @@ impl RedisStore {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 self.inner.conns.failed(&e);
+                if conn::connection_lost(&e) {
+                    self.forget_policy();
+                }
                 return Err(StoreError::from_redis(e));
             }
             Err(_) => return Err(StoreError::Unavailable("no answer to CONFIG GET".into())),
@@ -297,6 +313,10 @@ impl RedisStore {
             Some("noeviction") | None => true,
             Some(_) => self.inner.allow_eviction,
         };
+        // Every connection now goes to the Redis whose policy was read, so
+        // a restart is noticed by whichever is used next (see
+        // `Pool::warm`; bounded like any call).
+        let _ = tokio::time::timeout(self.inner.timeout, self.inner.conns.warm()).await;
         self.inner.policy.store(
             if ok { POLICY_OK } else { POLICY_REFUSED },
             Ordering::Relaxed,
@@ -307,8 +327,69 @@ impl RedisStore {
         }
     }
 
+    /// A connection was lost: the Redis behind it may have restarted with
+    /// another configuration, so the policy is read again before the next
+    /// write (and by the watcher within [`POLICY_WATCH_INTERVAL`]).
+    fn forget_policy(&self) {
+        self.inner.policy.store(POLICY_UNKNOWN, Ordering::Relaxed);
+    }
+
+    /// Starts the policy watcher unless it runs (or eviction is allowed,
+    /// or there is no runtime to run it on): a task that reads
+    /// `maxmemory-policy` again every [`POLICY_WATCH_INTERVAL`], so a Redis
+    /// switched to an evicting policy at runtime (`CONFIG SET`) refuses
+    /// writes within a second whether or not anything probes `/readyz`,
+    /// and a fix is picked up as fast. A Redis restarted with another
+    /// policy is caught sooner: the lost connection makes the next write
+    /// read the policy first ([`Self::forget_policy`]). The task holds the
+    /// store weakly and ends with its last handle (or its runtime; it is
+    /// started again then).
+    fn watch_policy(&self) {
+        if self.inner.allow_eviction {
+            return;
+        }
+        let mut slot = self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        *slot = Some(runtime.spawn(async move {
+            let mut tick = tokio::time::interval(POLICY_WATCH_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let store = RedisStore { inner };
+                let before = store.inner.policy.load(Ordering::Relaxed);
+                match store.check_eviction_policy().await {
+                    Err(StoreError::EvictingPolicy(policy)) if before != POLICY_REFUSED => {
+                        tracing::error!(
+                            request_id = %hookgate_core::trace::new_request_id(),
+                            maxmemory_policy = %policy,
+                            "Redis evicts keys: writes are refused (set maxmemory-policy noeviction, or allow_eviction = true)"
+                        );
+                    }
+                    Ok(_) if before == POLICY_REFUSED => {
+                        tracing::warn!(
+                            request_id = %hookgate_core::trace::new_request_id(),
+                            "Redis no longer evicts: writes are accepted again"
+                        );
+                    }
+                    // Unreachable: the calls fail on their own meanwhile.
+                    _ => {}
+                }
+            }
+        }));
+    }
+
     /// Writes are allowed only once the eviction policy was seen acceptable.
     async fn ensure_writable(&self) -> Result<(), StoreError> {
+        self.watch_policy();
         match self.inner.policy.load(Ordering::Relaxed) {
             POLICY_OK => Ok(()),
             // Unknown (Redis was down at start) or refused (re-checked, so an
@@ -415,12 +496,14 @@ impl RedisStore {
         Ok(fanned.max(0) as usize)
     }
 
-    /// Leases up to `max` due deliveries of a route.
+    /// Leases up to `max` due deliveries of a route, to `owner` (recorded
+    /// in each delivery's record, see `scripts/route_claim.lua`).
     pub async fn route_claim(
         &self,
         source: &str,
         sub: &str,
         max: usize,
+        owner: Option<&LeaseOwner>,
     ) -> Result<RouteClaim, StoreError> {
         let keys = &self.inner.keys;
         let mut inv = self.inner.scripts.route_claim.prepare_invoke();
@@ -435,9 +518,57 @@ impl RedisStore {
             .arg(sub)
             .arg(self.inner.settings.retention_ms())
             .arg(ATTEMPT_LOG_CAP);
+        if let Some(owner) = owner {
+            inv.arg(&owner.instance).arg(&owner.run);
+        }
         let mut c = self.conn();
         let reply: Value = self.timed(inv.invoke_async(&mut c)).await?;
         records::parse_route_claim(reply)
+    }
+
+    /// Takes back the leases `owner.instance` held in its earlier runs on
+    /// `routes` (see `scripts/route_takeback.lua`): each route's leases are
+    /// looked at a page at a time, in one script call per page.
+    pub async fn take_back(
+        &self,
+        owner: &LeaseOwner,
+        routes: &[(&str, &str)],
+    ) -> Result<u64, StoreError> {
+        const PAGE: usize = 500;
+        // A route holds at most a few thousand leases (every instance's
+        // in-flight deliveries); this bounds the loop whatever it holds.
+        const MAX_PAGES: usize = 10_000;
+        let keys = &self.inner.keys;
+        let mut total = 0u64;
+        for (source, sub) in routes {
+            let mut offset = 0usize;
+            for _ in 0..MAX_PAGES {
+                let mut inv = self.inner.scripts.route_takeback.prepare_invoke();
+                inv.key(keys.route_queue(source, sub))
+                    .key(keys.route_leases(source, sub))
+                    .key(keys.route_dlq(source, sub));
+                inv.arg(now_ms())
+                    .arg(self.inner.settings.lease_ms())
+                    .arg(RECLAIM_LIMIT)
+                    .arg(keys.source_base(source))
+                    .arg(*sub)
+                    .arg(self.inner.settings.retention_ms())
+                    .arg(ATTEMPT_LOG_CAP)
+                    .arg(&owner.instance)
+                    .arg(&owner.run)
+                    .arg(offset)
+                    .arg(PAGE);
+                let mut c = self.conn();
+                let (taken, seen): (u64, usize) = self.timed(inv.invoke_async(&mut c)).await?;
+                total += taken;
+                if seen < PAGE {
+                    break;
+                }
+                // What was taken left the set; the rest of the page stays.
+                offset += seen.saturating_sub(taken as usize);
+            }
+        }
+        Ok(total)
     }
 
     /// Records an attempt and its outcome for a leased delivery. Returns
@@ -602,9 +733,24 @@ impl RedisStore {
             // duplicates (a duplicate is only ever reported for a stored
             // event); a repeated finish finds its lease gone and changes
             // nothing.
-            Err((_, true)) => self.timed(inv.invoke_async(&mut c)).await,
+            Err((_, true)) => {
+                // The Redis behind it may be a restarted one with an
+                // evicting policy: read it before writing there.
+                if kind == Batched::Ingest {
+                    self.ensure_writable().await?;
+                }
+                self.timed(inv.invoke_async(&mut c)).await
+            }
             Err((err, false)) => Err(err),
         }
+    }
+
+    /// Whether the store takes writes now: the write probe of
+    /// [`conn::Conn::write_probe`] (an `OOM` refusal is
+    /// [`StoreError::OutOfMemory`]).
+    async fn write_probe(&self) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        self.timed(c.write_probe()).await
     }
 }
 
@@ -615,6 +761,7 @@ impl Backend for RedisStore {
     }
 
     async fn check(&self) -> Result<StoreStatus, StoreError> {
+        self.watch_policy();
         let policy = self.check_eviction_policy().await?;
         Ok(StoreStatus {
             backend: "redis",
@@ -631,8 +778,11 @@ impl Backend for RedisStore {
         // Reachable, and taking writes: each probe checks the policy anew
         // (one CONFIG GET), so a Redis switched to evicting while the
         // gateway runs is refused from the next probe on.
+        // And not out of memory: a Redis at its maxmemory with noeviction
+        // answers PING and CONFIG GET but refuses every write.
         self.ping().await?;
-        self.check_eviction_policy().await.map(drop)
+        self.check_eviction_policy().await?;
+        self.write_probe().await
     }
 
     async fn ingest(
@@ -666,8 +816,17 @@ impl Backend for RedisStore {
         source: &str,
         sub: &str,
         max: usize,
+        owner: Option<&LeaseOwner>,
     ) -> Result<RouteClaim, StoreError> {
-        RedisStore::route_claim(self, source, sub, max).await
+        RedisStore::route_claim(self, source, sub, max, owner).await
+    }
+
+    async fn take_back(
+        &self,
+        owner: &LeaseOwner,
+        routes: &[(&str, &str)],
+    ) -> Result<u64, StoreError> {
+        RedisStore::take_back(self, owner, routes).await
     }
 
     async fn route_finish(

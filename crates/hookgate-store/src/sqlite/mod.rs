@@ -38,8 +38,8 @@ mod writer;
 use crate::contract::{Attempted, Backend, StoreStatus};
 use crate::copy::{ExportPage, Record};
 use crate::{
-    AttemptRecord, AuditRecord, ClaimedDelivery, DeliveryRecord, ListOrder, NewEvent, RouteClaim,
-    RouteDepth, Settings, StoreError, StoredEvent,
+    AttemptRecord, AuditRecord, ClaimedDelivery, DeliveryRecord, LeaseOwner, ListOrder, NewEvent,
+    RouteClaim, RouteDepth, Settings, StoreError, StoredEvent,
 };
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
@@ -468,6 +468,9 @@ impl Backend for SqliteStore {
         source: &str,
         sub: &str,
         max: usize,
+        // One process per file: every lease is this process's, and all of
+        // them were taken back when it opened the file.
+        _owner: Option<&LeaseOwner>,
     ) -> Result<RouteClaim, StoreError> {
         let (source, sub) = (source.to_owned(), sub.to_owned());
         let (claimed, next) = self
@@ -492,6 +495,17 @@ impl Backend for SqliteStore {
             deliveries,
             next_due_ms: next,
         })
+    }
+
+    async fn take_back(
+        &self,
+        _owner: &LeaseOwner,
+        _routes: &[(&str, &str)],
+    ) -> Result<u64, StoreError> {
+        // Done at open (`take_back_leases`): the leases in the file then
+        // were all of an earlier run of this process's instance, and the
+        // ones since are this run's.
+        Ok(0)
     }
 
     async fn route_finish(

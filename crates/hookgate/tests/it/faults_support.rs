@@ -31,6 +31,10 @@ pub const TOKEN: &str = "faults-operator-token";
 /// How often the checks poll.
 pub const POLL: Duration = Duration::from_millis(50);
 
+/// The `[server] instance_id` of a world's gateway (and of the process
+/// that replaces it: the same instance restarted). Peers get their own.
+pub const WORLD_INSTANCE: &str = "world-gateway";
+
 // === config ===
 
 /// One `[[subscriptions]]` entry; defaults suit fault tests: every event,
@@ -44,6 +48,7 @@ pub struct SubSpec {
     events: String,
     breaker: String,
     max_delay: &'static str,
+    timeout: &'static str,
     extra: String,
 }
 
@@ -55,8 +60,15 @@ impl SubSpec {
             events: r#"["*"]"#.to_owned(),
             breaker: r#"{ failures = 1000, cooldown = "1s" }"#.to_owned(),
             max_delay: "200ms",
+            timeout: "1s",
             extra: String::new(),
         }
+    }
+
+    /// The subscription's `timeout` (default here `1s`).
+    pub fn timeout(mut self, d: &'static str) -> Self {
+        self.timeout = d;
+        self
     }
 
     pub fn breaker(mut self, failures: u32, cooldown: &str) -> Self {
@@ -84,7 +96,7 @@ id = "{id}"
 url = "{url}"
 events = {events}
 secret = {{ value = "{LEDGER_SECRET}" }}
-timeout = "1s"
+timeout = "{timeout}"
 retry = {{ max_attempts = 1000, base_delay = "50ms", max_delay = "{max_delay}", max_age = "1h" }}
 breaker = {breaker}
 {extra}"#,
@@ -92,6 +104,7 @@ breaker = {breaker}
             url = self.url,
             events = self.events,
             max_delay = self.max_delay,
+            timeout = self.timeout,
             breaker = self.breaker,
             extra = self.extra,
         )
@@ -105,10 +118,17 @@ struct Setup {
     store_section: String,
     subs: Vec<SubSpec>,
     delivery_extra: String,
+    /// `[delivery] visibility_timeout` (`None`: the default, 60 s).
+    lease: Option<&'static str>,
 }
 
 impl Setup {
-    fn config(&self, ingest: &str, admin: &str) -> String {
+    /// The config of a gateway on these listeners, as instance `instance`.
+    fn config(&self, ingest: &str, admin: &str, instance: &str) -> String {
+        let lease = self
+            .lease
+            .map(|l| format!("visibility_timeout = \"{l}\""))
+            .unwrap_or_default();
         let mut text = format!(
             r#"
 [server]
@@ -116,13 +136,14 @@ listen = "{ingest}"
 read_timeout = "2s"
 header_read_timeout = "1s"
 shutdown_grace = "2s"
+instance_id = "{instance}"
 
 [admin]
 listen = "{admin}"
 {token}
 {store_section}
 [delivery]
-visibility_timeout = "3s"
+{lease}
 poll_interval = "100ms"
 {delivery_extra}
 
@@ -179,16 +200,28 @@ impl World {
         Self::start_on(StoreKind::Sqlite, subs, delivery_extra).await
     }
 
-    /// A world on a store of `kind`.
+    /// A world on a store of `kind` (leases of 3 s).
     pub async fn start_on(kind: StoreKind, subs: &[SubSpec], delivery_extra: &str) -> Self {
+        Self::start_with_lease(kind, subs, delivery_extra, Some("3s")).await
+    }
+
+    /// A world on a store of `kind` whose `visibility_timeout` is `lease`
+    /// (`None`: the default, 60 s).
+    pub async fn start_with_lease(
+        kind: StoreKind,
+        subs: &[SubSpec],
+        delivery_extra: &str,
+        lease: Option<&'static str>,
+    ) -> Self {
         let store = TestStore::start(kind).await;
         let setup = Setup {
             store_section: store.section("2s", ""),
             subs: subs.to_vec(),
             delivery_extra: delivery_extra.to_owned(),
+            lease,
         };
         let (ingest, admin) = (free_addr(), free_addr());
-        let config = setup.config(&ingest, &admin);
+        let config = setup.config(&ingest, &admin, WORLD_INSTANCE);
         let gw = spawn_gateway(&config, &admin).await;
         store.assert_in_use();
         World {
@@ -228,10 +261,12 @@ impl World {
     }
 
     /// The config of another gateway on this world's store, with listeners
-    /// of its own: `(config, ingest address, admin address)`.
+    /// and an instance id of its own: `(config, ingest address, admin
+    /// address)`.
     pub fn peer_config(&self) -> (String, String, String) {
         let (ingest, admin) = (free_addr(), free_addr());
-        (self.setup.config(&ingest, &admin), ingest, admin)
+        let instance = format!("peer-{}", admin.replace([':', '.'], "-"));
+        (self.setup.config(&ingest, &admin, &instance), ingest, admin)
     }
 
     pub async fn stripe(&self, provider_id: &str) -> u16 {

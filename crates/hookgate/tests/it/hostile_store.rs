@@ -139,6 +139,146 @@ async fn readyz_says_not_ready_while_redis_evicts_and_ingest_refuses_from_then_o
     h.receiver.wait_for(1, Duration::from_secs(10)).await;
 }
 
+/// Posts fresh Stripe events (`{prefix}_{n}`) until one is refused, at
+/// most for `deadline`; no `/readyz` probe meanwhile. Returns how long the
+/// refusal took, or `None` (every callback accepted).
+async fn first_refusal(h: &Harness, prefix: &str, deadline: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    for n in 0..10_000 {
+        if started.elapsed() > deadline {
+            return None;
+        }
+        let resp = h
+            .post_stripe(&stripe_event(&format!("{prefix}_{n}"), "charge.succeeded"))
+            .await;
+        if resp.status == 503 {
+            assert_eq!(resp.json()["error"], "store_unavailable", "{}", resp.text());
+            return Some(started.elapsed());
+        }
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// The next five callbacks are all refused with 503 store_unavailable.
+async fn assert_refused_five(h: &Harness, prefix: &str) {
+    for n in 0..5 {
+        let resp = h
+            .post_stripe(&stripe_event(&format!("{prefix}_{n}"), "charge.succeeded"))
+            .await;
+        assert_eq!(resp.status, 503, "callback {n}: {}", resp.text());
+        assert_eq!(resp.json()["error"], "store_unavailable");
+    }
+}
+
+#[tokio::test]
+async fn an_evicting_policy_set_at_runtime_refuses_ingest_without_any_probe() {
+    // CONFIG SET maxmemory-policy allkeys-lru while the gateway runs, and
+    // nothing calls /readyz: ingest refuses within about a second (the
+    // gateway reads the policy again twice a second). Before, callbacks
+    // kept being answered 200 until something probed /readyz.
+    let h = Harness::start_with(on_redis()).await;
+    let resp = h
+        .post_stripe(&stripe_event("evt_before", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let mut c = h.redis().conn().await;
+    let _: String = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lru")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let took = first_refusal(&h, "evt_runtime", Duration::from_secs(10)).await;
+    let took = took.expect("callbacks still accepted 10 s after Redis began to evict");
+    eprintln!("evicting policy set at runtime: ingest refused after {took:?}");
+    assert_refused_five(&h, "evt_runtime_after").await;
+    // Fixed at runtime: accepted again without a restart (or a probe).
+    let _: String = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("noeviction")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let accepted = hookgate_testkit::wait::eventually(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            h.post_stripe(&stripe_event("evt_fixed", "charge.succeeded"))
+                .await
+                .status
+                == 200
+        },
+    )
+    .await;
+    assert!(accepted, "ingest resumes once Redis no longer evicts");
+}
+
+#[tokio::test]
+async fn a_redis_restarted_with_an_evicting_policy_refuses_ingest_without_any_probe() {
+    // Redis comes back from a restart with allkeys-lru: the reconnect makes
+    // the gateway read the policy again before it writes there. Before,
+    // the policy seen at start was trusted until something probed /readyz.
+    let mut h = Harness::start_with(on_redis()).await;
+    let resp = h
+        .post_stripe(&stripe_event("evt_before", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    h.redis_mut()
+        .start_again_with(&["--maxmemory-policy", "allkeys-lru"])
+        .await;
+    let took = first_refusal(&h, "evt_restarted", Duration::from_secs(10)).await;
+    let took = took.expect("callbacks still accepted 10 s after Redis came back evicting");
+    eprintln!("Redis restarted evicting: ingest refused after {took:?}");
+    assert_refused_five(&h, "evt_restarted_after").await;
+    let ready = hookgate_testkit::http::get(&format!("http://{}/readyz", h.admin_addr), None).await;
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert_eq!(ready.json()["store"], "evicting");
+}
+
+#[tokio::test]
+async fn readyz_says_not_ready_while_redis_is_out_of_memory() {
+    // noeviction at its maxmemory: Redis answers PING and CONFIG GET but
+    // refuses every write with OOM. /readyz says so (before: 200).
+    let h = Harness::start_with(on_redis()).await;
+    let readyz = format!("http://{}/readyz", h.admin_addr);
+    assert_eq!(hookgate_testkit::http::get(&readyz, None).await.status, 200);
+    let mut c = h.redis().conn().await;
+    let set = |c: &mut redis::aio::MultiplexedConnection, bytes: &'static str| {
+        let mut c = c.clone();
+        async move {
+            let _: String = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("maxmemory")
+                .arg(bytes)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+        }
+    };
+    // Below what Redis already uses: every write is refused.
+    set(&mut c, "1").await;
+    let ready = hookgate_testkit::http::get(&readyz, None).await;
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert_eq!(ready.json()["store"], "out_of_memory", "{}", ready.text());
+    let resp = h
+        .post_stripe(&stripe_event("evt_oom", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 503, "{}", resp.text());
+    // Memory again: ready, and the refused callback's retry is stored.
+    set(&mut c, "0").await;
+    assert_eq!(hookgate_testkit::http::get(&readyz, None).await.status, 200);
+    let resp = h
+        .post_stripe(&stripe_event("evt_oom", "charge.succeeded"))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["events"][0]["duplicate"], false);
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+}
+
 #[tokio::test]
 async fn a_second_sigterm_during_the_grace_stops_at_once() {
     // A subscriber that never answers holds an attempt for the whole

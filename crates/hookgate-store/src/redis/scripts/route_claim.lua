@@ -7,7 +7,10 @@
 -- ARGV[1] now (ms), ARGV[2] lease (ms), ARGV[3] max deliveries,
 -- ARGV[4] reclaim limit, ARGV[5] source key base (`<prefix>:{<source>}:`),
 -- ARGV[6] subscription id, ARGV[7] retention (ms), ARGV[8] attempt log
--- cap (absent in calls of earlier versions: no log entry for a reclaim).
+-- cap (absent in calls of earlier versions: no log entry for a reclaim),
+-- ARGV[9] the lease owner's instance id and ARGV[10] its run ('' or absent
+-- in calls of earlier versions: the lease has no owner, only its expiry
+-- returns it).
 -- Returns { claimed, next_due } where claimed is a flat array of
 -- id, lease token, attempts so far, budget start (ms), CloudEvent, traceparent
 -- and next_due is the score of the earliest waiting delivery ('' if none).
@@ -27,6 +30,12 @@
 -- began (its end less this call's lease: every instance leases for the
 -- shared visibility_timeout), so operators see every send that may have
 -- happened; it uses no attempt budget (the next send has the same number).
+--
+-- A lease's owner is kept in the delivery's record: `lo` (instance id),
+-- `lr` (its run) and `lt` (the lease token it holds). route_takeback.lua
+-- takes back a lease whose `lo` is the restarted instance, `lr` an earlier
+-- run and `lt` still the lease's score (so fields left from an older lease,
+-- which nothing clears, never match a newer one, whoever holds it).
 local now = tonumber(ARGV[1])
 local base = ARGV[5]
 local sub = ARGV[6]
@@ -101,6 +110,12 @@ for _, id in ipairs(due) do
   if ev[1] then
     local token = now + tonumber(ARGV[2])
     redis.call('ZADD', KEYS[2], token, id)
+    if ARGV[9] and ARGV[9] ~= '' then
+      redis.call('HSET', dk, 'lo', ARGV[9], 'lr', ARGV[10], 'lt', token)
+      if redis.call('PTTL', dk) < 0 then
+        redis.call('PEXPIRE', dk, retention)
+      end
+    end
     local d = redis.call('HMGET', dk, 'n', 'first')
     out[#out + 1] = id
     out[#out + 1] = token

@@ -842,3 +842,105 @@ async fn what_was_acknowledged_survives_a_restart_of_the_gateway(kind: Kind) {
     );
 }
 conformance!(what_was_acknowledged_survives_a_restart_of_the_gateway);
+
+async fn a_restarted_instance_takes_back_its_own_leases_and_never_another_instances(kind: Kind) {
+    // The default visibility timeout (60 s), which no lease here outlives:
+    // whatever is claimable again was taken back, not expired.
+    let settings = Settings::default();
+    let fx = Fixture::open_with(kind, settings).await;
+    let a = fx.store.clone().with_instance("gw-a");
+    let ev = ingest_and_fan_out(&a, "stripe", "evt_taken_back", &["ledger"]).await;
+    let held = claim_one(&a, "stripe", "ledger").await;
+    let routes = [("stripe", "ledger")];
+
+    // Another instance starting (on Redis a second gateway on the store; on
+    // SQLite there is no second process, only another id) takes back none
+    // of gw-a's live leases.
+    let b = match fx.another(settings).await {
+        Some(store) => store,
+        None => fx.store.clone(),
+    }
+    .with_instance("gw-b");
+    assert_eq!(bounded(b.take_back_leases(&routes)).await.unwrap(), 0);
+    assert!(
+        claim(&b, "stripe", "ledger", 10)
+            .await
+            .deliveries
+            .is_empty()
+    );
+    // Nor does gw-a itself while it runs (only earlier runs' leases).
+    assert_eq!(bounded(a.take_back_leases(&routes)).await.unwrap(), 0);
+    assert!(
+        claim(&a, "stripe", "ledger", 10)
+            .await
+            .deliveries
+            .is_empty()
+    );
+    assert_eq!(depths(&a, "ledger").await, depth(0, 1, 0));
+    drop((a, b));
+
+    // gw-a dies and starts again with the same id: its lease goes again at
+    // once (on SQLite when the file is opened, on Redis when it takes back
+    // its leases), counted as a reclaim, the unknown attempt logged.
+    let fx = fx.reopen_with(settings).await;
+    let a = fx.store.clone().with_instance("gw-a");
+    let taken = bounded(a.take_back_leases(&routes)).await.unwrap();
+    let expected = if kind == Kind::Sqlite { 0 } else { 1 };
+    assert_eq!(taken, expected, "leases taken back by the restarted gw-a");
+    let again = claim_one(&a, "stripe", "ledger").await;
+    assert_eq!(again.id, ev.id);
+    assert_eq!(again.attempts, 0, "a reclaim uses no attempt budget");
+    assert!(again.lease > held.lease);
+    let rec = record(&a, &ev.id, "ledger").await;
+    assert_eq!(rec.reclaims, 1);
+    assert_eq!(rec.status, DeliveryStatus::Pending);
+    let log = bounded(a.attempts("stripe", &ev.id, "ledger"))
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].status_code.is_none());
+    assert!(
+        log[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no outcome"),
+        "{log:?}"
+    );
+    // The dead run's lease cannot finish; the new one can.
+    assert!(
+        !finish(
+            &a,
+            "stripe",
+            "ledger",
+            &held,
+            1,
+            Finish::Delivered,
+            Some(200)
+        )
+        .await
+    );
+    assert!(
+        finish(
+            &a,
+            "stripe",
+            "ledger",
+            &again,
+            1,
+            Finish::Delivered,
+            Some(200)
+        )
+        .await
+    );
+    assert_eq!(depths(&a, "ledger").await, depth(0, 0, 0));
+    // Taking back again (a second restart) finds nothing of gw-a's left.
+    drop(a);
+    let fx = fx.reopen_with(settings).await;
+    let a = fx.store.clone().with_instance("gw-a");
+    assert_eq!(bounded(a.take_back_leases(&routes)).await.unwrap(), 0);
+    assert_eq!(
+        record(&a, &ev.id, "ledger").await.status,
+        DeliveryStatus::Delivered
+    );
+}
+conformance!(a_restarted_instance_takes_back_its_own_leases_and_never_another_instances);

@@ -379,3 +379,21 @@ async fn one_master_down_fails_its_sources_only_and_they_recover() {
     .await;
     assert_eq!(flags, [true]);
 }
+
+#[tokio::test]
+async fn readiness_says_out_of_memory_when_any_master_refuses_writes() {
+    // One master at its maxmemory with noeviction answers PING and CONFIG
+    // GET but refuses every write: the store is not ready (its sources
+    // would answer 503), and is again once memory returns.
+    let cluster = RedisCluster::start().await;
+    let store = open_cluster(&cluster).await;
+    bounded(store.ready()).await.expect("ready");
+    let mut node = cluster.node_conn(1).await;
+    let _: String = raw(&mut node, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    match bounded(store.ready()).await {
+        Err(StoreError::OutOfMemory) => {}
+        other => panic!("expected OutOfMemory, got {other:?}"),
+    }
+    let _: String = raw(&mut node, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    bounded(store.ready()).await.expect("ready again");
+}

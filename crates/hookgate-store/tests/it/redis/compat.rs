@@ -381,3 +381,52 @@ async fn current_writer_matches_the_newest_layout() {
         "the current code writes a different layout than v2: add fixtures/v3 and keep v1 and v2 readable"
     );
 }
+
+#[tokio::test]
+async fn a_lease_of_an_earlier_version_is_not_taken_back_and_expires_as_before() {
+    // Earlier versions record no owner with a lease (no `lo`/`lr`/`lt` in
+    // the delivery's record): a handle without an instance id leases the
+    // same way. A restarted instance cannot tell whose it is, so it leaves
+    // it to expire, as every version did.
+    let redis = RedisServer::start().await;
+    let lease = Duration::from_millis(300);
+    let settings = Settings {
+        visibility_timeout: lease,
+        ..Settings::default()
+    };
+    let old = open_config(&config(&redis), settings).await;
+    let ev = ingest_and_fan_out(&old, "stripe", "evt_old_lease", &["ledger"]).await;
+    let held = claim_one(&old, "stripe", "ledger").await;
+    let mut c = redis.conn().await;
+    let record = hgetall(&mut c, &format!("hg:{{stripe}}:x:{}:ledger", ev.id)).await;
+    assert!(
+        !record.contains_key("lo") && !record.contains_key("lt"),
+        "{record:?}"
+    );
+    drop(old);
+
+    let restarted = open_config(&config(&redis), settings)
+        .await
+        .with_instance("gw-a");
+    let routes = [("stripe", "ledger")];
+    assert_eq!(
+        bounded(restarted.take_back_leases(&routes)).await.unwrap(),
+        0
+    );
+    assert!(
+        claim(&restarted, "stripe", "ledger", 10)
+            .await
+            .deliveries
+            .is_empty()
+    );
+    // Once expired it goes again, as a reclaim.
+    tokio::time::sleep(lease + Duration::from_millis(200)).await;
+    let again = claim_one(&restarted, "stripe", "ledger").await;
+    assert_eq!(again.id, ev.id);
+    assert!(again.lease > held.lease);
+    let rec = bounded(restarted.delivery("stripe", &ev.id, "ledger"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.reclaims, 1);
+}

@@ -340,3 +340,23 @@ async fn after_a_restart_no_pooled_connection_fails_a_call_after_the_first_ping(
     }
     assert_eq!(failed, 0, "calls that failed after the first PING");
 }
+
+#[tokio::test]
+async fn readiness_says_out_of_memory_while_redis_refuses_writes() {
+    // noeviction at its maxmemory: PING and CONFIG GET still answer, every
+    // write is refused. Readiness runs a script that may write (and writes
+    // nothing), which Redis refuses exactly then.
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    bounded(store.ready()).await.expect("ready");
+    let mut c = redis.conn().await;
+    let _: String = raw(&mut c, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    match bounded(store.ready()).await {
+        Err(StoreError::OutOfMemory) => {}
+        other => panic!("expected OutOfMemory, got {other:?}"),
+    }
+    let dbsize: i64 = raw(&mut c, &["DBSIZE"]).await;
+    assert_eq!(dbsize, 0, "the probe writes nothing");
+    let _: String = raw(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    bounded(store.ready()).await.expect("ready again");
+}
