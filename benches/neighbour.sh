@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# benches/neighbour.sh: the "sick neighbour" scenario (SPEC §4: "One dead or
+# benches/neighbour.sh: the "sick neighbour" scenario (docs/delivery.md: "One dead or
 # slow subscriber never slows the others"), on this machine, loopback only.
 #
 # One Stripe source, two subscriptions matching every event ("stripe.*"):

@@ -1,4 +1,4 @@
-//! Classifying one attempt's result (SPEC §4) and picking the retry delay:
+//! Classifying one attempt's result (docs/delivery.md) and picking the retry delay:
 //! the delivery worker's own CPU per attempt, which should stay negligible
 //! next to the HTTP round trip it follows. Each case is checked once before
 //! it is timed, so a changed rule fails loudly instead of timing another

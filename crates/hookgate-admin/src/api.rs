@@ -1,4 +1,4 @@
-//! The admin API's wire types (SPEC §7), shared by the server and the CLI
+//! The admin API's wire types (docs/admin-api.md), shared by the server and the CLI
 //! so the two cannot drift. Times are RFC 3339 strings.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Bearer tokens (SPEC §7): configured as SHA-256 hashes with a role and
+//! Bearer tokens (docs/admin-api.md): configured as SHA-256 hashes with a role and
 //! optional tenants. The presented token is hashed and compared with every
 //! configured hash in constant time (no early exit that would time which
 //! token matched).

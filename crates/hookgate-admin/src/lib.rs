@@ -1,4 +1,4 @@
-//! Hookgate's admin listener (SPEC §7, §8), loopback by default.
+//! Hookgate's admin listener (docs/admin-api.md, docs/operations.md), loopback by default.
 //!
 //! Without a token: `/healthz` (process up), `/readyz` (store reachable;
 //! the config is loaded or the process would not run), `/metrics`
@@ -351,7 +351,7 @@ impl Admin {
     }
 
     /// Sets the backlog gauges from the store at scrape time, so every
-    /// instance reports the shared store's state fresh (SPEC §8). On a
+    /// instance reports the shared store's state fresh (docs/operations.md). On a
     /// store error the previous values stay (and `/readyz` says why).
     async fn update_gauges(&self) {
         let now = hookgate_core::time::now_ms();

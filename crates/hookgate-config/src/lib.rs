@@ -15,7 +15,7 @@
 //! Problems that do not stop the gateway (a placeholder admin token hash, a
 //! literal `{ value = ... }` secret) are returned as [`Config::warnings`].
 //!
-//! The rules, in short (SPEC §6; each key's default is documented on the
+//! The rules, in short (docs/configuration.md; each key's default is documented on the
 //! fields in [`model`] and in `config/hookgate.example.toml`):
 //! - unknown keys are rejected at every level, with the list of allowed keys;
 //! - durations are strings with a unit (`"30s"`, `"7d"`);

@@ -565,7 +565,7 @@ fn admin_token(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<(AdminToken, Opti
 }
 
 /// `sha256 = "<64 hex>"`. Anything else that is a string is accepted with a
-/// warning and becomes a hash no token matches: the SPEC's reference file
+/// warning and becomes a hash no token matches: the reference file of docs/configuration.md
 /// ships the placeholder `"<hex SHA-256 of the bearer token>"` and must load.
 /// The value is never shown (it is as sensitive as a password hash).
 fn token_hash(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Secret> {

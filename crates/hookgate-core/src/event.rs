@@ -1,4 +1,4 @@
-//! The normalized event (SPEC §3): a CloudEvents 1.0 structured-mode JSON
+//! The normalized event (docs/event.md): a CloudEvents 1.0 structured-mode JSON
 //! body, built once at ingest and stored as bytes, so every delivery and
 //! every retry sends exactly the same body and the provider's payload is
 //! embedded unchanged (no re-serialization that could reorder keys or
@@ -65,7 +65,7 @@ impl NormalizedEvent<'_> {
 }
 
 /// Normalized type: the source's mapping when one matches, else
-/// `{source_id}.{provider_type}` (SPEC §3).
+/// `{source_id}.{provider_type}` (docs/event.md).
 pub fn normalized_type(
     source_id: &str,
     provider_type: &str,

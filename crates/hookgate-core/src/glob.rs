@@ -1,4 +1,4 @@
-//! Subscription patterns (SPEC §4): globs on the normalized type where `*`
+//! Subscription patterns (docs/delivery.md): globs on the normalized type where `*`
 //! matches any run of characters, dots included; anything else matches
 //! exactly. No `?`, no classes: a type containing such characters is matched
 //! literally.

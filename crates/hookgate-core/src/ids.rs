@@ -1,4 +1,4 @@
-//! Identity of events (SPEC §2).
+//! Identity of events (docs/ingest.md).
 //!
 //! The idempotency key is `{source_id}:{provider_event_id}`. The event id is
 //! `evt_` + the first 26 characters of the lowercase, unpadded RFC 4648

@@ -1,5 +1,5 @@
 //! A token bucket, per gateway instance: each source's ingest rate limit
-//! (SPEC §2 step 5) and each subscription's delivery rate.
+//! (docs/ingest.md step 5) and each subscription's delivery rate.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! A route's circuit breaker (SPEC §4), per gateway instance.
+//! A route's circuit breaker (docs/delivery.md), per gateway instance.
 //!
 //! Closed: attempts flow; `failures` consecutive failures open it. Open: the
 //! route claims nothing, so its deliveries wait in the store and burn no

@@ -1,4 +1,4 @@
-//! One attempt's result → what happens next (SPEC §4), as one pure function.
+//! One attempt's result → what happens next (docs/delivery.md), as one pure function.
 //!
 //! | result | outcome |
 //! | --- | --- |

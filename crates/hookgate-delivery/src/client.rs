@@ -1,6 +1,6 @@
 //! The outbound HTTP client: one keep-alive pool per subscription, so a
 //! subscriber that hangs holds only its own connections. Redirects are
-//! never followed (a 3xx is a retry, SPEC §4). `https` subscribers are
+//! never followed (a 3xx is a retry, docs/delivery.md). `https` subscribers are
 //! reached with rustls: the system's roots, plus the PEM certificates of
 //! `[delivery] ca_file` when set.
 

@@ -1,4 +1,4 @@
-//! Hookgate's delivery side: per-source worker pools (SPEC §1, §3, §4).
+//! Hookgate's delivery side: per-source worker pools (docs/architecture.md, docs/event.md, docs/delivery.md).
 //!
 //! Each source gets a [`pool`]: one fan-out loop that turns the source's
 //! stored events into deliveries on its routes, and one driver per route

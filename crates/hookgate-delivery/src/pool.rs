@@ -706,7 +706,7 @@ fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
 async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probing: bool) {
     let sub = &route.sub;
     let n = d.attempts + 1;
-    // Every line about this attempt carries its own request id (SPEC §8).
+    // Every line about this attempt carries its own request id (docs/operations.md).
     let request_id = hookgate_core::trace::new_request_id();
     // A retry held back past `max_age` (pause, open breaker, rate limit, a
     // backlog) is dead-lettered unsent; a delivery never attempted is

@@ -1,4 +1,4 @@
-//! Outbound signatures (SPEC §3): Standard Webhooks `v1,<base64 HMAC-SHA256>`
+//! Outbound signatures (docs/event.md): Standard Webhooks `v1,<base64 HMAC-SHA256>`
 //! over `{webhook-id}.{webhook-timestamp}.{body}`, one space-separated entry
 //! per subscription secret while a rotation keeps several. Every attempt is
 //! signed afresh with its own timestamp, so retries and replays pass the

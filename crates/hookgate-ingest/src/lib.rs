@@ -1,4 +1,4 @@
-//! Hookgate's public listener: `POST /ingest/{source_id}` (SPEC §2).
+//! Hookgate's public listener: `POST /ingest/{source_id}` (docs/ingest.md).
 //!
 //! Each request goes through the same steps, in this order, each with
 //! exactly one answer on failure ([`respond`] holds them all):

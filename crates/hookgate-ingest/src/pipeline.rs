@@ -1,4 +1,4 @@
-//! The ingest pipeline: one request through the steps of SPEC §2.
+//! The ingest pipeline: one request through the steps of docs/ingest.md.
 
 use crate::respond::{self, Outcome};
 use bytes::Bytes;

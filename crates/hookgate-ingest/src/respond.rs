@@ -1,4 +1,4 @@
-//! Every answer the ingest listener gives, in one place (SPEC §2).
+//! Every answer the ingest listener gives, in one place (docs/ingest.md).
 //!
 //! Bodies are fixed JSON shapes; none echoes a secret, an expected
 //! signature or an internal error text.

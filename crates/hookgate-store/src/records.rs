@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One attempt, as kept in a delivery's log (SPEC §4: time, status code or
+/// One attempt, as kept in a delivery's log (docs/delivery.md: time, status code or
 /// error, latency). Serialized as JSON in the store: a storage format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptRecord {
@@ -76,7 +76,7 @@ pub struct StoredEvent {
     pub traceparent: String,
 }
 
-/// One audit record (SPEC §7): every mutating admin call. A storage format.
+/// One audit record (docs/admin-api.md): every mutating admin call. A storage format.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Token name.

@@ -1,4 +1,4 @@
-//! Trace export (SPEC §8): one span per ingest request and one per delivery
+//! Trace export (docs/operations.md): one span per ingest request and one per delivery
 //! attempt, in the W3C trace the `traceparent` headers already carry, sent
 //! to an OpenTelemetry collector over OTLP/HTTP with the JSON encoding.
 //!

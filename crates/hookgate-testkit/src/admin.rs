@@ -2,7 +2,7 @@
 //! attempts, subscriptions with their routes, dead letters.
 //!
 //! Why this exists: a test checks what the gateway stored and did through
-//! the product's outside (SPEC §7: `GET /admin/v1/events/{id}`,
+//! the product's outside (docs/admin-api.md: `GET /admin/v1/events/{id}`,
 //! `/admin/v1/events`, `/admin/v1/subscriptions`, dead letters), never
 //! through one store backend's key or table layout, so the same test holds
 //! on the embedded store and on Redis. Like the rest of this crate it shares

@@ -1,6 +1,6 @@
 //! Provider signature verification and event extraction.
 //!
-//! Each scheme (SPEC §5) lives in its own module under [`schemes`] with one
+//! Each scheme (docs/schemes.md) lives in its own module under [`schemes`] with one
 //! shape: a `Params` built from the source's config (fails closed at start),
 //! `verify` (signature, timestamp tolerance; constant-time comparisons) and
 //! `extract` (provider event id, type, time, subject, payload). Adding a
@@ -30,7 +30,7 @@ pub struct RawRequest<'a> {
 }
 
 /// Why a signature was rejected: the `reason` of the 401 body. Precedence
-/// is fixed: `Missing` > `Malformed` > `Mismatch` > `Stale` (SPEC §5);
+/// is fixed: `Missing` > `Malformed` > `Mismatch` > `Stale` (docs/schemes.md);
 /// `Stale` is reported only for a signature that matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -125,7 +125,7 @@ pub trait Scheme: Send + Sync + std::fmt::Debug {
     fn handshake(&self, _req: &RawRequest<'_>) -> Option<(&'static str, Vec<u8>)> {
         None
     }
-    /// The scheme's default dedup window (SPEC §2).
+    /// The scheme's default dedup window (docs/ingest.md).
     fn default_dedup_window(&self) -> Duration;
 }
 
@@ -137,7 +137,7 @@ pub struct Verifier {
     overrides: Overrides,
 }
 
-/// A built-in scheme's event identity overridden by the config (SPEC §2:
+/// A built-in scheme's event identity overridden by the config (docs/ingest.md:
 /// "or a header or JSON pointer named in the config"): `event_id`,
 /// `event_type`, `event_time`, `event_subject` as `header:<Name>` or a
 /// JSON pointer into the body. Not for batch schemes, whose items each

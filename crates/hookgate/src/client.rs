@@ -1,4 +1,4 @@
-//! A small client of the admin API (SPEC §7) for the operators' CLI.
+//! A small client of the admin API (docs/admin-api.md) for the operators' CLI.
 //!
 //! One call = one request with `Authorization: Bearer $HOOKGATE_TOKEN`,
 //! bounded by [`CALL_TIMEOUT`] from connect to the last body byte. A 2xx

@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 /// The request id of the lines about the process itself (start, store
 /// check, shutdown): one per run, so they can be found together. Every log
-/// line carries a `request_id` (SPEC §8): an ingest or admin request's, a
+/// line carries a `request_id` (docs/operations.md): an ingest or admin request's, a
 /// delivery attempt's own, or this one.
 pub fn boot_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -32,7 +32,7 @@ pub fn init(cfg: &LogConfig) {
 }
 
 /// One JSON object per line: `timestamp`, `level`, `message` and the
-/// event's fields at the top level, and always a `request_id` (SPEC §8):
+/// event's fields at the top level, and always a `request_id` (docs/operations.md):
 /// the event's own, or for a line without one (a library's, say) the
 /// process's [`boot_id`].
 struct JsonLine;

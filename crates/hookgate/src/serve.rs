@@ -40,7 +40,7 @@ pub fn run(path: &Path) -> ExitCode {
     };
     crate::logging::init(&config.log);
     // Through the log, so they are JSON lines with a request id when the
-    // log is JSON (SPEC §8), like every other line.
+    // log is JSON (docs/operations.md), like every other line.
     for w in &config.warnings {
         let warning = w.to_string();
         tracing::warn!(request_id = crate::logging::boot_id(), warning = %warning.trim_start_matches("error "), "config warning");

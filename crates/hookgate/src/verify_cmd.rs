@@ -1,5 +1,5 @@
 //! `hookgate verify --config F --source ID --request FILE [--now UNIX]`
-//! (SPEC §7): checks a captured raw HTTP/1.1 request offline against one
+//! (docs/admin-api.md): checks a captured raw HTTP/1.1 request offline against one
 //! source's scheme and secrets, the same `Verifier` the ingest path uses.
 //!
 //! A verdict is one line on stdout: `valid` (exit 0) or `invalid: <reason>`
@@ -11,7 +11,7 @@
 //! 2, like a usage error: a broken capture is not a forged request. Secrets
 //! and expected signatures are never printed.
 //!
-//! Only the signature is judged, as ingest step 3 does (SPEC §2): whether
+//! Only the signature is judged, as ingest step 3 does (docs/ingest.md): whether
 //! the payload then has what the scheme extracts (step 4, a 400) is not
 //! part of the verdict, so `valid` does not promise the gateway accepts it.
 //!

@@ -1,10 +1,10 @@
-//! The SPEC §6 reference configuration and the two files in `config/`.
+//! The docs/configuration.md reference configuration and the two files in `config/`.
 
 use super::*;
 use hookgate_config::{LogFormat, Role};
 use std::time::Duration;
 
-const SPEC_REFERENCE: &str = include_str!("fixtures/spec_reference.toml");
+const REFERENCE_CONFIG: &str = include_str!("fixtures/reference.toml");
 const EXAMPLE: &str = include_str!("../../../../config/hookgate.example.toml");
 const DEV: &str = include_str!("../../../../config/dev.toml");
 
@@ -24,8 +24,8 @@ fn secs(n: u64) -> Duration {
 }
 
 #[test]
-fn spec_reference_is_accepted_as_written() {
-    let c = ok_with(SPEC_REFERENCE, &reference_env());
+fn reference_config_is_accepted_as_written() {
+    let c = ok_with(REFERENCE_CONFIG, &reference_env());
     assert_eq!(c.path, Path::new(FILE));
 
     assert_eq!(c.server.listen, "127.0.0.1:8080".parse().unwrap());
@@ -95,8 +95,8 @@ fn spec_reference_is_accepted_as_written() {
 }
 
 #[test]
-fn spec_reference_placeholder_hash_is_a_warning_with_its_line() {
-    let c = ok_with(SPEC_REFERENCE, &reference_env());
+fn reference_config_placeholder_hash_is_a_warning_with_its_line() {
+    let c = ok_with(REFERENCE_CONFIG, &reference_env());
     let [w] = c.warnings.as_slice() else {
         panic!("one warning expected: {:#?}", c.warnings)
     };
@@ -107,8 +107,8 @@ fn spec_reference_placeholder_hash_is_a_warning_with_its_line() {
 }
 
 #[test]
-fn spec_reference_without_its_env_vars_names_both() {
-    let errors = errs(SPEC_REFERENCE);
+fn reference_config_without_its_env_vars_names_both() {
+    let errors = errs(REFERENCE_CONFIG);
     let lines: Vec<_> = errors
         .iter()
         .map(|e| (e.line, e.message.as_str()))
@@ -133,7 +133,7 @@ fn spec_reference_without_its_env_vars_names_both() {
 #[test]
 fn example_file_parses_and_matches_the_reference() {
     let mut example = ok_with(EXAMPLE, &reference_env());
-    let mut reference = ok_with(SPEC_REFERENCE, &reference_env());
+    let mut reference = ok_with(REFERENCE_CONFIG, &reference_env());
     // The example only adds comments and commented-out defaults, so it
     // holds the same values; lines differ, so line-bearing fields are
     // compared apart. Debug redacts secrets: compare those by hand.
@@ -213,7 +213,7 @@ fn dev_admin_token_hash_is_sha256_of_the_documented_token() {
 
 #[test]
 fn debug_output_contains_no_secret() {
-    let c = ok_with(SPEC_REFERENCE, &reference_env());
+    let c = ok_with(REFERENCE_CONFIG, &reference_env());
     let dbg = format!("{c:?} {c:#?}");
     for needle in [
         STRIPE_SECRET,

@@ -276,7 +276,7 @@ impl RedisStore {
         }
     }
 
-    /// Checks `maxmemory-policy` (SPEC §2 durability): an evicting Redis is
+    /// Checks `maxmemory-policy` (docs/ingest.md durability): an evicting Redis is
     /// refused unless `allow_eviction`. Returns the policy seen (`None` when
     /// the server does not allow CONFIG, as some managed services do; the
     /// gateway then proceeds and says so).

@@ -17,11 +17,11 @@
 //! form (sorted key/value maps, for hosted payment pages), never in
 //! notification items.
 //!
-//! The batch is all or nothing (SPEC §2): every item is verified and the
+//! The batch is all or nothing (docs/ingest.md): every item is verified and the
 //! worst item decides, by the fixed precedence `missing` > `malformed` >
 //! `mismatch`. There is no timestamp (Adyen signs none), so never `stale`.
 //!
-//! Where the libraries disagree the stricter verdict wins (SPEC §5); each
+//! Where the libraries disagree the stricter verdict wins (docs/schemes.md); each
 //! case is one Adyen never produces, so no real notification is refused:
 //! - no `amount` object: node throws, Java signs `::`, Go signs `0:`.
 //!   `malformed`. An `amount` without `value`: Java and node sign an empty
@@ -50,7 +50,7 @@
 //! an empty one) is `missing`, as the libraries' "Missing hmacSignature".
 //!
 //! Extraction: each item is one event. `provider_event_id` =
-//! `{pspReference}:{eventCode}:{success}` (SPEC §2), `provider_type` =
+//! `{pspReference}:{eventCode}:{success}` (docs/ingest.md), `provider_type` =
 //! `eventCode`, `time` = `eventDate` (verbatim when RFC 3339), `subject` =
 //! `pspReference` — Adyen's id of the payment or modification; the
 //! merchant's own `merchantReference` stays in the data — and the data is
@@ -70,7 +70,7 @@ use std::time::Duration;
 
 /// The scheme's name in the config.
 pub const NAME: &str = "adyen";
-/// Adyen retries for up to 30 days; the window outlasts that (SPEC §2).
+/// Adyen retries for up to 30 days; the window outlasts that (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(35 * 24 * 3600);
 /// The acknowledgement Adyen requires (otherwise it retries the batch).
 pub const ACK: Ack = Ack::Fixed {
@@ -319,7 +319,7 @@ fn rank(r: Rejection) -> u8 {
     }
 }
 
-/// Verifies every item of the batch; the worst item decides (SPEC §2, §5).
+/// Verifies every item of the batch; the worst item decides (docs/ingest.md, docs/schemes.md).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
     let items = items(req.body)?;
     let mut worst: Option<Rejection> = None;

@@ -37,7 +37,7 @@ use std::time::Duration;
 pub const NAME: &str = "adyen-hmac-header";
 /// The signature header.
 pub const HEADER: &str = "hmacsignature";
-/// Adyen retries for up to 30 days; the window outlasts that (SPEC §2).
+/// Adyen retries for up to 30 days; the window outlasts that (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = adyen::DEFAULT_DEDUP_WINDOW;
 
 /// An Adyen platform/management source, checked at start.
@@ -84,7 +84,7 @@ pub fn sign(key: &[u8], body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(common::hmac_sha256(key, &[body]))
 }
 
-/// Checks the signature (SPEC §5 precedence: missing > malformed >
+/// Checks the signature (docs/schemes.md precedence: missing > malformed >
 /// mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
     body_hmac::verify(req, HEADER, &params.keys, sign)

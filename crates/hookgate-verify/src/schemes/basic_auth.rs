@@ -26,7 +26,7 @@ use std::time::Duration;
 
 /// The scheme's name in the config.
 pub const NAME: &str = "basic-auth";
-/// Unknown provider retry horizon: 7 days (SPEC §2).
+/// Unknown provider retry horizon: 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A basic-auth source, checked at start.

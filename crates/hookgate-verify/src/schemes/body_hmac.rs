@@ -3,7 +3,7 @@
 //! provider's encoding of HMAC-SHA256 of the raw body, and the header's
 //! text is compared with what [`Sign`] produces for each configured key.
 //!
-//! What the family shares is decided here once (SPEC §5): the header is
+//! What the family shares is decided here once (docs/schemes.md): the header is
 //! read with [`common::signature_header`] (absent or empty `missing`,
 //! repeated or not visible ASCII `malformed`); the body must be UTF-8
 //! (every one of these providers' SDKs signs a string), else `mismatch`;

@@ -26,7 +26,7 @@ pub const NAME: &str = "checkout";
 /// The signature header.
 pub const HEADER: &str = "cko-signature";
 /// Checkout.com's retry horizon is not documented beyond a few days of
-/// attempts: the unknown default of 7 days (SPEC §2).
+/// attempts: the unknown default of 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A Checkout.com source, checked at start.
@@ -56,7 +56,7 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     hex::encode(common::hmac_sha256(secret, &[body]))
 }
 
-/// Checks the signature (SPEC §5 precedence: missing > malformed >
+/// Checks the signature (docs/schemes.md precedence: missing > malformed >
 /// mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
     body_hmac::verify(req, HEADER, &params.secrets, sign)

@@ -2,7 +2,7 @@
 //! (absent, duplicated, non-ASCII), HMAC-SHA256, timestamps and their
 //! tolerance, and pulling typed fields out of a JSON body.
 //!
-//! Keeping these in one place means the precedence rules of SPEC §5 (an
+//! Keeping these in one place means the precedence rules of docs/schemes.md (an
 //! empty header is *missing*, a duplicated one *malformed*) and the tolerance
 //! boundary are decided once, not re-derived per provider.
 
@@ -82,7 +82,7 @@ pub(crate) fn parse_unix(s: &str) -> Option<i64> {
 /// tolerance`, `ts > now + tolerance`), python-slack-sdk (`abs(now - ts) >
 /// 300`), bolt-js, and both Paddle SDKs (`now > ts + 5`). SDKs that do not
 /// check the future (Stripe, Paddle, Slack's bolt-js) are held to the same
-/// bound by SPEC §5.
+/// bound by docs/schemes.md.
 pub(crate) fn within_tolerance(now: i64, ts: i64, tolerance_secs: i64) -> bool {
     // i128: hostile timestamps near i64::MIN/MAX must not overflow.
     let age = i128::from(now) - i128::from(ts);
@@ -199,7 +199,7 @@ pub(crate) fn optional_rfc3339(
 /// Unix seconds from the payload or a header as RFC 3339, or a 400 naming
 /// `what` when the time is outside the years 0000 to 9999 that RFC 3339
 /// can write: an impossible time is the payload's fault, not something to
-/// replace silently with the receive time (SPEC §2 step 4).
+/// replace silently with the receive time (docs/ingest.md step 4).
 pub(crate) fn unix_rfc3339(secs: i64, what: &str) -> Result<String, PayloadError> {
     hookgate_core::time::rfc3339_secs(secs).ok_or_else(|| out_of_range(secs, what))
 }
@@ -489,7 +489,7 @@ pub(crate) fn base64_signature_header<'a>(
 }
 
 /// Every header in `names`, each as [`signature_header`] reads it, but
-/// with the precedence decided over all of them (SPEC §5): any one absent
+/// with the precedence decided over all of them (docs/schemes.md): any one absent
 /// or empty is `missing`, even when another is repeated or not visible
 /// ASCII; only then is any invalid one `malformed`.
 pub(crate) fn required_headers<'a>(

@@ -1,6 +1,6 @@
 //! Event fields named in the config (`event_id`, `event_type`,
 //! `event_time`, `event_subject`) for the configurable schemes (`hmac`,
-//! `basic-auth`, `header-token`; SPEC §5 "event id/type by header or JSON
+//! `basic-auth`, `header-token`; docs/schemes.md "event id/type by header or JSON
 //! pointer").
 //!
 //! A field is `header:<Name>` (the request header, case-insensitive) or an
@@ -111,7 +111,7 @@ impl Fields {
     }
 
     /// Extracts one event. The body must be JSON, or a form when the
-    /// request says so (it then becomes a JSON object, SPEC §3).
+    /// request says so (it then becomes a JSON object, docs/event.md).
     pub(crate) fn extract<'a>(
         &self,
         req: &RawRequest<'a>,

@@ -1,6 +1,6 @@
 //! `application/x-www-form-urlencoded` bodies (Twilio callbacks, Slack
 //! slash commands and interactions): decoding and the JSON object they
-//! become in the normalized event (SPEC §3).
+//! become in the normalized event (docs/event.md).
 //!
 //! Decoding is WHATWG `application/x-www-form-urlencoded` parsing, which is
 //! what the frameworks the providers' SDKs are used with do (werkzeug,
@@ -31,7 +31,7 @@ pub(crate) fn is_form(headers: &http::HeaderMap) -> bool {
 
 /// The pairs as one JSON object: a name sent once maps to its string
 /// value; a name sent several times maps to an array of its values in
-/// body order (the multi-value view the Twilio SDKs sign over, SPEC §3
+/// body order (the multi-value view the Twilio SDKs sign over, docs/event.md
 /// "form-encoded payloads become a JSON object").
 pub(crate) fn to_json(pairs: &[(String, String)]) -> Vec<u8> {
     let mut map: Map<String, Value> = Map::new();

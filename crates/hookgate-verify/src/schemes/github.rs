@@ -5,10 +5,10 @@
 //!
 //! The header `X-Hub-Signature-256` is `sha256=` + lowercase hex
 //! HMAC-SHA256 of the raw body, keyed with the webhook secret exactly as
-//! configured. The legacy SHA-1 header `X-Hub-Signature` is ignored (SPEC
-//! §5): a delivery that carries only it is `missing`.
+//! configured. The legacy SHA-1 header `X-Hub-Signature` is ignored
+//! (docs/schemes.md): a delivery that carries only it is `missing`.
 //!
-//! Where the libraries disagree the stricter verdict wins (SPEC §5):
+//! Where the libraries disagree the stricter verdict wins (docs/schemes.md):
 //! - upper-case hex (or `SHA256=`): go-github hex-decodes and accepts it,
 //!   octokit and the documented Ruby/Python checks compare strings and
 //!   reject it. Rejected (it mismatches).
@@ -18,7 +18,7 @@
 //!   Otherwise `mismatch`.
 //!
 //! Extraction: `provider_event_id` = the `X-GitHub-Delivery` header (the
-//! delivery GUID, kept across redeliveries; SPEC §2), `provider_type` = the
+//! delivery GUID, kept across redeliveries; docs/ingest.md), `provider_type` = the
 //! `X-GitHub-Event` header as sent (`pull_request`, `push`: the body's
 //! `action` is not appended, so a `[sources.types]` mapping sees GitHub's
 //! own event names), no time (GitHub sends none for the delivery), no
@@ -42,7 +42,7 @@ pub const DELIVERY_HEADER: &str = "x-github-delivery";
 pub const EVENT_HEADER: &str = "x-github-event";
 /// GitHub does not retry failed deliveries by itself (they are redelivered
 /// by hand, or by a script, within its 3-day delivery log): the unknown
-/// horizon default of 7 days (SPEC §2).
+/// horizon default of 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The prefix of the signature value.
 const PREFIX: &str = "sha256=";
@@ -78,7 +78,7 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     )
 }
 
-/// Checks the signature (SPEC §5 precedence: missing > malformed >
+/// Checks the signature (docs/schemes.md precedence: missing > malformed >
 /// mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
     let value = common::signature_header(req.headers, HEADER)?;

@@ -1,5 +1,5 @@
 //! `scheme = "hmac"`: a configurable HMAC signature for providers without
-//! a built-in scheme (SPEC §5). Everything is read from the source's keys
+//! a built-in scheme (docs/schemes.md). Everything is read from the source's keys
 //! and checked at start; a source that does not parse stops the gateway.
 //!
 //! | key | meaning | default |
@@ -44,9 +44,9 @@ use std::time::Duration;
 
 /// The scheme's name in the config.
 pub const NAME: &str = "hmac";
-/// Tolerance when `timestamp_header` is set (SPEC §5 default).
+/// Tolerance when `timestamp_header` is set (docs/schemes.md default).
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
-/// Unknown provider retry horizon: 7 days (SPEC §2).
+/// Unknown provider retry horizon: 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 const KEYS: &[&str] = &[
@@ -269,7 +269,7 @@ pub fn sign(
     })
 }
 
-/// Checks the MAC, then the timestamp (SPEC §5 precedence).
+/// Checks the MAC, then the timestamp (docs/schemes.md precedence).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
     // Every header the check reads, looked up together so that `missing`
     // beats `malformed` whichever header it concerns: the signature, the

@@ -1,7 +1,7 @@
 //! The scheme registry: the name in `scheme = "..."` → the module that
 //! verifies it.
 //!
-//! Every scheme module has the same shape (STYLE convention 2): `NAME`,
+//! Every scheme module has the same shape: `NAME`,
 //! `DEFAULT_TOLERANCE`/`DEFAULT_DEDUP_WINDOW` where they apply, a `Params`
 //! built from the source's config that implements [`Scheme`], free `verify`
 //! and `extract` functions, a public `sign` helper that test kits and

@@ -5,10 +5,10 @@
 //!
 //! The header `X-SHA2-Signature` is lowercase hex HMAC-SHA256 of the raw
 //! body, keyed with the webhook token exactly as configured. The legacy
-//! SHA-1 header `X-Signature` is ignored (SPEC §5): a request that carries
+//! SHA-1 header `X-Signature` is ignored (docs/schemes.md): a request that carries
 //! only it is `missing`.
 //!
-//! Where the libraries disagree the stricter verdict wins (SPEC §5):
+//! Where the libraries disagree the stricter verdict wins (docs/schemes.md):
 //! - upper-case hex: onfido-node decodes the hex (`Buffer.from(.., "hex")`,
 //!   which also stops silently at the first non-hex character) and accepts
 //!   it; onfido-python compares the hex strings (`hmac.compare_digest`) and
@@ -38,7 +38,7 @@ pub const NAME: &str = "onfido";
 /// The signature header.
 pub const HEADER: &str = "x-sha2-signature";
 /// Onfido retries failed webhooks for a limited time it does not state
-/// precisely: the unknown default of 7 days (SPEC §2).
+/// precisely: the unknown default of 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// An Onfido source, checked at start.
@@ -68,7 +68,7 @@ pub fn sign(token: &[u8], body: &[u8]) -> String {
     hex::encode(common::hmac_sha256(token, &[body]))
 }
 
-/// Checks the signature (SPEC §5 precedence: missing > malformed >
+/// Checks the signature (docs/schemes.md precedence: missing > malformed >
 /// mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
     body_hmac::verify(req, HEADER, &params.secrets, sign)

@@ -11,7 +11,7 @@
 //! is formatted from the parsed integer (both SDKs do). Tolerance 5 s (the
 //! SDKs' `MAX_VALID_TIME_DIFFERENCE` / `maximum_variance`).
 //!
-//! Where the SDKs disagree the stricter verdict wins (SPEC §5):
+//! Where the SDKs disagree the stricter verdict wins (docs/schemes.md):
 //! - a part with more than one `=` or with a key other than `ts`/`h1`
 //!   makes the Python SDK raise (`Unrecognized Paddle-Signature key`); the
 //!   Node SDK ignores it. `malformed`. Parts without `=` are skipped by both.
@@ -22,7 +22,7 @@
 //!   `malformed` (the Node SDK throws; the Python one would use 0 and call
 //!   it stale). No `h1` is `malformed` (both).
 //! - the body must be UTF-8 (both SDKs sign a string). Otherwise `mismatch`.
-//! - neither SDK checks timestamps in the future; SPEC §5 does (stale when
+//! - neither SDK checks timestamps in the future; docs/schemes.md does (stale when
 //!   more than the tolerance ahead). Exactly 5 s old is accepted, as both
 //!   SDKs' `now > ts + 5` (see `common::within_tolerance`).
 //!
@@ -41,7 +41,7 @@ use std::time::Duration;
 pub const NAME: &str = "paddle";
 /// The signature header.
 pub const HEADER: &str = "paddle-signature";
-/// The SDKs' tolerance (SPEC §5: Paddle 5 s).
+/// The SDKs' tolerance (docs/schemes.md: Paddle 5 s).
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5);
 /// Paddle retries for up to 3 days (live); the window outlasts that.
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -112,7 +112,7 @@ pub fn signature_header(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("ts={timestamp};h1={}", sign(secret, timestamp, body))
 }
 
-/// Checks the signature, then the timestamp (SPEC §5 precedence).
+/// Checks the signature, then the timestamp (docs/schemes.md precedence).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
     let value = common::signature_header(req.headers, HEADER)?;
     let parsed = parse_header(value)?;

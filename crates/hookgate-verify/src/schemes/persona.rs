@@ -12,7 +12,7 @@
 //! hex mismatches.
 //!
 //! The samples check no timestamp; Hookgate enforces `tolerance` (default
-//! 300 s, SPEC §5 gateway policy) against replays, both directions, with
+//! 300 s, docs/schemes.md gateway policy) against replays, both directions, with
 //! the boundary of `common::within_tolerance`, on the `t` of a set whose
 //! signature matched (`stale` only then).
 //!
@@ -22,7 +22,7 @@
 //! `malformed` (Persona sends at most 2, during a rotation), so a header of
 //! thousands of sets cannot tie a worker up.
 //!
-//! Stricter choices (SPEC §5), all `malformed`: a set that is not
+//! Stricter choices (docs/schemes.md), all `malformed`: a set that is not
 //! `key=value` items separated by `,` with exactly one `=` each; a set
 //! without `t` or without `v1`; `t` given twice in a set; `t` that is not
 //! plain ASCII digits (`+5` or ` 5` would sign differently from the integer
@@ -48,10 +48,10 @@ use std::time::Duration;
 pub const NAME: &str = "persona";
 /// The signature header.
 pub const HEADER: &str = "persona-signature";
-/// Gateway policy (SPEC §5): Persona's samples check no timestamp.
+/// Gateway policy (docs/schemes.md): Persona's samples check no timestamp.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 /// Persona's retry horizon is not documented: the unknown default of 7 days
-/// (SPEC §2).
+/// (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A Persona source, checked at start.
@@ -155,7 +155,7 @@ pub fn signature_header(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> Strin
 }
 
 /// Checks the header, the signatures, then the timestamp of the matching
-/// set (SPEC §5 precedence: missing > malformed > mismatch > stale).
+/// set (docs/schemes.md precedence: missing > malformed > mismatch > stale).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
     let value = common::signature_header(req.headers, HEADER)?;
     let sets = parse_header(value)?;

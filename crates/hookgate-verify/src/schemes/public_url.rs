@@ -1,5 +1,5 @@
 //! `public_url` for the schemes that sign the URL the provider called
-//! (`twilio`, `square`; SPEC §5): checked once at start, then combined with
+//! (`twilio`, `square`; docs/schemes.md): checked once at start, then combined with
 //! the query string of each actual request.
 //!
 //! The configured URL must already be in the form every SDK would
@@ -122,7 +122,7 @@ impl PublicUrl {
         }
     }
 
-    /// SPEC §5 for Square: the URL as configured, and the same URL with its
+    /// docs/schemes.md for Square: the URL as configured, and the same URL with its
     /// default port made explicit or removed (a non-default port is kept).
     pub(crate) fn default_port_variants(&self, query: &str) -> Vec<String> {
         let default = self.default_port();

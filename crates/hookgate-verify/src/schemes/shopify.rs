@@ -28,7 +28,7 @@
 //! names are case-insensitive in both. Shopify/shopify-api-ruby
 //! (`lib/shopify_api/webhooks/request.rb`) takes each header with or
 //! without the prefix (`shopify-` first) and requires fewer of them; the
-//! stricter verdict wins (SPEC §5), so Hookgate does as shopify-api does.
+//! stricter verdict wins (docs/schemes.md), so Hookgate does as shopify-api does.
 //! One addition, for the same reason: a delivery carrying both signature
 //! headers with different values is `malformed` (Shopify sends the same
 //! value in both; receivers reading one or the other would check
@@ -75,7 +75,7 @@ pub const EVENTS_REQUIRED_HEADERS: [&str; 5] = [
     "shopify-event-id",
 ];
 /// Shopify retries 8 times over 4 hours; unknown beyond that, so the
-/// default of 7 days (SPEC §2).
+/// default of 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A Shopify source, checked at start.
@@ -112,7 +112,7 @@ fn is_events_delivery(headers: &http::HeaderMap) -> bool {
     common::header(headers, EVENTS_HEADER) != common::Header::Absent
 }
 
-/// Checks the headers, then the signature (SPEC §5 precedence: missing >
+/// Checks the headers, then the signature (docs/schemes.md precedence: missing >
 /// malformed > mismatch).
 pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
     if !is_events_delivery(req.headers) {

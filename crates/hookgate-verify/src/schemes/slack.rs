@@ -10,7 +10,7 @@
 //! number). Tolerance 300 s, both directions (python-slack-sdk rejects
 //! `abs(now - ts) > 300`).
 //!
-//! Where the SDKs disagree the stricter verdict wins (SPEC §5):
+//! Where the SDKs disagree the stricter verdict wins (docs/schemes.md):
 //! - the timestamp must be an optionally signed integer: Python's `int()`
 //!   also takes `" 5"` and `"1_000"`, Node's `Number()` takes `"0x10"` and
 //!   `""`; only what both accept the same way is kept. Otherwise
@@ -134,7 +134,7 @@ pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     format!("{VERSION}={}", hex::encode(mac))
 }
 
-/// Checks the signature, then the timestamp (SPEC §5 precedence).
+/// Checks the signature, then the timestamp (docs/schemes.md precedence).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
     let values = common::required_headers(req.headers, [SIGNATURE_HEADER, TIMESTAMP_HEADER])?;
     let (sig, ts_raw) = (values[0], values[1]);

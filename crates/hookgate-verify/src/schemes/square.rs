@@ -7,7 +7,7 @@
 //! The signature is the standard base64 HMAC-SHA256, keyed with the
 //! subscription's signature key (used as given), of the notification URL
 //! followed by the raw body. The notification URL is the source's
-//! `public_url` with the actual request's query string appended (SPEC §5);
+//! `public_url` with the actual request's query string appended (docs/schemes.md);
 //! it is tried as configured and with its default port toggled
 //! (`https://h/x` and `https://h:443/x`), since a proxy or the dashboard
 //! may spell it either way. `public_url` is required; the gateway refuses
@@ -39,7 +39,7 @@ use std::time::Duration;
 pub const NAME: &str = "square";
 /// The signature header.
 pub const HEADER: &str = "x-square-hmacsha256-signature";
-/// Square retries for up to 24 hours; 7 days outlasts that (SPEC §2).
+/// Square retries for up to 24 hours; 7 days outlasts that (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A Square source, checked at start.
@@ -118,7 +118,7 @@ mod tests {
     use crate::schemes::common::testing::source;
     use crate::schemes::common::testing_ext;
 
-    /// The SDKs' webhooks-helper tests plus SPEC §5's URL variants.
+    /// The SDKs' webhooks-helper tests plus docs/schemes.md's URL variants.
     #[test]
     fn sdk_vectors() {
         testing_ext::run(

@@ -10,7 +10,7 @@
 //! base64; the signature header is a space-separated list of
 //! `<version>,<signature>` entries, of which only `v1` is checked.
 //!
-//! Where the libraries disagree the stricter verdict wins (SPEC §5):
+//! Where the libraries disagree the stricter verdict wins (docs/schemes.md):
 //! - an entry without exactly one `,` (double space, `v1,a,b`) makes
 //!   standardwebhooks-python raise; the JS/Rust libs skip it. `malformed`.
 //! - a `v1` value that is not padded standard base64 makes the Python lib's
@@ -47,7 +47,7 @@ use std::time::Duration;
 pub const NAME: &str = "standard-webhooks";
 /// The libraries' default tolerance (`TOLERANCE_IN_SECONDS = 5 * 60`).
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
-/// Unknown provider retry horizon: 7 days (SPEC §2).
+/// Unknown provider retry horizon: 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The optional secret prefix.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -176,7 +176,7 @@ pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac)
 }
 
-/// Checks the headers, the signatures, then the timestamp (SPEC §5
+/// Checks the headers, the signatures, then the timestamp (docs/schemes.md
 /// precedence: missing > malformed > mismatch > stale).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
     let headers = [

@@ -9,7 +9,7 @@
 //! a source may hold several secrets: any (entry, secret) pair matching
 //! accepts.
 //!
-//! Where the SDKs disagree the stricter verdict wins (SPEC §5):
+//! Where the SDKs disagree the stricter verdict wins (docs/schemes.md):
 //! - upper-case hex: stripe-go hex-decodes and accepts it, python/node
 //!   compare strings and reject it. Rejected (it simply mismatches).
 //! - every item must be `key=value` with exactly one `=` (stripe-go; python
@@ -20,7 +20,7 @@
 //! - the body must be UTF-8: stripe-python decodes it before signing (and
 //!   raises otherwise), stripe-node decodes it lossily. Otherwise `mismatch`.
 //! - a timestamp further in the future than the tolerance is `stale` (no
-//!   Stripe SDK checks it; SPEC §5 does). Exactly `tolerance` old or ahead
+//!   Stripe SDK checks it; docs/schemes.md does). Exactly `tolerance` old or ahead
 //!   is accepted, as stripe-node's `timestampAge > tolerance`; see
 //!   `common::within_tolerance`.
 //!
@@ -44,7 +44,7 @@ pub const NAME: &str = "stripe";
 pub const HEADER: &str = "stripe-signature";
 /// The SDKs' default tolerance (`DEFAULT_TOLERANCE = 300`).
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
-/// Stripe retries for up to 3 days; the window outlasts that (SPEC §2).
+/// Stripe retries for up to 3 days; the window outlasts that (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A Stripe source, checked at start.
@@ -128,7 +128,7 @@ pub fn signature_header(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> Strin
     out
 }
 
-/// Checks the signature, then the timestamp (SPEC §5 precedence: missing >
+/// Checks the signature, then the timestamp (docs/schemes.md precedence: missing >
 /// malformed > mismatch > stale).
 pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
     let value = common::signature_header(req.headers, HEADER)?;

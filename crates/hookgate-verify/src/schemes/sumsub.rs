@@ -7,7 +7,7 @@
 //! `HMAC_SHA512_HEX`. There is no timestamp, so no tolerance; replays of a
 //! captured callback are absorbed by the dedup window.
 //!
-//! Decisions (SPEC §5: no more lenient than the provider's own code):
+//! Decisions (docs/schemes.md: no more lenient than the provider's own code):
 //! - an absent (or empty) `X-Payload-Digest-Alg` means `HMAC_SHA256_HEX`,
 //!   the dashboard's default algorithm, as Sumsub's own webhook example
 //!   does (SumSubstance/agent-skills
@@ -51,7 +51,7 @@ pub const HEADER: &str = "x-payload-digest";
 /// The algorithm header.
 pub const ALG_HEADER: &str = "x-payload-digest-alg";
 /// Sumsub retries 4 times over about a day (5 min, 1 h, 5 h, 18 h); the
-/// default window (SPEC §2 "unknown: 7 days") outlasts that.
+/// default window (docs/ingest.md "unknown: 7 days") outlasts that.
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The algorithm of a callback without `X-Payload-Digest-Alg`.

@@ -7,7 +7,7 @@
 //! but their SDKs disagree on separators, repeated keys, unknown keys and
 //! how the timestamp is spelled and signed, and each module doc records
 //! which verdict wins. Here only the order of what follows is decided once
-//! (SPEC §5 precedence `mismatch` > `stale`): the body must be UTF-8, some
+//! (docs/schemes.md precedence `mismatch` > `stale`): the body must be UTF-8, some
 //! secret must sign some candidate (every pair compared), and only a
 //! matching signature's timestamp is then checked against the tolerance
 //! (boundaries in [`common::within_tolerance`]).

@@ -9,7 +9,7 @@
 //! several times contributes each distinct value, values sorted
 //! (`sorted(set(values))` in Python, `Array.from(new Set(v)).sort()` in
 //! Node). The URL is the source's `public_url` with the actual request's
-//! query appended (SPEC §5), tried like the libraries do: with any port
+//! query appended (docs/schemes.md), tried like the libraries do: with any port
 //! removed, and with its port (the scheme's default added when none).
 //!
 //! JSON bodies (Studio and other `application/json` callbacks): Twilio adds
@@ -18,7 +18,7 @@
 //! compared as a string by both libraries).
 //!
 //! Where the libraries disagree, or where their callers' frameworks would,
-//! the stricter verdict wins (SPEC §5):
+//! the stricter verdict wins (docs/schemes.md):
 //! - twilio-node normalizes the URL with WHATWG `new URL()`, which
 //!   percent-encodes `'`, spaces, `"`, `<`, `>` and non-ASCII bytes in the
 //!   query; twilio-python signs it as received. A query containing such a
@@ -76,8 +76,8 @@ pub const HEADER: &str = "x-twilio-signature";
 pub const IDEMPOTENCY_HEADER: &str = "i-twilio-idempotency-token";
 /// The query key that carries the hash of a JSON body.
 pub const BODY_SHA256: &str = "bodySHA256";
-/// Twilio retries within minutes (connection overrides); 7 days is SPEC
-/// §2's default for a short or unknown horizon.
+/// Twilio retries within minutes (connection overrides); 7 days is the
+/// default for a short or unknown horizon (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A Twilio source, checked at start.

@@ -1,5 +1,5 @@
 //! The configurable schemes (`hmac`, `basic-auth`, `header-token`) under
-//! hostile input (SPEC §5).
+//! hostile input (docs/schemes.md).
 
 use crate::support::{HeaderCase, headers, outcome, request, source};
 use hookgate_verify::Verifier;

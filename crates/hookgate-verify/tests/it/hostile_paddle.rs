@@ -1,4 +1,4 @@
-//! Paddle under hostile input (SPEC §5): tampering, keys, the 5 s
+//! Paddle under hostile input (docs/schemes.md): tampering, keys, the 5 s
 //! tolerance on both sides, header shapes, hex case, non-UTF-8 bodies.
 
 use crate::support::{HeaderCase, headers, outcome, verifier};

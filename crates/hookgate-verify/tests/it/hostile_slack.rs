@@ -1,4 +1,4 @@
-//! Slack under hostile input (SPEC §5): tampering, keys, tolerance on both
+//! Slack under hostile input (docs/schemes.md): tampering, keys, tolerance on both
 //! sides, headers, hex case, non-UTF-8 bodies, reason precedence.
 
 use crate::support::{HeaderCase, headers, outcome, verifier};

@@ -1,4 +1,4 @@
-//! Square under hostile input (SPEC §5): tampering, keys, the signed URL
+//! Square under hostile input (docs/schemes.md): tampering, keys, the signed URL
 //! (query appended, default-port variants), header shapes, non-UTF-8.
 
 use crate::support::{HeaderCase, headers, source};

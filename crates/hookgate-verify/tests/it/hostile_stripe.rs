@@ -100,7 +100,11 @@ fn tolerance_boundaries() {
     assert_eq!(at(NOW - 300), "valid");
     assert_eq!(at(NOW - 301), "stale");
     assert_eq!(at(NOW + 300), "valid");
-    assert_eq!(at(NOW + 301), "stale", "future beyond tolerance (SPEC §5)");
+    assert_eq!(
+        at(NOW + 301),
+        "stale",
+        "future beyond tolerance (docs/schemes.md)"
+    );
     assert_eq!(at(0), "stale");
     assert_eq!(at(i64::MIN), "stale");
     assert_eq!(at(i64::MAX), "stale");

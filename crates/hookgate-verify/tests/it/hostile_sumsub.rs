@@ -1,4 +1,4 @@
-//! Sumsub under hostile input (SPEC §5): tampering, wrong and rotated
+//! Sumsub under hostile input (docs/schemes.md): tampering, wrong and rotated
 //! keys, missing/empty/duplicated/malformed headers, hex case, non-UTF-8.
 
 use crate::support::{HeaderCase, headers, outcome, verifier};

@@ -1,4 +1,4 @@
-//! Twilio under hostile input (SPEC §5): tampered parameters and query,
+//! Twilio under hostile input (docs/schemes.md): tampered parameters and query,
 //! keys, URL port variants, JSON bodies with `bodySHA256`, header shapes,
 //! URL characters the SDKs disagree on.
 

@@ -1,8 +1,8 @@
-//! hookgate-verify's integration tests: one binary (STYLE convention 12),
+//! hookgate-verify's integration tests: one binary,
 //! everything through the public API the ingest pipeline uses
 //! (`Verifier::from_source`, `verify`, `extract`).
 //!
-//! - `hostile_<scheme>` (one per scheme): SPEC §5's hostile cases
+//! - `hostile_<scheme>` (one per scheme): docs/schemes.md's hostile cases
 //!   (tampering, wrong and rotated keys, tolerance boundaries, missing,
 //!   empty, duplicated and malformed headers, non-UTF-8 bytes) and the
 //!   reason precedence table.

@@ -1,4 +1,4 @@
-//! Property tests: hostile input never panics (SPEC §9 "bad input ... never
+//! Property tests: hostile input never panics (docs/guarantees.md "bad input ... never
 //! panics a worker"), and what is signed correctly always verifies.
 
 use crate::support::{outcome, request, verifier};

@@ -69,7 +69,7 @@ pub fn request<'a>(headers: &'a http::HeaderMap, body: &'a [u8]) -> RawRequest<'
 pub type HeaderCase<'a> = (&'a [(&'a str, &'a [u8])], &'a str);
 
 /// The header-state rows every scheme with one signature header shares
-/// (SPEC §5), run through `v` with `body` at `now`: no header and an empty
+/// (docs/schemes.md), run through `v` with `body` at `now`: no header and an empty
 /// one are `missing`; the header sent twice (`good`, then `second`) is
 /// `malformed`; `non_ascii`, when given, is a value that is not visible
 /// ASCII and so `malformed`.

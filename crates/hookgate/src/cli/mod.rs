@@ -1,4 +1,4 @@
-//! The operators' CLI over the admin API (SPEC §7): `hookgate dlq`,
+//! The operators' CLI over the admin API (docs/admin-api.md): `hookgate dlq`,
 //! `hookgate events`, `hookgate subscriptions`, `hookgate audit`.
 //!
 //! Every command takes `--admin-url` (or `HOOKGATE_ADMIN_URL`) and `--json`,

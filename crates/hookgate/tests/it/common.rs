@@ -444,7 +444,7 @@ pub fn stripe_event(id: &str, ty: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The event id the gateway must derive (SPEC §2 identity).
+/// The event id the gateway must derive (docs/ingest.md identity).
 pub fn event_id(source: &str, provider_event_id: &str) -> String {
     EventId::derive(&idempotency_key(source, provider_event_id)).to_string()
 }

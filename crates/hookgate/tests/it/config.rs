@@ -88,7 +88,7 @@ fn an_unknown_scheme_is_refused_never_run_unverified() {
 }
 
 #[test]
-fn the_spec_reference_configuration_is_accepted() {
+fn the_reference_configuration_is_accepted() {
     let reference = include_str!("../../../../config/hookgate.example.toml");
     let (ok, out) = check(
         reference,

@@ -938,7 +938,7 @@ async fn every_route_in_the_openapi_document_exists_and_answers() {
     let _ = &a.gateway;
 }
 
-/// Every list pages with `limit` and `cursor` (SPEC §7), subscriptions
+/// Every list pages with `limit` and `cursor` (docs/admin-api.md), subscriptions
 /// included, and a cursor or limit the API did not hand out is a 400 with
 /// the usual JSON error, never a store error.
 #[tokio::test]

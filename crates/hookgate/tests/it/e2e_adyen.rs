@@ -90,7 +90,7 @@ async fn a_batch_is_acknowledged_with_accepted_and_each_item_is_an_event() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.text(), "[accepted]");
 
-    // Both items are events with the SPEC identity; neither was a duplicate.
+    // Both items are events with their documented identity; neither was a duplicate.
     for (psp, code) in [("PSP001", "AUTHORISATION"), ("PSP002", "CAPTURE")] {
         let id = event_id("adyen", &format!("{psp}:{code}:true"));
         let ev = h

@@ -163,7 +163,7 @@ async fn a_400_is_dead_lettered_after_one_attempt_with_its_reason() {
 #[tokio::test]
 async fn a_subscriber_answering_4xx_does_not_open_its_breaker() {
     // 4xx means the subscriber is up and refuses these events: each is
-    // dead-lettered at once (SPEC §4). Opening the breaker would only hold
+    // dead-lettered at once (docs/delivery.md). Opening the breaker would only hold
     // the next events back for the cooldown before dead-lettering them too.
     let h = Harness::start_with(Options {
         breaker: r#"{ failures = 2, cooldown = "1h" }"#,

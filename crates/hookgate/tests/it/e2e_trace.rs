@@ -167,7 +167,7 @@ async fn json_logs_are_one_object_per_line_with_the_request_id_and_no_secret() {
 
 #[tokio::test]
 async fn every_json_log_line_carries_a_request_id() {
-    // SPEC §8: "Structured logs (JSON option) with a request id on every
+    // docs/operations.md: "Structured logs (JSON option) with a request id on every
     // line": ingest lines, delivery attempts (each its own), and the lines
     // about the process itself (start, store check, shutdown).
     let mut h = Harness::start_with(Options {

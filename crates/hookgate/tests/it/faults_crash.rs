@@ -1,5 +1,5 @@
 //! A gateway process dies (SIGKILL) or is stopped (SIGTERM) while it takes
-//! load: nothing it acknowledged is lost (SPEC §9), whichever process ends
+//! load: nothing it acknowledged is lost (docs/guarantees.md), whichever process ends
 //! up delivering it. One process on the embedded store restarts on the same
 //! file; two processes share a store only on Redis.
 
@@ -127,7 +127,7 @@ async fn sigterm_under_load_exits_zero_within_grace_and_loses_nothing() {
 
 #[tokio::test]
 async fn a_second_gateway_on_the_same_sqlite_file_refuses_to_start_naming_it() {
-    // One gateway process per file (SPEC §6): a second one would break the
+    // One gateway process per file (docs/configuration.md): a second one would break the
     // first one's leases and group commit, so it refuses, and says which
     // file; the first one goes on serving.
     let rx = Receiver::start().await;

@@ -1,4 +1,4 @@
-//! Isolation (SPEC §4): sick subscribers next to a healthy one, a route's
+//! Isolation (docs/delivery.md): sick subscribers next to a healthy one, a route's
 //! circuit breaker, one provider's failures or flood next to another's.
 
 use super::support::*;

@@ -1,4 +1,4 @@
-//! The store comes back empty while the gateway runs (SPEC §9): ingest and
+//! The store comes back empty while the gateway runs (docs/guarantees.md): ingest and
 //! delivery recover by themselves, without a gateway restart.
 
 use super::support::*;

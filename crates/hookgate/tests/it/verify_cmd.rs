@@ -1,4 +1,4 @@
-//! `hookgate verify` end to end (SPEC §7): the real binary on captured raw
+//! `hookgate verify` end to end (docs/admin-api.md): the real binary on captured raw
 //! requests written to a temp dir; exact stdout and exit codes. A verdict
 //! is stdout with exit 0 or 1; no verdict is `error: ...` on stderr, exit 2.
 

@@ -1,5 +1,5 @@
 #!lua
--- Atomic dedup + durable enqueue of callbacks' events (SPEC §2 step 6).
+-- Atomic dedup + durable enqueue of callbacks' events (docs/ingest.md step 6).
 -- One call may carry the events of several callbacks of one source (group
 -- commit, see batch.rs); the call is atomic, so each callback is too.
 --

@@ -1,4 +1,4 @@
-//! The fan-out queue (SPEC §4 "Fan-out"): a read leases nothing, a commit
+//! The fan-out queue (docs/delivery.md "Fan-out"): a read leases nothing, a commit
 //! takes events off the queue and creates each delivery once, however many
 //! workers race, and an event the provider sent again after its dedup
 //! window is delivered again.

@@ -1,4 +1,4 @@
-//! What operators read and do (SPEC §7): replay and redeliver, pause
+//! What operators read and do (docs/admin-api.md): replay and redeliver, pause
 //! flags, route gauges, the audit log, and the admin listings (events,
 //! dead letters, deliveries with their attempts).
 

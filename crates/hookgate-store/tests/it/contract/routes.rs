@@ -1,4 +1,4 @@
-//! Route queues (SPEC §4): leases, outcomes (delivered, retry, dead,
+//! Route queues (docs/delivery.md): leases, outcomes (delivered, retry, dead,
 //! release), the durable retry schedule, stale leases, reclaims and poison
 //! messages, deliveries that outlive their event, the attempt log's cap,
 //! records past retention, and queues that survive a restart.
@@ -760,7 +760,7 @@ async fn concurrent_finishes_on_several_routes_each_land_on_their_own_delivery(k
 conformance!(concurrent_finishes_on_several_routes_each_land_on_their_own_delivery);
 
 async fn what_was_acknowledged_survives_a_restart_of_the_gateway(kind: Kind) {
-    // The queues are the durable record (SPEC §4: "a restart loses no
+    // The queues are the durable record (docs/delivery.md: "a restart loses no
     // pending retry"): events waiting for fan-out, a retry an hour away and
     // a delivery in flight are all still there after the store is closed
     // and opened again.

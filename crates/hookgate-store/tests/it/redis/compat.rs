@@ -1,4 +1,4 @@
-//! Backward compatibility of stored records (SPEC §9, STYLE 13).
+//! Backward compatibility of stored records (docs/guarantees.md).
 //!
 //! `tests/fixtures/v1/records.json` rebuilds, with raw Redis commands and
 //! without any of this crate's code, what version 1 writes: a pending

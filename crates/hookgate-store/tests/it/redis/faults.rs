@@ -1,4 +1,4 @@
-//! Store faults (SPEC §2 "Durability", §9): out of memory, down, slow,
+//! Store faults (docs/store.md, docs/guarantees.md): out of memory, down, slow,
 //! restarted with its data, restarted empty. The ingest path must fail fast
 //! with an error the ingest crate answers 503 to (any `StoreError`), never
 //! leave a claimed key without its event, and recover with the same handle.

@@ -1,4 +1,4 @@
-//! What one ingest writes on Redis (SPEC §2 step 6), read back with raw
+//! What one ingest writes on Redis (docs/ingest.md step 6), read back with raw
 //! commands: the exact keys and their TTLs, the key prefix and the
 //! source's hash tag, group commit of concurrent callbacks into shared
 //! script calls, and the claim undone when a write after it fails. (What
@@ -154,7 +154,7 @@ async fn concurrent_callbacks_share_script_calls() {
 
 #[tokio::test]
 async fn a_write_that_fails_after_the_claim_undoes_the_claim_and_the_event() {
-    // SPEC §2 step 6: a key is never claimed without its event stored. The
+    // docs/ingest.md step 6: a key is never claimed without its event stored. The
     // event key is made the wrong type, so the write after the claim fails.
     let redis = RedisServer::start().await;
     let store = open(&redis).await;

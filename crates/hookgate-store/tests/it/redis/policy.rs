@@ -1,4 +1,4 @@
-//! The eviction-policy gate (SPEC §2 "Durability"): an evicting Redis could
+//! The eviction-policy gate (docs/ingest.md "Durability"): an evicting Redis could
 //! drop a dedup marker or an event silently, so writes are refused unless the
 //! operator opted in with `allow_eviction = true`. `Store::check` reports the
 //! policy (or why it could not be read); `Store::ready` checks it anew.
