@@ -351,7 +351,9 @@ mod tests {
     }
 
     /// Every rejection's label, status, body and headers (docs/ingest.md;
-    /// the end-to-end suite pins them over the wire too).
+    /// the end-to-end suite pins them over the wire too). Longer than a
+    /// function should be: it is one table, a row per rejection, kept
+    /// whole so it reads like the table of answers in docs/ingest.md.
     #[tokio::test]
     async fn every_rejection_has_its_one_answer_and_label() {
         let close = h(&[("connection", "close")]);
