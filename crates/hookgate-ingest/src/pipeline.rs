@@ -1,7 +1,7 @@
 //! The ingest pipeline: one request through the steps of docs/ingest.md.
 //!
 //! [`Ingest::handle`] is the frame (trace, span, metrics, log line, request
-//! id); [`Ingest::steps`] is the sequence, each step a small function that
+//! id); `Ingest::steps` is the sequence, each step a small function that
 //! lets the request go on or stops it with a [`Rejection`], and
 //! [`respond::conclude`] turns where it stopped into the answer.
 
