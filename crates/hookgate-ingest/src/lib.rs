@@ -1,7 +1,8 @@
 //! Hookgate's public listener: `POST /ingest/{source_id}` (docs/ingest.md).
 //!
-//! Each request goes through the same steps, in this order, each with
-//! exactly one answer on failure ([`respond`] holds them all):
+//! Each request goes through the same steps, in this order, each a small
+//! function that lets it go on or refuses it with a typed
+//! [`respond::Rejection`], whose one answer [`respond`] gives:
 //!
 //! 1. route: unknown source 404, other method 405;
 //! 2. body: larger than `max_body_bytes` 413 (reading stops at the limit),
@@ -21,11 +22,19 @@
 //! Nothing is acknowledged before step 6 returned. Ingest knows nothing of
 //! subscriptions or delivery: it writes only its source's keys, and the
 //! source's worker pool takes over from the store.
+//!
+//! [`pipeline`] runs the steps in this order; `body` reads the body within
+//! its bounds; `source` holds what a source needs at run time and the
+//! steps that depend only on it; [`respond`] holds the rejections and
+//! answers, and the one place they become HTTP answers and metric labels.
 
+mod body;
 pub mod pipeline;
 pub mod respond;
+mod source;
 
-pub use pipeline::{Ingest, SourceRuntime};
+pub use pipeline::Ingest;
+pub use source::SourceRuntime;
 
 use hookgate_core::shutdown::Drain;
 use hookgate_http::ServeOptions;
