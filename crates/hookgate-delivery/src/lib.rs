@@ -15,12 +15,15 @@
 //! The backlog lives in Redis; a driver only claims as many deliveries as it
 //! has free permits, so memory stays flat however deep the queues are. What
 //! an attempt means is decided by [`classify`]; when to retry by
-//! [`backoff`]; the outbound signature by [`sign`].
+//! [`backoff`]; what then happens to the delivery (delivered, retry at a
+//! time, dead with a reason) by [`decide`]; the outbound signature by
+//! [`sign`].
 
 pub mod backoff;
 pub mod breaker;
 pub mod classify;
 mod client;
+pub mod decide;
 pub mod pool;
 pub mod sign;
 

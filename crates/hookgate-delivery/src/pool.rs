@@ -3,6 +3,7 @@
 use crate::breaker::{Breaker, BreakerState, Permit};
 use crate::classify::{Classified, classify_error, classify_status};
 use crate::client::{self, HttpClient};
+use crate::decide::{self, Decision, Outcome};
 use crate::{backoff, sign};
 use hookgate_config::{Config, RetryPolicy, SubscriptionConfig};
 use hookgate_core::event::CLOUDEVENTS_CONTENT_TYPE;
@@ -319,17 +320,6 @@ async fn watch_pauses(store: Store, delivery: Delivery, every: Duration, drain: 
             }
         }
         idle(Instant::now() + every, &Notify::new(), &drain).await;
-    }
-}
-
-/// A duration in seconds for a reason text: `3s`, `2.35s`.
-fn secs(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        let text = format!("{}.{:03}", ms / 1000, ms % 1000);
-        format!("{}s", text.trim_end_matches('0'))
     }
 }
 
@@ -712,14 +702,8 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probing: bool
     // backlog) is dead-lettered unsent; a delivery never attempted is
     // always attempted once.
     let age = Duration::from_millis((now_ms() - d.first_ms).max(0) as u64);
-    if d.attempts > 0 && age >= sub.retry.max_age {
-        let reason = format!(
-            "max_age: {} passed before attempt {n} ({} after the first), after {} attempts",
-            secs(sub.retry.max_age),
-            secs(age),
-            d.attempts
-        );
-        metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => "dead")
+    if let Some(reason) = decide::expired(d.attempts, age, &sub.retry) {
+        metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => Outcome::Dead.as_str())
             .increment(1);
         tracing::info!(%request_id, event_id = %d.id, source = %route.source, subscription = %sub.id, %reason, "delivery expired");
         let finish = Finish::Dead { reason };
@@ -746,50 +730,28 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probing: bool
         duration_ms: elapsed.as_millis() as u64,
         response: sent.response.clone(),
     };
-    let now = now_ms();
-    let (finish, outcome) = match &sent.classified {
-        Classified::Delivered => {
-            route.breaker.on_success();
-            (Finish::Delivered, "delivered")
-        }
-        Classified::Dead { reason } => {
-            // A 4xx comes from a subscriber that is up and refuses this
-            // event: it counts for the breaker as an answer, not a failure
-            // (an open breaker would only hold the next events back for
-            // the cooldown before they are dead-lettered the same way).
-            route.breaker.on_success();
-            (
-                Finish::Dead {
-                    reason: reason.clone(),
-                },
-                "dead",
-            )
-        }
-        Classified::Retry {
-            reason,
-            retry_after,
-        } => {
+    match &sent.classified {
+        // A 4xx comes from a subscriber that is up and refuses this event:
+        // it counts for the breaker as an answer, not a failure (an open
+        // breaker would only hold the next events back for the cooldown
+        // before they are dead-lettered the same way).
+        Classified::Delivered | Classified::Dead { .. } => route.breaker.on_success(),
+        Classified::Retry { .. } => {
             route.breaker.on_failure(Instant::now());
-            let age = Duration::from_millis((now - d.first_ms).max(0) as u64);
-            let wait = backoff::delay(sub.retry.base_delay, sub.retry.max_delay, n, *retry_after);
-            // The next attempt would come after `max_age`: dead now.
-            let age_then = age + wait;
-            if n >= sub.retry.max_attempts {
-                let reason = format!("max_attempts: {n} attempts, last {reason}");
-                (Finish::Dead { reason }, "dead")
-            } else if age_then >= sub.retry.max_age {
-                let reason = format!(
-                    "max_age: {} would pass before attempt {} (due {} after the first), last {reason}",
-                    secs(sub.retry.max_age),
-                    n + 1,
-                    secs(age_then)
-                );
-                (Finish::Dead { reason }, "dead")
-            } else {
-                let due_ms = now + wait.as_millis() as i64;
-                metrics::counter!("hookgate_retries_scheduled_total", "subscription" => sub.id.clone())
-                    .increment(1);
-                (Finish::Retry { due_ms }, "retry")
+        }
+    }
+    let now = now_ms();
+    let age = Duration::from_millis((now - d.first_ms).max(0) as u64);
+    let decision = decide::decide(&sent.classified, n, age, &sub.retry, backoff::full_jitter);
+    let outcome = decision.outcome();
+    let finish = match decision {
+        Decision::Delivered => Finish::Delivered,
+        Decision::Dead { reason } => Finish::Dead { reason },
+        Decision::Retry { after } => {
+            metrics::counter!("hookgate_retries_scheduled_total", "subscription" => sub.id.clone())
+                .increment(1);
+            Finish::Retry {
+                due_ms: now + after.as_millis() as i64,
             }
         }
     };
@@ -809,13 +771,13 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probing: bool
                 ("hookgate.subscription", sub.id.clone()),
                 ("hookgate.event_id", d.id.to_string()),
                 ("hookgate.attempt", n.to_string()),
-                ("hookgate.outcome", outcome.to_owned()),
+                ("hookgate.outcome", outcome.as_str().to_owned()),
             ],
             status_code: sent.status_code,
-            error: outcome != "delivered",
+            error: outcome != Outcome::Delivered,
         });
     }
-    metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => outcome)
+    metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => outcome.as_str())
         .increment(1);
     metrics::histogram!("hookgate_delivery_duration_seconds", "subscription" => sub.id.clone())
         .record(elapsed.as_secs_f64());
@@ -827,7 +789,7 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probing: bool
         attempt = n,
         status_code = sent.status_code,
         error = sent.error.as_deref(),
-        outcome,
+        outcome = outcome.as_str(),
         duration_ms = elapsed.as_millis() as u64,
         "delivery attempt"
     );
