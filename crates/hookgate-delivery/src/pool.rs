@@ -1,6 +1,6 @@
 //! The per-source worker pools: fan-out loop, route drivers, attempts.
 
-use crate::breaker::{Breaker, BreakerState, Permit};
+use crate::breaker::{Breaker, BreakerState, Permit, Probe};
 use crate::classify::{Classified, classify_error, classify_status};
 use crate::client::{self, HttpClient};
 use crate::decide::{self, Decision, Outcome};
@@ -88,7 +88,7 @@ impl Subscription {
 struct Route {
     source: String,
     sub: Arc<Subscription>,
-    breaker: Breaker,
+    breaker: Arc<Breaker>,
     wake: Notify,
     tracer: Tracer,
 }
@@ -148,7 +148,7 @@ impl Delivery {
                     Arc::new(Route {
                         source: src.id.clone(),
                         sub: sub.clone(),
-                        breaker: Breaker::new(b.failures, b.cooldown),
+                        breaker: Arc::new(Breaker::new(b.failures, b.cooldown)),
                         wake: Notify::new(),
                         tracer: tracer.clone(),
                     })
@@ -473,9 +473,16 @@ async fn drive_route(
         let Some(mut permits) = take_capacity(&sub, &workers, CLAIM_BATCH, &drain).await else {
             break;
         };
-        let max = match route.breaker.permit(Instant::now()) {
-            Permit::Flow => CLAIM_BATCH,
-            Permit::Probe => 1,
+        let (max, mut probe) = match route.breaker.permit(Instant::now()) {
+            Permit::Flow => (CLAIM_BATCH, None),
+            // The probe is this route's to send, unless an attempt still in
+            // flight settled the breaker meanwhile (it is no longer
+            // half-open then).
+            Permit::Probe => (
+                1,
+                (route.breaker.state(Instant::now()) == BreakerState::HalfOpen)
+                    .then(|| Probe::new(route.breaker.clone())),
+            ),
             Permit::WaitUntil(t) => {
                 drop(permits);
                 idle(t, &Notify::new(), &drain).await;
@@ -483,7 +490,6 @@ async fn drive_route(
             }
         };
         permits.truncate(max);
-        let probing = max == 1 && route.breaker.state(Instant::now()) == BreakerState::HalfOpen;
         // Rate tokens are taken for the claim and the unused ones given
         // back after it: a subscription's routes poll while idle, and polls
         // that find nothing must not spend the tokens of the route that has
@@ -498,9 +504,8 @@ async fn drive_route(
         if let Some(rate) = &sub.rate {
             if let Err(wait) = rate.try_take(1.0) {
                 drop(permits);
-                if probing {
-                    route.breaker.cancel_probe();
-                }
+                // Unsent: the probe is given back.
+                drop(probe);
                 idle(Instant::now() + wait, &Notify::new(), &drain).await;
                 continue;
             }
@@ -519,9 +524,8 @@ async fn drive_route(
             Err(err) => {
                 give_back(permits.len());
                 drop(permits);
-                if probing {
-                    route.breaker.cancel_probe();
-                }
+                // Unsent: the probe is given back.
+                drop(probe);
                 tracing::warn!(request_id = %hookgate_core::trace::new_request_id(), source = %route.source, subscription = %sub.id, error = %err, "route claim failed");
                 idle(Instant::now() + STORE_BACKOFF, &route.wake, &drain).await;
                 continue;
@@ -530,9 +534,8 @@ async fn drive_route(
         give_back(permits.len().saturating_sub(claim.deliveries.len()));
         if claim.deliveries.is_empty() {
             drop(permits);
-            if probing {
-                route.breaker.cancel_probe();
-            }
+            // Unsent: the probe is given back.
+            drop(probe);
             let mut deadline = Instant::now() + settings.poll_interval;
             if let Some(due) = claim.next_due_ms {
                 let wait = Duration::from_millis((due - now_ms()).max(0) as u64);
@@ -545,8 +548,9 @@ async fn drive_route(
         for (delivery, permit) in claim.deliveries.into_iter().zip(permits.drain(..)) {
             let store = store.clone();
             let route = route.clone();
+            let probe = probe.take();
             drain.spawn(async move {
-                attempt(&store, &route, delivery, probing).await;
+                attempt(&store, &route, delivery, probe).await;
                 drop(permit);
             });
         }
@@ -692,8 +696,8 @@ fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// One attempt, from send to the recorded outcome.
-/// `probing`: this is the half-open breaker's one probe.
-async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probing: bool) {
+/// `probe`: this is the half-open breaker's one probe.
+async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probe: Option<Probe>) {
     let sub = &route.sub;
     let n = d.attempts + 1;
     // Every line about this attempt carries its own request id (docs/operations.md).
@@ -710,9 +714,7 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probing: bool
         record_finish(store, route, &d, d.attempts, &finish, None, &request_id).await;
         // Nothing was sent: a probe this was is given back, or the breaker
         // would wait for its outcome forever.
-        if probing {
-            route.breaker.cancel_probe();
-        }
+        drop(probe);
         return;
     }
     let started_ms = now_ms();
@@ -739,6 +741,9 @@ async fn attempt(store: &Store, route: &Route, d: ClaimedDelivery, probing: bool
         Classified::Retry { .. } => {
             route.breaker.on_failure(Instant::now());
         }
+    }
+    if let Some(probe) = probe {
+        probe.resolved();
     }
     let now = now_ms();
     let age = Duration::from_millis((now - d.first_ms).max(0) as u64);
