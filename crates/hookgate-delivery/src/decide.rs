@@ -194,7 +194,8 @@ mod tests {
     }
 
     /// Every outcome class × attempts exhausted or not × `max_age`
-    /// exceeded or not × `Retry-After` or not.
+    /// exceeded or not × `Retry-After` or not. (Longer than a function
+    /// should be: it is one table, read row by row.)
     #[test]
     fn decision_table() {
         let p = policy();
