@@ -84,8 +84,8 @@ impl Decision {
 }
 
 /// The decision after attempt `attempt` (1-based, in the current budget)
-/// classified as `outcome`, `age` after the budget's first attempt was
-/// due. `jitter` draws the delay within the exponential cap it is given
+/// classified as `outcome`, `age` after the start of the current budget
+/// (`ClaimedDelivery::first_ms`). `jitter` draws the delay within the exponential cap it is given
 /// ([`backoff::full_jitter`] in the gateway); it is not called when the
 /// subscriber sent `Retry-After`.
 pub fn decide(
