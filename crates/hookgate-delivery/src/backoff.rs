@@ -22,10 +22,29 @@ pub fn delay(
     attempt: u32,
     retry_after: Option<Duration>,
 ) -> Duration {
+    delay_with(base, max, attempt, retry_after, full_jitter)
+}
+
+/// [`delay`] with the jitter drawn by `jitter` from the exponential cap it
+/// is given (not called when `retry_after` is set): the pure form, for
+/// [`crate::decide`] and its tests.
+pub fn delay_with(
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+    retry_after: Option<Duration>,
+    jitter: impl FnOnce(Duration) -> Duration,
+) -> Duration {
     if let Some(ra) = retry_after {
         return ra.min(max);
     }
-    let cap = cap(base, max, attempt).as_millis() as u64;
+    jitter(cap(base, max, attempt))
+}
+
+/// Full jitter: a uniformly random delay between zero and `cap`, in whole
+/// milliseconds.
+pub fn full_jitter(cap: Duration) -> Duration {
+    let cap = cap.as_millis() as u64;
     Duration::from_millis(rand::thread_rng().gen_range(0..=cap))
 }
 

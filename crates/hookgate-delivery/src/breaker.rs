@@ -3,9 +3,11 @@
 //! Closed: attempts flow; `failures` consecutive failures open it. Open: the
 //! route claims nothing, so its deliveries wait in the store and burn no
 //! attempts. After `cooldown` it half-opens: exactly one probe is let
-//! through; success closes it, failure opens it for another cooldown.
+//! through; success closes it, failure opens it for another cooldown. The
+//! route driver holds that probe as a [`Probe`], which gives it back when
+//! it is dropped unsent.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Breaker state as reported to operators and metrics.
@@ -132,6 +134,47 @@ impl Breaker {
     }
 }
 
+/// The half-open breaker's one probe, held by whoever is to send it (the
+/// route driver while it claims, then the attempt).
+///
+/// The breaker lets no other attempt through until the probe's outcome is
+/// reported ([`Breaker::on_success`], [`Breaker::on_failure`]); a probe
+/// that is never sent (nothing was due, the claim failed, the rate limit
+/// held it back, the delivery expired unsent, shutdown) must be given back
+/// ([`Breaker::cancel_probe`]) or the breaker would wait for it forever.
+/// Dropping a `Probe` gives it back unless [`Probe::resolved`] said its
+/// outcome was reported.
+#[derive(Debug)]
+#[must_use = "dropping the probe gives it back to the breaker at once"]
+pub struct Probe {
+    breaker: Arc<Breaker>,
+    resolved: bool,
+}
+
+impl Probe {
+    /// Holds the probe that `breaker` handed out ([`Permit::Probe`]).
+    pub fn new(breaker: Arc<Breaker>) -> Self {
+        Probe {
+            breaker,
+            resolved: false,
+        }
+    }
+
+    /// The probe was sent and its outcome reported to the breaker: nothing
+    /// to give back.
+    pub fn resolved(mut self) {
+        self.resolved = true;
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if !self.resolved {
+            self.breaker.cancel_probe();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +216,33 @@ mod tests {
         b.on_success();
         b.on_failure(t);
         assert_eq!(b.state(t), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_probe_dropped_unsent_is_given_back_a_resolved_one_is_not() {
+        let b = Arc::new(Breaker::new(1, Duration::from_secs(10)));
+        let t0 = Instant::now();
+        b.on_failure(t0);
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(b.permit(t1), Permit::Probe);
+        let probe = Probe::new(b.clone());
+        assert!(matches!(b.permit(t1), Permit::WaitUntil(_)), "held");
+        drop(probe);
+        assert_eq!(b.permit(t1), Permit::Probe, "given back when dropped");
+
+        // Reported and resolved: the breaker's state is the outcome's.
+        let probe = Probe::new(b.clone());
+        b.on_failure(t1);
+        probe.resolved();
+        assert_eq!(b.state(t1), BreakerState::Open);
+        assert!(matches!(b.permit(t1), Permit::WaitUntil(_)));
+        // The next probe, after another cooldown, is not cancelled by the
+        // resolved one's drop.
+        let t2 = t1 + Duration::from_secs(10);
+        assert_eq!(b.permit(t2), Permit::Probe);
+        let probe = Probe::new(b.clone());
+        b.on_success();
+        probe.resolved();
+        assert_eq!(b.permit(t2), Permit::Flow);
     }
 }

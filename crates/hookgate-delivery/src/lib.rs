@@ -1,9 +1,11 @@
 //! Hookgate's delivery side: per-source worker pools (docs/architecture.md, docs/event.md, docs/delivery.md).
 //!
-//! Each source gets a [`pool`]: one fan-out loop that turns the source's
-//! stored events into deliveries on its routes, and one driver per route
-//! (source, subscription) that leases due deliveries from the store and
-//! sends them. Limits nest, so one sick integration hurts nobody else:
+//! [`pool`] starts, for each source, one fan-out loop (`fanout`) that turns
+//! the source's stored events into deliveries on its routes, and one driver
+//! per route (source, subscription; `route`) that leases due deliveries
+//! from the store and starts an `attempt` for each (send, classify,
+//! decide, record). Limits nest, so one sick integration hurts nobody
+//! else:
 //!
 //! - the route's [`breaker`] stops claiming while its subscriber is failing
 //!   (deliveries wait in the store and burn no attempts);
@@ -12,16 +14,23 @@
 //! - the source's `workers` semaphore bounds its pool; another source's
 //!   pool is untouched by its flood.
 //!
-//! The backlog lives in Redis; a driver only claims as many deliveries as it
-//! has free permits, so memory stays flat however deep the queues are. What
+//! The backlog lives in the store; a driver only claims as many deliveries
+//! as it has free permits, so memory stays flat however deep the queues
+//! are. What
 //! an attempt means is decided by [`classify`]; when to retry by
-//! [`backoff`]; the outbound signature by [`sign`].
+//! [`backoff`]; what then happens to the delivery (delivered, retry at a
+//! time, dead with a reason) by [`decide`]; the outbound signature by
+//! [`sign`].
 
+mod attempt;
 pub mod backoff;
 pub mod breaker;
 pub mod classify;
 mod client;
+pub mod decide;
+mod fanout;
 pub mod pool;
+mod route;
 pub mod sign;
 
 pub use pool::{Delivery, RouteStatus};
