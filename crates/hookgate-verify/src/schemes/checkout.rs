@@ -14,11 +14,11 @@
 //! = body `type` (`payment_approved`), `time` = `created_on` when RFC 3339,
 //! `subject` = `data.id` (`pay_...`).
 
+use super::fields::{At, EventFields, Subject, Time};
 use super::{body_hmac, common};
 use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use std::borrow::Cow;
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -64,18 +64,17 @@ pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
 
 // === extraction ===
 
+/// Where a Checkout.com event's fields stand.
+const EVENT: EventFields = EventFields {
+    id: At::Json("/id"),
+    kind: At::Json("/type"),
+    time: Some((At::Json("/created_on"), Time::Rfc3339OrNone)),
+    subject: Some((At::Json("/data/id"), Subject::NonEmpty)),
+};
+
 /// One event: `id`, `type`, `created_on`, `data.id`.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
-    let obj = common::json_object(req.body)?;
-    let provider_event_id = common::required_event_id(&obj, "id")?;
-    let provider_type = common::required_str(&obj, "type")?;
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time: common::rfc3339_or_none(obj.get("created_on")),
-        subject: common::optional_str(obj.get("data").and_then(|d| d.get("id"))),
-        data_json: Cow::Borrowed(req.body),
-    })
+    EVENT.extract(req)
 }
 
 #[cfg(test)]

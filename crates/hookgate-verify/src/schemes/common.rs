@@ -170,32 +170,6 @@ pub(crate) fn required_str(obj: &Map<String, Value>, key: &str) -> Result<String
     }
 }
 
-/// The provider event id in string field `key` ([`required_str`], then
-/// [`event_id`]).
-pub(crate) fn required_event_id(
-    obj: &Map<String, Value>,
-    key: &str,
-) -> Result<String, PayloadError> {
-    event_id(required_str(obj, key)?, &format!("field `{key}`"))
-}
-
-/// An optional time field that, when present and not `null`, must be an
-/// RFC 3339 string (kept verbatim).
-pub(crate) fn optional_rfc3339(
-    obj: &Map<String, Value>,
-    key: &str,
-) -> Result<Option<String>, PayloadError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if hookgate_core::time::parse_rfc3339_ms(s).is_some() => {
-            Ok(Some(s.clone()))
-        }
-        Some(_) => Err(PayloadError(format!(
-            "field `{key}` must be an RFC 3339 time"
-        ))),
-    }
-}
-
 /// Unix seconds from the payload or a header as RFC 3339, or a 400 naming
 /// `what` when the time is outside the years 0000 to 9999 that RFC 3339
 /// can write: an impossible time is the payload's fault, not something to

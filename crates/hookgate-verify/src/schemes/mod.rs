@@ -12,11 +12,14 @@
 //! [`build`].
 //!
 //! What the schemes share lives in `common` (headers, HMAC, tolerance,
-//! config, JSON fields), `body_hmac` (one header holding an HMAC of the raw
-//! body) and `timestamped` (the verdict after a timestamped header is
-//! parsed). Each scheme module keeps what is its provider's own: header
-//! names, encodings, signed content, parsing and the SDK disagreements its
-//! module doc resolves.
+//! config, JSON fields), `fields` (where an event's id, type, time and
+//! subject stand: in the config for the configurable schemes, as a
+//! module's `const EVENT: EventFields` for a fixed provider whose event is
+//! plain data), `body_hmac` (one header holding an HMAC of the raw body)
+//! and `timestamped` (the verdict after a timestamped header is parsed).
+//! Each scheme module keeps what is its provider's own: header names,
+//! encodings, signed content, parsing, event ids that are not one field,
+//! and the SDK disagreements its module doc resolves.
 //!
 //! An unknown name is an error, never "no verification" (fail closed).
 

@@ -29,12 +29,11 @@
 //! Event: id = `event_id`, type = `event_type`, time = `occurred_at`,
 //! subject = `data.id`.
 
+use super::fields::{At, EventFields, Subject, Time};
 use super::{common, timestamped};
 use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
-use serde_json::Value;
-use std::borrow::Cow;
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -129,24 +128,17 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
 
 // === extraction ===
 
+/// Where a Paddle event's fields stand.
+const EVENT: EventFields = EventFields {
+    id: At::Json("/event_id"),
+    kind: At::Json("/event_type"),
+    time: Some((At::Json("/occurred_at"), Time::Rfc3339)),
+    subject: Some((At::Json("/data/id"), Subject::AnyString)),
+};
+
 /// One Paddle event: `event_id`, `event_type`, `occurred_at`, `data.id`.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
-    let obj = common::json_object(req.body)?;
-    let provider_event_id = common::required_event_id(&obj, "event_id")?;
-    let provider_type = common::required_str(&obj, "event_type")?;
-    let time = common::optional_rfc3339(&obj, "occurred_at")?;
-    let subject = obj
-        .get("data")
-        .and_then(|d| d.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time,
-        subject,
-        data_json: Cow::Borrowed(req.body),
-    })
+    EVENT.extract(req)
 }
 
 #[cfg(test)]
