@@ -27,9 +27,7 @@
 
 use super::fields::{At, EventFields};
 use super::{body_hmac, common};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -47,24 +45,10 @@ pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The prefix of the signature value.
 const PREFIX: &str = "sha256=";
 
-/// A GitHub source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Webhook secrets as configured; several during a rotation.
-    secrets: Vec<Secret>,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys GitHub does not use.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-        })
-    }
-}
-
-one_event_scheme!(untimed);
+plain_params!(
+    untimed,
+    "A GitHub source, checked at start: its webhook secrets."
+);
 
 // === verification ===
 

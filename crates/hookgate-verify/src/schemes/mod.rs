@@ -7,7 +7,10 @@
 //! and `extract` functions, a public `sign` helper that test kits and
 //! benches use, and `#[cfg(test)] mod tests` driven by
 //! `tests/vectors/<scheme>/`. A scheme whose request carries one event
-//! writes its `Scheme` impl as `one_event_scheme!(timed)` (or `untimed`).
+//! writes its `Scheme` impl as `one_event_scheme!(timed)` (or `untimed`);
+//! one that reads nothing but its secrets (and tolerance) writes its
+//! `Params` too as `plain_params!(…)`, so the fail-closed build is the same
+//! code for all of them.
 //! Adding a provider is one new file, one line in [`NAMES`] and one arm in
 //! [`build`].
 //!
@@ -69,6 +72,63 @@ macro_rules! one_event_scheme {
         fn default_dedup_window(&self) -> std::time::Duration {
             DEFAULT_DEDUP_WINDOW
         }
+    };
+}
+
+/// `Params` of a scheme that reads nothing from its source but its secrets
+/// (used as configured, several during a rotation; no scheme keys, no
+/// `public_url`), its `from_source`, and its [`one_event_scheme!`] impl.
+/// `tolerance` adds the source's `tolerance` (the module's
+/// `DEFAULT_TOLERANCE` when unset) and a `timed` verify; `timed` or
+/// `untimed` alone says only how `verify` is called. `$doc` is the
+/// struct's doc, naming the provider and what its secrets are.
+macro_rules! plain_params {
+    (tolerance, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct Params {
+            secrets: Vec<hookgate_core::Secret>,
+            tolerance_secs: i64,
+        }
+
+        impl Params {
+            /// Builds from the source's config: at least one non-empty
+            /// secret, no scheme keys.
+            pub fn from_source(
+                source: &hookgate_config::SourceConfig,
+            ) -> Result<Self, $crate::SchemeError> {
+                Ok(Params {
+                    secrets: $crate::schemes::common::plain_secrets(source, NAME)?,
+                    tolerance_secs: $crate::schemes::common::tolerance_secs(
+                        source,
+                        DEFAULT_TOLERANCE,
+                    ),
+                })
+            }
+        }
+
+        one_event_scheme!(timed);
+    };
+    ($timed:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct Params {
+            secrets: Vec<hookgate_core::Secret>,
+        }
+
+        impl Params {
+            /// Builds from the source's config: at least one non-empty
+            /// secret, no scheme keys.
+            pub fn from_source(
+                source: &hookgate_config::SourceConfig,
+            ) -> Result<Self, $crate::SchemeError> {
+                Ok(Params {
+                    secrets: $crate::schemes::common::plain_secrets(source, NAME)?,
+                })
+            }
+        }
+
+        one_event_scheme!($timed);
     };
 }
 

@@ -26,9 +26,7 @@
 //! when RFC 3339 (absent for actions that are not completions).
 
 use super::{body_hmac, common, fields};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -40,24 +38,10 @@ pub const HEADER: &str = "x-sha2-signature";
 /// precisely: the unknown default of 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// An Onfido source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Webhook tokens as configured; several during a rotation.
-    secrets: Vec<Secret>,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty token, no
-    /// scheme keys Onfido does not use.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-        })
-    }
-}
-
-one_event_scheme!(untimed);
+plain_params!(
+    untimed,
+    "An Onfido source, checked at start: its webhook tokens."
+);
 
 // === verification ===
 
@@ -76,7 +60,7 @@ pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
 // === extraction ===
 
 /// One event from `payload` (module docs). Written out, not
-/// [`fields::EventFields`]: Onfido sends no event id, so the id joins two
+/// `fields::EventFields`: Onfido sends no event id, so the id joins two
 /// fields.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
     let obj = common::json_object(req.body)?;

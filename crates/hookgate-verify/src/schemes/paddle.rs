@@ -31,9 +31,7 @@
 
 use super::fields::{At, EventFields, Subject, Time};
 use super::{common, timestamped};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -45,26 +43,10 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5);
 /// Paddle retries for up to 3 days (live); the window outlasts that.
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Paddle source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Notification destination secret keys; several during a rotation.
-    secrets: Vec<Secret>,
-    tolerance_secs: i64,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-            tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
-        })
-    }
-}
-
-one_event_scheme!(timed);
+plain_params!(
+    tolerance,
+    "A Paddle source, checked at start: its notification destination secret keys."
+);
 
 // === verification ===
 

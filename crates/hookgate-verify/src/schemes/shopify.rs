@@ -47,10 +47,8 @@
 
 use super::fields::{At, EventFields, Subject, Time};
 use super::{body_hmac, common};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use base64::Engine as _;
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -78,24 +76,10 @@ pub const EVENTS_REQUIRED_HEADERS: [&str; 5] = [
 /// default of 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Shopify source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Client secrets as configured; several during a rotation.
-    secrets: Vec<Secret>,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys Shopify does not use.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-        })
-    }
-}
-
-one_event_scheme!(untimed);
+plain_params!(
+    untimed,
+    "A Shopify source, checked at start: its client secrets."
+);
 
 // === verification ===
 

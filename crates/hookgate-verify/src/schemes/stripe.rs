@@ -32,9 +32,7 @@
 
 use super::fields::{At, EventFields, Subject, Time};
 use super::{common, timestamped};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -46,26 +44,10 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 /// Stripe retries for up to 3 days; the window outlasts that (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Stripe source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Signing secrets as configured; several during a rotation.
-    secrets: Vec<Secret>,
-    tolerance_secs: i64,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys Stripe does not use.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-            tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
-        })
-    }
-}
-
-one_event_scheme!(timed);
+plain_params!(
+    tolerance,
+    "A Stripe source, checked at start: its signing secrets."
+);
 
 // === verification ===
 
