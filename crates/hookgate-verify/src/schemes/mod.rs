@@ -31,9 +31,10 @@
 /// (`extract` answers a one-element list) and the dedup window is the
 /// module's `DEFAULT_DEDUP_WINDOW`; `ack` and `handshake` keep their
 /// defaults. `timed` when the module's `verify` takes the clock,
-/// `untimed` when it does not. Schemes with more to say (`adyen`'s batch
-/// and ack, `slack`'s handshake, the configurable ones' field extraction)
-/// write the impl out.
+/// `untimed` when it does not. `configurable` for the schemes whose
+/// fields are named in the config: a timed `verify`, and `extract` through
+/// their `Params::fields`. Schemes with more to say (`adyen`'s batch and
+/// ack, `slack`'s handshake) write the impl out.
 macro_rules! one_event_scheme {
     (timed) => {
         impl $crate::Scheme for Params {
@@ -61,6 +62,28 @@ macro_rules! one_event_scheme {
             one_event_scheme!(@rest);
         }
     };
+    (configurable) => {
+        impl $crate::Scheme for Params {
+            fn verify(
+                &self,
+                req: &$crate::RawRequest<'_>,
+                now_unix: i64,
+            ) -> Result<(), $crate::Rejection> {
+                verify(self, req, now_unix)
+            }
+
+            fn extract<'a>(
+                &self,
+                req: &$crate::RawRequest<'a>,
+            ) -> Result<Vec<$crate::ProviderEvent<'a>>, $crate::PayloadError> {
+                self.fields.extract(req).map(|event| vec![event])
+            }
+
+            fn default_dedup_window(&self) -> std::time::Duration {
+                DEFAULT_DEDUP_WINDOW
+            }
+        }
+    };
     (@rest) => {
         fn extract<'a>(
             &self,
@@ -78,7 +101,8 @@ macro_rules! one_event_scheme {
 /// `Params` of a scheme that reads nothing from its source but its secrets
 /// (used as configured, several during a rotation; no scheme keys, no
 /// `public_url`), its `from_source`, and its [`one_event_scheme!`] impl.
-/// `tolerance` adds the source's `tolerance` (the module's
+/// `public_url` adds the URL the provider signs (`public_url`) and a
+/// `timed` verify. `tolerance` adds the source's `tolerance` (the module's
 /// `DEFAULT_TOLERANCE` when unset) and a `timed` verify; `timed` or
 /// `untimed` alone says only how `verify` is called. `$doc` is the
 /// struct's doc, naming the provider and what its secrets are.
@@ -104,6 +128,27 @@ macro_rules! plain_params {
                         DEFAULT_TOLERANCE,
                     ),
                 })
+            }
+        }
+
+        one_event_scheme!(timed);
+    };
+    (public_url, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct Params {
+            secrets: Vec<hookgate_core::Secret>,
+            url: $crate::schemes::public_url::PublicUrl,
+        }
+
+        impl Params {
+            /// Builds from the source's config: at least one non-empty
+            /// secret and a valid `public_url`; no scheme keys.
+            pub fn from_source(
+                source: &hookgate_config::SourceConfig,
+            ) -> Result<Self, $crate::SchemeError> {
+                let (secrets, url) = $crate::schemes::public_url::secrets_and_url(source, NAME)?;
+                Ok(Params { secrets, url })
             }
         }
 

@@ -26,12 +26,10 @@
 
 use super::common;
 use super::fields::{At, EventFields, Subject, Time};
-use super::public_url::{self, PublicUrl};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
+use super::public_url::{self};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -41,24 +39,10 @@ pub const HEADER: &str = "x-square-hmacsha256-signature";
 /// Square retries for up to 24 hours; 7 days outlasts that (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Square source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Signature keys; several during a rotation.
-    secrets: Vec<Secret>,
-    url: PublicUrl,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret and a
-    /// valid `public_url`; no scheme keys.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        let (secrets, url) = public_url::secrets_and_url(source, NAME)?;
-        Ok(Params { secrets, url })
-    }
-}
-
-one_event_scheme!(timed);
+plain_params!(
+    public_url,
+    "A Square source, checked at start: its signature keys and the URL Square signs."
+);
 
 // === verification ===
 
