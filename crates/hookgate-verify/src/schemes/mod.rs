@@ -36,64 +36,54 @@
 /// their `Params::fields`. Schemes with more to say (`adyen`'s batch and
 /// ack, `slack`'s handshake) write the impl out.
 macro_rules! one_event_scheme {
-    (timed) => {
-        impl $crate::Scheme for Params {
-            fn verify(
-                &self,
-                req: &$crate::RawRequest<'_>,
-                now_unix: i64,
-            ) -> Result<(), $crate::Rejection> {
-                verify(self, req, now_unix)
-            }
-
-            one_event_scheme!(@rest);
-        }
-    };
-    (untimed) => {
-        impl $crate::Scheme for Params {
-            fn verify(
-                &self,
-                req: &$crate::RawRequest<'_>,
-                _now_unix: i64,
-            ) -> Result<(), $crate::Rejection> {
-                verify(self, req)
-            }
-
-            one_event_scheme!(@rest);
-        }
-    };
     (configurable) => {
+        one_event_scheme!(timed, fields);
+    };
+    ($clock:ident) => {
+        one_event_scheme!($clock, free);
+    };
+    ($clock:ident, $extract:ident) => {
         impl $crate::Scheme for Params {
-            fn verify(
-                &self,
-                req: &$crate::RawRequest<'_>,
-                now_unix: i64,
-            ) -> Result<(), $crate::Rejection> {
-                verify(self, req, now_unix)
-            }
-
-            fn extract<'a>(
-                &self,
-                req: &$crate::RawRequest<'a>,
-            ) -> Result<Vec<$crate::ProviderEvent<'a>>, $crate::PayloadError> {
-                self.fields.extract(req).map(|event| vec![event])
-            }
+            one_event_scheme!(@verify $clock);
+            one_event_scheme!(@extract $extract);
 
             fn default_dedup_window(&self) -> std::time::Duration {
                 DEFAULT_DEDUP_WINDOW
             }
         }
     };
-    (@rest) => {
+    (@verify timed) => {
+        fn verify(
+            &self,
+            req: &$crate::RawRequest<'_>,
+            now_unix: i64,
+        ) -> Result<(), $crate::Rejection> {
+            verify(self, req, now_unix)
+        }
+    };
+    (@verify untimed) => {
+        fn verify(
+            &self,
+            req: &$crate::RawRequest<'_>,
+            _now_unix: i64,
+        ) -> Result<(), $crate::Rejection> {
+            verify(self, req)
+        }
+    };
+    (@extract free) => {
         fn extract<'a>(
             &self,
             req: &$crate::RawRequest<'a>,
         ) -> Result<Vec<$crate::ProviderEvent<'a>>, $crate::PayloadError> {
             extract(req).map(|event| vec![event])
         }
-
-        fn default_dedup_window(&self) -> std::time::Duration {
-            DEFAULT_DEDUP_WINDOW
+    };
+    (@extract fields) => {
+        fn extract<'a>(
+            &self,
+            req: &$crate::RawRequest<'a>,
+        ) -> Result<Vec<$crate::ProviderEvent<'a>>, $crate::PayloadError> {
+            self.fields.extract(req).map(|event| vec![event])
         }
     };
 }
