@@ -14,10 +14,14 @@
 //! ([`EventFields`]): where the id, type, time and subject stand (a JSON
 //! path into the body or a header) and how the time is written. Their
 //! rules are the ones their modules had by hand, not the configurable
-//! ones above (a fixed field is a string, never an integer; its errors
-//! name the field as `field \`data.id\``, as the providers' docs do), so
-//! the two extractors share the idea and the helpers in `common`, not one
-//! code path: merging them would change either side's 400s.
+//! ones above (a fixed field is a string, never an integer, and a 400
+//! names it as ``field `data.id` ``, the wording those modules always
+//! used), so the two extractors share the idea and the helpers in
+//! `common`, not one code path: merging them would change either side's
+//! 400s. What is not data stays in the scheme's module: ids joined from
+//! several fields or hashed from the body (onfido, sumsub, adyen,
+//! adyen-hmac-header, slack, twilio), a header that must agree with its
+//! fallback (standard-webhooks), bodies that are forms or batches.
 
 use super::{common, form};
 use crate::{PayloadError, ProviderEvent, RawRequest, SchemeError};
@@ -252,7 +256,7 @@ impl Body<'_> {
 }
 
 impl At {
-    /// How errors name the field: `field \`data.id\`` or `header \`Name\``.
+    /// How errors name the field: ``field `data.id` `` or ``header `Name` ``.
     fn describe(self, found: usize) -> String {
         match self {
             At::Json(path) => format!("field `{}`", dotted(path)),
@@ -311,9 +315,9 @@ fn dotted(path: &str) -> String {
 }
 
 /// The non-empty string at `path` (a JSON pointer without escapes) in
-/// `obj`. Every object on the way must be one (`field \`data\` must be an
-/// object`); the last key's errors are [`common::required_str`]'s, after
-/// the path of the object holding it (`data: field \`id\` is missing`).
+/// `obj`. Every object on the way must be one (``field `data` must be an
+/// object``); the last key's errors are [`common::required_str`]'s, after
+/// the path of the object holding it (``data: field `id` is missing``).
 pub(crate) fn required_at(
     obj: &serde_json::Map<String, Value>,
     path: &str,
