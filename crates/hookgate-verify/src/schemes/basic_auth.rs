@@ -17,7 +17,7 @@
 
 use super::common;
 use super::fields::{self, Fields};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use crate::{RawRequest, Rejection, SchemeError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hookgate_config::SourceConfig;
@@ -63,19 +63,7 @@ impl Params {
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        self.fields.extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(configurable);
 
 /// The `Authorization` value for `user:password`. Public so test kits and
 /// benches build requests exactly as the verifier checks them.

@@ -14,11 +14,9 @@
 //! = body `type` (`payment_approved`), `time` = `created_on` when RFC 3339,
 //! `subject` = `data.id` (`pay_...`).
 
+use super::fields::{At, EventFields, Subject, Time};
 use super::{body_hmac, common};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
-use std::borrow::Cow;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -29,24 +27,10 @@ pub const HEADER: &str = "cko-signature";
 /// attempts: the unknown default of 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Checkout.com source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Signature keys as configured; several during a rotation.
-    secrets: Vec<Secret>,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys Checkout.com does not use.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-        })
-    }
-}
-
-one_event_scheme!(untimed);
+plain_params!(
+    untimed,
+    "A Checkout.com source, checked at start: its signature keys."
+);
 
 // === verification ===
 
@@ -64,18 +48,17 @@ pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
 
 // === extraction ===
 
+/// Where a Checkout.com event's fields stand.
+const EVENT: EventFields = EventFields {
+    id: At::Json("/id"),
+    kind: At::Json("/type"),
+    time: Some((At::Json("/created_on"), Time::Rfc3339OrNone)),
+    subject: Some((At::Json("/data/id"), Subject::NonEmpty)),
+};
+
 /// One event: `id`, `type`, `created_on`, `data.id`.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
-    let obj = common::json_object(req.body)?;
-    let provider_event_id = common::required_event_id(&obj, "id")?;
-    let provider_type = common::required_str(&obj, "type")?;
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time: common::rfc3339_or_none(obj.get("created_on")),
-        subject: common::optional_str(obj.get("data").and_then(|d| d.get("id"))),
-        data_json: Cow::Borrowed(req.body),
-    })
+    EVENT.extract(req)
 }
 
 #[cfg(test)]

@@ -25,11 +25,9 @@
 //! subject (events have no single object id). The body must be JSON
 //! (configure the webhook with content type `application/json`).
 
+use super::fields::{At, EventFields};
 use super::{body_hmac, common};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
-use std::borrow::Cow;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -47,24 +45,10 @@ pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The prefix of the signature value.
 const PREFIX: &str = "sha256=";
 
-/// A GitHub source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Webhook secrets as configured; several during a rotation.
-    secrets: Vec<Secret>,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys GitHub does not use.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-        })
-    }
-}
-
-one_event_scheme!(untimed);
+plain_params!(
+    untimed,
+    "A GitHub source, checked at start: its webhook secrets."
+);
 
 // === verification ===
 
@@ -90,29 +74,25 @@ pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
 
 // === extraction ===
 
+/// Where a GitHub delivery's fields stand: its headers (the body holds no
+/// id or type common to every event).
+const EVENT: EventFields = EventFields {
+    id: At::Header(&["X-GitHub-Delivery"]),
+    kind: At::Header(&["X-GitHub-Event"]),
+    time: None,
+    subject: None,
+};
+
 /// One delivery: id and type from the headers, the JSON body as data.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
-    let delivery = common::header_str(req.headers, DELIVERY_HEADER).ok_or_else(|| {
-        PayloadError("header `X-GitHub-Delivery` is missing, empty or repeated".into())
-    })?;
-    let provider_event_id = common::event_id(delivery, "header `X-GitHub-Delivery`")?;
-    let provider_type = common::header_str(req.headers, EVENT_HEADER).ok_or_else(|| {
-        PayloadError("header `X-GitHub-Event` is missing, empty or repeated".into())
-    })?;
-    common::json_object(req.body)?;
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time: None,
-        subject: None,
-        data_json: Cow::Borrowed(req.body),
-    })
+    EVENT.extract(req)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::schemes::common::testing::{run_vectors, source};
+    use std::borrow::Cow;
 
     /// GitHub's documented test values; see the file's `source`.
     #[test]

@@ -11,7 +11,7 @@
 
 use super::common;
 use super::fields::{self, Fields};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use crate::{RawRequest, Rejection, SchemeError};
 use hookgate_config::SourceConfig;
 use hookgate_core::Secret;
 use std::time::Duration;
@@ -62,19 +62,7 @@ impl Params {
     }
 }
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        self.fields.extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(configurable);
 
 /// The header value for `token` (the token itself). Public for symmetry
 /// with the other schemes' helpers.

@@ -35,7 +35,7 @@
 use super::common::{self, Algorithm};
 use super::fields::{self, Fields};
 use super::timestamped;
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, Scheme, SchemeError};
+use crate::{RawRequest, Rejection, SchemeError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hookgate_config::SourceConfig;
@@ -225,19 +225,7 @@ impl Params {
 // Keep the shared list of field keys in step with ours.
 const _: () = assert!(fields::KEYS.len() == 4);
 
-impl Scheme for Params {
-    fn verify(&self, req: &RawRequest<'_>, now_unix: i64) -> Result<(), Rejection> {
-        verify(self, req, now_unix)
-    }
-
-    fn extract<'a>(&self, req: &RawRequest<'a>) -> Result<Vec<ProviderEvent<'a>>, PayloadError> {
-        self.fields.extract(req).map(|event| vec![event])
-    }
-
-    fn default_dedup_window(&self) -> Duration {
-        DEFAULT_DEDUP_WINDOW
-    }
-}
+one_event_scheme!(configurable);
 
 // === verification ===
 

@@ -7,16 +7,22 @@
 //! and `extract` functions, a public `sign` helper that test kits and
 //! benches use, and `#[cfg(test)] mod tests` driven by
 //! `tests/vectors/<scheme>/`. A scheme whose request carries one event
-//! writes its `Scheme` impl as `one_event_scheme!(timed)` (or `untimed`).
+//! writes its `Scheme` impl as `one_event_scheme!(timed)` (or `untimed`);
+//! one that reads nothing but its secrets (and tolerance) writes its
+//! `Params` too as `plain_params!(…)`, so the fail-closed build is the same
+//! code for all of them.
 //! Adding a provider is one new file, one line in [`NAMES`] and one arm in
 //! [`build`].
 //!
 //! What the schemes share lives in `common` (headers, HMAC, tolerance,
-//! config, JSON fields), `body_hmac` (one header holding an HMAC of the raw
-//! body) and `timestamped` (the verdict after a timestamped header is
-//! parsed). Each scheme module keeps what is its provider's own: header
-//! names, encodings, signed content, parsing and the SDK disagreements its
-//! module doc resolves.
+//! config, JSON fields), `fields` (where an event's id, type, time and
+//! subject stand: in the config for the configurable schemes, as a
+//! module's `const EVENT: EventFields` for a fixed provider whose event is
+//! plain data), `body_hmac` (one header holding an HMAC of the raw body)
+//! and `timestamped` (the verdict after a timestamped header is parsed).
+//! Each scheme module keeps what is its provider's own: header names,
+//! encodings, signed content, parsing, event ids that are not one field,
+//! and the SDK disagreements its module doc resolves.
 //!
 //! An unknown name is an error, never "no verification" (fail closed).
 
@@ -25,47 +31,139 @@
 /// (`extract` answers a one-element list) and the dedup window is the
 /// module's `DEFAULT_DEDUP_WINDOW`; `ack` and `handshake` keep their
 /// defaults. `timed` when the module's `verify` takes the clock,
-/// `untimed` when it does not. Schemes with more to say (`adyen`'s batch
-/// and ack, `slack`'s handshake, the configurable ones' field extraction)
-/// write the impl out.
+/// `untimed` when it does not. `configurable` for the schemes whose
+/// fields are named in the config: a timed `verify`, and `extract` through
+/// their `Params::fields`. Schemes with more to say (`adyen`'s batch and
+/// ack, `slack`'s handshake) write the impl out.
 macro_rules! one_event_scheme {
-    (timed) => {
+    (configurable) => {
+        one_event_scheme!(timed, fields);
+    };
+    ($clock:ident) => {
+        one_event_scheme!($clock, free);
+    };
+    ($clock:ident, $extract:ident) => {
         impl $crate::Scheme for Params {
-            fn verify(
-                &self,
-                req: &$crate::RawRequest<'_>,
-                now_unix: i64,
-            ) -> Result<(), $crate::Rejection> {
-                verify(self, req, now_unix)
-            }
+            one_event_scheme!(@verify $clock);
+            one_event_scheme!(@extract $extract);
 
-            one_event_scheme!(@rest);
+            fn default_dedup_window(&self) -> std::time::Duration {
+                DEFAULT_DEDUP_WINDOW
+            }
         }
     };
-    (untimed) => {
-        impl $crate::Scheme for Params {
-            fn verify(
-                &self,
-                req: &$crate::RawRequest<'_>,
-                _now_unix: i64,
-            ) -> Result<(), $crate::Rejection> {
-                verify(self, req)
-            }
-
-            one_event_scheme!(@rest);
+    (@verify timed) => {
+        fn verify(
+            &self,
+            req: &$crate::RawRequest<'_>,
+            now_unix: i64,
+        ) -> Result<(), $crate::Rejection> {
+            verify(self, req, now_unix)
         }
     };
-    (@rest) => {
+    (@verify untimed) => {
+        fn verify(
+            &self,
+            req: &$crate::RawRequest<'_>,
+            _now_unix: i64,
+        ) -> Result<(), $crate::Rejection> {
+            verify(self, req)
+        }
+    };
+    (@extract free) => {
         fn extract<'a>(
             &self,
             req: &$crate::RawRequest<'a>,
         ) -> Result<Vec<$crate::ProviderEvent<'a>>, $crate::PayloadError> {
             extract(req).map(|event| vec![event])
         }
-
-        fn default_dedup_window(&self) -> std::time::Duration {
-            DEFAULT_DEDUP_WINDOW
+    };
+    (@extract fields) => {
+        fn extract<'a>(
+            &self,
+            req: &$crate::RawRequest<'a>,
+        ) -> Result<Vec<$crate::ProviderEvent<'a>>, $crate::PayloadError> {
+            self.fields.extract(req).map(|event| vec![event])
         }
+    };
+}
+
+/// `Params` of a scheme that reads nothing from its source but its secrets
+/// (used as configured, several during a rotation; no scheme keys, no
+/// `public_url`), its `from_source`, and its [`one_event_scheme!`] impl.
+/// `public_url` adds the URL the provider signs (`public_url`) and a
+/// `timed` verify. `tolerance` adds the source's `tolerance` (the module's
+/// `DEFAULT_TOLERANCE` when unset) and a `timed` verify; `timed` or
+/// `untimed` alone says only how `verify` is called. `$doc` is the
+/// struct's doc, naming the provider and what its secrets are.
+macro_rules! plain_params {
+    (tolerance, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct Params {
+            secrets: Vec<hookgate_core::Secret>,
+            tolerance_secs: i64,
+        }
+
+        impl Params {
+            /// Builds from the source's config: at least one non-empty
+            /// secret, no scheme keys.
+            pub fn from_source(
+                source: &hookgate_config::SourceConfig,
+            ) -> Result<Self, $crate::SchemeError> {
+                Ok(Params {
+                    secrets: $crate::schemes::common::plain_secrets(source, NAME)?,
+                    tolerance_secs: $crate::schemes::common::tolerance_secs(
+                        source,
+                        DEFAULT_TOLERANCE,
+                    ),
+                })
+            }
+        }
+
+        one_event_scheme!(timed);
+    };
+    (public_url, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct Params {
+            secrets: Vec<hookgate_core::Secret>,
+            url: $crate::schemes::public_url::PublicUrl,
+        }
+
+        impl Params {
+            /// Builds from the source's config: at least one non-empty
+            /// secret and a valid `public_url`; no scheme keys.
+            pub fn from_source(
+                source: &hookgate_config::SourceConfig,
+            ) -> Result<Self, $crate::SchemeError> {
+                let (secrets, url) = $crate::schemes::public_url::secrets_and_url(source, NAME)?;
+                Ok(Params { secrets, url })
+            }
+        }
+
+        one_event_scheme!(timed);
+    };
+    ($timed:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct Params {
+            secrets: Vec<hookgate_core::Secret>,
+        }
+
+        impl Params {
+            /// Builds from the source's config: at least one non-empty
+            /// secret, no scheme keys.
+            pub fn from_source(
+                source: &hookgate_config::SourceConfig,
+            ) -> Result<Self, $crate::SchemeError> {
+                Ok(Params {
+                    secrets: $crate::schemes::common::plain_secrets(source, NAME)?,
+                })
+            }
+        }
+
+        one_event_scheme!($timed);
     };
 }
 

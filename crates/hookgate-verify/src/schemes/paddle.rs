@@ -29,12 +29,9 @@
 //! Event: id = `event_id`, type = `event_type`, time = `occurred_at`,
 //! subject = `data.id`.
 
+use super::fields::{At, EventFields, Subject, Time};
 use super::{common, timestamped};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
-use serde_json::Value;
-use std::borrow::Cow;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -46,26 +43,10 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5);
 /// Paddle retries for up to 3 days (live); the window outlasts that.
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Paddle source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Notification destination secret keys; several during a rotation.
-    secrets: Vec<Secret>,
-    tolerance_secs: i64,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-            tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
-        })
-    }
-}
-
-one_event_scheme!(timed);
+plain_params!(
+    tolerance,
+    "A Paddle source, checked at start: its notification destination secret keys."
+);
 
 // === verification ===
 
@@ -129,24 +110,17 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
 
 // === extraction ===
 
+/// Where a Paddle event's fields stand.
+const EVENT: EventFields = EventFields {
+    id: At::Json("/event_id"),
+    kind: At::Json("/event_type"),
+    time: Some((At::Json("/occurred_at"), Time::Rfc3339)),
+    subject: Some((At::Json("/data/id"), Subject::AnyString)),
+};
+
 /// One Paddle event: `event_id`, `event_type`, `occurred_at`, `data.id`.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
-    let obj = common::json_object(req.body)?;
-    let provider_event_id = common::required_event_id(&obj, "event_id")?;
-    let provider_type = common::required_str(&obj, "event_type")?;
-    let time = common::optional_rfc3339(&obj, "occurred_at")?;
-    let subject = obj
-        .get("data")
-        .and_then(|d| d.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time,
-        subject,
-        data_json: Cow::Borrowed(req.body),
-    })
+    EVENT.extract(req)
 }
 
 #[cfg(test)]

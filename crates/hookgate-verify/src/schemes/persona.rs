@@ -37,11 +37,8 @@
 //! 3339, `subject` = `data.attributes.payload.data.id` (`inq_...`).
 
 use super::common;
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
-use serde_json::Value;
-use std::borrow::Cow;
+use super::fields::{At, EventFields, Subject, Time};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -54,26 +51,10 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 /// (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Persona source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Webhook secrets as configured; several during a rotation.
-    secrets: Vec<Secret>,
-    tolerance_secs: i64,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys Persona does not use.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-            tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
-        })
-    }
-}
-
-one_event_scheme!(timed);
+plain_params!(
+    tolerance,
+    "A Persona source, checked at start: its webhook secrets."
+);
 
 // === verification ===
 
@@ -189,33 +170,20 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
 
 // === extraction ===
 
+/// Where a Persona event's fields stand in its JSON:API envelope.
+const EVENT: EventFields = EventFields {
+    id: At::Json("/data/id"),
+    kind: At::Json("/data/attributes/name"),
+    time: Some((At::Json("/data/attributes/created-at"), Time::Rfc3339OrNone)),
+    subject: Some((
+        At::Json("/data/attributes/payload/data/id"),
+        Subject::NonEmpty,
+    )),
+};
+
 /// One event from the JSON:API envelope (module docs).
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
-    let obj = common::json_object(req.body)?;
-    let Some(Value::Object(data)) = obj.get("data") else {
-        return Err(PayloadError("field `data` must be an object".into()));
-    };
-    let id =
-        common::required_str(data, "id").map_err(|e| PayloadError(format!("data: {}", e.0)))?;
-    let provider_event_id = common::event_id(id, "field `data.id`")?;
-    let Some(Value::Object(attributes)) = data.get("attributes") else {
-        return Err(PayloadError(
-            "field `data.attributes` must be an object".into(),
-        ));
-    };
-    let provider_type = common::required_str(attributes, "name")
-        .map_err(|e| PayloadError(format!("data.attributes: {}", e.0)))?;
-    let subject = attributes
-        .get("payload")
-        .and_then(|p| p.get("data"))
-        .and_then(|d| d.get("id"));
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time: common::rfc3339_or_none(attributes.get("created-at")),
-        subject: common::optional_str(subject),
-        data_json: Cow::Borrowed(req.body),
-    })
+    EVENT.extract(req)
 }
 
 #[cfg(test)]

@@ -45,12 +45,10 @@
 //! (`Shopify-Event-Id`, which it must carry, `Shopify-Topic`,
 //! `Shopify-Triggered-At`).
 
+use super::fields::{At, EventFields, Subject, Time};
 use super::{body_hmac, common};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use base64::Engine as _;
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
-use std::borrow::Cow;
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -78,24 +76,10 @@ pub const EVENTS_REQUIRED_HEADERS: [&str; 5] = [
 /// default of 7 days (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Shopify source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Client secrets as configured; several during a rotation.
-    secrets: Vec<Secret>,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys Shopify does not use.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-        })
-    }
-}
-
-one_event_scheme!(untimed);
+plain_params!(
+    untimed,
+    "A Shopify source, checked at start: its client secrets."
+);
 
 // === verification ===
 
@@ -134,56 +118,30 @@ pub fn verify(params: &Params, req: &RawRequest<'_>) -> Result<(), Rejection> {
 
 // === extraction ===
 
+/// Where a webhook's fields stand: the event id when Shopify sends one,
+/// else the webhook id (older API versions send only that).
+const EVENT: EventFields = EventFields {
+    id: At::Header(&["X-Shopify-Event-Id", "X-Shopify-Webhook-Id"]),
+    kind: At::Header(&["X-Shopify-Topic"]),
+    time: Some((At::Header(&["X-Shopify-Triggered-At"]), Time::Rfc3339OrNone)),
+    subject: Some((At::Json("/admin_graphql_api_id"), Subject::NonEmpty)),
+};
+
+/// Where an events delivery's fields stand: its prefix-less headers only.
+const EVENTS_DELIVERY: EventFields = EventFields {
+    id: At::Header(&["Shopify-Event-Id"]),
+    kind: At::Header(&["Shopify-Topic"]),
+    time: Some((At::Header(&["Shopify-Triggered-At"]), Time::Rfc3339OrNone)),
+    subject: Some((At::Json("/admin_graphql_api_id"), Subject::NonEmpty)),
+};
+
 /// One event: id, topic and time from the headers, the JSON body as data.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
     if is_events_delivery(req.headers) {
-        return extract_event(req);
+        EVENTS_DELIVERY.extract(req)
+    } else {
+        EVENT.extract(req)
     }
-    let (id, what) = match common::header_str(req.headers, "x-shopify-event-id") {
-        Some(id) => (Some(id), "header `X-Shopify-Event-Id`"),
-        None => (
-            common::header_str(req.headers, "x-shopify-webhook-id"),
-            "header `X-Shopify-Webhook-Id`",
-        ),
-    };
-    let id = id.ok_or_else(|| {
-        PayloadError("headers `X-Shopify-Event-Id` and `X-Shopify-Webhook-Id` are missing".into())
-    })?;
-    let provider_event_id = common::event_id(id, what)?;
-    let provider_type = common::header_str(req.headers, "x-shopify-topic").ok_or_else(|| {
-        PayloadError("header `X-Shopify-Topic` is missing, empty or repeated".into())
-    })?;
-    let time = common::header_str(req.headers, "x-shopify-triggered-at")
-        .filter(|t| hookgate_core::time::parse_rfc3339_ms(t).is_some());
-    let obj = common::json_object(req.body)?;
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time,
-        subject: common::optional_str(obj.get("admin_graphql_api_id")),
-        data_json: Cow::Borrowed(req.body),
-    })
-}
-
-/// [`extract`] for an events delivery: its prefix-less headers only.
-fn extract_event<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
-    let id = common::header_str(req.headers, "shopify-event-id").ok_or_else(|| {
-        PayloadError("header `Shopify-Event-Id` is missing, empty or repeated".into())
-    })?;
-    let provider_event_id = common::event_id(id, "header `Shopify-Event-Id`")?;
-    let provider_type = common::header_str(req.headers, "shopify-topic").ok_or_else(|| {
-        PayloadError("header `Shopify-Topic` is missing, empty or repeated".into())
-    })?;
-    let time = common::header_str(req.headers, "shopify-triggered-at")
-        .filter(|t| hookgate_core::time::parse_rfc3339_ms(t).is_some());
-    let obj = common::json_object(req.body)?;
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time,
-        subject: common::optional_str(obj.get("admin_graphql_api_id")),
-        data_json: Cow::Borrowed(req.body),
-    })
 }
 
 #[cfg(test)]

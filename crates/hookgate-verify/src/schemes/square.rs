@@ -25,14 +25,11 @@
 //! `data.id`.
 
 use super::common;
-use super::public_url::{self, PublicUrl};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
+use super::fields::{At, EventFields, Subject, Time};
+use super::public_url::{self};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
-use serde_json::Value;
-use std::borrow::Cow;
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -42,24 +39,10 @@ pub const HEADER: &str = "x-square-hmacsha256-signature";
 /// Square retries for up to 24 hours; 7 days outlasts that (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Square source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Signature keys; several during a rotation.
-    secrets: Vec<Secret>,
-    url: PublicUrl,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret and a
-    /// valid `public_url`; no scheme keys.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        let (secrets, url) = public_url::secrets_and_url(source, NAME)?;
-        Ok(Params { secrets, url })
-    }
-}
-
-one_event_scheme!(timed);
+plain_params!(
+    public_url,
+    "A Square source, checked at start: its signature keys and the URL Square signs."
+);
 
 // === verification ===
 
@@ -92,24 +75,17 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, _now_unix: i64) -> Result<(
 
 // === extraction ===
 
+/// Where a Square event's fields stand.
+const EVENT: EventFields = EventFields {
+    id: At::Json("/event_id"),
+    kind: At::Json("/type"),
+    time: Some((At::Json("/created_at"), Time::Rfc3339)),
+    subject: Some((At::Json("/data/id"), Subject::AnyString)),
+};
+
 /// One Square event: `event_id`, `type`, `created_at`, `data.id`.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
-    let obj = common::json_object(req.body)?;
-    let provider_event_id = common::required_event_id(&obj, "event_id")?;
-    let provider_type = common::required_str(&obj, "type")?;
-    let time = common::optional_rfc3339(&obj, "created_at")?;
-    let subject = obj
-        .get("data")
-        .and_then(|d| d.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time,
-        subject,
-        data_json: Cow::Borrowed(req.body),
-    })
+    EVENT.extract(req)
 }
 
 #[cfg(test)]

@@ -30,12 +30,9 @@
 //! scheme"). The expected signature is computed once per secret and
 //! compared with every `v1`.
 
+use super::fields::{At, EventFields, Subject, Time};
 use super::{common, timestamped};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
-use serde_json::Value;
-use std::borrow::Cow;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::time::Duration;
 
 /// The scheme's name in the config.
@@ -47,26 +44,10 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 /// Stripe retries for up to 3 days; the window outlasts that (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Stripe source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Signing secrets as configured; several during a rotation.
-    secrets: Vec<Secret>,
-    tolerance_secs: i64,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys Stripe does not use.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-            tolerance_secs: common::tolerance_secs(source, DEFAULT_TOLERANCE),
-        })
-    }
-}
-
-one_event_scheme!(timed);
+plain_params!(
+    tolerance,
+    "A Stripe source, checked at start: its signing secrets."
+);
 
 // === verification ===
 
@@ -146,46 +127,27 @@ pub fn verify(params: &Params, req: &RawRequest<'_>, now_unix: i64) -> Result<()
 
 // === extraction ===
 
+/// Where a Stripe event's fields stand: `created` is unix seconds in snapshot
+/// events and an RFC 3339 string in thin (v2) event notifications.
+const EVENT: EventFields = EventFields {
+    id: At::Json("/id"),
+    kind: At::Json("/type"),
+    time: Some((At::Json("/created"), Time::UnixOrRfc3339)),
+    subject: Some((At::Json("/data/object/id"), Subject::AnyString)),
+};
+
 /// One Stripe event: `id`, `type`, `created` and `data.object.id`. A
 /// `created` that is no time RFC 3339 can write (year 10000) is a 400, as
 /// one that is no time at all: the receive time never stands in for it.
 pub fn extract<'a>(req: &RawRequest<'a>) -> Result<ProviderEvent<'a>, PayloadError> {
-    let obj = common::json_object(req.body)?;
-    let provider_event_id = common::required_event_id(&obj, "id")?;
-    let provider_type = common::required_str(&obj, "type")?;
-    let time = match obj.get("created") {
-        None | Some(Value::Null) => None,
-        // Snapshot events: unix seconds.
-        Some(Value::Number(n)) => Some(common::json_unix_rfc3339(n, "field `created`")?),
-        // Thin (v2) event notifications carry an RFC 3339 string.
-        Some(Value::String(s)) if hookgate_core::time::parse_rfc3339_ms(s).is_some() => {
-            Some(s.clone())
-        }
-        Some(_) => {
-            return Err(PayloadError(
-                "field `created` must be a unix time or an RFC 3339 string".into(),
-            ));
-        }
-    };
-    let subject = obj
-        .get("data")
-        .and_then(|d| d.get("object"))
-        .and_then(|o| o.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Ok(ProviderEvent {
-        provider_event_id,
-        provider_type,
-        time,
-        subject,
-        data_json: Cow::Borrowed(req.body),
-    })
+    EVENT.extract(req)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::schemes::common::testing::{run_vectors, source};
+    use std::borrow::Cow;
 
     /// Stripe's SDK test cases, with fixed clocks; see the file's `source`.
     #[test]

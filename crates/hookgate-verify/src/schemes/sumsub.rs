@@ -38,9 +38,7 @@
 //! (`yyyy-MM-dd HH:mm:ss.SSS`, UTC) as RFC 3339, subject = `applicantId`.
 
 use super::common::{self, Algorithm};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -101,24 +99,10 @@ impl DigestAlg {
     }
 }
 
-/// A Sumsub source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Webhook secret keys; several during a rotation.
-    secrets: Vec<Secret>,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty secret, no
-    /// scheme keys (Sumsub's headers are fixed).
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        Ok(Params {
-            secrets: common::plain_secrets(source, NAME)?,
-        })
-    }
-}
-
-one_event_scheme!(timed);
+plain_params!(
+    timed,
+    "A Sumsub source, checked at start: its webhook secret keys (Sumsub's headers are fixed)."
+);
 
 // === verification ===
 

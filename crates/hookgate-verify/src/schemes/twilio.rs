@@ -57,12 +57,10 @@
 
 use super::common::{self, Algorithm, Header};
 use super::form;
-use super::public_url::{self, PublicUrl};
-use crate::{PayloadError, ProviderEvent, RawRequest, Rejection, SchemeError};
+use super::public_url::{self};
+use crate::{PayloadError, ProviderEvent, RawRequest, Rejection};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hookgate_config::SourceConfig;
-use hookgate_core::Secret;
 use hookgate_core::secret::ct_eq;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -80,24 +78,10 @@ pub const BODY_SHA256: &str = "bodySHA256";
 /// default for a short or unknown horizon (docs/ingest.md).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A Twilio source, checked at start.
-#[derive(Debug)]
-pub struct Params {
-    /// Auth tokens (primary and secondary during a rotation).
-    secrets: Vec<Secret>,
-    url: PublicUrl,
-}
-
-impl Params {
-    /// Builds from the source's config: at least one non-empty auth token
-    /// and a valid `public_url`; no scheme keys.
-    pub fn from_source(source: &SourceConfig) -> Result<Self, SchemeError> {
-        let (secrets, url) = public_url::secrets_and_url(source, NAME)?;
-        Ok(Params { secrets, url })
-    }
-}
-
-one_event_scheme!(timed);
+plain_params!(
+    public_url,
+    "A Twilio source, checked at start: its auth tokens (primary and secondary during a rotation) and the URL Twilio signs."
+);
 
 // === verification ===
 
