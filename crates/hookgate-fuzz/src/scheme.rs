@@ -152,15 +152,41 @@ pub(crate) enum Expect {
     Valid,
     /// `Ok`, or `missing`/`malformed` caused by other fuzzed headers.
     ValidUnlessHeaders,
+    /// A refusal: `mismatch`, or `missing`/`malformed` caused by other
+    /// fuzzed headers (a body that is not UTF-8, which the providers
+    /// whose SDKs decode the body before signing cannot have signed).
+    Refused,
     /// Anything (the harness cannot tell without re-implementing the
     /// scheme).
     Anything,
 }
 
+/// Schemes whose signature covers raw bytes: any body can be signed.
+const ANY_BODY: &[&str] = &[hmac::NAME, basic_auth::NAME, header_token::NAME];
+
 /// Signs `headers`/`body` for the default source of `scheme` at `now`, as
 /// the provider would; returns what the verifier may answer, and the body
 /// to send (Adyen signs inside it).
 pub(crate) fn sign(
+    scheme: &str,
+    headers: &mut http::HeaderMap,
+    path_and_query: &str,
+    body: &[u8],
+    now: i64,
+    public_url: &str,
+) -> (Expect, Option<Vec<u8>>) {
+    let (expect, signed_body) =
+        sign_as_provider(scheme, headers, path_and_query, body, now, public_url);
+    let utf8 = std::str::from_utf8(signed_body.as_deref().unwrap_or(body)).is_ok();
+    match expect {
+        Expect::Valid | Expect::ValidUnlessHeaders if !utf8 && !ANY_BODY.contains(&scheme) => {
+            (Expect::Refused, signed_body)
+        }
+        _ => (expect, signed_body),
+    }
+}
+
+fn sign_as_provider(
     scheme: &str,
     headers: &mut http::HeaderMap,
     path_and_query: &str,
@@ -451,6 +477,13 @@ pub(crate) fn check_request(
                 Ok(()) | Err(Rejection::Missing | Rejection::Malformed)
             ),
             "{scheme}: a request signed with the scheme's own helper was refused: {verdict:?}"
+        ),
+        Expect::Refused => assert!(
+            matches!(
+                verdict,
+                Err(Rejection::Mismatch | Rejection::Missing | Rejection::Malformed)
+            ),
+            "{scheme}: a body that is not UTF-8 was not refused: {verdict:?}"
         ),
         Expect::Anything => {}
     }
