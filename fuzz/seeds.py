@@ -141,6 +141,8 @@ def ingest_seeds(first_valid, written):
               [("authorization", "Basic " + basic), ("x-type", "t"), ("content-length", str(len(generic)))],
               generic),
           written)
+    write("ingest", "raw-expect-continue",
+          raw("POST", "/ingest/github", [("expect", "100-continue"), ("content-length", "2")], b"{}"), written)
     write("ingest", "raw-unknown-source", raw("POST", "/ingest/nope", [("content-length", "2")], b"{}"), written)
     write("ingest", "raw-too-large", raw("POST", "/ingest/stripe", [("content-length", "99999999")], b"{}"), written)
     write("ingest", "raw-short-body", raw("POST", "/ingest/stripe", [("content-length", "10")], b"{}"), written)
