@@ -6,6 +6,7 @@
 
 use crate::error::ConfigError;
 use hookgate_core::Secret;
+use hookgate_core::glob::Pattern;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -336,8 +337,10 @@ pub struct SubscriptionConfig {
     pub tenant: Option<String>,
     /// `url`: `http` or `https`, absolute.
     pub url: http::Uri,
-    /// `events`: glob patterns on the normalized type; at least one.
-    pub events: Vec<String>,
+    /// `events`: glob patterns on the normalized type, compiled here once
+    /// for every user (delivery, admin, the config's own checks); at
+    /// least one.
+    pub events: Vec<Pattern>,
     /// `secret` or `secrets` (exactly one of the two): Standard Webhooks
     /// signing keys, decoded (`whsec_` prefix stripped, base64 decoded).
     /// Several = one signature per key during a rotation.

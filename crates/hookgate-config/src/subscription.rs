@@ -14,6 +14,7 @@ use crate::raw::{Ctx, Field};
 use crate::secret_ref::{self, decode_standard_webhooks_key};
 use crate::validate::{check_unique, optional, rate_limit, read_id};
 use hookgate_core::Secret;
+use hookgate_core::glob::Pattern;
 use std::time::Duration;
 
 const SUBSCRIPTION_KEYS: &[&str] = &[
@@ -106,7 +107,7 @@ fn subscription(
                 );
                 None
             }
-            other => other,
+            other => other.map(|list| list.iter().map(|p| Pattern::new(p)).collect()),
         },
         None => {
             ctx.missing(t, "events", "event type patterns, e.g. [\"payment.*\"]");

@@ -19,22 +19,15 @@ pub(super) fn check_pool_sizes(
     sources: &[crate::SourceConfig],
     subscriptions: &[crate::SubscriptionConfig],
 ) {
-    use hookgate_core::glob::Pattern;
-    let patterns: Vec<Vec<Pattern>> = subscriptions
-        .iter()
-        .map(|s| s.events.iter().map(|p| Pattern::new(p)).collect())
-        .collect();
     for src in sources {
         let prefix = format!("{}.", src.id);
         let reached: Vec<&crate::SubscriptionConfig> = subscriptions
             .iter()
-            .zip(&patterns)
-            .filter(|(_, pats)| {
-                pats.iter().any(|p| {
+            .filter(|s| {
+                s.events.iter().any(|p| {
                     p.may_match_prefix(&prefix) || src.types.values().any(|t| p.matches(t))
                 })
             })
-            .map(|(s, _)| s)
             .collect();
         let wanted: usize = reached.iter().map(|s| s.max_in_flight).sum();
         if reached.len() > 1 && src.workers < wanted {
