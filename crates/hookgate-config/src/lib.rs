@@ -31,6 +31,8 @@
 //! that record errors instead of returning early.
 //! - `raw`: the span-keeping walk: lines, key paths, typed readers.
 //! - `duration`, `secret_ref`: the two value kinds with rules of their own.
+//! - `store_url`: `[store] url` parsed into a [`StoreUrl`], so the config
+//!   needs no Redis client to check one.
 //! - `validate`: gateway-wide sections, defaults and cross-section checks.
 //! - `source`, `subscription`: `[[sources]]` and `[[subscriptions]]`.
 //! - [`mod@env`]: the [`Env`] trait and the `HOOKGATE_*` override names.
@@ -47,6 +49,7 @@ pub mod pem;
 mod raw;
 mod secret_ref;
 mod source;
+mod store_url;
 mod subscription;
 mod validate;
 

@@ -5,6 +5,9 @@
 //! parser and documented in `config/hookgate.example.toml`.
 
 use crate::error::ConfigError;
+pub use crate::store_url::{
+    DEFAULT_REDIS_PORT, DEFAULT_STORE_URL, RespProtocol, StoreAddress, StoreUrl,
+};
 use hookgate_core::Secret;
 use hookgate_core::glob::Pattern;
 use std::collections::BTreeMap;
@@ -143,6 +146,10 @@ impl StoreConfig {
 
 /// `[store] backend`.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per configuration, built once: boxing would only burden its users"
+)]
 pub enum StoreBackend {
     /// `backend = "sqlite"`: the embedded store, one gateway process per
     /// file. The default when `[store]` names no backend and no `url`.
@@ -168,9 +175,10 @@ pub struct SqliteStoreConfig {
 /// `[store]` keys of the Redis backend.
 #[derive(Debug, Clone)]
 pub struct RedisStoreConfig {
-    /// `url`, default `redis://127.0.0.1:6379`; env `HOOKGATE_STORE_URL`.
-    /// Held as a secret because it may carry a password.
-    pub url: Secret,
+    /// `url`, default [`DEFAULT_STORE_URL`]; env `HOOKGATE_STORE_URL`.
+    /// Parsed as the store connects with it; it may carry a password,
+    /// which is never printed.
+    pub url: StoreUrl,
     /// `allow_eviction`: accept a Redis whose maxmemory-policy evicts, default false.
     pub allow_eviction: bool,
     /// `pool_size`: connections to the store, default 16.
@@ -187,6 +195,22 @@ pub struct RedisStoreConfig {
     /// key the gateway presents to a TLS store that asks for one (mutual
     /// TLS, Redis's `tls-auth-clients`); default none.
     pub client_tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Default for RedisStoreConfig {
+    /// The defaults of every key but the TLS files (none) and `cluster`
+    /// (one Redis): the one place they are written.
+    fn default() -> Self {
+        RedisStoreConfig {
+            url: StoreUrl::default(),
+            allow_eviction: false,
+            pool_size: 16,
+            key_prefix: "hg".to_owned(),
+            topology: StoreTopology::Single,
+            ca_file: None,
+            client_tls: None,
+        }
+    }
 }
 
 /// `[store] cluster`: how the store's `url` is reached.

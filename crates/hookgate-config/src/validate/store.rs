@@ -12,7 +12,8 @@ use crate::env::{self, override_value};
 use crate::model::*;
 use crate::raw::{Ctx, Field, Fields};
 use crate::secret_ref;
-use hookgate_core::Secret;
+use crate::store_url::StoreUrl;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub(super) const STORE_KEYS: &[&str] = &[
@@ -28,20 +29,6 @@ pub(super) const STORE_KEYS: &[&str] = &[
     "client_cert_file",
     "client_key_file",
 ];
-
-/// URL schemes the Redis client accepts.
-const STORE_SCHEMES: &[&str] = &[
-    "redis",
-    "rediss",
-    "redis+unix",
-    "unix",
-    "valkey",
-    "valkeys",
-    "valkey+unix",
-];
-
-/// TLS schemes (`[store] ca_file` applies to them only).
-const TLS_SCHEMES: &[&str] = &["rediss", "valkeys"];
 
 /// URL schemes a Redis Cluster can be reached with (a cluster announces
 /// its nodes as host:port, so never a unix socket).
@@ -158,35 +145,7 @@ fn sqlite_store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> SqliteStoreConfig 
 }
 
 fn redis_store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> RedisStoreConfig {
-    let url = opt(ctx, t, "url", |c, f| {
-        // A plain string, or a secret reference when it carries a password.
-        let url = match f.node.as_str() {
-            Some(s) => Secret::new(s),
-            None => secret_ref::secret(c, f)?,
-        };
-        match check_store_url(url.expose()) {
-            Ok(()) => Some(url),
-            Err(message) => {
-                c.error_at(f, message);
-                None
-            }
-        }
-    });
-    let url = match override_value(ctx.env, env::STORE_URL) {
-        Some(v) => match check_store_url(v.as_bytes()) {
-            Ok(()) => Some(Secret::new(v)),
-            Err(message) => {
-                let var = env::STORE_URL;
-                ctx.error(
-                    None,
-                    "store.url",
-                    format!("environment variable {var}: {message}"),
-                );
-                None
-            }
-        },
-        None => url,
-    };
+    let url = store_url(ctx, t);
     let key_prefix = opt(ctx, t, "key_prefix", |c, f| {
         let p = c.nonempty_string(f)?;
         if p.contains(['{', '}']) || p.contains(char::is_whitespace) {
@@ -198,33 +157,7 @@ fn redis_store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> RedisStoreConfig {
         }
         Some(p)
     });
-    let ca_file = opt(ctx, t, "ca_file", certificates_file);
-    let client_cert_file = opt(ctx, t, "client_cert_file", certificates_file);
-    let client_key_file = opt(ctx, t, "client_key_file", key_file);
-    // Checked against the URL in effect (the file's or the environment's):
-    // TLS files for a plain-TCP store would silently do nothing.
-    let plain = url.as_ref().is_some_and(|u| !is_tls_url(u.expose()));
-    for key in ["ca_file", "client_cert_file", "client_key_file"] {
-        if plain && let Some(f) = t.and_then(|t| t.get(key)) {
-            ctx.error_at(
-                &f,
-                "applies to a TLS store URL only (rediss:// or valkeys://)",
-            );
-        }
-    }
-    // A client certificate goes with its key.
-    for (have, missing) in [
-        ("client_cert_file", "client_key_file"),
-        ("client_key_file", "client_cert_file"),
-    ] {
-        if let Some(t) = t
-            && let Some(f) = t.get(have)
-            && t.get(missing).is_none()
-        {
-            ctx.error_at(&f, format!("needs store.{missing} as well"));
-        }
-    }
-    let client_tls = client_cert_file.zip(client_key_file);
+    let (ca_file, client_tls) = tls_files(ctx, t, url.as_ref());
     let cluster = t.and_then(|t| t.get("cluster"));
     let topology = match &cluster {
         Some(f) => match ctx.boolean(f) {
@@ -239,58 +172,96 @@ fn redis_store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> RedisStoreConfig {
     {
         ctx.error_at(f, message);
     }
+    let defaults = RedisStoreConfig::default();
     RedisStoreConfig {
-        url: url.unwrap_or_else(|| Secret::new("redis://127.0.0.1:6379")),
-        allow_eviction: opt(ctx, t, "allow_eviction", Ctx::boolean).unwrap_or(false),
+        url: url.unwrap_or(defaults.url),
+        allow_eviction: opt(ctx, t, "allow_eviction", Ctx::boolean)
+            .unwrap_or(defaults.allow_eviction),
         pool_size: opt(ctx, t, "pool_size", |c, f| c.uint(f, 1, 1 << 16))
-            .map_or(16, |n| n as usize),
-        key_prefix: key_prefix.unwrap_or_else(|| "hg".to_owned()),
+            .map_or(defaults.pool_size, |n| n as usize),
+        key_prefix: key_prefix.unwrap_or(defaults.key_prefix),
         topology,
         ca_file,
         client_tls,
     }
 }
-/// Whether a store URL asks for TLS.
-fn is_tls_url(url: &[u8]) -> bool {
-    std::str::from_utf8(url)
-        .ok()
-        .and_then(|t| t.split_once("://"))
-        .is_some_and(|(s, _)| TLS_SCHEMES.contains(&s.to_ascii_lowercase().as_str()))
+
+/// `[store] url`, or `HOOKGATE_STORE_URL` over it, parsed as the store
+/// will use it ([`StoreUrl`]); `None` when absent or bad (reported).
+fn store_url(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> Option<StoreUrl> {
+    let url = opt(ctx, t, "url", |c, f| {
+        // A plain string, or a secret reference when it carries a password.
+        let parsed = match f.node.as_str() {
+            Some(s) => StoreUrl::parse(s),
+            None => parse_store_url(secret_ref::secret(c, f)?.expose()),
+        };
+        parsed.map_err(|message| c.error_at(f, message)).ok()
+    });
+    match override_value(ctx.env, env::STORE_URL) {
+        Some(v) => match StoreUrl::parse(&v) {
+            Ok(url) => Some(url),
+            Err(message) => {
+                let var = env::STORE_URL;
+                ctx.error(
+                    None,
+                    "store.url",
+                    format!("environment variable {var}: {message}"),
+                );
+                None
+            }
+        },
+        None => url,
+    }
 }
 
-/// Checks a store URL as the store will read it: its scheme, then the rest
-/// by redis-rs's own rules (host, port, database number, credentials,
-/// `protocol`), so `check-config` refuses every URL `serve` would. The
+/// A store URL resolved from a secret reference: UTF-8, then parsed. The
 /// message never contains the URL: it may carry a password.
-fn check_store_url(url: &[u8]) -> Result<(), String> {
-    let text = std::str::from_utf8(url).map_err(|_| "the store URL is not UTF-8".to_owned())?;
-    let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    if !scheme.is_some_and(|s| STORE_SCHEMES.contains(&s.as_str())) {
-        return Err(format!(
-            "expected a URL like \"redis://127.0.0.1:6379\" (schemes: {})",
-            STORE_SCHEMES.join(", ")
-        ));
+fn parse_store_url(bytes: &[u8]) -> Result<StoreUrl, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "the store URL is not UTF-8".to_owned())?;
+    StoreUrl::parse(text)
+}
+
+/// `ca_file`, and `client_cert_file` with `client_key_file`: checked
+/// against the URL in effect (TLS files for a plain-TCP store would
+/// silently do nothing), and a client certificate goes with its key.
+fn tls_files(
+    ctx: &mut Ctx<'_>,
+    t: Option<&Fields<'_>>,
+    url: Option<&StoreUrl>,
+) -> (Option<PathBuf>, Option<(PathBuf, PathBuf)>) {
+    let ca_file = opt(ctx, t, "ca_file", certificates_file);
+    let client_cert_file = opt(ctx, t, "client_cert_file", certificates_file);
+    let client_key_file = opt(ctx, t, "client_key_file", key_file);
+    let plain = url.is_some_and(|u| !u.is_tls());
+    for key in ["ca_file", "client_cert_file", "client_key_file"] {
+        if plain && let Some(f) = t.and_then(|t| t.get(key)) {
+            ctx.error_at(
+                &f,
+                "applies to a TLS store URL only (rediss:// or valkeys://)",
+            );
+        }
     }
-    // url's and redis-rs's messages are fixed texts, never the input.
-    let parsed = url::Url::parse(text).map_err(|e| format!("not a valid URL: {e}"))?;
-    redis::IntoConnectionInfo::into_connection_info(parsed)
-        .map(drop)
-        .map_err(|e| {
-            // Its fixed description only ("Missing hostname", "Invalid
-            // database number", ...), not the detail after it.
-            let text = e.to_string();
-            let description = text.split(" - ").next().unwrap_or("invalid").to_owned();
-            format!("not a usable Redis URL: {description}")
-        })
+    for (have, missing) in [
+        ("client_cert_file", "client_key_file"),
+        ("client_key_file", "client_cert_file"),
+    ] {
+        if let Some(t) = t
+            && let Some(f) = t.get(have)
+            && t.get(missing).is_none()
+        {
+            ctx.error_at(&f, format!("needs store.{missing} as well"));
+        }
+    }
+    (ca_file, client_cert_file.zip(client_key_file))
 }
 
 /// Checks that a store URL can reach a Redis Cluster node: a TCP scheme and
-/// database 0 (a cluster has no other). Like [`check_store_url`], the
+/// database 0 (a cluster has no other). Like [`StoreUrl::parse`], the
 /// message never contains the URL.
 fn check_cluster_url(url: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(url).map_err(|_| "the store URL is not UTF-8".to_owned())?;
     let Some((scheme, rest)) = text.split_once("://") else {
-        // Already reported by check_store_url.
+        // Already reported by StoreUrl::parse.
         return Ok(());
     };
     if !CLUSTER_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
