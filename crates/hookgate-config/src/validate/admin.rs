@@ -39,10 +39,11 @@ pub(super) fn admin(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> AdminConfig {
         }
         None => None,
     });
+    let defaults = AdminConfig::default();
     AdminConfig {
-        listen: listen.unwrap_or(([127, 0, 0, 1], 9090).into()),
+        listen: listen.unwrap_or(defaults.listen),
         tokens,
-        replay_rate: replay_rate.unwrap_or(50.0),
+        replay_rate: replay_rate.unwrap_or(defaults.replay_rate),
     }
 }
 

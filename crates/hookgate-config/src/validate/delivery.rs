@@ -25,21 +25,22 @@ pub(super) fn delivery(
     ctx: &mut Ctx<'_>,
     t: Option<&Fields<'_>>,
 ) -> (DeliveryConfig, Option<Option<usize>>) {
+    let defaults = DeliveryConfig::default();
     let (visibility_timeout, visibility) = match t.and_then(|t| t.get("visibility_timeout")) {
         Some(f) => match duration(ctx, &f, Zero::Refused) {
             Some(d) => (d, Some(f.line)),
-            None => (Duration::from_secs(60), None),
+            None => (defaults.visibility_timeout, None),
         },
-        None => (Duration::from_secs(60), Some(None)),
+        None => (defaults.visibility_timeout, Some(None)),
     };
     let d = |ctx: &mut Ctx<'_>, key: &str, default: Duration| {
         opt(ctx, t, key, |c, f| duration(c, f, Zero::Refused)).unwrap_or(default)
     };
     let config = DeliveryConfig {
         visibility_timeout,
-        retention: d(ctx, "retention", Duration::from_secs(14 * 86400)),
-        poll_interval: d(ctx, "poll_interval", Duration::from_millis(500)),
-        nice: opt(ctx, t, "nice", |c, f| c.uint(f, 0, 19)).map_or(10, |n| n as u8),
+        retention: d(ctx, "retention", defaults.retention),
+        poll_interval: d(ctx, "poll_interval", defaults.poll_interval),
+        nice: opt(ctx, t, "nice", |c, f| c.uint(f, 0, 19)).map_or(defaults.nice, |n| n as u8),
         ca_file: opt(ctx, t, "ca_file", certificates_file),
     };
     (config, visibility)

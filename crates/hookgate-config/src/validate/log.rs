@@ -10,10 +10,11 @@ use crate::raw::Fields;
 pub(super) const LOG_KEYS: &[&str] = &["format", "level", "otlp_endpoint"];
 
 pub(super) fn log(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> LogConfig {
+    let defaults = LogConfig::default();
     LogConfig {
         format: opt(ctx, t, "format", |c, f| c.choice(f, &["text", "json"]))
-            .map_or(LogFormat::Text, |i| [LogFormat::Text, LogFormat::Json][i]),
-        level: opt(ctx, t, "level", Ctx::nonempty_string).unwrap_or_else(|| "info".to_owned()),
+            .map_or(defaults.format, |i| [LogFormat::Text, LogFormat::Json][i]),
+        level: opt(ctx, t, "level", Ctx::nonempty_string).unwrap_or(defaults.level),
         otlp_endpoint: opt(ctx, t, "otlp_endpoint", |c, f| {
             let s = c.string(f)?;
             let uri = crate::subscription::absolute_http_url(c, f, &s)?;

@@ -10,7 +10,6 @@ use crate::duration::{Zero, duration};
 use crate::env::{self, override_value};
 use crate::model::*;
 use crate::raw::{Ctx, Fields};
-use std::time::Duration;
 
 pub(super) const SERVER_KEYS: &[&str] = &[
     "listen",
@@ -26,10 +25,11 @@ pub(super) const SERVER_KEYS: &[&str] = &[
 ];
 
 pub(super) fn server(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> ServerConfig {
+    let defaults = ServerConfig::defaults(String::new());
     let listen = opt(ctx, t, "listen", Ctx::socket_addr);
     let listen = listen_override(ctx, env::SERVER_LISTEN, "server.listen").or(listen);
-    let max_body_bytes =
-        opt(ctx, t, "max_body_bytes", |c, f| c.uint(f, 1, u64::MAX)).unwrap_or(1024 * 1024);
+    let max_body_bytes = opt(ctx, t, "max_body_bytes", |c, f| c.uint(f, 1, u64::MAX))
+        .unwrap_or(defaults.max_body_bytes);
     // Every body the listener is reading or holding counts against it, so
     // memory stays bounded whatever the number of connections. A body of
     // `max_body_bytes` must fit, or it could never be read.
@@ -50,49 +50,37 @@ pub(super) fn server(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> ServerConfig 
                 }
             })
             .unwrap_or(0),
-        None => default_body_buffer_bytes(max_body_bytes),
+        None => ServerConfig::default_body_buffer_bytes(max_body_bytes),
     };
     ServerConfig {
-        listen: listen.unwrap_or(([127, 0, 0, 1], 8080).into()),
+        listen: listen.unwrap_or(defaults.listen),
         max_body_bytes,
         max_body_buffer_bytes,
         read_timeout: opt(ctx, t, "read_timeout", |c, f| duration(c, f, Zero::Refused))
-            .unwrap_or(Duration::from_secs(10)),
+            .unwrap_or(defaults.read_timeout),
         header_read_timeout: opt(ctx, t, "header_read_timeout", |c, f| {
             duration(c, f, Zero::Refused)
         })
-        .unwrap_or(Duration::from_secs(10)),
+        .unwrap_or(defaults.header_read_timeout),
         max_headers: opt(ctx, t, "max_headers", |c, f| c.uint(f, 1, 10_000))
-            .map_or(100, |n| n as usize),
+            .map_or(defaults.max_headers, |n| n as usize),
         // Within hyper's read buffer (8 KiB at least, about 408 KiB at
         // most): a head must fit in it whatever this says, so a larger
         // limit would be a promise the listener cannot keep.
         max_header_bytes: opt(ctx, t, "max_header_bytes", |c, f| {
             c.uint(f, 8192, 400 * 1024)
         })
-        .map_or(64 * 1024, |n| n as usize),
+        .map_or(defaults.max_header_bytes, |n| n as usize),
         shutdown_grace: opt(ctx, t, "shutdown_grace", |c, f| {
             duration(c, f, Zero::Allowed)
         })
-        .unwrap_or(Duration::from_secs(10)),
+        .unwrap_or(defaults.shutdown_grace),
         max_in_flight_per_source: opt(ctx, t, "max_in_flight_per_source", |c, f| {
             c.uint(f, 1, 1 << 20)
         })
-        .map_or(256, |n| n as usize),
+        .map_or(defaults.max_in_flight_per_source, |n| n as usize),
         instance_id: instance_id(ctx, t),
     }
-}
-
-/// The largest `server.max_body_buffer_bytes` taken (1 TiB).
-const MAX_BODY_BUFFER_BYTES: u64 = 1 << 40;
-
-/// `server.max_body_buffer_bytes` when the file does not say: 64 MiB, or
-/// four bodies of `max_body_bytes` when that is more (so a file that
-/// raised `max_body_bytes` before this key existed still loads).
-pub(crate) fn default_body_buffer_bytes(max_body_bytes: u64) -> u64 {
-    (64_u64 << 20)
-        .max(max_body_bytes.saturating_mul(4))
-        .min(MAX_BODY_BUFFER_BYTES.max(max_body_bytes))
 }
 
 /// What `[server] instance_id` may hold.

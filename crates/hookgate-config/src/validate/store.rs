@@ -14,7 +14,6 @@ use crate::raw::{Ctx, Field, Fields};
 use crate::secret_ref;
 use crate::store_url::StoreUrl;
 use std::path::PathBuf;
-use std::time::Duration;
 
 pub(super) const STORE_KEYS: &[&str] = &[
     "backend",
@@ -50,7 +49,7 @@ pub(super) fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
     let timeout = opt(ctx, t, "store_timeout", |c, f| {
         duration(c, f, Zero::Refused)
     })
-    .unwrap_or(Duration::from_secs(2));
+    .unwrap_or(DEFAULT_STORE_TIMEOUT);
     // The backend: HOOKGATE_STORE_BACKEND, else the file's `backend`, else
     // the embedded store when `[store]` is absent (or names only a `path`),
     // else Redis: a `[store]` written before the SQLite backend existed
