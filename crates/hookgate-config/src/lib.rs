@@ -33,7 +33,11 @@
 //! - `duration`, `secret_ref`: the two value kinds with rules of their own.
 //! - `store_url`: `[store] url` parsed into a [`StoreUrl`], so the config
 //!   needs no Redis client to check one.
-//! - `validate`: gateway-wide sections, defaults and cross-section checks.
+//! - `validate`: the root and the readers sections share; a module per
+//!   gateway-wide section (`[server]`, `[admin]`, `[store]`, `[delivery]`,
+//!   `[log]`), listen addresses, path keys naming files, and the checks that
+//!   span sections.
+//! - [`model`]: the finished values, and the one home of every default.
 //! - `source`, `subscription`: `[[sources]]` and `[[subscriptions]]`.
 //! - [`mod@env`]: the [`Env`] trait and the `HOOKGATE_*` override names.
 //! - `error`: [`ConfigError`] and [`ConfigErrors`].

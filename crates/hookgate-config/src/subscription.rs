@@ -99,22 +99,7 @@ fn subscription(
             None
         }
     };
-    let events = match t.get("events") {
-        Some(f) => match ctx.string_list(&f, true) {
-            Some(list) if list.is_empty() => {
-                ctx.error_at(
-                    &f,
-                    "must list at least one event pattern, e.g. [\"payment.*\"]",
-                );
-                None
-            }
-            other => other.map(|list| list.iter().map(|p| Pattern::new(p)).collect()),
-        },
-        None => {
-            ctx.missing(t, "events", "event type patterns, e.g. [\"payment.*\"]");
-            None
-        }
-    };
+    let events = events(ctx, t);
     let secrets = signing_keys(ctx, t);
     let timeout_field = t.get("timeout");
     let timeout_line = timeout_field.as_ref().and_then(|f| f.line).or(t.line);
@@ -153,6 +138,26 @@ fn subscription(
         })
     };
     (config(), timeout.map(|d| (d, timeout_line)))
+}
+
+/// `events`: at least one pattern, compiled.
+fn events(ctx: &mut Ctx<'_>, t: &crate::raw::Fields<'_>) -> Option<Vec<Pattern>> {
+    match t.get("events") {
+        Some(f) => match ctx.string_list(&f, true) {
+            Some(list) if list.is_empty() => {
+                ctx.error_at(
+                    &f,
+                    "must list at least one event pattern, e.g. [\"payment.*\"]",
+                );
+                None
+            }
+            other => other.map(|list| list.iter().map(|p| Pattern::new(p)).collect()),
+        },
+        None => {
+            ctx.missing(t, "events", "event type patterns, e.g. [\"payment.*\"]");
+            None
+        }
+    }
 }
 
 /// `secret = {...}` or `secrets = [{...}, ...]`, exactly one, each a

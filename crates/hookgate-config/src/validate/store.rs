@@ -45,47 +45,14 @@ const REDIS_ONLY_KEYS: &[&str] = &[
 ];
 
 pub(super) fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
-    const BACKENDS: &[&str] = &["sqlite", "redis"];
     let timeout = opt(ctx, t, "store_timeout", |c, f| {
         duration(c, f, Zero::Refused)
     })
     .unwrap_or(DEFAULT_STORE_TIMEOUT);
-    // The backend: HOOKGATE_STORE_BACKEND, else the file's `backend`, else
-    // the embedded store when `[store]` is absent (or names only a `path`),
-    // else Redis: a `[store]` written before the SQLite backend existed
-    // meant Redis, and still does (backward compatible), as does a store
-    // URL from the environment.
-    let from_file = t
-        .and_then(|t| t.get("backend"))
-        .and_then(|f| ctx.choice(&f, BACKENDS));
-    let from_env = match override_value(ctx.env, env::STORE_BACKEND) {
-        Some(v) => match BACKENDS.iter().position(|b| *b == v) {
-            Some(i) => Some(i),
-            None => {
-                let var = env::STORE_BACKEND;
-                ctx.error(
-                    None,
-                    "store.backend",
-                    format!("environment variable {var}: expected \"sqlite\" or \"redis\""),
-                );
-                None
-            }
-        },
-        None => None,
-    };
-    let redis_keys = t.is_some_and(|t| REDIS_ONLY_KEYS.iter().any(|k| t.get(k).is_some()));
-    let redis = match from_env.or(from_file) {
-        Some(i) => BACKENDS[i] == "redis",
-        None => {
-            override_value(ctx.env, env::STORE_URL).is_some()
-                || redis_keys
-                || t.is_some_and(|t| t.get("path").is_none())
-        }
-    };
+    let (redis, by_env) = backend_is_redis(ctx, t);
     // A key of the other backend is a mistake in the file, unless the
     // environment chose the backend: then the file may hold its own
     // default's settings (a baked-in config run against another store).
-    let by_env = from_env.is_some();
     let other = |ctx: &mut Ctx<'_>, f: &Field<'_>, backend: &str| {
         if by_env {
             ctx.warn_at(
@@ -128,6 +95,44 @@ pub(super) fn store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> StoreConfig {
         StoreBackend::Sqlite(sqlite_store(ctx, t))
     };
     StoreConfig { timeout, backend }
+}
+
+/// Whether the backend is Redis, and whether the environment chose it.
+fn backend_is_redis(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> (bool, bool) {
+    const BACKENDS: &[&str] = &["sqlite", "redis"];
+    // The backend: HOOKGATE_STORE_BACKEND, else the file's `backend`, else
+    // the embedded store when `[store]` is absent (or names only a `path`),
+    // else Redis: a `[store]` written before the SQLite backend existed
+    // meant Redis, and still does (backward compatible), as does a store
+    // URL from the environment.
+    let from_file = t
+        .and_then(|t| t.get("backend"))
+        .and_then(|f| ctx.choice(&f, BACKENDS));
+    let from_env = match override_value(ctx.env, env::STORE_BACKEND) {
+        Some(v) => match BACKENDS.iter().position(|b| *b == v) {
+            Some(i) => Some(i),
+            None => {
+                let var = env::STORE_BACKEND;
+                ctx.error(
+                    None,
+                    "store.backend",
+                    format!("environment variable {var}: expected \"sqlite\" or \"redis\""),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let redis_keys = t.is_some_and(|t| REDIS_ONLY_KEYS.iter().any(|k| t.get(k).is_some()));
+    let redis = match from_env.or(from_file) {
+        Some(i) => BACKENDS[i] == "redis",
+        None => {
+            override_value(ctx.env, env::STORE_URL).is_some()
+                || redis_keys
+                || t.is_some_and(|t| t.get("path").is_none())
+        }
+    };
+    (redis, from_env.is_some())
 }
 
 fn sqlite_store(ctx: &mut Ctx<'_>, t: Option<&Fields<'_>>) -> SqliteStoreConfig {
