@@ -129,7 +129,7 @@ pub struct AdminConfig {
 }
 
 impl Default for AdminConfig {
-    /// No tokens: the admin API then answers no one.
+    /// Listening on 127.0.0.1:9090, no tokens, 50 replays a second.
     fn default() -> Self {
         AdminConfig {
             listen: ([127, 0, 0, 1], 9090).into(),
