@@ -22,7 +22,7 @@ use hookgate_config::{
     RedisStoreConfig, SqliteStoreConfig, StoreBackend, StoreConfig, StoreTopology,
 };
 use hookgate_core::event::NormalizedEvent;
-use hookgate_core::{EventId, Secret, idempotency_key};
+use hookgate_core::{EventId, idempotency_key};
 use hookgate_store::{NewEvent, Settings, Store};
 use hookgate_testkit::RedisServer;
 use std::time::{Duration, Instant};
@@ -100,7 +100,7 @@ fn bench(c: &mut Criterion) {
     let redis_cfg = StoreConfig {
         timeout,
         backend: StoreBackend::Redis(RedisStoreConfig {
-            url: Secret::new(redis.url()),
+            url: redis.url().parse().expect("a valid store url"),
             allow_eviction: false,
             pool_size: 16,
             key_prefix: "hg".to_owned(),

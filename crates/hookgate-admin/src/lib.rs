@@ -62,8 +62,6 @@ pub trait Runtime: Send + Sync {
 /// The admin listener's state.
 pub struct Admin {
     config: Arc<Config>,
-    /// Each subscription's compiled `events` patterns, in config order.
-    patterns: Vec<Vec<hookgate_core::glob::Pattern>>,
     store: Store,
     metrics: Option<PrometheusHandle>,
     runtime: Option<Arc<dyn Runtime>>,
@@ -146,9 +144,8 @@ impl Call<'_> {
                 .config
                 .subscriptions
                 .iter()
-                .zip(&self.admin.patterns)
-                .filter(|(s, _)| self.caller.sees_tenant(s.tenant.as_deref()))
-                .any(|(_, patterns)| patterns.iter().any(|p| p.matches(ty)))
+                .filter(|s| self.caller.sees_tenant(s.tenant.as_deref()))
+                .any(|s| s.events.iter().any(|p| p.matches(ty)))
     }
 
     /// Whether subscription `sub` subscribes to events of type `ty`.
@@ -157,8 +154,7 @@ impl Call<'_> {
             .config
             .subscriptions
             .iter()
-            .zip(&self.admin.patterns)
-            .any(|(s, patterns)| s.id == sub && patterns.iter().any(|p| p.matches(ty)))
+            .any(|s| s.id == sub && s.events.iter().any(|p| p.matches(ty)))
     }
 
     /// Appends an audit record. A failure is logged loudly: the mutation
@@ -198,19 +194,8 @@ impl Admin {
         metrics: Option<PrometheusHandle>,
         runtime: Option<Arc<dyn Runtime>>,
     ) -> Self {
-        let patterns = config
-            .subscriptions
-            .iter()
-            .map(|s| {
-                s.events
-                    .iter()
-                    .map(|p| hookgate_core::glob::Pattern::new(p))
-                    .collect()
-            })
-            .collect();
         Admin {
             config,
-            patterns,
             store,
             metrics,
             runtime,

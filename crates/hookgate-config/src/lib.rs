@@ -31,7 +31,13 @@
 //! that record errors instead of returning early.
 //! - `raw`: the span-keeping walk: lines, key paths, typed readers.
 //! - `duration`, `secret_ref`: the two value kinds with rules of their own.
-//! - `validate`: gateway-wide sections, defaults and cross-section checks.
+//! - `store_url`: `[store] url` parsed into a [`StoreUrl`], so the config
+//!   needs no Redis client to check one.
+//! - `validate`: the root and the readers sections share; a module per
+//!   gateway-wide section (`[server]`, `[admin]`, `[store]`, `[delivery]`,
+//!   `[log]`), listen addresses, path keys naming files, and the checks that
+//!   span sections.
+//! - [`model`]: the finished values, and the one home of every default.
 //! - `source`, `subscription`: `[[sources]]` and `[[subscriptions]]`.
 //! - [`mod@env`]: the [`Env`] trait and the `HOOKGATE_*` override names.
 //! - `error`: [`ConfigError`] and [`ConfigErrors`].
@@ -47,6 +53,7 @@ pub mod pem;
 mod raw;
 mod secret_ref;
 mod source;
+mod store_url;
 mod subscription;
 mod validate;
 

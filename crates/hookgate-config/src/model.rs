@@ -1,11 +1,19 @@
 //! The validated configuration: what the rest of the gateway reads.
 //!
 //! Every field here has already been checked (durations parsed, secrets
-//! resolved, ids well-formed, URLs parsed). Defaults are applied by the
-//! parser and documented in `config/hookgate.example.toml`.
+//! resolved, ids well-formed, URLs parsed, patterns compiled). Every
+//! default has one home, here: a section's `Default` impl
+//! ([`ServerConfig::defaults`] for `[server]`, whose instance id has
+//! none), or a `DEFAULT_*` constant for a key of a `[[sources]]` or
+//! `[[subscriptions]]` entry. The parser fills absent keys from them; they
+//! are documented on the fields and in `config/hookgate.example.toml`.
 
 use crate::error::ConfigError;
+pub use crate::store_url::{
+    DEFAULT_REDIS_PORT, DEFAULT_STORE_URL, RespProtocol, StoreAddress, StoreUrl,
+};
 use hookgate_core::Secret;
+use hookgate_core::glob::Pattern;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,6 +84,38 @@ pub struct ServerConfig {
     pub instance_id: String,
 }
 
+impl ServerConfig {
+    /// The defaults of every `[server]` key, with `instance_id` (whose
+    /// default, the host name, is the parser's to find).
+    pub fn defaults(instance_id: String) -> Self {
+        let max_body_bytes = 1024 * 1024;
+        ServerConfig {
+            listen: ([127, 0, 0, 1], 8080).into(),
+            max_body_bytes,
+            max_body_buffer_bytes: Self::default_body_buffer_bytes(max_body_bytes),
+            read_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            max_headers: 100,
+            max_header_bytes: 64 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+            max_in_flight_per_source: 256,
+            instance_id,
+        }
+    }
+
+    /// `max_body_buffer_bytes` when the file does not say: 64 MiB, or
+    /// four bodies of `max_body_bytes` when that is more (so a file that
+    /// raised `max_body_bytes` before this key existed still loads).
+    pub fn default_body_buffer_bytes(max_body_bytes: u64) -> u64 {
+        (64_u64 << 20)
+            .max(max_body_bytes.saturating_mul(4))
+            .min(MAX_BODY_BUFFER_BYTES.max(max_body_bytes))
+    }
+}
+
+/// The largest `server.max_body_buffer_bytes` taken (1 TiB).
+pub const MAX_BODY_BUFFER_BYTES: u64 = 1 << 40;
+
 /// `[admin]`.
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
@@ -86,6 +126,17 @@ pub struct AdminConfig {
     /// `replay_rate`: dead letters replayed per second at most, default 50,
     /// so a bulk replay does not flood a recovering subscriber.
     pub replay_rate: f64,
+}
+
+impl Default for AdminConfig {
+    /// Listening on 127.0.0.1:9090, no tokens, 50 replays a second.
+    fn default() -> Self {
+        AdminConfig {
+            listen: ([127, 0, 0, 1], 9090).into(),
+            tokens: Vec::new(),
+            replay_rate: 50.0,
+        }
+    }
 }
 
 /// One admin bearer token, stored as the SHA-256 of the token.
@@ -122,6 +173,9 @@ pub struct StoreConfig {
     pub backend: StoreBackend,
 }
 
+/// `[store] store_timeout` when the file does not say.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl StoreConfig {
     /// The Redis settings, when the backend is Redis.
     pub fn redis(&self) -> Option<&RedisStoreConfig> {
@@ -142,6 +196,10 @@ impl StoreConfig {
 
 /// `[store] backend`.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per configuration, built once: boxing would only burden its users"
+)]
 pub enum StoreBackend {
     /// `backend = "sqlite"`: the embedded store, one gateway process per
     /// file. The default when `[store]` names no backend and no `url`.
@@ -167,9 +225,10 @@ pub struct SqliteStoreConfig {
 /// `[store]` keys of the Redis backend.
 #[derive(Debug, Clone)]
 pub struct RedisStoreConfig {
-    /// `url`, default `redis://127.0.0.1:6379`; env `HOOKGATE_STORE_URL`.
-    /// Held as a secret because it may carry a password.
-    pub url: Secret,
+    /// `url`, default [`DEFAULT_STORE_URL`]; env `HOOKGATE_STORE_URL`.
+    /// Parsed as the store connects with it; it may carry a password,
+    /// which is never printed.
+    pub url: StoreUrl,
     /// `allow_eviction`: accept a Redis whose maxmemory-policy evicts, default false.
     pub allow_eviction: bool,
     /// `pool_size`: connections to the store, default 16.
@@ -186,6 +245,22 @@ pub struct RedisStoreConfig {
     /// key the gateway presents to a TLS store that asks for one (mutual
     /// TLS, Redis's `tls-auth-clients`); default none.
     pub client_tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Default for RedisStoreConfig {
+    /// The defaults of every key but the TLS files (none) and `cluster`
+    /// (one Redis): the one place they are written.
+    fn default() -> Self {
+        RedisStoreConfig {
+            url: StoreUrl::default(),
+            allow_eviction: false,
+            pool_size: 16,
+            key_prefix: "hg".to_owned(),
+            topology: StoreTopology::Single,
+            ca_file: None,
+            client_tls: None,
+        }
+    }
 }
 
 /// `[store] cluster`: how the store's `url` is reached.
@@ -220,6 +295,18 @@ pub struct DeliveryConfig {
     pub nice: u8,
 }
 
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            visibility_timeout: Duration::from_secs(60),
+            retention: Duration::from_secs(14 * 86400),
+            poll_interval: Duration::from_millis(500),
+            ca_file: None,
+            nice: 10,
+        }
+    }
+}
+
 /// `[log]`.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
@@ -231,6 +318,16 @@ pub struct LogConfig {
     /// when set, a span per ingest request and per delivery attempt is
     /// exported to `{endpoint}/v1/traces`. Absent = no export.
     pub otlp_endpoint: Option<http::Uri>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+            otlp_endpoint: None,
+        }
+    }
 }
 
 /// Log output format.
@@ -250,6 +347,9 @@ pub struct RateLimit {
     /// `burst`: bucket size, default = max(1, per_second).
     pub burst: u32,
 }
+
+/// A source's `workers` when it does not say.
+pub const DEFAULT_SOURCE_WORKERS: usize = 32;
 
 /// One `[[sources]]` entry.
 #[derive(Debug, Clone)]
@@ -327,6 +427,12 @@ pub const SHORT_SIGNING_KEY: &str = "the signing key is shorter than 24 bytes af
      Standard Webhooks keys are 24 to 64 random bytes (whsec_ + at least 32 base64 characters); \
      a shorter key is easier to guess";
 
+/// A subscription's `timeout` when it does not say.
+pub const DEFAULT_SUBSCRIPTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A subscription's `max_in_flight` when it does not say.
+pub const DEFAULT_SUBSCRIPTION_MAX_IN_FLIGHT: usize = 16;
+
 /// One `[[subscriptions]]` entry.
 #[derive(Debug, Clone)]
 pub struct SubscriptionConfig {
@@ -336,8 +442,10 @@ pub struct SubscriptionConfig {
     pub tenant: Option<String>,
     /// `url`: `http` or `https`, absolute.
     pub url: http::Uri,
-    /// `events`: glob patterns on the normalized type; at least one.
-    pub events: Vec<String>,
+    /// `events`: glob patterns on the normalized type, compiled here once
+    /// for every user (delivery, admin, the config's own checks); at
+    /// least one.
+    pub events: Vec<Pattern>,
     /// `secret` or `secrets` (exactly one of the two): Standard Webhooks
     /// signing keys, decoded (`whsec_` prefix stripped, base64 decoded).
     /// Several = one signature per key during a rotation.
@@ -367,6 +475,17 @@ pub struct RetryPolicy {
     pub max_age: Duration,
 }
 
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(3600),
+            max_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
 /// `breaker = { ... }`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerConfig {
@@ -374,4 +493,13 @@ pub struct BreakerConfig {
     pub failures: u32,
     /// `cooldown`: how long it stays open before a probe, default `30s`.
     pub cooldown: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failures: 5,
+            cooldown: Duration::from_secs(30),
+        }
+    }
 }

@@ -9,7 +9,7 @@
 //! Secrets may therefore be empty here.
 
 use crate::duration::{Zero, duration};
-use crate::model::{SCHEME_KEYS, SourceConfig};
+use crate::model::{DEFAULT_SOURCE_WORKERS, SCHEME_KEYS, SourceConfig};
 use crate::raw::{Ctx, Field, Fields};
 use crate::secret_ref;
 use crate::validate::{check_unique, optional, rate_limit, read_id};
@@ -106,7 +106,7 @@ fn source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> (Option<SourceConfig>, Option
             dedup_window: dedup_window?,
             rate_limit: rate?,
             types: types?.unwrap_or_default(),
-            workers: workers?.map_or(32, |n| n as usize),
+            workers: workers?.map_or(DEFAULT_SOURCE_WORKERS, |n| n as usize),
             public_url: public_url?,
             params: params_ok.then_some(params)?,
         })

@@ -8,12 +8,14 @@
 
 use crate::duration::{Zero, duration};
 use crate::model::{
-    BreakerConfig, MIN_SIGNING_KEY_BYTES, RetryPolicy, SHORT_SIGNING_KEY, SubscriptionConfig,
+    BreakerConfig, DEFAULT_SUBSCRIPTION_MAX_IN_FLIGHT, DEFAULT_SUBSCRIPTION_TIMEOUT,
+    MIN_SIGNING_KEY_BYTES, RetryPolicy, SHORT_SIGNING_KEY, SubscriptionConfig,
 };
 use crate::raw::{Ctx, Field};
 use crate::secret_ref::{self, decode_standard_webhooks_key};
 use crate::validate::{check_unique, optional, rate_limit, read_id};
 use hookgate_core::Secret;
+use hookgate_core::glob::Pattern;
 use std::time::Duration;
 
 const SUBSCRIPTION_KEYS: &[&str] = &[
@@ -97,32 +99,17 @@ fn subscription(
             None
         }
     };
-    let events = match t.get("events") {
-        Some(f) => match ctx.string_list(&f, true) {
-            Some(list) if list.is_empty() => {
-                ctx.error_at(
-                    &f,
-                    "must list at least one event pattern, e.g. [\"payment.*\"]",
-                );
-                None
-            }
-            other => other,
-        },
-        None => {
-            ctx.missing(t, "events", "event type patterns, e.g. [\"payment.*\"]");
-            None
-        }
-    };
+    let events = events(ctx, t);
     let secrets = signing_keys(ctx, t);
     let timeout_field = t.get("timeout");
     let timeout_line = timeout_field.as_ref().and_then(|f| f.line).or(t.line);
     let timeout = match &timeout_field {
         Some(f) => duration(ctx, f, Zero::Refused),
-        None => Some(Duration::from_secs(30)),
+        None => Some(DEFAULT_SUBSCRIPTION_TIMEOUT),
     };
     let max_in_flight = match t.get("max_in_flight") {
         Some(f) => ctx.uint(&f, 1, 1 << 20).map(|n| n as usize),
-        None => Some(16),
+        None => Some(DEFAULT_SUBSCRIPTION_MAX_IN_FLIGHT),
     };
     let rate = match t.get("rate_limit") {
         Some(f) => rate_limit(ctx, &f).map(Some),
@@ -130,19 +117,11 @@ fn subscription(
     };
     let retry = match t.get("retry") {
         Some(f) => retry(ctx, &f),
-        None => Some(RetryPolicy {
-            max_attempts: 10,
-            base_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(3600),
-            max_age: Duration::from_secs(24 * 3600),
-        }),
+        None => Some(RetryPolicy::default()),
     };
     let breaker = match t.get("breaker") {
         Some(f) => breaker(ctx, &f),
-        None => Some(BreakerConfig {
-            failures: 5,
-            cooldown: Duration::from_secs(30),
-        }),
+        None => Some(BreakerConfig::default()),
     };
     let config = || {
         Some(SubscriptionConfig {
@@ -159,6 +138,26 @@ fn subscription(
         })
     };
     (config(), timeout.map(|d| (d, timeout_line)))
+}
+
+/// `events`: at least one pattern, compiled.
+fn events(ctx: &mut Ctx<'_>, t: &crate::raw::Fields<'_>) -> Option<Vec<Pattern>> {
+    match t.get("events") {
+        Some(f) => match ctx.string_list(&f, true) {
+            Some(list) if list.is_empty() => {
+                ctx.error_at(
+                    &f,
+                    "must list at least one event pattern, e.g. [\"payment.*\"]",
+                );
+                None
+            }
+            other => other.map(|list| list.iter().map(|p| Pattern::new(p)).collect()),
+        },
+        None => {
+            ctx.missing(t, "events", "event type patterns, e.g. [\"payment.*\"]");
+            None
+        }
+    }
 }
 
 /// `secret = {...}` or `secrets = [{...}, ...]`, exactly one, each a
@@ -236,6 +235,7 @@ fn signing_keys(ctx: &mut Ctx<'_>, t: &crate::raw::Fields<'_>) -> Option<Vec<Sec
 /// `retry = { max_attempts, base_delay, max_delay, max_age }`.
 fn retry(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<RetryPolicy> {
     let t = ctx.table_of(field, RETRY_KEYS)?;
+    let defaults = RetryPolicy::default();
     let max_attempts = match t.get("max_attempts") {
         Some(f) => {
             let n = ctx.uint(&f, 1, u64::from(u32::MAX)).map(|n| n as u32);
@@ -251,15 +251,15 @@ fn retry(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<RetryPolicy> {
             }
             n
         }
-        None => Some(10),
+        None => Some(defaults.max_attempts),
     };
     let d = |ctx: &mut Ctx<'_>, key: &str, default: Duration| match t.get(key) {
         Some(f) => duration(ctx, &f, Zero::Refused),
         None => Some(default),
     };
-    let base_delay = d(ctx, "base_delay", Duration::from_secs(1));
-    let max_delay = d(ctx, "max_delay", Duration::from_secs(3600));
-    let max_age = d(ctx, "max_age", Duration::from_secs(24 * 3600));
+    let base_delay = d(ctx, "base_delay", defaults.base_delay);
+    let max_delay = d(ctx, "max_delay", defaults.max_delay);
+    let max_age = d(ctx, "max_age", defaults.max_age);
     let (base_delay, max_delay) = (base_delay?, max_delay?);
     if max_delay < base_delay {
         let line = t.get("max_delay").or_else(|| t.get("base_delay"));
@@ -289,13 +289,14 @@ fn retry(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<RetryPolicy> {
 /// `breaker = { failures, cooldown }`.
 fn breaker(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<BreakerConfig> {
     let t = ctx.table_of(field, BREAKER_KEYS)?;
+    let defaults = BreakerConfig::default();
     let failures = optional(ctx, &t, "failures", |c, f| {
         c.uint(f, 1, u64::from(u32::MAX))
     });
     let cooldown = optional(ctx, &t, "cooldown", |c, f| duration(c, f, Zero::Refused));
     Some(BreakerConfig {
-        failures: failures?.map_or(5, |n| n as u32),
-        cooldown: cooldown?.unwrap_or(Duration::from_secs(30)),
+        failures: failures?.map_or(defaults.failures, |n| n as u32),
+        cooldown: cooldown?.unwrap_or(defaults.cooldown),
     })
 }
 

@@ -3,9 +3,11 @@
 //! exactly. No `?`, no classes: a type containing such characters is matched
 //! literally.
 
-/// A compiled pattern.
+/// A compiled pattern. It keeps the text it was compiled from
+/// ([`Pattern::as_str`]), and equals that text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pattern {
+    text: String,
     parts: Vec<String>,
     /// True when the pattern contains no `*`.
     exact: bool,
@@ -15,9 +17,15 @@ impl Pattern {
     /// Compiles a pattern.
     pub fn new(pattern: &str) -> Self {
         Pattern {
+            text: pattern.to_owned(),
             parts: pattern.split('*').map(str::to_owned).collect(),
             exact: !pattern.contains('*'),
         }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// Whether `ty` matches.
@@ -54,6 +62,24 @@ impl Pattern {
         } else {
             first.starts_with(prefix) || prefix.starts_with(first.as_str())
         }
+    }
+}
+
+impl std::fmt::Display for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl PartialEq<str> for Pattern {
+    fn eq(&self, other: &str) -> bool {
+        self.text == other
+    }
+}
+
+impl PartialEq<&str> for Pattern {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
     }
 }
 

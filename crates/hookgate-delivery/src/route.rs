@@ -56,7 +56,7 @@ impl Subscription {
             secrets: cfg.secrets.clone(),
             timeout: cfg.timeout,
             retry: cfg.retry,
-            patterns: cfg.events.iter().map(|p| Pattern::new(p)).collect(),
+            patterns: cfg.events.clone(),
             in_flight: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
             rate: cfg
                 .rate_limit

@@ -134,7 +134,12 @@ fn harness() -> &'static Harness {
             rt,
             ingest: Arc::new(ingest),
             verifiers,
-            opts: hookgate_http::ServeOptions::default(),
+            // As `hookgate serve` builds them from `[server]`.
+            opts: hookgate_http::ServeOptions {
+                header_read_timeout: cfg.server.header_read_timeout,
+                max_headers: cfg.server.max_headers,
+                max_header_bytes: cfg.server.max_header_bytes,
+            },
         }
     })
 }

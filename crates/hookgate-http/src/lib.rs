@@ -23,7 +23,8 @@ use tokio::net::TcpListener;
 /// The response body every handler returns.
 pub type Body = Full<Bytes>;
 
-/// Listener options.
+/// Listener options. No defaults here: the gateway's are `[server]`'s,
+/// owned by hookgate-config.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeOptions {
     /// A client that has not sent its whole request head by then is
@@ -35,16 +36,6 @@ pub struct ServeOptions {
     pub max_headers: usize,
     /// Bytes of request line and headers together; more is a 431.
     pub max_header_bytes: usize,
-}
-
-impl Default for ServeOptions {
-    fn default() -> Self {
-        ServeOptions {
-            header_read_timeout: Duration::from_secs(10),
-            max_headers: 100,
-            max_header_bytes: 64 * 1024,
-        }
-    }
 }
 
 /// Runs the accept loop until `drain` is cancelled, then drains open

@@ -18,7 +18,7 @@ pub fn boot_id() -> &'static str {
 pub fn init(cfg: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(with_quiet_redis(&cfg.level)))
-        .unwrap_or_else(|_| EnvFilter::new(with_quiet_redis("info")));
+        .unwrap_or_else(|_| EnvFilter::new(with_quiet_redis(&LogConfig::default().level)));
     // Colours only for a terminal: log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()

@@ -19,7 +19,7 @@
 //! spawns its connection task, which needs the runtime) and then finds the
 //! nodes from the seed URL in the background.
 
-use hookgate_config::StoreTopology;
+use hookgate_config::{RespProtocol, StoreAddress, StoreTopology, StoreUrl};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
@@ -147,6 +147,40 @@ impl Conn {
     }
 }
 
+/// The Redis client's connection settings for a store URL the config
+/// parsed (the client never reads the URL's text).
+fn connection_info(url: &StoreUrl) -> RedisResult<redis::ConnectionInfo> {
+    use redis::IntoConnectionInfo;
+    let addr = match &url.address {
+        StoreAddress::Tcp { host, port } => redis::ConnectionAddr::Tcp(host.clone(), *port),
+        StoreAddress::Tls {
+            host,
+            port,
+            insecure,
+        } => redis::ConnectionAddr::TcpTls {
+            host: host.clone(),
+            port: *port,
+            insecure: *insecure,
+            tls_params: None,
+        },
+        StoreAddress::Unix(path) => redis::ConnectionAddr::Unix(path.clone()),
+    };
+    let mut settings = redis::RedisConnectionInfo::default()
+        .set_db(url.db)
+        .set_protocol(match url.protocol {
+            RespProtocol::Resp2 => redis::ProtocolVersion::RESP2,
+            RespProtocol::Resp3 => redis::ProtocolVersion::RESP3,
+        });
+    if let Some(user) = &url.username {
+        settings = settings.set_username(user);
+    }
+    if let Some(password) = &url.password {
+        // The config decoded it from UTF-8.
+        settings = settings.set_password(String::from_utf8_lossy(password.expose()));
+    }
+    Ok(addr.into_connection_info()?.set_redis_settings(settings))
+}
+
 /// At most one reset of a pool's connections per this interval.
 const RESET_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -184,13 +218,14 @@ impl Pool {
     /// `size` lazy connections to `url` (never connects here; never puts the
     /// URL, which may carry a password, in an error).
     pub(crate) fn open(
-        url: &str,
+        url: &StoreUrl,
         topology: StoreTopology,
         timeout: Duration,
         size: usize,
         tls: Option<redis::TlsCertificates>,
     ) -> RedisResult<Pool> {
         let certs = tls;
+        let url = connection_info(url)?;
         match topology {
             StoreTopology::Single => {
                 let client = match certs {
@@ -407,5 +442,37 @@ impl ClusterPool {
         // of its handle have returned.
         let old = self.conns.write().unwrap_or_else(|p| p.into_inner()).take();
         drop(old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_info;
+    use redis::IntoConnectionInfo;
+
+    /// The settings built from the config's parsed URL are those the
+    /// Redis client builds from the same text.
+    #[test]
+    fn connection_info_is_the_clients_own() {
+        for text in [
+            "redis://127.0.0.1:6379",
+            "redis://h",
+            "REDIS://h:7000/3",
+            "valkey://user:p%40ss@[::1]:6380/2?protocol=resp3",
+            "rediss://:pw@cache.internal:6380/0",
+            "rediss://cache#insecure",
+            "valkeys://h/1?protocol=2",
+            "unix:///run/redis.sock",
+            "redis+unix:///run/redis.sock?db=4&user=u&pass=p&protocol=3",
+        ] {
+            let ours = connection_info(&text.parse().expect("config parses it")).unwrap();
+            let theirs = text.into_connection_info().expect("redis-rs parses it");
+            assert_eq!(ours.addr(), theirs.addr(), "{text}");
+            let (a, b) = (ours.redis_settings(), theirs.redis_settings());
+            assert_eq!(a.db(), b.db(), "{text}");
+            assert_eq!(a.username(), b.username(), "{text}");
+            assert_eq!(a.password(), b.password(), "{text}");
+            assert_eq!(a.protocol(), b.protocol(), "{text}");
+        }
     }
 }

@@ -159,8 +159,6 @@ impl RedisStore {
         settings: Settings,
     ) -> Result<Self, StoreError> {
         let topology = cfg.topology;
-        let url = std::str::from_utf8(cfg.url.expose())
-            .map_err(|_| StoreError::Protocol("store url is not UTF-8".into()))?;
         let n = cfg.pool_size.clamp(1, 64);
         // TLS to the store (`rediss://`) goes through rustls; its process
         // provider is ring, as for subscribers. Installing it twice is a
@@ -182,7 +180,7 @@ impl RedisStore {
             root_cert,
         });
         // Only the error's kind: its text could quote the URL.
-        let conns = Pool::open(url, topology, timeout, n, tls).map_err(|e| {
+        let conns = Pool::open(&cfg.url, topology, timeout, n, tls).map_err(|e| {
             StoreError::Protocol(format!("store url or ca_file is invalid ({:?})", e.kind()))
         })?;
         Ok(RedisStore {

@@ -5,7 +5,7 @@
 use hookgate_config::{
     RedisStoreConfig, SqliteStoreConfig, StoreBackend, StoreConfig, StoreTopology,
 };
-use hookgate_core::{EventId, Secret};
+use hookgate_core::EventId;
 use hookgate_store::{
     AttemptRecord, Attempted, ClaimedDelivery, Finish, NewEvent, Settings, Store,
 };
@@ -104,7 +104,7 @@ fn redis_config(url: String, topology: StoreTopology) -> StoreConfig {
     StoreConfig {
         timeout: STORE_TIMEOUT,
         backend: StoreBackend::Redis(RedisStoreConfig {
-            url: Secret::new(url),
+            url: url.parse().expect("a valid store url"),
             allow_eviction: false,
             pool_size: 2,
             key_prefix: "hg".to_owned(),

@@ -314,7 +314,7 @@ async fn cluster_down_at_open_then_up_and_the_url_never_leaks() {
     // A password in the URL must not reach an error or a Debug line.
     let mut cfg = cluster_config(&cluster);
     let with_password = cluster.url().replace("redis://", "redis://:s3cret-pw@");
-    redis_mut(&mut cfg).url = hookgate_core::Secret::new(with_password);
+    redis_mut(&mut cfg).url = with_password.parse().expect("a valid store url");
     let leaky = Store::open(&cfg, Settings::default()).expect("opens without connecting");
     let ev = TestEvent::new("stripe", "evt_1", "payment.succeeded");
     let started = Instant::now();

@@ -122,7 +122,7 @@ async fn a_redis_that_refuses_the_login_is_checked_once_it_lets_the_gateway_in()
     let _: String = raw(&mut c, &["CONFIG", "SET", "requirepass", "right-pw"]).await;
     let mut cfg = config(&redis);
     let url = redis.url().replacen("redis://", "redis://:later-pw@", 1);
-    redis_mut(&mut cfg).url = hookgate_core::Secret::new(url);
+    redis_mut(&mut cfg).url = url.parse().expect("a valid store url");
     let store = open_lazy(&cfg);
 
     let checked = bounded(store.check()).await;

@@ -2,14 +2,13 @@
 //! certificate a throwaway CA signed (testkit `RedisServer::start_tls`).
 
 use crate::support::*;
-use hookgate_core::Secret;
 use hookgate_store::{Settings, Store};
 use hookgate_testkit::RedisServer;
 
 fn tls_config(server: &RedisServer, trust_the_ca: bool) -> hookgate_config::StoreConfig {
     let mut cfg = config(server);
     let redis = redis_mut(&mut cfg);
-    redis.url = Secret::new(server.tls_url());
+    redis.url = server.tls_url().parse().expect("a valid store url");
     redis.ca_file = trust_the_ca.then(|| server.ca_file().to_path_buf());
     cfg
 }
