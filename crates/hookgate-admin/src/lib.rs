@@ -34,6 +34,7 @@ use hookgate_config::{Config, Role, SubscriptionConfig};
 use hookgate_core::shutdown::Drain;
 use hookgate_http::{Body, ServeOptions, json, text};
 use hookgate_store::{AuditRecord, Store, StoreError};
+use hookgate_telemetry::event::{RouteObserved, SubscriptionObserved};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -349,30 +350,36 @@ impl Admin {
                 let Ok((depth, head)) = self.store.route_gauges(&src.id, &sub.id).await else {
                     return;
                 };
-                metrics::gauge!("hookgate_queue_depth", "source" => src.id.clone(), "subscription" => sub.id.clone())
-                    .set((depth.queued + depth.in_flight) as f64);
                 dlq += depth.dead;
                 if let Some(due) = head.filter(|due| *due <= now) {
                     oldest_due = Some(oldest_due.map_or(due, |o| o.min(due)));
                 }
-                let state = match self
+                let breaker = match self
                     .runtime
                     .as_ref()
                     .map_or("closed", |r| r.breaker(&src.id, &sub.id))
                 {
-                    "open" => 2.0,
-                    "half_open" => 1.0,
-                    _ => 0.0,
+                    "open" => 2,
+                    "half_open" => 1,
+                    _ => 0,
                 };
-                metrics::gauge!("hookgate_breaker_state", "source" => src.id.clone(), "subscription" => sub.id.clone())
-                    .set(state);
+                RouteObserved {
+                    source: &src.id,
+                    subscription: &sub.id,
+                    queue_depth: depth.queued + depth.in_flight,
+                    breaker,
+                }
+                .emit();
             }
-            let label = sub.id.clone();
-            metrics::gauge!("hookgate_dlq_depth", "subscription" => label.clone()).set(dlq as f64);
-            metrics::gauge!("hookgate_oldest_waiting_seconds", "subscription" => label.clone())
-                .set(oldest_due.map_or(0.0, |due| (now - due) as f64 / 1000.0));
-            metrics::gauge!("hookgate_paused", "subscription" => label)
-                .set(if paused.contains(&sub.id) { 1.0 } else { 0.0 });
+            SubscriptionObserved {
+                subscription: &sub.id,
+                dlq_depth: dlq,
+                oldest_waiting: Duration::from_millis(
+                    oldest_due.map_or(0, |due| (now - due).max(0) as u64),
+                ),
+                paused: paused.contains(&sub.id),
+            }
+            .emit();
         }
     }
 }

@@ -19,6 +19,7 @@ use hookgate_core::event::CLOUDEVENTS_CONTENT_TYPE;
 use hookgate_core::time::{now_ms, now_unix, rfc3339_ms};
 use hookgate_core::trace;
 use hookgate_store::{AttemptRecord, Attempted, ClaimedDelivery, Finish, Store};
+use hookgate_telemetry::event::{DeliveryAttempted, DeliveryExpired, RetryScheduled};
 use hookgate_telemetry::{Kind, SpanData, otlp};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
@@ -75,22 +76,18 @@ pub(crate) async fn attempt(
         elapsed,
     };
     record_span(route, &d, &span, &sent, outcome);
-    metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => outcome.as_str())
-        .increment(1);
-    metrics::histogram!("hookgate_delivery_duration_seconds", "subscription" => sub.id.clone())
-        .record(elapsed.as_secs_f64());
-    tracing::info!(
-        %request_id,
-        event_id = %d.id,
-        source = %route.source,
-        subscription = %sub.id,
-        attempt = n,
-        status_code = sent.status_code,
-        error = sent.error.as_deref(),
-        outcome = outcome.as_str(),
-        duration_ms = elapsed.as_millis() as u64,
-        "delivery attempt"
-    );
+    DeliveryAttempted {
+        request_id: &request_id,
+        event_id: d.id.as_str(),
+        source: &route.source,
+        subscription: &sub.id,
+        attempt: n,
+        status_code: sent.status_code,
+        error: sent.error.as_deref(),
+        outcome,
+        elapsed,
+    }
+    .emit();
     record_finish(store, route, &d, n, &finish, Some(&record), &request_id).await;
 }
 
@@ -103,9 +100,15 @@ async fn expire(
     request_id: &str,
 ) {
     let sub = &route.sub;
-    metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => Outcome::Dead.as_str())
-        .increment(1);
-    tracing::info!(%request_id, event_id = %d.id, source = %route.source, subscription = %sub.id, %reason, "delivery expired");
+    DeliveryExpired {
+        request_id,
+        event_id: d.id.as_str(),
+        source: &route.source,
+        subscription: &sub.id,
+        reason: &reason,
+        outcome: Outcome::Dead,
+    }
+    .emit();
     let finish = Finish::Dead { reason };
     record_finish(store, route, d, d.attempts, &finish, None, request_id).await;
 }
@@ -135,8 +138,10 @@ fn finish(sub: &Subscription, decision: Decision, now_ms: i64) -> Finish {
         Decision::Delivered => Finish::Delivered,
         Decision::Dead { reason } => Finish::Dead { reason },
         Decision::Retry { after } => {
-            metrics::counter!("hookgate_retries_scheduled_total", "subscription" => sub.id.clone())
-                .increment(1);
+            RetryScheduled {
+                subscription: &sub.id,
+            }
+            .emit();
             Finish::Retry {
                 due_ms: now_ms + after.as_millis() as i64,
             }

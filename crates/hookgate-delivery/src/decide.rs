@@ -37,6 +37,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 3] = [Outcome::Delivered, Outcome::Retry, Outcome::Dead];
+
     /// The label value (`delivered|retry|dead`) of
     /// `hookgate_deliveries_total` and the `outcome` log field.
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,12 @@ impl Outcome {
             Outcome::Retry => "retry",
             Outcome::Dead => "dead",
         }
+    }
+}
+
+impl hookgate_telemetry::event::Outcome for Outcome {
+    fn label(self) -> &'static str {
+        self.as_str()
     }
 }
 

@@ -14,6 +14,7 @@ use hookgate_core::time::{now_ms, rfc3339_ms};
 use hookgate_core::{EventId, idempotency_key, trace};
 use hookgate_http::Body;
 use hookgate_store::{NewEvent, Store};
+use hookgate_telemetry::event::{IngestEventsStored, IngestFinished};
 use hookgate_telemetry::{Kind, SpanData, Tracer, otlp};
 use hookgate_verify::{ProviderEvent, RawRequest, SchemeError};
 use http::request::Parts;
@@ -98,21 +99,14 @@ impl Ingest {
         let elapsed = started.elapsed();
         let status = resp.status();
         self.record_span(&frame, &source_label, outcome, status, elapsed);
-        metrics::counter!(
-            "hookgate_ingest_requests_total",
-            "source" => source_label.clone(),
-            "outcome" => outcome.as_str()
-        )
-        .increment(1);
-        metrics::histogram!("hookgate_ingest_duration_seconds", "source" => source_label.clone())
-            .record(elapsed.as_secs_f64());
-        respond::log(
-            &frame.request_id,
-            &source_label,
+        IngestFinished {
+            request_id: &frame.request_id,
+            source: &source_label,
             outcome,
-            status.as_u16(),
+            status: status.as_u16(),
             elapsed,
-        );
+        }
+        .emit();
         if let Ok(v) = HeaderValue::from_str(&frame.request_id) {
             resp.headers_mut().insert("x-request-id", v);
         }
@@ -242,10 +236,12 @@ impl Ingest {
             .await
             .map_err(Rejection::Store)?;
         let new_count = stored.iter().filter(|&&s| s).count() as u64;
-        metrics::counter!("hookgate_ingest_events_total", "source" => source.id.clone(), "result" => "stored")
-            .increment(new_count);
-        metrics::counter!("hookgate_ingest_events_total", "source" => source.id.clone(), "result" => "duplicate")
-            .increment(stored.len() as u64 - new_count);
+        IngestEventsStored {
+            source: &source.id,
+            stored: new_count,
+            duplicate: stored.len() as u64 - new_count,
+        }
+        .emit();
         Ok(events
             .iter()
             .zip(&stored)

@@ -107,7 +107,32 @@ pub enum Outcome {
     StoreError,
 }
 
+impl hookgate_telemetry::event::Outcome for Outcome {
+    fn label(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn is_failure(self) -> bool {
+        self == Outcome::StoreError
+    }
+}
+
 impl Outcome {
+    /// The outcomes whose series exist from the start, at 0, so that the
+    /// alert rules' `rate()` sees a source's first rejection or store
+    /// error rather than a series appearing.
+    pub const WATCHED: &[Outcome] = &[
+        Outcome::Accepted,
+        Outcome::Duplicate,
+        Outcome::Signature(SignatureReason::Missing),
+        Outcome::Signature(SignatureReason::Malformed),
+        Outcome::Signature(SignatureReason::Mismatch),
+        Outcome::Signature(SignatureReason::Stale),
+        Outcome::InvalidPayload,
+        Outcome::RateLimited,
+        Outcome::StoreError,
+    ];
+
     /// Metric label / log field.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -171,22 +196,6 @@ pub fn conclude(
             tracing::warn!(request_id, source, error = %err, "store write failed; answered 503");
             (Outcome::StoreError, store_unavailable())
         }
-    }
-}
-
-/// The request's log line: a warning when the store failed it, else
-/// information.
-pub fn log(request_id: &str, source: &str, outcome: Outcome, status: u16, elapsed: Duration) {
-    let duration_ms = elapsed.as_millis() as u64;
-    match outcome {
-        Outcome::StoreError => tracing::warn!(
-            request_id = %request_id, source = %source, outcome = outcome.as_str(),
-            status, duration_ms, "ingest failed: store unavailable"
-        ),
-        _ => tracing::info!(
-            request_id = %request_id, source = %source, outcome = outcome.as_str(),
-            status, duration_ms, "ingest"
-        ),
     }
 }
 

@@ -1,3 +1,7 @@
+//! The gateway's telemetry: every metric named and described once
+//! ([`metric`]), the observable happenings as typed events that log and
+//! count together ([`event`]), and trace export ([`otlp`]).
+//!
 //! Trace export (docs/operations.md): one span per ingest request and one per delivery
 //! attempt, in the W3C trace the `traceparent` headers already carry, sent
 //! to an OpenTelemetry collector over OTLP/HTTP with the JSON encoding.
@@ -11,6 +15,8 @@
 //! dropped and counted when it is full), and a background task batches and
 //! posts them.
 
+pub mod event;
+pub mod metric;
 pub mod otlp;
 
 pub use otlp::{Kind, SpanData, Tracer};

@@ -100,7 +100,7 @@ impl Tracer {
         if let Some(tx) = &self.tx
             && tx.try_send(span).is_err()
         {
-            metrics::counter!("hookgate_spans_dropped_total").increment(1);
+            crate::event::SpansDropped { count: 1 }.emit();
         }
     }
 }
@@ -157,7 +157,7 @@ async fn send(
         Err(_) => false,
     };
     if !ok {
-        metrics::counter!("hookgate_span_export_errors_total").increment(1);
+        crate::event::SpanExportFailed.emit();
         tracing::debug!(request_id = %hookgate_core::trace::new_request_id(), url, spans = spans.len(), "span export failed");
     }
 }

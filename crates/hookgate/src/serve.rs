@@ -230,7 +230,7 @@ fn install_metrics(config: &Config) -> anyhow::Result<Option<PrometheusHandle>> 
         .install_recorder()
         .map_err(|e| tracing::warn!(request_id = crate::logging::boot_id(), error = %e, "metrics recorder not installed"))
         .ok();
-    describe_metrics();
+    hookgate_telemetry::metric::describe();
     // The recorder keeps every histogram sample until it is folded into the
     // buckets, which `install_recorder` leaves to a scrape: without one
     // (no Prometheus yet, or a scrape gap), memory would grow with every
@@ -421,113 +421,31 @@ async fn drain(config: &Config, front: &Drain, back: &Drain) -> Option<bool> {
     }
 }
 
-/// `# HELP` and unit for every metric, so `promtool check metrics` and
-/// dashboards get a description (the README's Operations table says the
-/// same).
-fn describe_metrics() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(
-        "hookgate_ingest_requests_total",
-        "Ingest requests by source and outcome."
-    );
-    describe_histogram!(
-        "hookgate_ingest_duration_seconds",
-        Unit::Seconds,
-        "Ingest request latency, store write included."
-    );
-    describe_counter!(
-        "hookgate_ingest_events_total",
-        "Events of verified callbacks, stored or duplicate (a batch counts its items)."
-    );
-    describe_counter!(
-        "hookgate_deliveries_total",
-        "Delivery attempts by subscription and outcome (delivered, retry, dead)."
-    );
-    describe_histogram!(
-        "hookgate_delivery_duration_seconds",
-        Unit::Seconds,
-        "Delivery attempt latency."
-    );
-    describe_counter!(
-        "hookgate_retries_scheduled_total",
-        "Retries put on the schedule."
-    );
-    describe_gauge!(
-        "hookgate_queue_depth",
-        "Deliveries waiting or in flight on a route."
-    );
-    describe_gauge!(
-        "hookgate_oldest_waiting_seconds",
-        Unit::Seconds,
-        "Age of the oldest due, unsent delivery of a subscription."
-    );
-    describe_gauge!("hookgate_dlq_depth", "Dead letters of a subscription.");
-    describe_gauge!(
-        "hookgate_breaker_state",
-        "Route breaker on this instance: 0 closed, 1 half-open, 2 open."
-    );
-    describe_gauge!("hookgate_paused", "1 while the subscription is paused.");
-    describe_counter!(
-        "hookgate_store_errors_total",
-        "Failed store calls by operation."
-    );
-    describe_histogram!(
-        "hookgate_store_duration_seconds",
-        Unit::Seconds,
-        "Store round trips by operation."
-    );
-    describe_histogram!(
-        "hookgate_store_write_wait_seconds",
-        Unit::Seconds,
-        "Embedded store: how long a write waited for the transaction under way before its own began (group commit), by operation."
-    );
-    describe_histogram!(
-        "hookgate_store_batch_jobs",
-        "Callbacks or attempt outcomes per group-committed store call."
-    );
-    describe_counter!(
-        "hookgate_span_export_errors_total",
-        "Failed OTLP span exports."
-    );
-    describe_counter!(
-        "hookgate_spans_dropped_total",
-        "Spans dropped because the export queue was full."
-    );
-}
-
 /// Creates the labelled counters at 0, so `rate()` and `increase()` in the
 /// alert rules see a series' first increment instead of its sudden
 /// appearance.
 fn zero_series(config: &hookgate_config::Config) {
-    const INGEST: &[&str] = &[
-        "accepted",
-        "duplicate",
-        "signature_missing",
-        "signature_malformed",
-        "signature_mismatch",
-        "signature_stale",
-        "invalid_payload",
-        "rate_limited",
-        "store_error",
-    ];
+    use hookgate_telemetry::event::Outcome;
+    use hookgate_telemetry::metric::{
+        DELIVERIES, INGEST_REQUESTS, RETRIES_SCHEDULED, STORE_ERRORS,
+    };
     for src in &config.sources {
-        for outcome in INGEST {
-            metrics::counter!("hookgate_ingest_requests_total", "source" => src.id.clone(), "outcome" => *outcome)
+        for outcome in hookgate_ingest::respond::Outcome::WATCHED {
+            metrics::counter!(INGEST_REQUESTS.name, "source" => src.id.clone(), "outcome" => outcome.label())
                 .absolute(0);
         }
     }
     for sub in &config.subscriptions {
-        for outcome in ["delivered", "retry", "dead"] {
-            metrics::counter!("hookgate_deliveries_total", "subscription" => sub.id.clone(), "outcome" => outcome)
+        for outcome in hookgate_delivery::decide::Outcome::ALL {
+            metrics::counter!(DELIVERIES.name, "subscription" => sub.id.clone(), "outcome" => outcome.label())
                 .absolute(0);
         }
-        metrics::counter!("hookgate_retries_scheduled_total", "subscription" => sub.id.clone())
-            .absolute(0);
+        metrics::counter!(RETRIES_SCHEDULED.name, "subscription" => sub.id.clone()).absolute(0);
     }
     // Store errors exist from the start, so an alert on their rate has a
     // series to watch before the first failure.
     for op in ["ingest", "fanout", "claim", "finish", "admin", "ping"] {
-        metrics::counter!("hookgate_store_errors_total", "op" => op).absolute(0);
+        metrics::counter!(STORE_ERRORS.name, "op" => op).absolute(0);
     }
 }
 
