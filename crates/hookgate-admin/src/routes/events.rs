@@ -45,87 +45,41 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
             "source", "type", "since", "until", "order", "limit", "cursor",
         ],
     )?;
-    let order = match q.get("order") {
-        None | Some("oldest") => ListOrder::OldestFirst,
-        Some("newest") => ListOrder::NewestFirst,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "order must be \"oldest\" or \"newest\"",
-            ));
-        }
-    };
-    let newest = order == ListOrder::NewestFirst;
-    let limit = q.limit()?;
-    let since = q.time("since")?.unwrap_or(0);
-    let until = q.time("until")?.unwrap_or(i64::MAX);
-    let pattern = q.get("type").map(Pattern::new);
-    let after = q.get("cursor").map(Cursor::decode).transpose()?;
     let cfg = &call.admin.config;
     if let Some(s) = q.get("source")
         && !cfg.sources.iter().any(|x| x.id == s)
     {
         return Err(ApiError::bad_request(format!("no source {s:?}")));
     }
-    let store = &call.admin.store;
+    let scan = Scan {
+        order: match q.get("order") {
+            None | Some("oldest") => ListOrder::OldestFirst,
+            Some("newest") => ListOrder::NewestFirst,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "order must be \"oldest\" or \"newest\"",
+                ));
+            }
+        },
+        limit: q.limit()?,
+        since: q.time("since")?.unwrap_or(0),
+        until: q.time("until")?.unwrap_or(i64::MAX),
+        pattern: q.get("type").map(Pattern::new),
+        after: q.get("cursor").map(Cursor::decode).transpose()?,
+    };
     let mut found: Vec<(Cursor, EventId)> = Vec::new();
     for (idx, src) in cfg.sources.iter().enumerate() {
-        if q.get("source").is_some_and(|s| s != src.id) {
-            continue;
-        }
-        // Past the cursor: later times oldest first, earlier ones newest
-        // first (the cursor's own time again, for its ties).
-        let range = match &after {
-            Some(c) if newest => (since, until.min(c.ms)),
-            Some(c) => (since.max(c.ms), until),
-            None => (since, until),
-        };
-        let mut offset = 0;
-        let mut kept = 0;
-        loop {
-            let batch = store
-                .event_index_page(&src.id, range, order, offset, SCAN_BATCH)
-                .await?;
-            let fetched = batch.len();
-            offset += fetched;
-            let batch: Vec<_> = batch
-                .into_iter()
-                .map(|(id, ms)| {
-                    (
-                        Cursor {
-                            ms,
-                            source: idx,
-                            id: id.to_string(),
-                        },
-                        id,
-                    )
-                })
-                .filter(|(c, _)| {
-                    after
-                        .as_ref()
-                        .is_none_or(|a| if newest { c < a } else { c > a })
-                })
-                .collect();
-            let ids: Vec<EventId> = batch.iter().map(|(_, id)| id.clone()).collect();
-            let types = store.event_types(&src.id, &ids).await?;
-            for ((cursor, id), ty) in batch.into_iter().zip(types) {
-                let Some(ty) = ty else { continue };
-                if pattern.as_ref().is_some_and(|p| !p.matches(&ty)) || !call.sees_type(&ty) {
-                    continue;
-                }
-                found.push((cursor, id));
-                kept += 1;
-            }
-            if kept > limit || fetched < SCAN_BATCH {
-                break;
-            }
+        if q.get("source").is_none_or(|s| s == src.id) {
+            found.extend(scan.source(call, idx, &src.id).await?);
         }
     }
     found.sort();
-    if newest {
+    if scan.order == ListOrder::NewestFirst {
         found.reverse();
     }
-    let more = found.len() > limit;
-    found.truncate(limit);
+    let more = found.len() > scan.limit;
+    found.truncate(scan.limit);
+    let store = &call.admin.store;
     let mut items = Vec::with_capacity(found.len());
     for (cursor, id) in &found {
         let source = &cfg.sources[cursor.source].id;
@@ -139,6 +93,78 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
         None
     };
     ok(&Page { items, next_cursor })
+}
+
+/// What an events listing asks for.
+struct Scan {
+    order: ListOrder,
+    limit: usize,
+    since: i64,
+    until: i64,
+    pattern: Option<Pattern>,
+    after: Option<Cursor>,
+}
+
+impl Scan {
+    /// Whether `c` comes after the page's cursor in the listing's order.
+    fn past_cursor(&self, c: &Cursor) -> bool {
+        self.after.as_ref().is_none_or(|a| match self.order {
+            ListOrder::OldestFirst => c > a,
+            ListOrder::NewestFirst => c < a,
+        })
+    }
+
+    /// Up to `limit + 1` events of source `idx` past the cursor that the
+    /// caller may see and the type filter takes, read from the store's
+    /// index in the listing's order.
+    async fn source(
+        &self,
+        call: &Call<'_>,
+        idx: usize,
+        source: &str,
+    ) -> Result<Vec<(Cursor, EventId)>, ApiError> {
+        // Past the cursor: later times oldest first, earlier ones newest
+        // first (the cursor's own time again, for its ties).
+        let range = match (&self.after, self.order) {
+            (Some(c), ListOrder::NewestFirst) => (self.since, self.until.min(c.ms)),
+            (Some(c), ListOrder::OldestFirst) => (self.since.max(c.ms), self.until),
+            (None, _) => (self.since, self.until),
+        };
+        let store = &call.admin.store;
+        let mut found = Vec::new();
+        let mut offset = 0;
+        loop {
+            let batch = store
+                .event_index_page(source, range, self.order, offset, SCAN_BATCH)
+                .await?;
+            let fetched = batch.len();
+            offset += fetched;
+            let batch: Vec<(Cursor, EventId)> = batch
+                .into_iter()
+                .map(|(id, ms)| {
+                    let cursor = Cursor {
+                        ms,
+                        source: idx,
+                        id: id.to_string(),
+                    };
+                    (cursor, id)
+                })
+                .filter(|(c, _)| self.past_cursor(c))
+                .collect();
+            let ids: Vec<EventId> = batch.iter().map(|(_, id)| id.clone()).collect();
+            let types = store.event_types(source, &ids).await?;
+            for ((cursor, id), ty) in batch.into_iter().zip(types) {
+                let Some(ty) = ty else { continue };
+                if self.pattern.as_ref().is_some_and(|p| !p.matches(&ty)) || !call.sees_type(&ty) {
+                    continue;
+                }
+                found.push((cursor, id));
+            }
+            if found.len() > self.limit || fetched < SCAN_BATCH {
+                return Ok(found);
+            }
+        }
+    }
 }
 
 /// Finds an event the caller may see: one that goes to no subscription of

@@ -1,7 +1,8 @@
 //! `hookgate dlq list|show|replay`: a subscription's dead letters.
 
 use super::table::Table;
-use super::{Common, Paging, finish, opt, raw};
+use super::{Common, Ctx, Output, Paging, finish, opt, raw};
+use crate::client::ClientError;
 use crate::client::{encode, printable};
 use clap::{ArgGroup, Args, Subcommand};
 use hookgate_admin::api::{DeadLetterFilter, DeadLetterView, ReplayRequest, ReplayResult};
@@ -101,90 +102,107 @@ pub fn run(common: &Common, args: DlqArgs) -> ExitCode {
                 subscription,
                 filter,
                 paging,
-            } => {
-                let subscription = super::subscription_or_only(&ctx, subscription).await?;
-                let path = format!(
-                    "/admin/v1/subscriptions/{}/dead-letters",
-                    encode(&subscription)
-                );
-                let params = [
-                    ("type", filter.ty.as_deref()),
-                    ("reason", filter.reason.as_deref()),
-                    ("source", filter.source.as_deref()),
-                    ("since", filter.since.as_deref()),
-                    ("until", filter.until.as_deref()),
-                ];
-                let listing = super::list::<DeadLetterView>(&ctx, &path, &params, &paging).await?;
-                let mut t = Table::new(&[
-                    "EVENT_ID", "TYPE", "REASON", "STATUS", "ATTEMPTS", "DEAD_AT", "SOURCE",
-                ]);
-                for d in &listing.items {
-                    t.row([
-                        d.event_id.clone(),
-                        opt(&d.ty),
-                        opt(&d.reason),
-                        opt(&d.last_status_code),
-                        d.attempts.to_string(),
-                        opt(&d.dead_at),
-                        d.source.clone(),
-                    ]);
-                }
-                let empty = format!(
-                    "no dead letters in subscription {} match",
-                    printable(&subscription)
-                );
-                Ok(finish(&ctx, listing, &t, &empty))
-            }
+            } => list(&ctx, subscription, &filter, &paging).await,
             DlqCommand::Show { event_id } => super::events::show(&ctx, &event_id).await,
             DlqCommand::Replay {
                 subscription,
                 event_ids,
                 filter,
                 dry_run,
-            } => {
-                let subscription = super::subscription_or_only(&ctx, subscription).await?;
-                let req = if event_ids.is_empty() {
-                    ReplayRequest {
-                        event_ids: None,
-                        filter: Some(filter.to_api()),
-                        dry_run,
-                    }
-                } else {
-                    ReplayRequest {
-                        event_ids: Some(event_ids),
-                        filter: None,
-                        dry_run,
-                    }
-                };
-                let path = format!(
-                    "/admin/v1/subscriptions/{}/dead-letters/replay",
-                    encode(&subscription)
-                );
-                let body = ctx.client.post(&path, &req).await?;
-                if ctx.json {
-                    return Ok(raw(&body).into());
-                }
-                let r: ReplayResult = ctx.client.parse(&path, &body)?;
-                let sub = printable(&subscription);
-                let text = if dry_run {
-                    format!(
-                        "dry run: matched {}, replayed 0 — nothing was sent; run again \
-                         without --dry-run to replay them to {sub}\n",
-                        r.matched
-                    )
-                } else if r.replayed < r.matched {
-                    format!(
-                        "matched {}, replayed {} to {sub} ({} were already replayed by \
-                         another call)\n",
-                        r.matched,
-                        r.replayed,
-                        r.matched - r.replayed
-                    )
-                } else {
-                    format!("matched {}, replayed {} to {sub}\n", r.matched, r.replayed)
-                };
-                Ok(text.into())
-            }
+            } => replay(&ctx, subscription, event_ids, &filter, dry_run).await,
         }
     })
+}
+
+/// `hookgate dlq list`: a table of the subscription's dead letters.
+async fn list(
+    ctx: &Ctx,
+    subscription: Option<String>,
+    filter: &Filter,
+    paging: &Paging,
+) -> Result<Output, ClientError> {
+    let subscription = super::subscription_or_only(ctx, subscription).await?;
+    let path = format!(
+        "/admin/v1/subscriptions/{}/dead-letters",
+        encode(&subscription)
+    );
+    let params = [
+        ("type", filter.ty.as_deref()),
+        ("reason", filter.reason.as_deref()),
+        ("source", filter.source.as_deref()),
+        ("since", filter.since.as_deref()),
+        ("until", filter.until.as_deref()),
+    ];
+    let listing = super::list::<DeadLetterView>(ctx, &path, &params, paging).await?;
+    let mut t = Table::new(&[
+        "EVENT_ID", "TYPE", "REASON", "STATUS", "ATTEMPTS", "DEAD_AT", "SOURCE",
+    ]);
+    for d in &listing.items {
+        t.row([
+            d.event_id.clone(),
+            opt(&d.ty),
+            opt(&d.reason),
+            opt(&d.last_status_code),
+            d.attempts.to_string(),
+            opt(&d.dead_at),
+            d.source.clone(),
+        ]);
+    }
+    let empty = format!(
+        "no dead letters in subscription {} match",
+        printable(&subscription)
+    );
+    Ok(finish(ctx, listing, &t, &empty))
+}
+
+/// `hookgate dlq replay`: named dead letters or a filter's, or a dry run.
+async fn replay(
+    ctx: &Ctx,
+    subscription: Option<String>,
+    event_ids: Vec<String>,
+    filter: &Filter,
+    dry_run: bool,
+) -> Result<Output, ClientError> {
+    let subscription = super::subscription_or_only(ctx, subscription).await?;
+    let req = if event_ids.is_empty() {
+        ReplayRequest {
+            event_ids: None,
+            filter: Some(filter.to_api()),
+            dry_run,
+        }
+    } else {
+        ReplayRequest {
+            event_ids: Some(event_ids),
+            filter: None,
+            dry_run,
+        }
+    };
+    let path = format!(
+        "/admin/v1/subscriptions/{}/dead-letters/replay",
+        encode(&subscription)
+    );
+    let body = ctx.client.post(&path, &req).await?;
+    if ctx.json {
+        return Ok(raw(&body).into());
+    }
+    let r: ReplayResult = ctx.client.parse(&path, &body)?;
+    let sub = printable(&subscription);
+    let text = if dry_run {
+        format!(
+            "dry run: matched {}, replayed 0 — nothing was sent; run again \
+                 without --dry-run to replay them to {sub}\n",
+            r.matched
+        )
+    } else if r.replayed < r.matched {
+        format!(
+            "matched {}, replayed {} to {sub} ({} were already replayed by \
+                 another call)\n",
+            r.matched,
+            r.replayed,
+            r.matched - r.replayed
+        )
+    } else {
+        format!("matched {}, replayed {} to {sub}\n", r.matched, r.replayed)
+    };
+    Ok(text.into())
 }
