@@ -43,52 +43,12 @@ impl SqliteStore {
             })?;
         }
         let lock = FileLock::acquire(path)?;
-        // The file holds payloads: readable by its owner only. (SQLite
-        // gives its -wal and -shm files the same permissions.)
-        if !path.exists() {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
-                })?;
-        }
+        create_private(path)?;
         let spans = Spans {
             retention: settings.retention_ms(),
             lease: settings.lease_ms(),
         };
-        let mut conn = connect(path, OpenFlags::default(), timeout)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| match classify(e) {
-                // Not a database at all (or encrypted): say so plainly.
-                StoreError::Unavailable(why) if why.contains("not a database") => {
-                    StoreError::Incompatible(format!(
-                        "{} is not an SQLite database; point [store] path at a new or a Hookgate file",
-                        path.display()
-                    ))
-                }
-                other => other,
-            })?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Unavailable(format!(
-                "{}: cannot use WAL mode (journal mode stays {mode}); is it on a network filesystem?",
-                path.display()
-            )));
-        }
-        // NORMAL: the commit writes the WAL; the writer's syncer thread
-        // fsyncs it before a durable write is answered (see `writer`).
-        conn.execute_batch(&format!(
-            "PRAGMA synchronous = NORMAL;
-             PRAGMA wal_autocheckpoint = 0;
-             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};
-             PRAGMA cache_size = -16384;
-             PRAGMA temp_store = MEMORY;"
-        ))
-        .map_err(classify)?;
+        let mut conn = writer_connection(path, timeout)?;
         schema::prepare(&mut conn, path)?;
         take_back_leases(&conn, spans)?;
         let mut wal = path.as_os_str().to_owned();
@@ -118,6 +78,59 @@ impl SqliteStore {
             }),
         })
     }
+}
+
+/// Creates the store's file if it is not there yet.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    // The file holds payloads: readable by its owner only. (SQLite
+    // gives its -wal and -shm files the same permissions.)
+    if !path.exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
+            })?;
+    }
+    Ok(())
+}
+
+/// The writer's connection: WAL mode (refused plainly when the file is
+/// not a database or WAL is not available) and the writer's pragmas.
+fn writer_connection(path: &Path, timeout: Duration) -> Result<Connection, StoreError> {
+    let conn = connect(path, OpenFlags::default(), timeout)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| match classify(e) {
+            // Not a database at all (or encrypted): say so plainly.
+            StoreError::Unavailable(why) if why.contains("not a database") => {
+                StoreError::Incompatible(format!(
+                    "{} is not an SQLite database; point [store] path at a new or a Hookgate file",
+                    path.display()
+                ))
+            }
+            other => other,
+        })?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "{}: cannot use WAL mode (journal mode stays {mode}); is it on a network filesystem?",
+            path.display()
+        )));
+    }
+    // NORMAL: the commit writes the WAL; the writer's syncer thread
+    // fsyncs it before a durable write is answered (see `writer`).
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA wal_autocheckpoint = 0;
+         PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};
+         PRAGMA cache_size = -16384;
+         PRAGMA temp_store = MEMORY;"
+    ))
+    .map_err(classify)?;
+    Ok(conn)
 }
 
 /// Every lease in the file is this process's from before a restart (one
