@@ -1,0 +1,107 @@
+//! Ingest and fan-out writes: claiming each event's key and storing it,
+//! then taking events off the fan-out queue into their deliveries. Apart
+//! from `route` (the deliveries' own life) because they touch the events
+//! and the fan-out queue, not a route's queue.
+
+use super::{OwnedEvent, Result, Spans};
+use crate::sqlite::classify;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Claims each event's key and stores it; per event, true if stored. A
+/// row whose claim has lapsed (the provider sent the event again after
+/// its dedup window) is stored anew: new receive time, back in the fan-out
+/// queue.
+pub(crate) fn ingest(
+    conn: &Connection,
+    now: i64,
+    source: &str,
+    dedup_ms: i64,
+    spans: Spans,
+    events: &[OwnedEvent],
+) -> Result<Vec<bool>> {
+    let keep = now.saturating_add(spans.retention);
+    let claim = now.saturating_add(dedup_ms.max(1));
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (source, id) DO UPDATE SET
+               type = excluded.type, ce = excluded.ce, tp = excluded.tp, recv_ms = excluded.recv_ms,
+               keep_until = excluded.keep_until, claim_until = excluded.claim_until
+             WHERE events.claim_until <= excluded.recv_ms
+             RETURNING seq",
+        )
+        .map_err(classify)?;
+    let mut queue = conn
+        .prepare_cached("INSERT OR REPLACE INTO fanout (seq, source, due) VALUES (?1, ?2, ?3)")
+        .map_err(classify)?;
+    let mut out = Vec::with_capacity(events.len());
+    for ev in events {
+        let stored: Option<i64> = stmt
+            .query_row(
+                params![source, ev.id, ev.ty, ev.ce, ev.tp, now, keep, claim],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(classify)?;
+        if let Some(seq) = stored {
+            queue.execute(params![seq, source, now]).map_err(classify)?;
+        }
+        out.push(stored.is_some());
+    }
+    Ok(out)
+}
+
+/// Takes events off the fan-out queue and creates their deliveries.
+/// Returns how many events this call took.
+pub(crate) fn fanout_commit(
+    conn: &Connection,
+    now: i64,
+    source: &str,
+    spans: Spans,
+    items: &[(String, Vec<String>)],
+) -> Result<usize> {
+    let mut find = conn
+        .prepare_cached("SELECT seq, recv_ms FROM events WHERE source = ?1 AND id = ?2")
+        .map_err(classify)?;
+    let mut take = conn
+        .prepare_cached("DELETE FROM fanout WHERE seq = ?1")
+        .map_err(classify)?;
+    // A new delivery; an existing one is re-armed only when it is older
+    // than the event (the provider sent the event again after its dedup
+    // window, so it is delivered again). A leased one keeps its lease and
+    // goes back to the queue when that attempt ends.
+    let mut create = conn
+        .prepare_cached(
+            "INSERT INTO deliveries (event, sub, source, id, state, due, first_ms, keep_until)
+             VALUES (?7, ?2, ?1, ?3, 0, ?4, ?4, ?5)
+             ON CONFLICT (event, sub) DO UPDATE SET
+               state = CASE WHEN state = 1 THEN 1 ELSE 0 END,
+               due = CASE WHEN state = 1 THEN due ELSE excluded.due END,
+               requeue = CASE WHEN state = 1 THEN 1 ELSE 0 END,
+               attempts = 0, first_ms = excluded.first_ms, reclaims = 0, reason = NULL,
+               keep_until = excluded.keep_until
+             WHERE deliveries.first_ms < ?6",
+        )
+        .map_err(classify)?;
+    let keep = now.saturating_add(spans.retention);
+    let mut fanned = 0;
+    for (id, subs) in items {
+        let found: Option<(i64, i64)> = find
+            .query_row(params![source, id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(classify)?;
+        let Some((seq, recv)) = found else { continue };
+        if take.execute([seq]).map_err(classify)? == 0 {
+            // Another worker's commit took it first.
+            continue;
+        }
+        fanned += 1;
+        for sub in subs {
+            create
+                .execute(params![source, sub, id, now, keep, recv, seq])
+                .map_err(classify)?;
+        }
+    }
+    Ok(fanned)
+}

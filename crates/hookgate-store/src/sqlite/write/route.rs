@@ -1,0 +1,328 @@
+//! Route writes: leasing due deliveries, taking back leases (poison
+//! counting included), and recording an attempt's outcome. Together
+//! because they share the delivery row, its states and its attempt log.
+
+use super::{Result, Spans};
+use crate::sqlite::{classify, state};
+use crate::{ATTEMPT_LOG_CAP, AttemptRecord, Finish, RECLAIM_LIMIT, StoreError};
+use hookgate_core::time::rfc3339_ms;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A claimed delivery as the claim reads it.
+pub(crate) struct Claimed {
+    pub id: String,
+    pub lease: i64,
+    pub attempts: u32,
+    pub first_ms: i64,
+    pub ce: Vec<u8>,
+    pub tp: String,
+}
+
+/// A due delivery as the claim reads it: its rowid, id, attempts, budget
+/// start, and its event's body, traceparent and retention end (`None`: no
+/// event).
+type DueRow = (
+    i64,
+    String,
+    u32,
+    i64,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// Returns expired leases to the queue (or dead-letters them as poison),
+/// then leases up to `max` due deliveries. Returns them and the due time
+/// of the earliest one still waiting.
+pub(crate) fn route_claim(
+    conn: &Connection,
+    now: i64,
+    source: &str,
+    sub: &str,
+    spans: Spans,
+    max: usize,
+) -> Result<(Vec<Claimed>, Option<i64>)> {
+    reclaim(conn, now, source, sub, spans, Some(now), 100)?;
+    let due: Vec<DueRow> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT d.rowid, d.id, d.attempts, d.first_ms, e.ce, e.tp, e.keep_until
+                 FROM deliveries d LEFT JOIN events e ON e.seq = d.event
+                 WHERE d.source = ?1 AND d.sub = ?2 AND d.state = 0 AND d.due <= ?3
+                 ORDER BY d.due, d.id LIMIT ?4",
+            )
+            .map_err(classify)?;
+        stmt.query_map(params![source, sub, now, max as i64], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .and_then(Iterator::collect)
+        .map_err(classify)?
+    };
+    let token = now.saturating_add(spans.lease);
+    let keep = now.saturating_add(spans.retention);
+    let mut claimed = Vec::with_capacity(due.len());
+    for (row, id, attempts, first_ms, ce, tp, kept) in due {
+        match ce.filter(|_| kept.is_some_and(|k| k > now)) {
+            Some(ce) => {
+                set_state(conn, row, state::LEASED, token)?;
+                claimed.push(Claimed {
+                    id,
+                    lease: token,
+                    attempts,
+                    first_ms,
+                    ce,
+                    tp: tp.unwrap_or_default(),
+                });
+            }
+            None => {
+                // The event outlived its retention: nothing left to send.
+                conn.prepare_cached(
+                    "UPDATE deliveries SET state = 3, due = ?2, reason = 'expired: event past retention',
+                       requeue = 0, keep_until = ?3
+                     WHERE rowid = ?1",
+                )
+                .and_then(|mut s| s.execute(params![row, now, keep]))
+                .map_err(classify)?;
+            }
+        }
+    }
+    let next: Option<i64> = conn
+        .prepare_cached(
+            "SELECT due FROM deliveries WHERE source = ?1 AND sub = ?2 AND state = 0
+             ORDER BY due LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row(params![source, sub], |r| r.get(0)).optional())
+        .map_err(classify)?;
+    Ok((claimed, next))
+}
+
+fn set_state(conn: &Connection, row: i64, state: i64, due: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE deliveries SET state = ?2, due = ?3 WHERE rowid = ?1")
+        .and_then(|mut s| s.execute(params![row, state, due]))
+        .map(drop)
+        .map_err(classify)
+}
+
+/// A delivery's row as a finish reads it.
+struct DeliveryRow {
+    rowid: i64,
+    state: i64,
+    /// The lease token while leased.
+    due: i64,
+    log_len: i64,
+    requeue: bool,
+}
+
+/// A delivery's row found by its event's id.
+fn delivery_row(
+    conn: &Connection,
+    source: &str,
+    sub: &str,
+    id: &str,
+) -> Result<Option<DeliveryRow>> {
+    conn.prepare_cached(
+        "SELECT d.rowid, d.state, d.due, d.log_len, d.requeue
+         FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
+         WHERE e.source = ?1 AND e.id = ?3",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![source, sub, id], |r| {
+            Ok(DeliveryRow {
+                rowid: r.get(0)?,
+                state: r.get(1)?,
+                due: r.get(2)?,
+                log_len: r.get(3)?,
+                requeue: r.get(4)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(classify)
+}
+
+/// Takes back leases of a route that expired by `before` (all of them when
+/// `None`), up to `limit`: each is an attempt with no known outcome (the
+/// worker may have sent it before it stopped), logged as such; it goes
+/// back to the queue, or to the dead letters as poison once reclaimed
+/// [`RECLAIM_LIMIT`] times. Returns how many.
+pub(crate) fn reclaim(
+    conn: &Connection,
+    now: i64,
+    source: &str,
+    sub: &str,
+    spans: Spans,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<usize> {
+    let expired: Vec<(i64, i64, u32, u32, i64)> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT rowid, due, attempts, reclaims, log_len FROM deliveries
+                 WHERE source = ?1 AND sub = ?2 AND state = 1 AND due <= ?3
+                 ORDER BY due, id LIMIT ?4",
+            )
+            .map_err(classify)?;
+        stmt.query_map(
+            params![source, sub, before.unwrap_or(i64::MAX), limit as i64],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .and_then(Iterator::collect)
+        .map_err(classify)?
+    };
+    let keep = now.saturating_add(spans.retention);
+    for (row, token, attempts, reclaims, log_len) in &expired {
+        // The lease began one visibility timeout before it ended (every
+        // lease of this store is that long).
+        let started = (token - spans.lease).clamp(0, now);
+        let entry = AttemptRecord {
+            n: attempts + 1,
+            at: rfc3339_ms(started).unwrap_or_default(),
+            status_code: None,
+            error: Some(
+                "no outcome: the lease expired (the worker stopped or stalled); the subscriber may have received it"
+                    .into(),
+            ),
+            duration_ms: (now - started).max(0) as u64,
+            response: None,
+        };
+        append_log(conn, *row, *log_len, &entry)?;
+        let reclaims = reclaims + 1;
+        if reclaims >= RECLAIM_LIMIT {
+            conn.prepare_cached(
+                "UPDATE deliveries SET state = 3, due = ?2, reclaims = ?3, requeue = 0,
+                   reason = ?4, keep_until = ?5
+                 WHERE rowid = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    row,
+                    now,
+                    reclaims,
+                    format!("poison: reclaimed {reclaims} times"),
+                    keep
+                ])
+            })
+            .map_err(classify)?;
+        } else {
+            conn.prepare_cached(
+                "UPDATE deliveries SET state = 0, due = ?2, reclaims = ?3, requeue = 0, keep_until = ?4
+                 WHERE rowid = ?1",
+            )
+            .and_then(|mut s| s.execute(params![row, now, reclaims, keep]))
+            .map_err(classify)?;
+        }
+    }
+    Ok(expired.len())
+}
+
+/// Appends one entry to a delivery's attempt log, keeping the latest
+/// [`ATTEMPT_LOG_CAP`].
+fn append_log(conn: &Connection, row: i64, log_len: i64, entry: &AttemptRecord) -> Result<()> {
+    let mut line = serde_json::to_string(entry).map_err(|e| StoreError::Protocol(e.to_string()))?;
+    line.push('\n');
+    if (log_len as usize) < ATTEMPT_LOG_CAP {
+        return conn
+            .prepare_cached(
+                "UPDATE deliveries SET log = log || ?2, log_len = log_len + 1 WHERE rowid = ?1",
+            )
+            .and_then(|mut s| s.execute(params![row, line]))
+            .map(drop)
+            .map_err(classify);
+    }
+    let log: String = conn
+        .prepare_cached("SELECT log FROM deliveries WHERE rowid = ?1")
+        .and_then(|mut s| s.query_row(params![row], |r| r.get(0)))
+        .map_err(classify)?;
+    let lines: Vec<&str> = log.lines().collect();
+    let keep_from = lines.len().saturating_sub(ATTEMPT_LOG_CAP - 1);
+    let mut kept: String = lines[keep_from..].iter().flat_map(|l| [*l, "\n"]).collect();
+    kept.push_str(&line);
+    let len = (lines.len() - keep_from + 1) as i64;
+    conn.prepare_cached("UPDATE deliveries SET log = ?2, log_len = ?3 WHERE rowid = ?1")
+        .and_then(|mut s| s.execute(params![row, kept, len]))
+        .map(drop)
+        .map_err(classify)
+}
+
+/// Records an attempt's outcome on a leased delivery. False when the lease
+/// is no longer `lease` (taken over: nothing written).
+#[allow(clippy::too_many_arguments)] // one outcome's parts
+pub(crate) fn route_finish(
+    conn: &Connection,
+    now: i64,
+    source: &str,
+    sub: &str,
+    spans: Spans,
+    id: &str,
+    lease: i64,
+    attempts: u32,
+    finish: &Finish,
+    record: Option<&AttemptRecord>,
+) -> Result<bool> {
+    let Some(DeliveryRow {
+        rowid: row,
+        state: st,
+        due: token,
+        log_len,
+        requeue,
+    }) = delivery_row(conn, source, sub, id)?
+    else {
+        return Ok(false);
+    };
+    if st != state::LEASED || token != lease {
+        return Ok(false);
+    }
+    if *finish == Finish::Release {
+        // Given back without an attempt: due again now.
+        set_state(conn, row, state::QUEUED, now)?;
+        conn.prepare_cached("UPDATE deliveries SET requeue = 0 WHERE rowid = ?1")
+            .and_then(|mut s| s.execute(params![row]))
+            .map_err(classify)?;
+        return Ok(true);
+    }
+    if let Some(record) = record {
+        append_log(conn, row, log_len, record)?;
+    }
+    let code = record.and_then(|r| r.status_code);
+    let (mut st, mut due, mut reason) = match finish {
+        Finish::Delivered => (state::DELIVERED, now, None),
+        Finish::Retry { due_ms } => (state::QUEUED, *due_ms, None),
+        Finish::Dead { reason } => (state::DEAD, now, Some(reason.as_str())),
+        Finish::Release => unreachable!("handled above"),
+    };
+    if requeue {
+        // Redelivered (or re-armed) while this attempt was in flight: its
+        // outcome is kept and the delivery goes again, counting on. It is
+        // pending, so it has no reason to be dead (a dead outcome's reason
+        // stays in its attempt's log entry).
+        st = state::QUEUED;
+        due = now;
+        reason = None;
+    }
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = ?2, due = ?3, attempts = ?4, code = ?5,
+           reason = COALESCE(?6, reason), requeue = 0, keep_until = ?7
+         WHERE rowid = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            row,
+            st,
+            due,
+            attempts,
+            code,
+            reason,
+            now.saturating_add(spans.retention)
+        ])
+    })
+    .map_err(classify)?;
+    Ok(true)
+}
