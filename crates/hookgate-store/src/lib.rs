@@ -69,6 +69,7 @@ pub use records::{
 pub use settings::Settings;
 
 use hookgate_config::{StoreBackend, StoreConfig};
+use hookgate_telemetry::event::{StoreCall, StoreFailed};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -105,7 +106,7 @@ impl std::fmt::Debug for Store {
 
 /// Counts a failed store call as its caller saw it.
 fn count_error(op: &'static str) {
-    metrics::counter!("hookgate_store_errors_total", "op" => op).increment(1);
+    StoreFailed { op }.emit();
 }
 
 impl Store {
@@ -182,11 +183,12 @@ impl Store {
     ) -> Result<T, StoreError> {
         let started = std::time::Instant::now();
         let result = fut.await;
-        metrics::histogram!("hookgate_store_duration_seconds", "op" => op)
-            .record(started.elapsed().as_secs_f64());
-        if result.is_err() {
-            count_error(op);
+        StoreCall {
+            op,
+            elapsed: started.elapsed(),
+            failed: result.is_err(),
         }
+        .emit();
         result
     }
 

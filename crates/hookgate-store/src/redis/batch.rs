@@ -100,7 +100,11 @@ where
                 bytes += size;
                 jobs.push(job);
             }
-            metrics::histogram!("hookgate_store_batch_jobs", "op" => op).record(jobs.len() as f64);
+            hookgate_telemetry::event::StoreBatch {
+                op,
+                jobs: jobs.len(),
+            }
+            .emit();
             let fut = call(jobs);
             tokio::spawn(async move {
                 fut.await;

@@ -41,6 +41,7 @@
 //! back from the disk.
 
 use crate::StoreError;
+use hookgate_telemetry::event::{StoreBatch, StoreWriteWaited};
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -283,10 +284,17 @@ fn run(
         let started = Instant::now();
         for job in &jobs {
             let (op, queued) = job.queued();
-            metrics::histogram!("hookgate_store_write_wait_seconds", "op" => op)
-                .record(started.saturating_duration_since(queued).as_secs_f64());
+            StoreWriteWaited {
+                op,
+                waited: started.saturating_duration_since(queued),
+            }
+            .emit();
         }
-        metrics::histogram!("hookgate_store_batch_jobs", "op" => "write").record(jobs.len() as f64);
+        StoreBatch {
+            op: "write",
+            jobs: jobs.len(),
+        }
+        .emit();
         let durable = jobs.iter().any(|job| job.durable());
         let changes = conn.total_changes();
         let outcome = transaction(&conn, &mut jobs);
