@@ -9,7 +9,7 @@
 //! are pure and live beside `classify`; what is here is the I/O around
 //! them.
 
-use crate::breaker::{Breaker, Probe};
+use crate::breaker::{BreakerState, Probe};
 use crate::classify::{Classified, classify_error, classify_status};
 use crate::decide::{self, Decision, Outcome};
 use crate::route::{Route, Subscription};
@@ -19,7 +19,9 @@ use hookgate_core::event::CLOUDEVENTS_CONTENT_TYPE;
 use hookgate_core::time::{now_ms, now_unix, rfc3339_ms};
 use hookgate_core::trace;
 use hookgate_store::{AttemptRecord, Attempted, ClaimedDelivery, Finish, Store};
-use hookgate_telemetry::event::{DeliveryAttempted, DeliveryExpired, RetryScheduled};
+use hookgate_telemetry::event::{
+    BreakerChanged, DeliveryAttempted, DeliveryExpired, RetryScheduled,
+};
 use hookgate_telemetry::{Kind, SpanData, otlp};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
@@ -63,7 +65,7 @@ pub(crate) async fn attempt(
         duration_ms: elapsed.as_millis() as u64,
         response: sent.response.clone(),
     };
-    tell_breaker(&route.breaker, &sent.classified, probe);
+    tell_breaker(route, &sent.classified, probe, &request_id);
     let now = now_ms();
     let age = Duration::from_millis((now - d.first_ms).max(0) as u64);
     let decision = decide::decide(&sent.classified, n, age, &sub.retry, backoff::full_jitter);
@@ -115,16 +117,28 @@ async fn expire(
 
 /// Tells the breaker what a sent attempt's answer was, and resolves the
 /// probe this attempt was, if any.
-fn tell_breaker(breaker: &Breaker, classified: &Classified, probe: Option<Probe>) {
-    match classified {
+fn tell_breaker(route: &Route, classified: &Classified, probe: Option<Probe>, request_id: &str) {
+    let changed = match classified {
         // A 4xx comes from a subscriber that is up and refuses this event:
         // it counts for the breaker as an answer, not a failure (an open
         // breaker would only hold the next events back for the cooldown
         // before they are dead-lettered the same way).
-        Classified::Delivered | Classified::Dead { .. } => breaker.on_success(),
-        Classified::Retry { .. } => {
-            breaker.on_failure(Instant::now());
+        Classified::Delivered | Classified::Dead { .. } => {
+            route.breaker.on_success().then_some(BreakerState::Closed)
         }
+        Classified::Retry { .. } => route
+            .breaker
+            .on_failure(Instant::now())
+            .then_some(BreakerState::Open),
+    };
+    if let Some(state) = changed {
+        BreakerChanged {
+            request_id,
+            source: &route.source,
+            subscription: &route.sub.id,
+            state,
+        }
+        .emit();
     }
     if let Some(probe) = probe {
         probe.resolved();

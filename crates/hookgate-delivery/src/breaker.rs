@@ -21,6 +21,16 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+impl hookgate_telemetry::event::Outcome for BreakerState {
+    fn label(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn is_failure(self) -> bool {
+        self == BreakerState::Open
+    }
+}
+
 impl BreakerState {
     /// Wire name (`closed|open|half_open`).
     pub fn as_str(self) -> &'static str {
@@ -99,12 +109,13 @@ impl Breaker {
         self.lock().probing = false;
     }
 
-    /// Records a success.
-    pub fn on_success(&self) {
+    /// Records a success. Returns true when it closed an open (or
+    /// half-open) breaker.
+    pub fn on_success(&self) -> bool {
         let mut s = self.lock();
         s.consecutive_failures = 0;
-        s.open_until = None;
         s.probing = false;
+        s.open_until.take().is_some()
     }
 
     /// Records a failure: a retryable answer, a transport error or a
@@ -203,7 +214,7 @@ mod tests {
         assert_eq!(b.state(t1), BreakerState::Open, "failed probe reopens");
         let t2 = t1 + Duration::from_secs(10);
         assert_eq!(b.permit(t2), Permit::Probe);
-        b.on_success();
+        assert!(b.on_success(), "the probe's success closes it");
         assert_eq!(b.state(t2), BreakerState::Closed);
         assert_eq!(b.permit(t2), Permit::Flow);
     }
@@ -213,7 +224,7 @@ mod tests {
         let b = Breaker::new(2, Duration::from_secs(1));
         let t = Instant::now();
         b.on_failure(t);
-        b.on_success();
+        assert!(!b.on_success(), "it was closed: nothing changed");
         b.on_failure(t);
         assert_eq!(b.state(t), BreakerState::Closed);
     }

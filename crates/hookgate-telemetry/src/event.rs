@@ -245,6 +245,41 @@ impl StoreWriteWaited {
     }
 }
 
+/// A route's breaker opened (at its `failures`-th consecutive failure; a
+/// failed probe keeps it open) or closed (a success after it had opened),
+/// on this instance. Its gauge is read at scrape time ([`RouteObserved`]); this is
+/// the log line of the moment it changed.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerChanged<'a, S> {
+    /// The request id of the attempt that changed it.
+    pub request_id: &'a str,
+    /// The route's source.
+    pub source: &'a str,
+    /// The subscription.
+    pub subscription: &'a str,
+    /// The state it changed to.
+    pub state: S,
+}
+
+impl<S: Outcome> BreakerChanged<'_, S> {
+    /// Logs it: a warning when it opened.
+    pub fn emit(self) {
+        let (request_id, source, subscription) = (self.request_id, self.source, self.subscription);
+        let state = self.state.label();
+        if self.state.is_failure() {
+            tracing::warn!(
+                request_id = %request_id, source = %source, subscription = %subscription, state,
+                "breaker opened: the route holds its deliveries until the cooldown ends"
+            );
+        } else {
+            tracing::info!(
+                request_id = %request_id, source = %source, subscription = %subscription, state,
+                "breaker closed"
+            );
+        }
+    }
+}
+
 /// A route's state at scrape time, read from the shared store (backlog)
 /// and this instance (breaker).
 #[derive(Debug, Clone, Copy)]

@@ -184,52 +184,23 @@ pub(crate) async fn replay(
     call.require(Role::Operator)?;
     let sub = call.subscription(id)?;
     let cfg = &call.admin.config;
-    // (source index, event id) of every matched dead letter.
-    let mut matched: Vec<(usize, EventId)> = Vec::new();
-    match (&req.event_ids, &req.filter) {
-        (Some(ids), None) => {
-            if ids.len() > MAX_IDS {
-                return Err(ApiError::bad_request(format!(
-                    "at most {MAX_IDS} event_ids per call"
-                )));
-            }
-            let mut parsed = Vec::with_capacity(ids.len());
-            for raw in ids {
-                let id = EventId::parse(raw)
-                    .ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not an event id")))?;
-                if !parsed.contains(&id) {
-                    parsed.push(id);
-                }
-            }
-            for (idx, src) in cfg.sources.iter().enumerate() {
-                let records = call
-                    .admin
-                    .store
-                    .delivery_records(&src.id, &parsed, &sub.id)
-                    .await?;
-                for (id, record) in parsed.iter().zip(records) {
-                    if record.is_some_and(|r| r.status == DeliveryStatus::Dead) {
-                        matched.push((idx, id.clone()));
-                    }
-                }
-            }
-        }
+    let matched = match (&req.event_ids, &req.filter) {
+        (Some(ids), None) => named(call, sub, ids).await?,
         (None, Some(filter)) => {
             let m = Matcher::new(filter, call)?;
             let mut found = scan(call, sub, &m, None, MAX_FILTER_MATCHES).await?;
             found.truncate(MAX_FILTER_MATCHES);
-            for (cursor, v) in found {
-                if let Some(id) = EventId::parse(&v.event_id) {
-                    matched.push((cursor.source, id));
-                }
-            }
+            found
+                .into_iter()
+                .filter_map(|(cursor, v)| EventId::parse(&v.event_id).map(|id| (cursor.source, id)))
+                .collect()
         }
         _ => {
             return Err(ApiError::bad_request(
                 "give exactly one of \"event_ids\" or \"filter\"",
             ));
         }
-    }
+    };
     let total = matched.len() as u64;
     if req.dry_run {
         return ok(&ReplayResult {
@@ -261,4 +232,40 @@ pub(crate) async fn replay(
         matched: total,
         replayed,
     })
+}
+
+/// The named dead letters of a replay that are dead now, as (source index,
+/// event id); at most [`MAX_IDS`] ids, each an event id.
+async fn named(
+    call: &Call<'_>,
+    sub: &SubscriptionConfig,
+    ids: &[String],
+) -> Result<Vec<(usize, EventId)>, ApiError> {
+    if ids.len() > MAX_IDS {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_IDS} event_ids per call"
+        )));
+    }
+    let mut parsed = Vec::with_capacity(ids.len());
+    for raw in ids {
+        let id = EventId::parse(raw)
+            .ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not an event id")))?;
+        if !parsed.contains(&id) {
+            parsed.push(id);
+        }
+    }
+    let mut matched = Vec::new();
+    for (idx, src) in call.admin.config.sources.iter().enumerate() {
+        let records = call
+            .admin
+            .store
+            .delivery_records(&src.id, &parsed, &sub.id)
+            .await?;
+        for (id, record) in parsed.iter().zip(records) {
+            if record.is_some_and(|r| r.status == DeliveryStatus::Dead) {
+                matched.push((idx, id.clone()));
+            }
+        }
+    }
+    Ok(matched)
 }

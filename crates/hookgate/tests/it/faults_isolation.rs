@@ -185,6 +185,16 @@ async fn breaker_opens_holds_probes_and_closes_without_burning_attempts() {
         4 + N,
         "attempt counters match what the subscriber saw"
     );
+    // Each change of the breaker is logged once, with its route: opened
+    // (the failed probe kept it open), then closed.
+    let logs = w.gw.logs();
+    let lines = |what: &str| {
+        logs.lines()
+            .filter(|l| l.contains(what) && l.contains("flaky") && l.contains("request_id"))
+            .count()
+    };
+    assert_eq!(lines("breaker opened"), 1, "{logs}");
+    assert_eq!(lines("breaker closed"), 1, "{logs}");
 }
 
 #[tokio::test]
