@@ -144,17 +144,25 @@ impl GatewayProcess {
     /// Panics, quoting the captured logs, if the process exits first or
     /// `deadline` passes.
     pub async fn wait_healthy(&mut self, admin_addr: &str, deadline: Duration) {
+        if let Err(why) = self.healthy(admin_addr, deadline).await {
+            panic!("{why}");
+        }
+    }
+
+    /// [`Self::wait_healthy`] that returns why it did not become healthy
+    /// (the message quotes the captured logs) instead of panicking.
+    pub async fn healthy(&mut self, admin_addr: &str, deadline: Duration) -> Result<(), String> {
         let url = format!("http://{admin_addr}/healthz");
         let end = Instant::now() + deadline;
         let mut last = String::from("no attempt made");
         loop {
             if let Some(status) = self.try_exit() {
-                panic!(
+                return Err(format!(
                     "gateway (pid {}) exited with {status} before {url} answered 200 \
                      (last: {last})\n{}",
                     self.pid,
                     self.logs()
-                );
+                ));
             }
             let left = end.saturating_duration_since(Instant::now());
             let per_try = left.min(Duration::from_secs(1));
@@ -167,17 +175,17 @@ impl GatewayProcess {
             )
             .await
             {
-                Ok(r) if r.status == 200 => return,
+                Ok(r) if r.status == 200 => return Ok(()),
                 Ok(r) => last = format!("status {}", r.status),
                 Err(e) => last = e.to_string(),
             }
             if Instant::now() >= end {
-                panic!(
+                return Err(format!(
                     "gateway (pid {}): {url} did not answer 200 within {deadline:?} \
                      (last: {last})\n{}",
                     self.pid,
                     self.logs()
-                );
+                ));
             }
             sleep(Duration::from_millis(50)).await;
         }

@@ -10,7 +10,9 @@ use hookgate_testkit::http::{Client, Response};
 use hookgate_testkit::receiver::Receiver;
 use hookgate_testkit::redis::RedisServer;
 use hookgate_testkit::sign;
-use hookgate_testkit::{AdminApi, Delivery, GatewayProcess, RedisCluster, SmallFs, free_port};
+use hookgate_testkit::{
+    AdminApi, Delivery, GatewayProcess, RedisCluster, SmallFs, free_addr, free_port,
+};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -367,10 +369,39 @@ impl Harness {
     /// (and so the same store: an SQLite file is reopened).
     pub async fn restart_gateway(&mut self) {
         self.gateway.kill().await;
-        self.gateway = GatewayProcess::start(bin(), &self.config, &[]).await;
-        self.gateway
-            .wait_healthy(&self.admin_addr, Duration::from_secs(15))
-            .await;
+        for tries_left in (0..3).rev() {
+            self.gateway = GatewayProcess::start(bin(), &self.config, &[]).await;
+            match self
+                .gateway
+                .healthy(&self.admin_addr, Duration::from_secs(15))
+                .await
+            {
+                Ok(()) => return,
+                // The killed gateway's ports were free for a moment, and a
+                // socket of a test running beside this one may have taken
+                // one (a client's local port is picked from the same
+                // range): move the listeners, as an operator would.
+                Err(why) if tries_left > 0 && why.contains("already in use") => {
+                    self.move_listeners();
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+    }
+
+    /// New free addresses for both listeners, in the config and here.
+    fn move_listeners(&mut self) {
+        let (ingest, admin) = (free_addr(), free_addr());
+        self.config = self
+            .config
+            .replace(
+                &format!("\"{}\"", self.ingest_addr),
+                &format!("\"{ingest}\""),
+            )
+            .replace(&format!("\"{}\"", self.admin_addr), &format!("\"{admin}\""));
+        self.admin = AdminApi::new(&admin, HARNESS_TOKEN);
+        self.ingest_addr = ingest;
+        self.admin_addr = admin;
     }
 
     /// The Redis of a harness started with `store: StoreKind::Redis`.
