@@ -243,7 +243,35 @@ impl World {
             self.gw.try_exit().is_some(),
             "start_again only after the old process is gone"
         );
-        self.gw = spawn_gateway(&self.config, &self.admin).await;
+        for tries_left in (0..3).rev() {
+            let mut gw = GatewayProcess::start(bin(), &self.config, &[]).await;
+            match gw.healthy(&self.admin, Duration::from_secs(15)).await {
+                Ok(()) => {
+                    self.gw = gw;
+                    return;
+                }
+                // The old process's ports were free for a moment, and a
+                // socket of a test running beside this one may have taken
+                // one (a client's local port is picked from the same
+                // range): move the listeners, as an operator would.
+                Err(why) if tries_left > 0 && why.contains("already in use") => {
+                    self.move_listeners();
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+    }
+
+    /// New free addresses for both listeners, in the config and here.
+    fn move_listeners(&mut self) {
+        let (ingest, admin) = (free_addr(), free_addr());
+        self.config = self
+            .config
+            .replace(&format!("\"{}\"", self.ingest), &format!("\"{ingest}\""))
+            .replace(&format!("\"{}\"", self.admin), &format!("\"{admin}\""));
+        self.api = AdminApi::new(&admin, TOKEN);
+        self.ingest = ingest;
+        self.admin = admin;
     }
 
     /// Another gateway process on the same store and configuration, with
