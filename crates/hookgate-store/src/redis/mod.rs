@@ -193,9 +193,19 @@ impl RedisStore {
                     ingest: Script::new(include_str!("scripts/ingest.lua")),
                     fanout_due: Script::new(include_str!("scripts/fanout_due.lua")),
                     fanout_commit: Script::new(include_str!("scripts/fanout_commit.lua")),
-                    route_claim: Script::new(include_str!("scripts/route_claim.lua")),
+                    // The two scripts that give up leases share reclaim.lua, put
+                    // after the `#!lua` line (no script can call another).
+                    route_claim: Script::new(concat!(
+                        "#!lua\n",
+                        include_str!("scripts/reclaim.lua"),
+                        include_str!("scripts/route_claim.lua")
+                    )),
                     route_finish: Script::new(include_str!("scripts/route_finish.lua")),
-                    route_takeback: Script::new(include_str!("scripts/route_takeback.lua")),
+                    route_takeback: Script::new(concat!(
+                        "#!lua\n",
+                        include_str!("scripts/reclaim.lua"),
+                        include_str!("scripts/route_takeback.lua")
+                    )),
                 },
             }),
         })

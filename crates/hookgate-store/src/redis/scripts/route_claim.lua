@@ -1,4 +1,3 @@
-#!lua
 -- Leases due deliveries of one route (source, subscription) to this worker.
 --
 -- KEYS[1] route queue (zset, score = due ms), KEYS[2] route leases (zset,
@@ -34,8 +33,8 @@
 -- A lease's owner is kept in the delivery's record: `lo` (instance id),
 -- `lr` (its run) and `lt` (the lease token it holds). route_takeback.lua
 -- takes back a lease whose `lo` is the restarted instance, `lr` an earlier
--- run and `lt` still the lease's score (so fields left from an older lease,
--- which nothing clears, never match a newer one, whoever holds it).
+-- run and `lt` still the lease's score (a reclaim clears them; fields left
+-- from an older lease never match a newer one anyway, whoever holds it).
 local now = tonumber(ARGV[1])
 local base = ARGV[5]
 local sub = ARGV[6]
@@ -43,63 +42,18 @@ local retention = tonumber(ARGV[7])
 local cap = tonumber(ARGV[8])
 local lease = tonumber(ARGV[2])
 
--- RFC 3339 with milliseconds, UTC, as the gateway writes `at` (days to a
--- civil date: H. Hinnant's algorithm; Lua numbers hold ms exactly).
-local function rfc3339(ms)
-  local secs = math.floor(ms / 1000)
-  local days = math.floor(secs / 86400)
-  local rem = secs - days * 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
-    math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
-end
 -- Housekeeping: dead letters older than the retention go (their records
 -- have expired with the same retention).
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - retention)
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 100)
+local r = {
+  queue = KEYS[1], dead = KEYS[3], base = base, sub = sub, now = now, lease = lease,
+  retention = retention, cap = cap, limit = tonumber(ARGV[4]),
+}
 for e = 1, #expired, 2 do
   local id = expired[e]
-  local token = tonumber(expired[e + 1])
   redis.call('ZREM', KEYS[2], id)
-  local dk = base .. 'x:' .. id .. ':' .. sub
-  if cap then
-    local started = math.min(now, math.max(0, token - lease))
-    local n = tonumber(redis.call('HGET', dk, 'n') or '0') or 0
-    local log = base .. 'a:' .. id .. ':' .. sub
-    local entry = cjson.encode({
-      n = n + 1,
-      at = rfc3339(started),
-      error = 'no outcome: the lease expired (the worker stopped or stalled); the subscriber may have received it',
-      duration_ms = math.max(0, now - started),
-    })
-    if redis.call('RPUSH', log, entry) > cap then
-      redis.call('LTRIM', log, -cap, -1)
-    end
-    redis.call('PEXPIRE', log, retention)
-  end
-  -- Back to the queue (or dead) now: a redeliver waiting for this
-  -- attempt's end has nothing left to wait for.
-  redis.call('HDEL', dk, 'requeue')
-  local reclaims = redis.call('HINCRBY', dk, 'rc', 1)
-  if redis.call('PTTL', dk) < 0 then
-    -- The record had expired and HINCRBY recreated it: give it a lifetime.
-    redis.call('PEXPIRE', dk, retention)
-  end
-  if reclaims >= tonumber(ARGV[4]) then
-    redis.call('HSET', dk, 'st', 'dead', 'reason', 'poison: reclaimed ' .. reclaims .. ' times', 'dead_at', now)
-    redis.call('PEXPIRE', dk, retention)
-    redis.call('ZADD', KEYS[3], now, id)
-  else
-    redis.call('ZADD', KEYS[1], now, id)
-  end
+  reclaim(r, id, tonumber(expired[e + 1]), 'the lease expired (the worker stopped or stalled)')
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
