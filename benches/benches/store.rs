@@ -70,6 +70,7 @@ fn event<'a>(id: &'a EventId, ce: &'a [u8]) -> NewEvent<'a> {
         ty: "payment.succeeded",
         cloudevent: ce,
         traceparent: TRACEPARENT,
+        order: &[],
     }
 }
 

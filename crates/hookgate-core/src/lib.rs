@@ -22,6 +22,7 @@
 pub mod event;
 pub mod glob;
 pub mod ids;
+pub mod order_key;
 pub mod rate_limit;
 pub mod secret;
 pub mod shutdown;
@@ -29,4 +30,5 @@ pub mod time;
 pub mod trace;
 
 pub use ids::{EventId, idempotency_key};
+pub use order_key::OrderKey;
 pub use secret::Secret;

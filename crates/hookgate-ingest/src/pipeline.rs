@@ -228,6 +228,7 @@ impl Ingest {
                 ty: &ev.ty,
                 cloudevent: &ev.cloudevent,
                 traceparent,
+                order: &[],
             })
             .collect();
         let stored = self

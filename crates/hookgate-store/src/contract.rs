@@ -38,11 +38,39 @@
 //! - Records live for the store's `retention`; dedup claims for the
 //!   source's `dedup_window`. Expired data is invisible at once and removed
 //!   in the background.
+//!
+//! # Ordering keys
+//!
+//! An event stored with [`crate::OrderSlot`]s takes, in the same atomic
+//! step as its claim, a place at the back of each slot's *line*: the
+//! (source, subscription, key) triple, ordered by when the store stored
+//! the events (the order of acknowledgement). On each route, only the
+//! first delivery of a line, its *head*, is ever queued or leased; the
+//! others are *held* (pending, not claimable). So:
+//!
+//! - [`Backend::fanout_commit`] creates an event's delivery for a
+//!   subscription it has a place with as that line's: queued when the
+//!   event is the line's first, held otherwise. Fan-out order does not
+//!   matter (the places were taken at ingest). A place for a subscription
+//!   the fan-out does not name (its patterns changed since) is given up.
+//! - A head that is delivered or dead-lettered (by an outcome, as poison,
+//!   or because its event expired) leaves its line, and the next delivery
+//!   of the line is queued, due now, its budget starting now. A retrying
+//!   head keeps its place: only its own line waits; other lines, and
+//!   deliveries without a key, flow as usual.
+//! - [`Backend::replay`] and [`Backend::redeliver`] of a delivered or dead
+//!   delivery put it at the back of its line (behind what is already
+//!   queued there); a redeliver of a pending one keeps its place.
+//! - A line's first entry whose delivery can never come (its event expired
+//!   before fan-out, its record past retention) is skipped when found.
+//! - [`Backend::blocked_keys`] lists the lines whose head has failed at
+//!   least once; [`Backend::route_gauges`] counts held deliveries and
+//!   blocked keys.
 
 use crate::copy::{ExportPage, Record};
 use crate::{
-    AttemptRecord, AuditRecord, DeliveryRecord, Finish, LeaseOwner, ListOrder, NewEvent,
-    RouteClaim, RouteDepth, StoreError, StoredEvent,
+    AttemptRecord, AuditRecord, BlockedKey, DeliveryRecord, Finish, LeaseOwner, ListOrder,
+    NewEvent, RouteClaim, RouteDepth, StoreError, StoredEvent,
 };
 use hookgate_core::EventId;
 use std::collections::HashSet;
@@ -161,6 +189,15 @@ pub trait Backend: Send + Sync + 'static {
         source: &str,
         sub: &str,
     ) -> Result<(RouteDepth, Option<i64>), StoreError>;
+
+    /// Up to `limit` blocked ordering keys of a route (see the module
+    /// docs), oldest blocked first.
+    async fn blocked_keys(
+        &self,
+        source: &str,
+        sub: &str,
+        limit: usize,
+    ) -> Result<Vec<BlockedKey>, StoreError>;
 
     /// A page of a source's events received in `[min_ms, max_ms]`, in
     /// receive order or its reverse (id, receive ms), from `offset`.

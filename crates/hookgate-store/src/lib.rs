@@ -62,9 +62,10 @@ pub mod sqlite;
 pub use contract::{Attempted, Backend, StoreStatus};
 pub use error::StoreError;
 pub use feed::{FEED_CAPACITY, FanoutFeed};
-pub use queue::{ClaimedDelivery, Finish, LeaseOwner, NewEvent, RouteClaim};
+pub use queue::{ClaimedDelivery, Finish, LeaseOwner, NewEvent, OrderSlot, RouteClaim};
 pub use records::{
-    AttemptRecord, AuditRecord, DeliveryRecord, DeliveryStatus, ListOrder, RouteDepth, StoredEvent,
+    AttemptRecord, AuditRecord, BlockedKey, DeliveryRecord, DeliveryStatus, ListOrder, RouteDepth,
+    StoredEvent,
 };
 pub use settings::Settings;
 

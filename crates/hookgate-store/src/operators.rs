@@ -4,8 +4,8 @@
 //! go through [`Store::read`], which retries a fast failure once.
 
 use crate::{
-    AttemptRecord, AuditRecord, DeliveryRecord, ListOrder, RouteDepth, Store, StoreError,
-    StoredEvent, copy,
+    AttemptRecord, AuditRecord, BlockedKey, DeliveryRecord, ListOrder, RouteDepth, Store,
+    StoreError, StoredEvent, copy,
 };
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
@@ -32,6 +32,18 @@ impl Store {
         sub: &str,
     ) -> Result<(RouteDepth, Option<i64>), StoreError> {
         self.read(|| self.backend.route_gauges(source, sub)).await
+    }
+
+    /// Up to `limit` blocked ordering keys of a route, oldest blocked
+    /// first (see [`crate::contract`], "Ordering keys").
+    pub async fn blocked_keys(
+        &self,
+        source: &str,
+        sub: &str,
+        limit: usize,
+    ) -> Result<Vec<BlockedKey>, StoreError> {
+        self.read(|| self.backend.blocked_keys(source, sub, limit))
+            .await
     }
 
     /// Backlog of a route.

@@ -2,7 +2,7 @@
 //! store, lease owners, claimed deliveries and attempt outcomes. Apart from
 //! `records` (what the store hands back to operators) and from the facade.
 
-use hookgate_core::EventId;
+use hookgate_core::{EventId, OrderKey};
 
 /// One event to store.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +15,21 @@ pub struct NewEvent<'a> {
     pub cloudevent: &'a [u8],
     /// W3C `traceparent` to continue on deliveries (`""` when none).
     pub traceparent: &'a str,
+    /// The event's places in line: one per subscription with `ordering`
+    /// that wants its type and found its key (empty: delivered unordered
+    /// everywhere). See the contract's "Ordering keys".
+    pub order: &'a [OrderSlot],
+}
+
+/// An event's ordering key for one subscription: its deliveries on the
+/// route (the event's source, `sub`) go one at a time per key, in the
+/// order the store stored the events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSlot {
+    /// The subscription.
+    pub sub: String,
+    /// The key.
+    pub key: OrderKey,
 }
 
 /// Who holds the leases a store handle takes: a gateway instance (its

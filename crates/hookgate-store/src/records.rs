@@ -110,10 +110,39 @@ pub enum ListOrder {
 /// A route's backlog.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RouteDepth {
-    /// Waiting (due or scheduled for retry).
+    /// Waiting: due, scheduled for retry, or held behind its ordering key.
     pub queued: u64,
+    /// Of `queued`, those held behind an earlier event of their ordering
+    /// key.
+    pub held: u64,
+    /// Ordering keys whose first waiting delivery has failed at least once
+    /// (see [`BlockedKey`]).
+    pub blocked_keys: u64,
+    /// The budget start (ms) of the oldest such head, if any.
+    pub oldest_blocked_ms: Option<i64>,
     /// Leased to a worker now.
     pub in_flight: u64,
     /// Dead letters.
     pub dead: u64,
+}
+
+/// An ordering key of a route whose head, the delivery that goes first,
+/// has failed at least once and waits for its retry: every later event of
+/// the key waits behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedKey {
+    /// The key.
+    pub key: hookgate_core::OrderKey,
+    /// The head's event.
+    pub head: hookgate_core::EventId,
+    /// The head's attempts in its current budget.
+    pub attempts: u32,
+    /// Its last attempt's status code, when the subscriber answered.
+    pub last_status_code: Option<u16>,
+    /// Its last attempt's error or dead reason, when there was one.
+    pub last_error: Option<String>,
+    /// When the head's budget started (ms): when it became the key's head.
+    pub since_ms: i64,
+    /// Deliveries of the key waiting behind it.
+    pub waiting: u64,
 }

@@ -81,6 +81,7 @@ impl RedisStore {
             queued,
             in_flight,
             dead,
+            ..RouteDepth::default()
         };
         Ok((depth, head.first().map(|(_, due)| *due as i64)))
     }

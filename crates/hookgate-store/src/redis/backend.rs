@@ -6,8 +6,8 @@ use super::RedisStore;
 use crate::contract::{Attempted, Backend, StoreStatus};
 use crate::copy::{ExportPage, Record};
 use crate::{
-    AttemptRecord, AuditRecord, DeliveryRecord, LeaseOwner, ListOrder, NewEvent, RouteClaim,
-    RouteDepth, StoreError, StoredEvent,
+    AttemptRecord, AuditRecord, BlockedKey, DeliveryRecord, LeaseOwner, ListOrder, NewEvent,
+    RouteClaim, RouteDepth, StoreError, StoredEvent,
 };
 use hookgate_core::EventId;
 use std::collections::HashSet;
@@ -112,6 +112,16 @@ impl Backend for RedisStore {
         sub: &str,
     ) -> Result<(RouteDepth, Option<i64>), StoreError> {
         RedisStore::route_gauges(self, source, sub).await
+    }
+
+    async fn blocked_keys(
+        &self,
+        source: &str,
+        sub: &str,
+        limit: usize,
+    ) -> Result<Vec<BlockedKey>, StoreError> {
+        let _ = (source, sub, limit);
+        Ok(Vec::new()) // ordering keys: not yet on Redis
     }
 
     async fn event_index_range(

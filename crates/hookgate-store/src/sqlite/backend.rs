@@ -7,8 +7,8 @@ use super::{SqliteStore, copy, read, schema, write, writer};
 use crate::contract::{Attempted, Backend, StoreStatus};
 use crate::copy::{ExportPage, Record};
 use crate::{
-    AttemptRecord, AuditRecord, ClaimedDelivery, DeliveryRecord, LeaseOwner, ListOrder, NewEvent,
-    RouteClaim, RouteDepth, StoreError, StoredEvent,
+    AttemptRecord, AuditRecord, BlockedKey, ClaimedDelivery, DeliveryRecord, LeaseOwner, ListOrder,
+    NewEvent, RouteClaim, RouteDepth, StoreError, StoredEvent,
 };
 use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
@@ -206,6 +206,16 @@ impl Backend for SqliteStore {
         let (source, sub) = (source.to_owned(), sub.to_owned());
         self.read(move |conn, _| read::route_gauges(conn, &source, &sub))
             .await
+    }
+
+    async fn blocked_keys(
+        &self,
+        source: &str,
+        sub: &str,
+        limit: usize,
+    ) -> Result<Vec<BlockedKey>, StoreError> {
+        let _ = (source, sub, limit);
+        Ok(Vec::new()) // ordering keys: not yet on SQLite
     }
 
     async fn event_index_range(

@@ -72,6 +72,7 @@ pub(crate) fn route_gauges(
         queued: count(super::state::QUEUED)?,
         in_flight: count(super::state::LEASED)?,
         dead: count(super::state::DEAD)?,
+        ..RouteDepth::default()
     };
     let head = conn
         .prepare_cached(

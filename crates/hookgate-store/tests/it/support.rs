@@ -5,9 +5,9 @@
 use hookgate_config::{
     RedisStoreConfig, SqliteStoreConfig, StoreBackend, StoreConfig, StoreTopology,
 };
-use hookgate_core::EventId;
+use hookgate_core::{EventId, OrderKey};
 use hookgate_store::{
-    AttemptRecord, Attempted, ClaimedDelivery, Finish, NewEvent, Settings, Store,
+    AttemptRecord, Attempted, ClaimedDelivery, Finish, NewEvent, OrderSlot, Settings, Store,
 };
 use hookgate_testkit::{RedisCluster, RedisServer};
 use redis::aio::ConnectionLike;
@@ -252,6 +252,8 @@ pub struct TestEvent {
     pub ty: String,
     pub ce: Vec<u8>,
     pub tp: String,
+    /// Places in line (see `ordered`).
+    pub order: Vec<OrderSlot>,
 }
 
 impl TestEvent {
@@ -271,7 +273,18 @@ impl TestEvent {
             ty: ty.to_owned(),
             ce: serde_json::to_vec(&ce).expect("serialize CloudEvent"),
             tp: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+            order: Vec::new(),
         }
+    }
+
+    /// This event with ordering key `key` for subscription `sub`.
+    #[allow(dead_code)] // the ordering suite uses it
+    pub fn ordered(mut self, sub: &str, key: &str) -> Self {
+        self.order.push(OrderSlot {
+            sub: sub.to_owned(),
+            key: OrderKey::new(key).expect("a non-empty key"),
+        });
+        self
     }
 
     pub fn as_new(&self) -> NewEvent<'_> {
@@ -280,6 +293,7 @@ impl TestEvent {
             ty: &self.ty,
             cloudevent: &self.ce,
             traceparent: &self.tp,
+            order: &self.order,
         }
     }
 }

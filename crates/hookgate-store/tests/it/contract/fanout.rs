@@ -131,7 +131,8 @@ async fn two_workers_reading_the_same_events_fan_them_out_once(kind: Kind) {
         RouteDepth {
             queued: 0,
             in_flight: 1,
-            dead: 0
+            dead: 0,
+            ..RouteDepth::default()
         }
     );
     assert!(
@@ -189,7 +190,8 @@ async fn racing_commits_of_one_event_fan_it_out_once(kind: Kind) {
             RouteDepth {
                 queued: 1,
                 in_flight: 0,
-                dead: 0
+                dead: 0,
+                ..RouteDepth::default()
             },
             "{sub}"
         );
@@ -227,7 +229,8 @@ async fn fanout_commit_creates_each_delivery_once(kind: Kind) {
             RouteDepth {
                 queued: 1,
                 in_flight: 0,
-                dead: 0
+                dead: 0,
+                ..RouteDepth::default()
             },
             "{sub}"
         );

@@ -28,6 +28,7 @@ fn depth(queued: u64, in_flight: u64, dead: u64) -> RouteDepth {
         queued,
         in_flight,
         dead,
+        ..RouteDepth::default()
     }
 }
 
