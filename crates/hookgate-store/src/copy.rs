@@ -3,8 +3,8 @@
 //! A store's contents leave as [`Record`]s, a page at a time
 //! ([`crate::Backend::export`]), and enter the other store
 //! ([`crate::Backend::import`]) in the same order: claims, events,
-//! deliveries (with their schedules and attempt logs), pause flags, the
-//! audit log. Only what is still alive leaves (within retention, claims
+//! deliveries (with their schedules and attempt logs), the ordering keys'
+//! lines, pause flags, the audit log. Only what is still alive leaves (within retention, claims
 //! within their dedup window), with its absolute expiry, so it lives as
 //! long in the new store as it would have in the old one.
 //!
@@ -15,8 +15,8 @@
 //! delivery due now (the source store takes its leases back when it is
 //! opened for the copy, since its gateway must be stopped).
 
-use crate::{AttemptRecord, AuditRecord, Store, StoreError};
-use hookgate_core::EventId;
+use crate::{AttemptRecord, AuditRecord, OrderSlot, Store, StoreError};
+use hookgate_core::{EventId, OrderKey};
 
 /// A delivery's state in a copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub enum CopiedState {
     Delivered(i64),
     /// Dead-lettered at the ms given.
     Dead(i64),
+    /// Held behind an earlier event of its ordering key; queued (due then)
+    /// when it becomes its line's head.
+    Held,
 }
 
 /// One item of a store's contents.
@@ -49,6 +52,9 @@ pub enum Record {
         received_ms: i64,
         keep_until_ms: i64,
         fanout_due_ms: Option<i64>,
+        /// Its ordering keys by subscription (the places themselves are
+        /// [`Record::Line`]s); read by its fan-out.
+        order: Vec<OrderSlot>,
     },
     /// A delivery, kept until `keep_until_ms`.
     Delivery {
@@ -64,6 +70,18 @@ pub enum Record {
         replayed_at_ms: Option<i64>,
         keep_until_ms: i64,
         log: Vec<AttemptRecord>,
+        /// Its ordering key on this route, if it has one.
+        key: Option<OrderKey>,
+    },
+    /// A place in an ordering key's line (after the deliveries: a line
+    /// names its events' deliveries). Positions order a line; a target
+    /// store keeps them, and takes later positions above them.
+    Line {
+        source: String,
+        sub: String,
+        key: OrderKey,
+        id: EventId,
+        position: i64,
     },
     /// A paused subscription.
     Paused { sub: String, at_ms: i64 },

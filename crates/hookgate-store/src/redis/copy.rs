@@ -159,6 +159,7 @@ impl RedisStore {
                 received_ms: ev.received_ms,
                 keep_until_ms: now + ttl,
                 fanout_due_ms: due.map(|d| d as i64),
+                order: Vec::new(),
             });
         }
         Ok(out)
@@ -229,6 +230,7 @@ impl RedisStore {
                     .iter()
                     .filter_map(|l| serde_json::from_str::<AttemptRecord>(l).ok())
                     .collect(),
+                key: None,
             });
         }
         Ok(out)
@@ -322,6 +324,7 @@ impl RedisStore {
                     received_ms,
                     keep_until_ms,
                     fanout_due_ms,
+                    order: _,
                 } => {
                     inv.key(k.event(source, id))
                         .key(k.event_index(source))
@@ -349,11 +352,14 @@ impl RedisStore {
                     replayed_at_ms,
                     keep_until_ms,
                     log,
+                    key: _,
                 } => {
                     let (st, at) = match *state {
                         CopiedState::Queued(due) => ("pending", due),
                         CopiedState::Delivered(at) => ("delivered", at),
                         CopiedState::Dead(at) => ("dead", at),
+                        // Ordering keys: not yet on Redis; due now.
+                        CopiedState::Held => ("pending", 0),
                     };
                     inv.key(k.delivery(source, id, sub))
                         .key(k.attempts(source, id, sub))
@@ -377,6 +383,7 @@ impl RedisStore {
                         inv.arg(json);
                     }
                 }
+                Record::Line { .. } => {} // ordering keys: not yet on Redis
                 Record::Paused { sub, at_ms } => {
                     let mut c = self.conn();
                     let set: i64 = self

@@ -111,6 +111,7 @@ fn events(conn: &Connection, now: i64, after: i64, max: usize) -> Result<ExportP
                 received_ms: recv,
                 keep_until_ms: keep,
                 fanout_due_ms: fanout,
+                order: Vec::new(),
             });
         }
     }
@@ -222,6 +223,7 @@ fn deliveries(conn: &Connection, now: i64, after: i64, max: usize) -> Result<Exp
             replayed_at_ms: replayed,
             keep_until_ms: keep,
             log,
+            key: None,
         });
     }
     let next = match (full, last) {
@@ -322,6 +324,7 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                 received_ms,
                 keep_until_ms,
                 fanout_due_ms,
+                order: _,
             } => {
                 if *keep_until_ms <= now {
                     continue;
@@ -378,6 +381,7 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                 replayed_at_ms,
                 keep_until_ms,
                 log,
+                key: _,
             } => {
                 if *keep_until_ms <= now {
                     continue;
@@ -386,6 +390,7 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                     CopiedState::Queued(due) => (state::QUEUED, due),
                     CopiedState::Delivered(at) => (state::DELIVERED, at),
                     CopiedState::Dead(at) => (state::DEAD, at),
+                    CopiedState::Held => (state::QUEUED, 0), // ordering keys: not yet
                 };
                 let mut lines = String::new();
                 for entry in log.iter().rev().take(crate::ATTEMPT_LOG_CAP).rev() {
@@ -431,6 +436,7 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                     ])
                 })
             }
+            Record::Line { .. } => Ok(0), // ordering keys: not yet
             Record::Paused { sub, at_ms } => conn
                 .prepare_cached("INSERT OR IGNORE INTO paused (sub, at_ms) VALUES (?1, ?2)")
                 .and_then(|mut s| s.execute(params![sub, at_ms])),
