@@ -2,20 +2,21 @@
 //! listings, replay and redelivery, pause flags, and the append-only audit
 //! stream. Kept apart from the ingest/delivery hot path in `mod.rs`.
 
-use super::RedisStore;
 use super::records::{delivery_record, stored_event};
+use super::{RedisStore, with_lines};
 use crate::{
-    AttemptRecord, AuditRecord, DeliveryRecord, ListOrder, RouteDepth, StoreError, StoredEvent,
+    AttemptRecord, AuditRecord, BlockedKey, DeliveryRecord, ListOrder, RouteDepth, StoreError,
+    StoredEvent,
 };
-use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
+use hookgate_core::{EventId, OrderKey};
 use redis::Script;
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-static REPLAY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/replay.lua")));
+static REPLAY: LazyLock<Script> = LazyLock::new(|| Script::new(with_lines!("scripts/replay.lua")));
 static REDELIVER: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/redeliver.lua")));
+    LazyLock::new(|| Script::new(with_lines!("scripts/redeliver.lua")));
 
 impl RedisStore {
     /// Every paused subscription id.
@@ -52,7 +53,8 @@ impl RedisStore {
     }
 
     /// A route's gauges in one round trip: backlog and the due time of its
-    /// earliest waiting delivery (ms), if any.
+    /// earliest waiting delivery (ms), if any. Held deliveries count as
+    /// queued too (they wait, behind their ordering key).
     pub async fn route_gauges(
         &self,
         source: &str,
@@ -60,7 +62,16 @@ impl RedisStore {
     ) -> Result<(RouteDepth, Option<i64>), StoreError> {
         let mut c = self.conn();
         let k = self.keys();
-        let (queued, in_flight, dead, head): (u64, u64, u64, Vec<(String, f64)>) = self
+        type Gauges = (
+            u64,
+            u64,
+            u64,
+            Vec<(String, f64)>,
+            u64,
+            u64,
+            Vec<(String, f64)>,
+        );
+        let (queued, in_flight, dead, head, held, blocked, oldest): Gauges = self
             .timed(
                 redis::pipe()
                     .cmd("ZCARD")
@@ -74,16 +85,107 @@ impl RedisStore {
                     .arg(0)
                     .arg(0)
                     .arg("WITHSCORES")
+                    .cmd("ZCARD")
+                    .arg(k.held(source, sub))
+                    .cmd("ZCARD")
+                    .arg(k.blocked(source, sub))
+                    .cmd("ZRANGE")
+                    .arg(k.blocked(source, sub))
+                    .arg(0)
+                    .arg(0)
+                    .arg("WITHSCORES")
                     .query_async(&mut c),
             )
             .await?;
         let depth = RouteDepth {
-            queued,
+            queued: queued + held,
+            held,
+            blocked_keys: blocked,
+            oldest_blocked_ms: oldest.first().map(|(_, since)| *since as i64),
             in_flight,
             dead,
-            ..RouteDepth::default()
         };
         Ok((depth, head.first().map(|(_, due)| *due as i64)))
+    }
+
+    /// The route's blocked ordering keys, oldest first: each key's head
+    /// (its line's first entry), with its attempts, last status code and
+    /// error (or dead reason), and how many wait behind it. Two round
+    /// trips: the keys and their lines, then the heads' records.
+    pub async fn blocked_keys(
+        &self,
+        source: &str,
+        sub: &str,
+        limit: usize,
+    ) -> Result<Vec<BlockedKey>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let k = self.keys();
+        let mut c = self.conn();
+        let keys: Vec<(Vec<u8>, f64)> = self
+            .timed(
+                redis::cmd("ZRANGE")
+                    .arg(k.blocked(source, sub))
+                    .arg(0)
+                    .arg(limit.saturating_sub(1))
+                    .arg("WITHSCORES")
+                    .query_async(&mut c),
+            )
+            .await?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<(String, i64)> = keys
+            .into_iter()
+            .map(|(key, since)| (String::from_utf8_lossy(&key).into_owned(), since as i64))
+            .collect();
+        let mut pipe = redis::pipe();
+        for (key, _) in &keys {
+            let line = k.line(source, sub, key);
+            pipe.cmd("ZRANGE").arg(&line).arg(0).arg(0);
+            pipe.cmd("ZCARD").arg(&line);
+        }
+        let lines: Vec<(Vec<String>, u64)> = self.timed(pipe.query_async(&mut c)).await?;
+        // (key, since, head, waiting) for the lines that still have a head.
+        let heads: Vec<(String, i64, EventId, u64)> = keys
+            .into_iter()
+            .zip(lines)
+            .filter_map(|((key, since), (head, len))| {
+                let head = EventId::parse(head.first()?)?;
+                Some((key, since, head, len.saturating_sub(1)))
+            })
+            .collect();
+        if heads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (_, _, head, _) in &heads {
+            pipe.cmd("HGETALL").arg(k.delivery(source, head, sub));
+            pipe.cmd("LINDEX")
+                .arg(k.attempts(source, head, sub))
+                .arg(-1);
+        }
+        let records: Vec<(HashMap<String, String>, Option<String>)> =
+            self.timed(pipe.query_async(&mut c)).await?;
+        Ok(heads
+            .into_iter()
+            .zip(records)
+            .map(|((key, since_ms, head, waiting), (map, last))| {
+                let record = delivery_record(map);
+                let last: Option<AttemptRecord> = last.and_then(|l| serde_json::from_str(&l).ok());
+                let reason = record.as_ref().and_then(|r| r.reason.clone());
+                BlockedKey {
+                    key: OrderKey::from_stored(key),
+                    head,
+                    attempts: record.as_ref().map_or(0, |r| r.attempts),
+                    last_status_code: record.as_ref().and_then(|r| r.last_status_code),
+                    last_error: last.and_then(|a| a.error).or(reason),
+                    since_ms,
+                    waiting,
+                }
+            })
+            .collect())
     }
 
     /// A page of a source's event index: ids received in `[min_ms, max_ms]`

@@ -120,8 +120,7 @@ impl Backend for RedisStore {
         sub: &str,
         limit: usize,
     ) -> Result<Vec<BlockedKey>, StoreError> {
-        let _ = (source, sub, limit);
-        Ok(Vec::new()) // ordering keys: not yet on Redis
+        RedisStore::blocked_keys(self, source, sub, limit).await
     }
 
     async fn event_index_range(

@@ -1,18 +1,22 @@
 //! Every Redis key the gateway writes, in one place.
 //!
 //! Layout (`P` = `store.key_prefix`, default `hg`; `S` = source id,
-//! `B` = subscription id, `E` = event id):
+//! `B` = subscription id, `E` = event id, `K` = an ordering key):
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
 //! | `P:{S}:d:E` | string | dedup marker, TTL = dedup window |
-//! | `P:{S}:e:E` | hash | `type`, `ce` (CloudEvent JSON), `tp` (traceparent), `recv` (ms); TTL = retention |
+//! | `P:{S}:e:E` | hash | `type`, `ce` (CloudEvent JSON), `tp` (traceparent), `recv` (ms), and for an event with ordering keys `ol` (JSON {B: K}, its places) and `op` (its position); TTL = retention |
 //! | `P:{S}:ei` | zset | event index by receive time (admin listing) |
 //! | `P:{S}:fq` | zset | fan-out queue (due ms) |
 //! | `P:{S}:fl` | zset | fan-out leases (expiry ms): written by earlier versions only, still drained |
 //! | `P:{S}:q:B` / `P:{S}:l:B` | zset | route queue (due ms) / leases (expiry ms) |
 //! | `P:{S}:dlq:B` | zset | the route's dead letters (dead-at ms) |
-//! | `P:{S}:x:E:B` | hash | delivery: `st`, `n`, `first`, `lease`, `rc`, `code`, `reason`, `dead_at`, `done_at`, `requeue` (only while a redeliver waits for the attempt in flight) |
+//! | `P:{S}:x:E:B` | hash | delivery: `st`, `n`, `first`, `lease`, `rc`, `code`, `reason`, `dead_at`, `done_at`, `requeue` (only while a redeliver waits for the attempt in flight), `ok` (its ordering key), `held` (1 while held behind its key: `st` pending, not queued) |
+//! | `P:{S}:os` | string | ordering positions: one `INCR` per event with ordering keys |
+//! | `P:{S}:o:B:K` | zset | the line of key K on route B: event ids by position; TTL = retention from its newest entry |
+//! | `P:{S}:h:B` | zset | the route's held deliveries (position) |
+//! | `P:{S}:ob:B` | zset | the route's blocked keys: K whose head has failed (its budget start ms) |
 //! | `P:{S}:a:E:B` | list | attempt log (JSON per attempt), capped |
 //! | `P:paused` | hash | paused subscriptions: id → paused-at ms |
 //! | `P:audit` | stream | the admin audit log, append-only (`r` = JSON record) |
@@ -22,7 +26,11 @@
 //! per-delivery names from the base `P:{S}:`: keep both sides in step.
 //! Source and subscription ids are restricted by the config to
 //! `[A-Za-z0-9_-]`, and event ids to base32, so no id can break out of its
-//! segment. This layout is a storage format: change it only compatibly.
+//! segment. An ordering key may hold any character, so it only ever comes
+//! last (`o:B:K`, after the subscription id, which has no `:`) or as a zset
+//! member; it is bounded by [`hookgate_core::OrderKey`]. This layout is a
+//! storage format: change it only compatibly (records of earlier versions,
+//! without `ol`/`ok`, stay unordered).
 
 use hookgate_core::EventId;
 
@@ -105,6 +113,26 @@ impl Keys {
         format!("{}x:{}:{}", self.source_base(source), id, sub)
     }
 
+    /// Ordering positions of a source.
+    pub fn order_seq(&self, source: &str) -> String {
+        format!("{}os", self.source_base(source))
+    }
+
+    /// The line of ordering key `key` on a route.
+    pub fn line(&self, source: &str, sub: &str, key: &str) -> String {
+        format!("{}o:{}:{}", self.source_base(source), sub, key)
+    }
+
+    /// Held deliveries of a route.
+    pub fn held(&self, source: &str, sub: &str) -> String {
+        format!("{}h:{}", self.source_base(source), sub)
+    }
+
+    /// Blocked ordering keys of a route.
+    pub fn blocked(&self, source: &str, sub: &str) -> String {
+        format!("{}ob:{}", self.source_base(source), sub)
+    }
+
     /// Attempt log of a delivery.
     pub fn attempts(&self, source: &str, id: &EventId, sub: &str) -> String {
         format!("{}a:{}:{}", self.source_base(source), id, sub)
@@ -127,5 +155,12 @@ mod tests {
             format!("hg:{{stripe}}:x:{id}:ledger")
         );
         assert_eq!(k.route_dlq("stripe", "ledger"), "hg:{stripe}:dlq:ledger");
+        assert_eq!(k.order_seq("stripe"), "hg:{stripe}:os");
+        assert_eq!(
+            k.line("stripe", "ledger", "pi:1"),
+            "hg:{stripe}:o:ledger:pi:1"
+        );
+        assert_eq!(k.held("stripe", "ledger"), "hg:{stripe}:h:ledger");
+        assert_eq!(k.blocked("stripe", "ledger"), "hg:{stripe}:ob:ledger");
     }
 }

@@ -80,6 +80,20 @@ fn read_pem(path: &std::path::Path, key: &str, kind: PemKind) -> Result<Vec<u8>,
         .map_err(|why| StoreError::Protocol(format!("store.{key} {why}")))
 }
 
+/// A script that moves ordering keys' lines: `#!lua`, the shared helpers
+/// of `scripts/lines.lua`, then the given files (no script can call
+/// another, so shared Lua is put in front of each that needs it).
+macro_rules! with_lines {
+    ($($file:literal),+) => {
+        concat!(
+            "#!lua\n",
+            include_str!("scripts/lines.lua"),
+            $(include_str!($file)),+
+        )
+    };
+}
+pub(crate) use with_lines;
+
 struct Scripts {
     ingest: Script,
     fanout_due: Script,
@@ -192,19 +206,17 @@ impl RedisStore {
                 scripts: Scripts {
                     ingest: Script::new(include_str!("scripts/ingest.lua")),
                     fanout_due: Script::new(include_str!("scripts/fanout_due.lua")),
-                    fanout_commit: Script::new(include_str!("scripts/fanout_commit.lua")),
+                    fanout_commit: Script::new(with_lines!("scripts/fanout_commit.lua")),
                     // The two scripts that give up leases share reclaim.lua, put
-                    // after the `#!lua` line (no script can call another).
-                    route_claim: Script::new(concat!(
-                        "#!lua\n",
-                        include_str!("scripts/reclaim.lua"),
-                        include_str!("scripts/route_claim.lua")
+                    // after lines.lua (no script can call another).
+                    route_claim: Script::new(with_lines!(
+                        "scripts/reclaim.lua",
+                        "scripts/route_claim.lua"
                     )),
-                    route_finish: Script::new(include_str!("scripts/route_finish.lua")),
-                    route_takeback: Script::new(concat!(
-                        "#!lua\n",
-                        include_str!("scripts/reclaim.lua"),
-                        include_str!("scripts/route_takeback.lua")
+                    route_finish: Script::new(with_lines!("scripts/route_finish.lua")),
+                    route_takeback: Script::new(with_lines!(
+                        "scripts/reclaim.lua",
+                        "scripts/route_takeback.lua"
                     )),
                 },
             }),

@@ -5,13 +5,45 @@
 
 use super::{Batched, RedisStore, batch, records};
 use crate::contract::Attempted;
-use crate::{ATTEMPT_LOG_CAP, Finish, LeaseOwner, NewEvent, RECLAIM_LIMIT, RouteClaim, StoreError};
-use hookgate_core::EventId;
+use crate::{
+    ATTEMPT_LOG_CAP, Finish, LeaseOwner, NewEvent, OrderSlot, RECLAIM_LIMIT, RouteClaim, StoreError,
+};
 use hookgate_core::time::now_ms;
+use hookgate_core::{EventId, OrderKey};
 use redis::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+
+/// An event's places as its hash's `ol`: the JSON object {subscription:
+/// key}; empty when it has none.
+pub(crate) fn order_json(order: &[OrderSlot]) -> Vec<u8> {
+    if order.is_empty() {
+        return Vec::new();
+    }
+    let map: serde_json::Map<String, serde_json::Value> = order
+        .iter()
+        .map(|s| (s.sub.clone(), serde_json::Value::from(s.key.as_str())))
+        .collect();
+    serde_json::Value::Object(map).to_string().into_bytes()
+}
+
+/// The places an event's `ol` names; none when it is absent or not a JSON
+/// object of non-empty strings (never an error: such an event is delivered
+/// unordered).
+pub(crate) fn parse_order(ol: Option<&[u8]>) -> Vec<OrderSlot> {
+    let Some(Ok(serde_json::Value::Object(map))) =
+        ol.map(serde_json::from_slice::<serde_json::Value>)
+    else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter_map(|(sub, key)| {
+            let key = OrderKey::from_stored(key.as_str()?.to_owned());
+            (!key.as_str().is_empty()).then_some(OrderSlot { sub, key })
+        })
+        .collect()
+}
 
 impl RedisStore {
     /// Atomic dedup + durable enqueue of one callback's events (all of one
@@ -29,7 +61,7 @@ impl RedisStore {
             .into_bytes();
         let retention = self.inner.settings.retention_ms().to_string().into_bytes();
         let mut job_keys = Vec::with_capacity(2 * events.len());
-        let mut args = Vec::with_capacity(6 * events.len());
+        let mut args = Vec::with_capacity(8 * events.len());
         for ev in events {
             job_keys.push(keys.dedup(source, ev.id));
             job_keys.push(keys.event(source, ev.id));
@@ -39,6 +71,13 @@ impl RedisStore {
             args.push(ev.traceparent.as_bytes().to_vec());
             args.push(ttl.clone());
             args.push(retention.clone());
+            // Places in line: none costs two empty arguments and no command.
+            args.push(order_json(ev.order));
+            args.push(ev.order.len().to_string().into_bytes());
+            for slot in ev.order {
+                args.push(slot.sub.as_bytes().to_vec());
+                args.push(slot.key.as_str().as_bytes().to_vec());
+            }
         }
         let flags = self
             .batched(Batched::Ingest, source, job_keys, args, events.len())
@@ -234,6 +273,8 @@ impl RedisStore {
             reason.as_bytes().to_vec(),
             self.inner.settings.retention_ms().to_string().into_bytes(),
             ATTEMPT_LOG_CAP.to_string().into_bytes(),
+            keys.source_base(source).into_bytes(),
+            sub.as_bytes().to_vec(),
         ];
         let done = self
             .batched(Batched::Finish, source, job_keys, args, 1)

@@ -1,4 +1,3 @@
-#!lua
 -- Takes read events off the fan-out queue and creates their deliveries.
 --
 -- KEYS[1] fan-out queue (zset).
@@ -23,24 +22,59 @@
 -- event's receive time is read only when a record exists. A re-armed
 -- delivery still in flight is not queued beside its lease: it is marked
 -- `requeue` and queued again when that attempt ends (see redeliver.lua).
+--
+-- Ordering keys (lines.lua, put before this text): an event's places are
+-- read from its `ol` (one HGET per event; nothing else for an event
+-- without places). A delivery for a subscription it has a place with gets
+-- the key (`ok`) and is queued only when the event is first in that line,
+-- else held. A place for a subscription this fan-out does not name (its
+-- patterns changed since the ingest) is given up, and its line moves on.
+-- An `ol` that is not a JSON object of strings counts as no places.
 local now = tonumber(ARGV[1])
 local retention = ARGV[2]
 local base = ARGV[3]
 local i = 4
 local fanned = 0
+
+-- The event's places: { [sub] = key }, empty when none or unreadable.
+local function places(id)
+  local raw = redis.call('HGET', base .. 'e:' .. id, 'ol')
+  if not raw or raw == '' then
+    return {}
+  end
+  local ok, decoded = pcall(cjson.decode, raw)
+  local out = {}
+  if ok and type(decoded) == 'table' then
+    for sub, key in pairs(decoded) do
+      if type(sub) == 'string' and type(key) == 'string' and key ~= '' then
+        out[sub] = key
+      end
+    end
+  end
+  return out
+end
+
 while i <= #ARGV do
   local id = ARGV[i]
   local k = tonumber(ARGV[i + 1])
   if redis.call('ZREM', KEYS[1], id) == 1 then
     fanned = fanned + 1
+    local ol = places(id)
     for j = 1, k do
       local sub = ARGV[i + 1 + j]
+      local key = ol[sub]
+      ol[sub] = nil
       local dk = base .. 'x:' .. id .. ':' .. sub
       local first = redis.call('HGET', dk, 'first')
       if not first then
         redis.call('HSET', dk, 'st', 'pending', 'n', 0, 'first', now)
         redis.call('PEXPIRE', dk, retention)
-        redis.call('ZADD', base .. 'q:' .. sub, now, id)
+        if key then
+          redis.call('HSET', dk, 'ok', key)
+          line_place(base, sub, key, id, dk, now)
+        else
+          redis.call('ZADD', base .. 'q:' .. sub, now, id)
+        end
       else
         local recv = tonumber(redis.call('HGET', base .. 'e:' .. id, 'recv') or '')
         if recv and tonumber(first) and tonumber(first) < recv then
@@ -48,12 +82,28 @@ while i <= #ARGV do
           redis.call('HSET', dk, 'st', 'pending', 'n', 0, 'first', now, 'rc', 0, 'reason', '')
           redis.call('HDEL', dk, 'dead_at', 'done_at')
           redis.call('PEXPIRE', dk, retention)
+          if key then
+            redis.call('HSET', dk, 'ok', key)
+          else
+            -- Unordered now: out of whatever line it was held in before.
+            redis.call('HDEL', dk, 'ok', 'held')
+            redis.call('ZREM', base .. 'h:' .. sub, id)
+          end
           if redis.call('ZSCORE', base .. 'l:' .. sub, id) then
             redis.call('HSET', dk, 'requeue', 1)
+          elseif key then
+            line_place(base, sub, key, id, dk, now)
           else
             redis.call('ZADD', base .. 'q:' .. sub, now, id)
           end
         end
+      end
+    end
+    -- Places for subscriptions this fan-out did not name are given up.
+    for sub, key in pairs(ol) do
+      local line = line_key(base, sub, key)
+      if redis.call('ZREM', line, id) == 1 then
+        line_advance(base, sub, line, now)
       end
     end
   end

@@ -1,7 +1,8 @@
 -- Shared by route_claim.lua and route_takeback.lua: the gateway puts this
 -- file after their `#!lua` line and before their own text (one script each,
--- so each stays atomic). A lease given up without an outcome is handled
--- the same way whether it expired or its instance restarted.
+-- so each stays atomic), after lines.lua. A lease given up without an
+-- outcome is handled the same way whether it expired or its instance
+-- restarted.
 
 -- RFC 3339 with milliseconds, UTC, as the gateway writes `at` (days to a
 -- civil date: H. Hinnant's algorithm; Lua numbers hold ms exactly).
@@ -28,7 +29,8 @@ end
 -- absent, as in calls of earlier versions), with the time the lease began
 -- (its end less `lease`); the reclaim is counted and the lease's owner
 -- fields cleared; then the delivery is queued again due `now`, or, at the
--- `limit`-th reclaim, dead-lettered as poison.
+-- `limit`-th reclaim, dead-lettered as poison (leaving its ordering key's
+-- line, which moves on).
 local function reclaim(r, id, token, why)
   local dk = r.base .. 'x:' .. id .. ':' .. r.sub
   if r.cap then
@@ -58,6 +60,7 @@ local function reclaim(r, id, token, why)
     redis.call('HSET', dk, 'st', 'dead', 'reason', 'poison: reclaimed ' .. reclaims .. ' times', 'dead_at', r.now)
     redis.call('PEXPIRE', dk, r.retention)
     redis.call('ZADD', r.dead, r.now, id)
+    line_leave(r.base, r.sub, redis.call('HGET', dk, 'ok'), id, r.now)
   else
     redis.call('ZADD', r.queue, r.now, id)
   end

@@ -1,4 +1,3 @@
-#!lua
 -- Replays dead letters of one route: each entry still in the dead letters
 -- is removed from them, its attempt budget reset, and queued at its due
 -- time (the caller spaces due times to pace a bulk replay).
@@ -10,6 +9,11 @@
 -- is skipped: replay is idempotent. So is one whose event has outlived its
 -- retention: nothing is left to send (it stays a dead letter, "expired";
 -- before, it was counted as replayed and dead-lettered again at once).
+--
+-- A dead letter with an ordering key (`ok`) goes to the back of its line
+-- (lines.lua, put before this text): queued at its due time if nothing
+-- stands before it, else held (its due time then does not matter: it is
+-- queued when it becomes the head).
 local now = ARGV[1]
 local retention = ARGV[2]
 local base = ARGV[3]
@@ -23,7 +27,12 @@ for i = 5, #ARGV, 2 do
     redis.call('HDEL', dk, 'dead_at', 'done_at')
     redis.call('PEXPIRE', dk, retention)
     redis.call('PEXPIRE', base .. 'e:' .. id, retention)
-    redis.call('ZADD', KEYS[1], ARGV[i + 1], id)
+    local key = redis.call('HGET', dk, 'ok')
+    if key then
+      line_rejoin(base, sub, key, id, dk, ARGV[i + 1], retention)
+    else
+      redis.call('ZADD', KEYS[1], ARGV[i + 1], id)
+    end
     n = n + 1
   end
 end

@@ -30,6 +30,9 @@
 -- shared visibility_timeout), so operators see every send that may have
 -- happened; it uses no attempt budget (the next send has the same number).
 --
+-- A delivery dead-lettered here (poison, or its event expired) leaves its
+-- ordering key's line (lines.lua, put before reclaim.lua), which moves on.
+--
 -- A lease's owner is kept in the delivery's record: `lo` (instance id),
 -- `lr` (its run) and `lt` (the lease token it holds). route_takeback.lua
 -- takes back a lease whose `lo` is the restarted instance, `lr` an earlier
@@ -82,6 +85,7 @@ for _, id in ipairs(due) do
     redis.call('HSET', dk, 'st', 'dead', 'reason', 'expired: event past retention', 'dead_at', now)
     redis.call('PEXPIRE', dk, retention)
     redis.call('ZADD', KEYS[3], now, id)
+    line_leave(base, sub, redis.call('HGET', dk, 'ok'), id, now)
   end
 end
 local next_due = ''

@@ -1,14 +1,13 @@
-#!lua
 -- Records attempts' outcomes and moves their deliveries on. One call may
 -- carry the outcomes of several attempts on routes of one source (group
 -- commit, see batch.rs); each is handled on its own.
 --
 -- ARGV[1] now (ms); then per outcome i, KEYS (5 each): route queue, route
 -- leases, route dead letters, delivery hash, attempt log (list); and ARGV
--- (10 each): event id, lease token, outcome (delivered | retry | dead |
+-- (12 each): event id, lease token, outcome (delivered | retry | dead |
 -- release), due (ms, for retry), attempts so far (after this one), attempt
 -- JSON ('' for release), last status code ('' if none), reason ('' if
--- none), retention (ms), attempt log cap.
+-- none), retention (ms), attempt log cap, source key base, subscription id.
 -- Returns one integer per outcome: 1, or 0 when the lease was taken over
 -- (the outcome is dropped: the new holder decides; at-least-once allows
 -- the extra send).
@@ -23,6 +22,12 @@
 -- while this attempt was in flight) keeps this attempt's outcome in its
 -- log, count and status code, stays pending, and is queued again now: it
 -- goes again, counting on from this attempt.
+--
+-- Ordering keys (lines.lua, put before this text): a delivery with a key
+-- (`ok`) is its line's head. Delivered or dead, it leaves the line and the
+-- next one is queued; a retry keeps its place and marks the line blocked
+-- (since its budget start, kept if already marked); a requeued one stays
+-- head with a fresh budget, so not blocked.
 local now = ARGV[1]
 
 local function finish(k, a)
@@ -41,6 +46,8 @@ local function finish(k, a)
   end
   local retention = ARGV[a + 9]
   local cap = tonumber(ARGV[a + 10])
+  local base, sub = ARGV[a + 11], ARGV[a + 12]
+  local key = base and sub and redis.call('HGET', record, 'ok')
   -- No attempt JSON: dead-lettered unsent (a retry held back past max_age).
   if ARGV[a + 6] ~= '' then
     if redis.call('RPUSH', log, ARGV[a + 6]) > cap then
@@ -51,14 +58,22 @@ local function finish(k, a)
   if again then
     redis.call('HSET', record, 'n', ARGV[a + 5], 'code', ARGV[a + 7])
     redis.call('ZADD', queue, now, id)
+    if key then
+      redis.call('ZREM', base .. 'ob:' .. sub, key)
+    end
   elseif outcome == 'delivered' then
     redis.call('HSET', record, 'n', ARGV[a + 5], 'code', ARGV[a + 7], 'st', 'delivered', 'done_at', now)
+    line_leave(base, sub, key, id, tonumber(now))
   elseif outcome == 'retry' then
     redis.call('HSET', record, 'n', ARGV[a + 5], 'code', ARGV[a + 7])
     redis.call('ZADD', queue, ARGV[a + 4], id)
+    if key then
+      redis.call('ZADD', base .. 'ob:' .. sub, 'NX', redis.call('HGET', record, 'first') or now, key)
+    end
   else
     redis.call('HSET', record, 'n', ARGV[a + 5], 'code', ARGV[a + 7], 'st', 'dead', 'reason', ARGV[a + 8], 'dead_at', now)
     redis.call('ZADD', dlq, now, id)
+    line_leave(base, sub, key, id, tonumber(now))
   end
   redis.call('PEXPIRE', record, retention)
   return 1
@@ -66,6 +81,6 @@ end
 
 local out = {}
 for i = 1, #KEYS / 5 do
-  out[i] = finish(5 * (i - 1), 1 + 10 * (i - 1))
+  out[i] = finish(5 * (i - 1), 1 + 12 * (i - 1))
 end
 return out

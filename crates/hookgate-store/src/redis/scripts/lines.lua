@@ -1,0 +1,119 @@
+-- Ordering keys' lines (the contract's "Ordering keys"), shared by every
+-- script that creates, moves or ends a delivery: the gateway puts this file
+-- after their `#!lua` line (no script can call another), so each stays one
+-- atomic step on the source's slot.
+--
+-- A line is the zset `<base>o:<sub>:<key>` (member event id, score its
+-- position from `<base>os`). Only its first live entry, the head, is ever
+-- queued or leased; the deliveries behind it are held: `held` = 1 in their
+-- record (status still `pending`) and in `<base>h:<sub>` (score position),
+-- never in the route queue. `<base>ob:<sub>` names the lines whose head has
+-- failed (member key, score the head's budget start).
+--
+-- An entry is dead when its delivery can never come or has gone: no
+-- record and no event (the event expired before fan-out, or both expired),
+-- or a record that is delivered or dead (left behind by a run cut short).
+-- Dead entries are dropped wherever a head is looked for, so a line never
+-- waits on them. A line lives as long as its newest entry's event could
+-- (its TTL is the retention again at each new entry).
+
+local function line_key(base, sub, key)
+  return base .. 'o:' .. sub .. ':' .. key
+end
+
+-- Whether line entry `head` is dead (see above); `st` is its record's
+-- status on the line's route (false: no record).
+local function line_dead(base, head, st)
+  if st then
+    return st == 'delivered' or st == 'dead'
+  end
+  return redis.call('EXISTS', base .. 'e:' .. head) == 0
+end
+
+-- Whether `id` is the first live entry of `line` (dropping the dead ones
+-- before it). An id that is not in the line at all counts as first: a
+-- delivery nothing stands before must never wait forever.
+local function line_first(base, sub, line, id)
+  if not redis.call('ZSCORE', line, id) then
+    return true
+  end
+  while true do
+    local head = redis.call('ZRANGE', line, 0, 0)[1]
+    if not head or head == id then
+      return true
+    end
+    local st = redis.call('HGET', base .. 'x:' .. head .. ':' .. sub, 'st')
+    if not line_dead(base, head, st) then
+      return false
+    end
+    redis.call('ZREM', line, head)
+  end
+end
+
+-- Puts delivery `id` (record `dk`, ordering key `key`) where its line says:
+-- queued due `due` when it is the line's first entry, else held.
+local function line_place(base, sub, key, id, dk, due)
+  local line = line_key(base, sub, key)
+  if line_first(base, sub, line, id) then
+    redis.call('HDEL', dk, 'held')
+    redis.call('ZREM', base .. 'h:' .. sub, id)
+    redis.call('ZADD', base .. 'q:' .. sub, due, id)
+  else
+    redis.call('HSET', dk, 'held', 1)
+    redis.call('ZREM', base .. 'q:' .. sub, id)
+    redis.call('ZADD', base .. 'h:' .. sub, redis.call('ZSCORE', line, id), id)
+  end
+end
+
+-- Moves `line` on after its head left: dead entries go; a held head is
+-- queued due `now`, its budget starting now; a head that is waiting
+-- (queued, leased) or not fanned out yet stays where it is.
+local function line_advance(base, sub, line, now)
+  while true do
+    local head = redis.call('ZRANGE', line, 0, 0)[1]
+    if not head then
+      return
+    end
+    local dk = base .. 'x:' .. head .. ':' .. sub
+    local d = redis.call('HMGET', dk, 'st', 'held')
+    if line_dead(base, head, d[1]) then
+      redis.call('ZREM', line, head)
+    else
+      if d[1] == 'pending' and d[2] then
+        redis.call('HDEL', dk, 'held')
+        redis.call('HSET', dk, 'first', now)
+        redis.call('ZREM', base .. 'h:' .. sub, head)
+        redis.call('ZADD', base .. 'q:' .. sub, now, head)
+      end
+      return
+    end
+  end
+end
+
+-- Delivery `id` of route `sub` with ordering key `key` (nil or false: none)
+-- leaves its line (delivered or dead-lettered); the line moves on.
+local function line_leave(base, sub, key, id, now)
+  if not key or key == '' then
+    return
+  end
+  local line = line_key(base, sub, key)
+  if redis.call('ZRANGE', line, 0, 0)[1] == id then
+    redis.call('ZREM', base .. 'ob:' .. sub, key)
+  end
+  redis.call('ZREM', line, id)
+  redis.call('ZREM', base .. 'h:' .. sub, id)
+  redis.call('HDEL', base .. 'x:' .. id .. ':' .. sub, 'held')
+  line_advance(base, sub, line, now)
+end
+
+-- Delivery `id` (record `dk`) of route `sub` with ordering key `key` goes
+-- to the back of its line again (replay, redeliver of a finished one):
+-- a new position; queued due `due` if nothing live stands before it,
+-- else held.
+local function line_rejoin(base, sub, key, id, dk, due, retention)
+  local line = line_key(base, sub, key)
+  local pos = redis.call('INCR', base .. 'os')
+  redis.call('ZADD', line, pos, id)
+  redis.call('PEXPIRE', line, retention)
+  line_place(base, sub, key, id, dk, due)
+end
