@@ -7,17 +7,19 @@
 //! Export (one Redis; not a Redis Cluster in this version, whose keys would
 //! have to be scanned master by master): `SCAN`s the keyspace for the
 //! gateway's keys by kind, in phases (`c` dedup claims, `e` events, `x`
-//! deliveries, `p` pause flags, `a` the audit stream), reading each found
+//! deliveries, `o` ordering keys' lines, `p` pause flags, `a` the audit
+//! stream), reading each found
 //! key with its remaining TTL; the cursor is `<phase>:<SCAN cursor>`. A key
 //! `SCAN` returns twice is exported twice, which an import shrugs off.
 
 use super::RedisStore;
 use super::records::{delivery_record, stored_event};
+use super::write::{order_json, parse_order};
 use crate::copy::{CopiedState, ExportPage, Record};
 use crate::{AttemptRecord, AuditRecord, StoreError};
 use hookgate_config::StoreTopology;
-use hookgate_core::EventId;
 use hookgate_core::time::now_ms;
+use hookgate_core::{EventId, OrderKey};
 use redis::Script;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -50,7 +52,8 @@ impl RedisStore {
         let (kind, next_phase) = match phase {
             "c" => ("d", "e:0"),
             "e" => ("e", "x:0"),
-            "x" => ("x", "p:"),
+            "x" => ("x", "o:0"),
+            "o" => ("o", "p:"),
             "p" => return self.export_paused().await,
             "a" => return self.export_audit(at, max).await,
             _ => return Err(bad()),
@@ -72,7 +75,8 @@ impl RedisStore {
         let records = match kind {
             "d" => self.export_claims(&keys).await?,
             "e" => self.export_events(&keys).await?,
-            _ => self.export_deliveries(&keys).await?,
+            "x" => self.export_deliveries(&keys).await?,
+            _ => self.export_lines(&keys).await?,
         };
         Ok(ExportPage {
             records,
@@ -147,6 +151,7 @@ impl RedisStore {
                 .map_err(|e| StoreError::Protocol(e.to_string()))?;
             let due: Option<f64> = redis::from_redis_value(reply[2].clone())
                 .map_err(|e| StoreError::Protocol(e.to_string()))?;
+            let order = parse_order(map.get("ol").map(Vec::as_slice));
             let Some(ev) = stored_event(map).filter(|_| ttl > 0) else {
                 continue;
             };
@@ -159,7 +164,7 @@ impl RedisStore {
                 received_ms: ev.received_ms,
                 keep_until_ms: now + ttl,
                 fanout_due_ms: due.map(|d| d as i64),
-                order: Vec::new(),
+                order,
             });
         }
         Ok(out)
@@ -202,6 +207,11 @@ impl RedisStore {
             let num = |f: &str| map.get(f).and_then(|v| v.parse::<i64>().ok());
             let (first_ms, replayed_at_ms) = (num("first").unwrap_or(now), num("replayed_at"));
             let done_at = num("done_at").unwrap_or(now);
+            let key = map
+                .get("ok")
+                .filter(|k| !k.is_empty())
+                .map(|k| OrderKey::from_stored(k.clone()));
+            let held = map.contains_key("held");
             let Some(record) = delivery_record(map).filter(|_| ttl > 0) else {
                 continue;
             };
@@ -210,6 +220,7 @@ impl RedisStore {
                 crate::DeliveryStatus::Dead => CopiedState::Dead(record.dead_at_ms.unwrap_or(now)),
                 // Queued at its due time; leased (or lost between the
                 // two) due now.
+                crate::DeliveryStatus::Pending if held => CopiedState::Held,
                 crate::DeliveryStatus::Pending => {
                     CopiedState::Queued(due.map_or(now, |d| d as i64))
                 }
@@ -230,8 +241,50 @@ impl RedisStore {
                     .iter()
                     .filter_map(|l| serde_json::from_str::<AttemptRecord>(l).ok())
                     .collect(),
-                key: None,
+                key,
             });
+        }
+        Ok(out)
+    }
+
+    /// Every entry of the lines `keys` (`o:<subscription>:<ordering key>`).
+    async fn export_lines(&self, keys: &[String]) -> Result<Vec<Record>, StoreError> {
+        // The subscription id has no `:`; the ordering key is the rest.
+        let found: Vec<(&str, &str, &str, &String)> = keys
+            .iter()
+            .filter_map(|key| {
+                let (source, rest) = self.split_key(key, "o")?;
+                let (sub, order_key) = rest.split_once(':')?;
+                (!order_key.is_empty()).then_some((source, sub, order_key, key))
+            })
+            .collect();
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (_, _, _, key) in &found {
+            pipe.cmd("ZRANGE")
+                .arg(*key)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES");
+        }
+        let mut c = self.conn();
+        let lines: Vec<Vec<(String, f64)>> = self.timed(pipe.query_async(&mut c)).await?;
+        let mut out = Vec::new();
+        for ((source, sub, order_key, _), entries) in found.into_iter().zip(lines) {
+            for (id, position) in entries {
+                let Some(id) = EventId::parse(&id) else {
+                    continue;
+                };
+                out.push(Record::Line {
+                    source: source.to_owned(),
+                    sub: sub.to_owned(),
+                    key: OrderKey::from_stored(order_key.to_owned()),
+                    id,
+                    position: position as i64,
+                });
+            }
         }
         Ok(out)
     }
@@ -324,7 +377,7 @@ impl RedisStore {
                     received_ms,
                     keep_until_ms,
                     fanout_due_ms,
-                    order: _,
+                    order,
                 } => {
                     inv.key(k.event(source, id))
                         .key(k.event_index(source))
@@ -337,7 +390,8 @@ impl RedisStore {
                         .arg(traceparent)
                         .arg(*received_ms)
                         .arg(*keep_until_ms)
-                        .arg(fanout_due_ms.map(|d| d.to_string()).unwrap_or_default());
+                        .arg(fanout_due_ms.map(|d| d.to_string()).unwrap_or_default())
+                        .arg(order_json(order));
                 }
                 Record::Delivery {
                     source,
@@ -352,13 +406,13 @@ impl RedisStore {
                     replayed_at_ms,
                     keep_until_ms,
                     log,
-                    key: _,
+                    key,
                 } => {
                     let (st, at) = match *state {
                         CopiedState::Queued(due) => ("pending", due),
                         CopiedState::Delivered(at) => ("delivered", at),
                         CopiedState::Dead(at) => ("dead", at),
-                        // Ordering keys: not yet on Redis; due now.
+                        // Queued when its line's head leaves (import.lua).
                         CopiedState::Held => ("pending", 0),
                     };
                     inv.key(k.delivery(source, id, sub))
@@ -376,14 +430,33 @@ impl RedisStore {
                         .arg(last_status_code.map(|c| c.to_string()).unwrap_or_default())
                         .arg(reason.as_deref().unwrap_or(""))
                         .arg(replayed_at_ms.map(|t| t.to_string()).unwrap_or_default())
-                        .arg(*keep_until_ms);
+                        .arg(*keep_until_ms)
+                        .arg(key.as_ref().map_or("", OrderKey::as_str))
+                        .arg(if *state == CopiedState::Held { "1" } else { "" });
                     for entry in log.iter().rev().take(crate::ATTEMPT_LOG_CAP).rev() {
                         let json = serde_json::to_vec(entry)
                             .map_err(|e| StoreError::Protocol(e.to_string()))?;
                         inv.arg(json);
                     }
                 }
-                Record::Line { .. } => {} // ordering keys: not yet on Redis
+                Record::Line {
+                    source,
+                    sub,
+                    key,
+                    id,
+                    position,
+                } => {
+                    inv.key(k.line(source, sub, key.as_str()))
+                        .key(k.order_seq(source))
+                        .key(k.event(source, id))
+                        .key(k.delivery(source, id, sub))
+                        .key(k.held(source, sub));
+                    inv.arg("line")
+                        .arg(now)
+                        .arg(id.as_str())
+                        .arg(*position)
+                        .arg(self.inner.settings.retention_ms());
+                }
                 Record::Paused { sub, at_ms } => {
                     let mut c = self.conn();
                     let set: i64 = self

@@ -7,14 +7,19 @@
 -- event:    KEYS[1] event hash, KEYS[2] event index, KEYS[3] fan-out
 --           queue; ARGV[3] id, [4] type, [5] CloudEvent, [6] traceparent,
 --           [7] receive ms, [8] kept until (ms), [9] fan-out due ('' if
---           fanned out).
+--           fanned out), [10] its places in line as JSON ('' if none).
 -- delivery: KEYS[1] delivery hash, KEYS[2] attempt log, KEYS[3] route
 --           queue, KEYS[4] route dead letters; ARGV[3] id, [4] state
 --           (pending | delivered | dead), [5] due, delivered or dead-at
 --           (ms), [6] attempts, [7] budget start (ms), [8] reclaims,
 --           [9] last status code ('' if none), [10] reason, [11] replayed
---           at ('' if never), [12] kept until (ms), then the attempt log
---           entries, oldest first.
+--           at ('' if never), [12] kept until (ms), [13] ordering key
+--           ('' if none), [14] '1' if held (state pending, not queued),
+--           then the attempt log entries, oldest first.
+-- line:     KEYS[1] the line, KEYS[2] position counter, KEYS[3] event
+--           hash, KEYS[4] delivery hash, KEYS[5] route's held deliveries;
+--           ARGV[3] id, [4] position, [5] retention (ms).
+--           Later positions of the store come after every imported one.
 -- Returns 1 when written, 0 when already there (or already expired).
 local kind = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -32,6 +37,9 @@ elseif kind == 'event' then
   if ARGV[9] ~= '' then
     redis.call('ZADD', KEYS[3], ARGV[9], ARGV[3])
   end
+  if ARGV[10] and ARGV[10] ~= '' then
+    redis.call('HSET', KEYS[1], 'ol', ARGV[10])
+  end
   return 1
 elseif kind == 'delivery' then
   local ttl = tonumber(ARGV[12]) - now
@@ -41,7 +49,13 @@ elseif kind == 'delivery' then
   if ARGV[11] ~= '' then
     redis.call('HSET', KEYS[1], 'replayed_at', ARGV[11])
   end
-  if ARGV[4] == 'pending' then
+  if ARGV[13] and ARGV[13] ~= '' then
+    redis.call('HSET', KEYS[1], 'ok', ARGV[13])
+  end
+  if ARGV[4] == 'pending' and ARGV[14] == '1' then
+    -- Held: its place in the held set comes with its line's record.
+    redis.call('HSET', KEYS[1], 'held', 1)
+  elseif ARGV[4] == 'pending' then
     redis.call('ZADD', KEYS[3], ARGV[5], ARGV[3])
   elseif ARGV[4] == 'dead' then
     redis.call('HSET', KEYS[1], 'dead_at', ARGV[5])
@@ -50,12 +64,28 @@ elseif kind == 'delivery' then
     redis.call('HSET', KEYS[1], 'done_at', ARGV[5])
   end
   redis.call('PEXPIRE', KEYS[1], ttl)
-  if #ARGV >= 13 then
+  if #ARGV >= 15 then
     redis.call('DEL', KEYS[2])
-    for i = 13, #ARGV do
+    for i = 15, #ARGV do
       redis.call('RPUSH', KEYS[2], ARGV[i])
     end
     redis.call('PEXPIRE', KEYS[2], ttl)
+  end
+  return 1
+elseif kind == 'line' then
+  local pos = tonumber(ARGV[4])
+  if not pos then return redis.error_reply('bad position') end
+  local counter = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+  if pos > counter then
+    redis.call('SET', KEYS[2], ARGV[4])
+  end
+  if redis.call('ZADD', KEYS[1], 'NX', pos, ARGV[3]) == 0 then return 0 end
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    redis.call('HSETNX', KEYS[3], 'op', ARGV[4])
+  end
+  if redis.call('HGET', KEYS[4], 'held') then
+    redis.call('ZADD', KEYS[5], pos, ARGV[3])
   end
   return 1
 end
