@@ -13,6 +13,10 @@
 //!   letters and the event index trimmed past retention, recreated records
 //!   given a TTL), and what they do with keys earlier versions left (fan-out
 //!   leases; an event an older worker put back in the fan-out queue).
+//! - [`layout_ordering`]: ordering keys: an event's places and positions,
+//!   held deliveries and blocked keys, a line moving on, dead first entries
+//!   skipped, unreadable or missing places delivered unordered, a copy
+//!   between two Redis stores.
 //! - [`policy`]: the `maxmemory-policy` gate (`check`, `ready`, writes),
 //!   `allow_eviction`, a Redis without CONFIG, a refused login.
 //! - [`faults`]: out of memory, Redis down (also at start), slow, crashed
@@ -32,6 +36,7 @@ mod cluster;
 mod compat;
 mod faults;
 mod layout_ingest;
+mod layout_ordering;
 mod layout_queues;
 mod policy;
 mod tls;
