@@ -15,14 +15,27 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+/// An event's places, one per subscription (the first, should a caller
+/// name a subscription twice: a delivery has one key, so it stands in one
+/// line of its route).
+fn places(order: &[OrderSlot]) -> Vec<&OrderSlot> {
+    let mut out: Vec<&OrderSlot> = Vec::with_capacity(order.len());
+    for slot in order {
+        if !out.iter().any(|s| s.sub == slot.sub) {
+            out.push(slot);
+        }
+    }
+    out
+}
+
 /// An event's places as its hash's `ol`: the JSON object {subscription:
 /// key}; empty when it has none.
 pub(crate) fn order_json(order: &[OrderSlot]) -> Vec<u8> {
     if order.is_empty() {
         return Vec::new();
     }
-    let map: serde_json::Map<String, serde_json::Value> = order
-        .iter()
+    let map: serde_json::Map<String, serde_json::Value> = places(order)
+        .into_iter()
         .map(|s| (s.sub.clone(), serde_json::Value::from(s.key.as_str())))
         .collect();
     serde_json::Value::Object(map).to_string().into_bytes()
@@ -73,8 +86,9 @@ impl RedisStore {
             args.push(retention.clone());
             // Places in line: none costs two empty arguments and no command.
             args.push(order_json(ev.order));
-            args.push(ev.order.len().to_string().into_bytes());
-            for slot in ev.order {
+            let places = places(ev.order);
+            args.push(places.len().to_string().into_bytes());
+            for slot in places {
                 args.push(slot.sub.as_bytes().to_vec());
                 args.push(slot.key.as_str().as_bytes().to_vec());
             }
@@ -399,5 +413,45 @@ impl RedisStore {
             }
             Err((err, false)) => Err(err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(sub: &str, key: &str) -> OrderSlot {
+        OrderSlot {
+            sub: sub.to_owned(),
+            key: OrderKey::new(key).unwrap(),
+        }
+    }
+
+    #[test]
+    fn places_round_trip_one_per_subscription() {
+        let order = [
+            slot("ledger", "pi:1\"}"),
+            slot("audit", "é"),
+            slot("ledger", "x"),
+        ];
+        let json = order_json(&order);
+        let mut back = parse_order(Some(&json));
+        back.sort_by(|a, b| a.sub.cmp(&b.sub));
+        assert_eq!(back, [slot("audit", "é"), slot("ledger", "pi:1\"}")]);
+        assert!(order_json(&[]).is_empty());
+    }
+
+    #[test]
+    fn unreadable_places_are_none() {
+        for bad in [
+            &b"not json"[..],
+            b"[1]",
+            b"{\"ledger\":5}",
+            b"{\"ledger\":\"\"}",
+            b"",
+        ] {
+            assert!(parse_order(Some(bad)).is_empty(), "{bad:?}");
+        }
+        assert!(parse_order(None).is_empty());
     }
 }

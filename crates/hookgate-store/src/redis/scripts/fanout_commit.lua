@@ -96,6 +96,11 @@ while i <= #ARGV do
           else
             redis.call('ZADD', base .. 'q:' .. sub, now, id)
           end
+        elseif key and not redis.call('HGET', dk, 'ok') then
+          -- A record made before this fan-out (a redeliver of the stored
+          -- event, an older version's worker) takes the event's place, so
+          -- its end moves the line on.
+          redis.call('HSET', dk, 'ok', key)
         end
       end
     end

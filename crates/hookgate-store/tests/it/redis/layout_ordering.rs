@@ -288,3 +288,40 @@ async fn a_copy_between_two_redis_keeps_lines_positions_and_held_deliveries() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_delivery_redelivered_before_its_fan_out_takes_its_events_place() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let (a1, a2) = (ordered("a1", "K"), ordered("a2", "K"));
+    assert_eq!(
+        ingest(&store, "stripe", &[&a1, &a2]).await.unwrap(),
+        [true, true]
+    );
+    assert!(
+        bounded(store.redeliver("stripe", "ledger", &a1.id))
+            .await
+            .unwrap()
+    );
+    fan_out(&store, &a1, &["ledger"]).await;
+    fan_out(&store, &a2, &["ledger"]).await;
+    let x1 = hgetall(&mut c, &delivery_key(&a1.id, "ledger")).await;
+    assert_eq!(x1["ok"], "K", "{x1:?}");
+
+    let d1 = claim_one(&store, "stripe", "ledger").await;
+    assert_eq!(d1.id, a1.id);
+    assert!(
+        finish(
+            &store,
+            "stripe",
+            "ledger",
+            &d1,
+            1,
+            Finish::Delivered,
+            Some(200)
+        )
+        .await
+    );
+    assert_eq!(claim_one(&store, "stripe", "ledger").await.id, a2.id);
+}
