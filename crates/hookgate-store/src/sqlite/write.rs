@@ -16,6 +16,7 @@
 //! - `fanout`: ingest and fan-out.
 //! - `route`: route claim, lease take-back, and finish.
 //! - `operator`: replay, redeliver, pause flags, the audit stream.
+//! - `lines`: ordering keys' lines, used by the three above.
 //! - this file: what they share, the readiness probe and the sweep.
 
 use super::classify;
@@ -24,6 +25,7 @@ use hookgate_core::EventId;
 use rusqlite::{Connection, params};
 
 mod fanout;
+mod lines;
 mod operator;
 mod route;
 
@@ -39,6 +41,8 @@ pub(crate) struct OwnedEvent {
     pub ty: String,
     pub ce: Vec<u8>,
     pub tp: String,
+    /// Places in line: (subscription, key).
+    pub order: Vec<(String, String)>,
 }
 
 /// Retention and lease, in ms.
