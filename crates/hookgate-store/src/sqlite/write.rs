@@ -30,6 +30,7 @@ mod operator;
 mod route;
 
 pub(crate) use fanout::{fanout_commit, ingest};
+pub(crate) use lines::{decode as decode_places, encode as encode_places, import_place};
 pub(crate) use operator::{audit_append, redeliver, replay, set_paused};
 pub(crate) use route::{reclaim, route_claim, route_finish};
 

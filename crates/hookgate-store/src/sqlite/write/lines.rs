@@ -247,3 +247,31 @@ pub(crate) fn rejoin(
     }
     Ok(())
 }
+
+/// Restores a copied place (`store copy`), unless it is there; returns
+/// whether it was written. Its delivery learns its place, and the line's
+/// head is queued if it was held (its predecessors may not have come
+/// along).
+pub(crate) fn import_place(
+    conn: &Connection,
+    now: i64,
+    source: &str,
+    sub: &str,
+    key: &str,
+    pos: i64,
+    seq: i64,
+) -> Result<usize> {
+    let written = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO lines (source, sub, okey, pos, event) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| s.execute(params![source, sub, key, pos, seq]))
+        .map_err(classify)?;
+    conn.prepare_cached(
+        "UPDATE deliveries SET opos = ?4 WHERE event = ?1 AND sub = ?2 AND okey = ?3 AND opos IS NULL",
+    )
+    .and_then(|mut s| s.execute(params![seq, sub, key, pos]))
+    .map_err(classify)?;
+    advance(conn, now, source, sub, key)?;
+    Ok(written)
+}
