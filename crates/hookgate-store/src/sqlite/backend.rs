@@ -72,6 +72,11 @@ impl Backend for SqliteStore {
                 ty: ev.ty.to_owned(),
                 ce: ev.cloudevent.to_vec(),
                 tp: ev.traceparent.to_owned(),
+                order: ev
+                    .order
+                    .iter()
+                    .map(|slot| (slot.sub.clone(), slot.key.as_str().to_owned()))
+                    .collect(),
             })
             .collect();
         self.write(writer::INGEST, true, move |conn, now, spans| {
@@ -214,8 +219,9 @@ impl Backend for SqliteStore {
         sub: &str,
         limit: usize,
     ) -> Result<Vec<BlockedKey>, StoreError> {
-        let _ = (source, sub, limit);
-        Ok(Vec::new()) // ordering keys: not yet on SQLite
+        let (source, sub) = (source.to_owned(), sub.to_owned());
+        self.read(move |conn, _| read::blocked_keys(conn, &source, &sub, limit))
+            .await
     }
 
     async fn event_index_range(

@@ -1,17 +1,18 @@
 //! Export and import of the SQLite store's contents (see [`crate::copy`]).
 //!
 //! Export reads on a read connection, in phases, each in rowid (or id)
-//! order: `e` events and their claims, `d` deliveries, `p` pause flags,
-//! `a` the audit log. The cursor is `<phase>:<position>`.
+//! order: `e` events and their claims, `d` deliveries, `l` the ordering
+//! keys' lines (by line and position), `p` pause flags, `a` the audit log. The cursor is `<phase>:<position>`.
 //!
 //! Import runs in the writer's transaction and never overwrites: a claim
 //! is written where the store holds none alive, an event fills a row that
 //! held only its claim, a delivery, a pause flag or an audit record is
 //! written when absent.
 
-use super::{classify, state, write::event_id};
+use super::{classify, state, write, write::event_id};
 use crate::copy::{CopiedState, ExportPage, Record};
-use crate::{AttemptRecord, StoreError};
+use crate::{AttemptRecord, OrderSlot, StoreError};
+use hookgate_core::OrderKey;
 use rusqlite::{Connection, OptionalExtension, params};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -38,6 +39,10 @@ pub(crate) fn export(
             let after: i64 = at.parse().map_err(|_| bad_cursor(cursor))?;
             deliveries(conn, now, after, max)
         }
+        "l" => {
+            let skip: usize = at.parse().map_err(|_| bad_cursor(cursor))?;
+            lines(conn, skip, max)
+        }
         "p" => paused(conn),
         "a" if at.is_empty() => audit(conn, (i64::MIN, i64::MIN), max),
         "a" => {
@@ -56,6 +61,7 @@ type EventRow = (
     String,
     String,
     Option<Vec<u8>>,
+    Option<String>,
     String,
     i64,
     i64,
@@ -66,8 +72,8 @@ type EventRow = (
 fn events(conn: &Connection, now: i64, after: i64, max: usize) -> Result<ExportPage> {
     let rows: Vec<EventRow> = conn
         .prepare_cached(
-            "SELECT e.seq, e.source, e.id, e.type, e.ce, e.tp, e.recv_ms, e.keep_until, e.claim_until,
-                    f.due
+            "SELECT e.seq, e.source, e.id, e.type, e.ce, e.lines, e.tp, e.recv_ms, e.keep_until,
+                    e.claim_until, f.due
              FROM events e LEFT JOIN fanout f ON f.seq = e.seq
              WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
         )
@@ -84,6 +90,7 @@ fn events(conn: &Connection, now: i64, after: i64, max: usize) -> Result<ExportP
                     r.get(7)?,
                     r.get(8)?,
                     r.get(9)?,
+                    r.get(10)?,
                 ))
             })?
             .collect()
@@ -92,7 +99,7 @@ fn events(conn: &Connection, now: i64, after: i64, max: usize) -> Result<ExportP
     let full = rows.len() == max;
     let last = rows.last().map(|r| r.0);
     let mut records = Vec::with_capacity(rows.len() * 2);
-    for (_, source, id, ty, ce, tp, recv, keep, claim, fanout) in rows {
+    for (_, source, id, ty, ce, places, tp, recv, keep, claim, fanout) in rows {
         let id = event_id(&id)?;
         if claim > now {
             records.push(Record::Claim {
@@ -111,7 +118,13 @@ fn events(conn: &Connection, now: i64, after: i64, max: usize) -> Result<ExportP
                 received_ms: recv,
                 keep_until_ms: keep,
                 fanout_due_ms: fanout,
-                order: Vec::new(),
+                order: write::decode_places(places.as_deref())
+                    .into_iter()
+                    .map(|(sub, key)| OrderSlot {
+                        sub,
+                        key: OrderKey::from_stored(key),
+                    })
+                    .collect(),
             });
         }
     }
@@ -140,6 +153,7 @@ type DeliveryRow = (
     Option<i64>,
     i64,
     String,
+    Option<String>,
 );
 
 /// A page of delivery records after `rowid` `after` (and the cursor on).
@@ -150,7 +164,7 @@ fn deliveries(conn: &Connection, now: i64, after: i64, max: usize) -> Result<Exp
     let rows: Vec<DeliveryRow> = conn
         .prepare_cached(
             "SELECT rowid, source, sub, id, state, due, attempts, first_ms, reclaims, code, reason,
-                    replayed_at, keep_until, log
+                    replayed_at, keep_until, log, okey
              FROM deliveries WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
         )
         .and_then(|mut s| {
@@ -170,6 +184,7 @@ fn deliveries(conn: &Connection, now: i64, after: i64, max: usize) -> Result<Exp
                     r.get(11)?,
                     r.get(12)?,
                     r.get(13)?,
+                    r.get(14)?,
                 ))
             })?
             .collect()
@@ -194,6 +209,7 @@ fn deliveries(conn: &Connection, now: i64, after: i64, max: usize) -> Result<Exp
             replayed,
             keep,
             log,
+            okey,
         ) = row;
         if keep <= now {
             continue;
@@ -204,6 +220,7 @@ fn deliveries(conn: &Connection, now: i64, after: i64, max: usize) -> Result<Exp
             // A lease is copied as due now: the copy's reader is not its
             // holder, and the new store starts without workers.
             state::LEASED => CopiedState::Queued(now),
+            state::HELD => CopiedState::Held,
             _ => CopiedState::Queued(due),
         };
         let log: Vec<AttemptRecord> = log
@@ -223,12 +240,49 @@ fn deliveries(conn: &Connection, now: i64, after: i64, max: usize) -> Result<Exp
             replayed_at_ms: replayed,
             keep_until_ms: keep,
             log,
-            key: None,
+            key: okey.map(OrderKey::from_stored),
         });
     }
     let next = match (full, last) {
         (true, Some(last)) => format!("d:{last}"),
-        _ => "p:".to_owned(),
+        _ => "l:0".to_owned(),
+    };
+    Ok(ExportPage {
+        records,
+        next: Some(next),
+    })
+}
+
+/// A page of the ordering keys' lines, from the `skip`-th place on (the
+/// gateway is stopped during a copy, so the places do not move).
+fn lines(conn: &Connection, skip: usize, max: usize) -> Result<ExportPage> {
+    let records: Vec<Record> = conn
+        .prepare_cached(
+            "SELECT l.source, l.sub, l.okey, e.id, l.pos FROM lines l JOIN events e ON e.seq = l.event
+             ORDER BY l.source, l.sub, l.okey, l.pos LIMIT ?1 OFFSET ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![max as i64, skip as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<Vec<(String, String, String, String, i64)>>>()
+        })
+        .map_err(classify)?
+        .into_iter()
+        .map(|(source, sub, key, id, position)| {
+            Ok(Record::Line {
+                source,
+                sub,
+                key: OrderKey::from_stored(key),
+                id: event_id(&id)?,
+                position,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let next = if records.len() == max {
+        format!("l:{}", skip + max)
+    } else {
+        "p:".to_owned()
     };
     Ok(ExportPage {
         records,
@@ -324,7 +378,7 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                 received_ms,
                 keep_until_ms,
                 fanout_due_ms,
-                order: _,
+                order,
             } => {
                 if *keep_until_ms <= now {
                     continue;
@@ -358,6 +412,17 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                         .optional()
                     })
                     .map_err(classify)?;
+                if let Some(seq) = filled
+                    && !order.is_empty()
+                {
+                    let places: Vec<(String, String)> = order
+                        .iter()
+                        .map(|slot| (slot.sub.clone(), slot.key.as_str().to_owned()))
+                        .collect();
+                    conn.prepare_cached("UPDATE events SET lines = ?2 WHERE seq = ?1")
+                        .and_then(|mut s| s.execute(params![seq, write::encode_places(&places)]))
+                        .map_err(classify)?;
+                }
                 match (filled, fanout_due_ms) {
                     (Some(seq), Some(due)) => conn
                         .prepare_cached(
@@ -381,7 +446,7 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                 replayed_at_ms,
                 keep_until_ms,
                 log,
-                key: _,
+                key,
             } => {
                 if *keep_until_ms <= now {
                     continue;
@@ -390,7 +455,7 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                     CopiedState::Queued(due) => (state::QUEUED, due),
                     CopiedState::Delivered(at) => (state::DELIVERED, at),
                     CopiedState::Dead(at) => (state::DEAD, at),
-                    CopiedState::Held => (state::QUEUED, 0), // ordering keys: not yet
+                    CopiedState::Held => (state::HELD, 0),
                 };
                 let mut lines = String::new();
                 for entry in log.iter().rev().take(crate::ATTEMPT_LOG_CAP).rev() {
@@ -413,8 +478,8 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO deliveries
                        (event, source, sub, id, state, due, attempts, first_ms, reclaims, code,
-                        reason, replayed_at, keep_until, log, log_len)
-                     VALUES (?15, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                        reason, replayed_at, keep_until, log, log_len, okey)
+                     VALUES (?15, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?16)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -432,11 +497,30 @@ pub(crate) fn import(conn: &Connection, now: i64, records: &[Record]) -> Result<
                         keep_until_ms,
                         lines,
                         log_len,
-                        seq
+                        seq,
+                        key.as_ref().map(OrderKey::as_str)
                     ])
                 })
             }
-            Record::Line { .. } => Ok(0), // ordering keys: not yet
+            Record::Line {
+                source,
+                sub,
+                key,
+                id,
+                position,
+            } => {
+                let seq: Option<i64> = conn
+                    .prepare_cached("SELECT seq FROM events WHERE source = ?1 AND id = ?2")
+                    .and_then(|mut s| {
+                        s.query_row(params![source, id.as_str()], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(classify)?;
+                let Some(seq) = seq else { continue };
+                written += write::import_place(conn, now, source, sub, key.as_str(), *position, seq)?
+                    as u64;
+                continue;
+            }
             Record::Paused { sub, at_ms } => conn
                 .prepare_cached("INSERT OR IGNORE INTO paused (sub, at_ms) VALUES (?1, ?2)")
                 .and_then(|mut s| s.execute(params![sub, at_ms])),

@@ -74,6 +74,9 @@ pub(crate) mod state {
     pub const DELIVERED: i64 = 2;
     /// Dead-lettered at `due`.
     pub const DEAD: i64 = 3;
+    /// Held behind the head of its ordering key's line; queued when it
+    /// becomes the head.
+    pub const HELD: i64 = 4;
 }
 
 /// Idle read connections kept.

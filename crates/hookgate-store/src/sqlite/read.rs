@@ -9,10 +9,10 @@
 use super::classify;
 use super::write::event_id;
 use crate::{
-    AttemptRecord, AuditRecord, DeliveryRecord, DeliveryStatus, ListOrder, RouteDepth, StoreError,
-    StoredEvent,
+    AttemptRecord, AuditRecord, BlockedKey, DeliveryRecord, DeliveryStatus, ListOrder, RouteDepth,
+    StoreError, StoredEvent,
 };
-use hookgate_core::EventId;
+use hookgate_core::{EventId, OrderKey};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashSet;
 
@@ -68,11 +68,21 @@ pub(crate) fn route_gauges(
         .map(|n| n.max(0) as u64)
         .map_err(classify)
     };
+    let held = count(super::state::HELD)?;
+    let (blocked_keys, oldest_blocked_ms): (i64, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT count(*), min(first_ms) FROM deliveries INDEXED BY deliveries_blocked
+             WHERE source = ?1 AND sub = ?2 AND okey IS NOT NULL AND attempts > 0 AND state IN (0, 1)",
+        )
+        .and_then(|mut s| s.query_row(params![source, sub], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(classify)?;
     let depth = RouteDepth {
-        queued: count(super::state::QUEUED)?,
+        queued: count(super::state::QUEUED)? + held,
+        held,
         in_flight: count(super::state::LEASED)?,
         dead: count(super::state::DEAD)?,
-        ..RouteDepth::default()
+        blocked_keys: blocked_keys.max(0) as u64,
+        oldest_blocked_ms,
     };
     let head = conn
         .prepare_cached(
@@ -82,6 +92,72 @@ pub(crate) fn route_gauges(
         .and_then(|mut s| s.query_row(params![source, sub], |r| r.get(0)).optional())
         .map_err(classify)?;
     Ok((depth, head))
+}
+
+/// Up to `limit` blocked keys of a route, oldest blocked first: heads of
+/// lines that failed at least once.
+pub(crate) fn blocked_keys(
+    conn: &Connection,
+    source: &str,
+    sub: &str,
+    limit: usize,
+) -> Result<Vec<BlockedKey>> {
+    type Row = (
+        String,
+        String,
+        i64,
+        Option<i64>,
+        Option<String>,
+        i64,
+        String,
+    );
+    let heads: Vec<Row> = conn
+        .prepare_cached(
+            "SELECT okey, id, attempts, code, reason, first_ms, log
+             FROM deliveries INDEXED BY deliveries_blocked
+             WHERE source = ?1 AND sub = ?2 AND okey IS NOT NULL AND attempts > 0 AND state IN (0, 1)
+             ORDER BY first_ms LIMIT ?3",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![source, sub, limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(classify)?;
+    let mut out = Vec::with_capacity(heads.len());
+    for (key, id, attempts, code, reason, since_ms, log) in heads {
+        let in_line: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM lines WHERE source = ?1 AND sub = ?2 AND okey = ?3",
+            )
+            .and_then(|mut s| s.query_row(params![source, sub, key], |r| r.get(0)))
+            .map_err(classify)?;
+        let last = log
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str::<AttemptRecord>(l).ok());
+        out.push(BlockedKey {
+            key: OrderKey::from_stored(key),
+            head: event_id(&id)?,
+            attempts: attempts.max(0) as u32,
+            last_status_code: code.and_then(|c| u16::try_from(c).ok()),
+            last_error: last
+                .and_then(|a| a.error)
+                .or(reason.filter(|r| !r.is_empty())),
+            since_ms,
+            waiting: (in_line - 1).max(0) as u64,
+        });
+    }
+    Ok(out)
 }
 
 /// A page of a source's events by receive time.

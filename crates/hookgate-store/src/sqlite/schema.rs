@@ -19,6 +19,20 @@
 //! | `audit` | admin action | id `<ms>-<seq>`, append-only |
 //! | `meta` | setting | the readiness probe's row |
 //!
+//! # Version 2: ordering keys
+//!
+//! | change | holds |
+//! | --- | --- |
+//! | `events.lines` | JSON object {subscription: key} of an event's places in line (events with places only), read by its fan-out |
+//! | `deliveries.okey`, `deliveries.opos` | an ordered delivery's key and its place (position) in the key's line; `state` 4 = held behind the line's head |
+//! | `lines` | one row per place: (source, subscription, key, position) → the event's `seq`; the line's first live row is its head |
+//! | `deliveries_blocked` | partial index of heads that failed at least once (blocked keys, oldest first) |
+//!
+//! Positions: an event stored fresh takes `seq << 20` (the order of
+//! acknowledgement); a replay or a redeliver of a finished delivery takes
+//! one past both the line's last position and `max(seq) << 20`, so it goes
+//! behind what is queued and ahead of what is stored later.
+//!
 //! Times are Unix milliseconds. An event is visible while it has its body
 //! (`ce`) and `keep_until > now` (its retention, renewed by a replay); it
 //! holds its idempotency key while `claim_until > now` (the source's dedup
@@ -44,7 +58,7 @@ use rusqlite::Connection;
 pub(crate) const APPLICATION_ID: i32 = 0x4847_5442;
 
 /// The schema version this build writes.
-pub const CURRENT: i64 = 1;
+pub const CURRENT: i64 = 2;
 
 /// Version 1, created whole on a new file.
 const V1: &str = "
@@ -110,8 +124,26 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 ";
 
-/// Migrations from version N to N + 1, at index N - 1 (none yet).
-const MIGRATIONS: &[&str] = &[];
+/// Version 2: ordering keys (see the module docs).
+const V2: &str = "
+ALTER TABLE events ADD COLUMN lines TEXT;
+ALTER TABLE deliveries ADD COLUMN okey TEXT;
+ALTER TABLE deliveries ADD COLUMN opos INTEGER;
+CREATE TABLE lines (
+    source TEXT    NOT NULL,
+    sub    TEXT    NOT NULL,
+    okey   TEXT    NOT NULL,
+    pos    INTEGER NOT NULL,
+    event  INTEGER NOT NULL,
+    PRIMARY KEY (source, sub, okey, pos)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_blocked ON deliveries (source, sub, first_ms)
+    WHERE okey IS NOT NULL AND attempts > 0 AND state IN (0, 1);
+";
+
+/// Migrations from version N to N + 1, at index N - 1. A new file is made
+/// as version 1 and migrated like any other.
+const MIGRATIONS: &[&str] = &[V2];
 
 /// What [`prepare`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +171,9 @@ pub(crate) fn prepare(conn: &mut Connection, path: &std::path::Path) -> Result<O
     if app == 0 && version == 0 && tables == 0 {
         let tx = conn.transaction().map_err(sql)?;
         tx.execute_batch(V1).map_err(sql)?;
+        for step in MIGRATIONS {
+            tx.execute_batch(step).map_err(sql)?;
+        }
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(sql)?;
         tx.pragma_update(None, "user_version", CURRENT)

@@ -16,6 +16,7 @@
 //! - `fanout`: ingest and fan-out.
 //! - `route`: route claim, lease take-back, and finish.
 //! - `operator`: replay, redeliver, pause flags, the audit stream.
+//! - `lines`: ordering keys' lines, used by the three above.
 //! - this file: what they share, the readiness probe and the sweep.
 
 use super::classify;
@@ -24,10 +25,12 @@ use hookgate_core::EventId;
 use rusqlite::{Connection, params};
 
 mod fanout;
+mod lines;
 mod operator;
 mod route;
 
 pub(crate) use fanout::{fanout_commit, ingest};
+pub(crate) use lines::{decode as decode_places, encode as encode_places, import_place};
 pub(crate) use operator::{audit_append, redeliver, replay, set_paused};
 pub(crate) use route::{reclaim, route_claim, route_finish};
 
@@ -39,6 +42,8 @@ pub(crate) struct OwnedEvent {
     pub ty: String,
     pub ce: Vec<u8>,
     pub tp: String,
+    /// Places in line: (subscription, key).
+    pub order: Vec<(String, String)>,
 }
 
 /// Retention and lease, in ms.

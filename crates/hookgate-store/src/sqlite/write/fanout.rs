@@ -3,7 +3,7 @@
 //! from `route` (the deliveries' own life) because they touch the events
 //! and the fan-out queue, not a route's queue.
 
-use super::{OwnedEvent, Result, Spans};
+use super::{OwnedEvent, Result, Spans, lines};
 use crate::sqlite::classify;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -46,6 +46,9 @@ pub(crate) fn ingest(
             .map_err(classify)?;
         if let Some(seq) = stored {
             queue.execute(params![seq, source, now]).map_err(classify)?;
+            if !ev.order.is_empty() {
+                lines::take_places(conn, source, seq, &ev.order)?;
+            }
         }
         out.push(stored.is_some());
     }
@@ -62,7 +65,7 @@ pub(crate) fn fanout_commit(
     items: &[(String, Vec<String>)],
 ) -> Result<usize> {
     let mut find = conn
-        .prepare_cached("SELECT seq, recv_ms FROM events WHERE source = ?1 AND id = ?2")
+        .prepare_cached("SELECT seq, recv_ms, lines FROM events WHERE source = ?1 AND id = ?2")
         .map_err(classify)?;
     let mut take = conn
         .prepare_cached("DELETE FROM fanout WHERE seq = ?1")
@@ -87,20 +90,39 @@ pub(crate) fn fanout_commit(
     let keep = now.saturating_add(spans.retention);
     let mut fanned = 0;
     for (id, subs) in items {
-        let found: Option<(i64, i64)> = find
-            .query_row(params![source, id], |r| Ok((r.get(0)?, r.get(1)?)))
+        let found: Option<(i64, i64, Option<String>)> = find
+            .query_row(params![source, id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()
             .map_err(classify)?;
-        let Some((seq, recv)) = found else { continue };
+        let Some((seq, recv, places)) = found else {
+            continue;
+        };
         if take.execute([seq]).map_err(classify)? == 0 {
             // Another worker's commit took it first.
             continue;
         }
         fanned += 1;
+        let places = lines::decode(places.as_deref());
         for sub in subs {
-            create
+            let made = create
                 .execute(params![source, sub, id, now, keep, recv, seq])
                 .map_err(classify)?;
+            if made > 0
+                && let Some((_, key)) = places.iter().find(|(s, _)| s == sub)
+            {
+                let row: i64 = conn
+                    .prepare_cached("SELECT rowid FROM deliveries WHERE event = ?1 AND sub = ?2")
+                    .and_then(|mut s| s.query_row(params![seq, sub], |r| r.get(0)))
+                    .map_err(classify)?;
+                lines::join(conn, source, sub, key, seq, row)?;
+            }
+        }
+        for (sub, key) in &places {
+            if !subs.iter().any(|s| s == sub) {
+                lines::give_up(conn, now, source, sub, key, seq)?;
+            }
         }
     }
     Ok(fanned)

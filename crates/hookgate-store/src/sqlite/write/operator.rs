@@ -2,8 +2,9 @@
 //! retention), pause flags, the audit stream. Apart from the hot path's
 //! writes because only the admin API and the CLI make them.
 
-use super::{Result, Spans};
+use super::{Result, Spans, lines};
 use crate::sqlite::classify;
+use crate::sqlite::state;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The `seq` of an event stored and within its retention, whose
@@ -40,20 +41,20 @@ pub(crate) fn replay(
 ) -> Result<u64> {
     let mut n = 0;
     for (id, at) in due {
-        let dead: Option<i64> = conn
+        let dead: Option<(i64, Option<String>)> = conn
             .prepare_cached(
-                "SELECT d.rowid FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
+                "SELECT d.rowid, d.okey FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
                  WHERE e.source = ?1 AND e.id = ?3 AND d.state = 3 AND d.keep_until > ?4",
             )
             .and_then(|mut s| {
-                s.query_row(params![source, sub, id, now], |r| r.get(0))
+                s.query_row(params![source, sub, id, now], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()
             })
             .map_err(classify)?;
-        let Some(row) = dead else { continue };
-        if renew_event(conn, now, source, id, spans)?.is_none() {
+        let Some((row, key)) = dead else { continue };
+        let Some(seq) = renew_event(conn, now, source, id, spans)? else {
             continue;
-        }
+        };
         conn.prepare_cached(
             "UPDATE deliveries SET state = 0, due = ?2, attempts = 0, first_ms = ?3, reclaims = 0,
                reason = NULL, replayed_at = ?3, requeue = 0, keep_until = ?4
@@ -61,6 +62,10 @@ pub(crate) fn replay(
         )
         .and_then(|mut s| s.execute(params![row, at, now, now.saturating_add(spans.retention)]))
         .map_err(classify)?;
+        if let Some(key) = key {
+            // Behind whatever its key has queued.
+            lines::rejoin(conn, source, sub, &key, seq, row, *at)?;
+        }
         n += 1;
     }
     Ok(n)
@@ -79,14 +84,22 @@ pub(crate) fn redeliver(
     let Some(seq) = renew_event(conn, now, source, id, spans)? else {
         return Ok(false);
     };
+    let before: Option<(i64, i64, Option<String>)> = conn
+        .prepare_cached("SELECT rowid, state, okey FROM deliveries WHERE event = ?1 AND sub = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![seq, sub], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(classify)?;
     // A delivery in flight keeps its lease and goes again when that
-    // attempt ends (counting on from it, as its outcome is kept).
+    // attempt ends (counting on from it, as its outcome is kept); one held
+    // behind its key keeps its place.
     conn.prepare_cached(
         "INSERT INTO deliveries (event, sub, source, id, state, due, first_ms, replayed_at, keep_until)
          VALUES (?6, ?2, ?1, ?3, 0, ?4, ?4, ?4, ?5)
          ON CONFLICT (event, sub) DO UPDATE SET
-           state = CASE WHEN state = 1 THEN 1 ELSE 0 END,
-           due = CASE WHEN state = 1 THEN due ELSE excluded.due END,
+           state = CASE WHEN state IN (1, 4) THEN state ELSE 0 END,
+           due = CASE WHEN state IN (1, 4) THEN due ELSE excluded.due END,
            requeue = CASE WHEN state = 1 THEN 1 ELSE 0 END,
            attempts = 0, first_ms = excluded.first_ms, reclaims = 0, reason = NULL,
            replayed_at = excluded.replayed_at, keep_until = excluded.keep_until",
@@ -102,6 +115,12 @@ pub(crate) fn redeliver(
         ])
     })
     .map_err(classify)?;
+    if let Some((row, st, Some(key))) = before
+        && (st == state::DELIVERED || st == state::DEAD)
+    {
+        // A finished one goes behind whatever its key has queued.
+        lines::rejoin(conn, source, sub, &key, seq, row, now)?;
+    }
     Ok(true)
 }
 

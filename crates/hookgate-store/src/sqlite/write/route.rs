@@ -2,7 +2,7 @@
 //! counting included), and recording an attempt's outcome. Together
 //! because they share the delivery row, its states and its attempt log.
 
-use super::{Result, Spans};
+use super::{Result, Spans, lines};
 use crate::sqlite::{classify, state};
 use crate::{ATTEMPT_LOG_CAP, AttemptRecord, Finish, RECLAIM_LIMIT, StoreError};
 use hookgate_core::time::rfc3339_ms;
@@ -29,6 +29,7 @@ type DueRow = (
     Option<Vec<u8>>,
     Option<String>,
     Option<i64>,
+    Option<(String, i64)>,
 );
 
 /// Returns expired leases to the queue (or dead-letters them as poison),
@@ -46,7 +47,7 @@ pub(crate) fn route_claim(
     let due: Vec<DueRow> = {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT d.rowid, d.id, d.attempts, d.first_ms, e.ce, e.tp, e.keep_until
+                "SELECT d.rowid, d.id, d.attempts, d.first_ms, e.ce, e.tp, e.keep_until, d.okey, d.opos
                  FROM deliveries d LEFT JOIN events e ON e.seq = d.event
                  WHERE d.source = ?1 AND d.sub = ?2 AND d.state = 0 AND d.due <= ?3
                  ORDER BY d.due, d.id LIMIT ?4",
@@ -61,6 +62,7 @@ pub(crate) fn route_claim(
                 r.get(4)?,
                 r.get(5)?,
                 r.get(6)?,
+                place(r, 7)?,
             ))
         })
         .and_then(Iterator::collect)
@@ -69,7 +71,7 @@ pub(crate) fn route_claim(
     let token = now.saturating_add(spans.lease);
     let keep = now.saturating_add(spans.retention);
     let mut claimed = Vec::with_capacity(due.len());
-    for (row, id, attempts, first_ms, ce, tp, kept) in due {
+    for (row, id, attempts, first_ms, ce, tp, kept, line) in due {
         match ce.filter(|_| kept.is_some_and(|k| k > now)) {
             Some(ce) => {
                 set_state(conn, row, state::LEASED, token)?;
@@ -91,6 +93,9 @@ pub(crate) fn route_claim(
                 )
                 .and_then(|mut s| s.execute(params![row, now, keep]))
                 .map_err(classify)?;
+                if let Some((key, pos)) = line {
+                    lines::leave(conn, now, source, sub, &key, pos)?;
+                }
             }
         }
     }
@@ -102,6 +107,19 @@ pub(crate) fn route_claim(
         .and_then(|mut s| s.query_row(params![source, sub], |r| r.get(0)).optional())
         .map_err(classify)?;
     Ok((claimed, next))
+}
+
+/// An ordered delivery's (key, position) from columns `at` and `at + 1`.
+fn place(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<(String, i64)>> {
+    Ok(
+        match (
+            r.get::<_, Option<String>>(at)?,
+            r.get::<_, Option<i64>>(at + 1)?,
+        ) {
+            (Some(key), Some(pos)) => Some((key, pos)),
+            _ => None,
+        },
+    )
 }
 
 fn set_state(conn: &Connection, row: i64, state: i64, due: i64) -> Result<()> {
@@ -119,6 +137,8 @@ struct DeliveryRow {
     due: i64,
     log_len: i64,
     requeue: bool,
+    /// Its key and place, when it is in a line.
+    line: Option<(String, i64)>,
 }
 
 /// A delivery's row found by its event's id.
@@ -129,7 +149,7 @@ fn delivery_row(
     id: &str,
 ) -> Result<Option<DeliveryRow>> {
     conn.prepare_cached(
-        "SELECT d.rowid, d.state, d.due, d.log_len, d.requeue
+        "SELECT d.rowid, d.state, d.due, d.log_len, d.requeue, d.okey, d.opos
          FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
          WHERE e.source = ?1 AND e.id = ?3",
     )
@@ -141,6 +161,7 @@ fn delivery_row(
                 due: r.get(2)?,
                 log_len: r.get(3)?,
                 requeue: r.get(4)?,
+                line: place(r, 5)?,
             })
         })
         .optional()
@@ -162,23 +183,33 @@ pub(crate) fn reclaim(
     before: Option<i64>,
     limit: usize,
 ) -> Result<usize> {
-    let expired: Vec<(i64, i64, u32, u32, i64)> = {
+    type Expired = (i64, i64, u32, u32, i64, Option<(String, i64)>);
+    let expired: Vec<Expired> = {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT rowid, due, attempts, reclaims, log_len FROM deliveries
+                "SELECT rowid, due, attempts, reclaims, log_len, okey, opos FROM deliveries
                  WHERE source = ?1 AND sub = ?2 AND state = 1 AND due <= ?3
                  ORDER BY due, id LIMIT ?4",
             )
             .map_err(classify)?;
         stmt.query_map(
             params![source, sub, before.unwrap_or(i64::MAX), limit as i64],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    place(r, 5)?,
+                ))
+            },
         )
         .and_then(Iterator::collect)
         .map_err(classify)?
     };
     let keep = now.saturating_add(spans.retention);
-    for (row, token, attempts, reclaims, log_len) in &expired {
+    for (row, token, attempts, reclaims, log_len, line) in &expired {
         // The lease began one visibility timeout before it ended (every
         // lease of this store is that long).
         let started = (token - spans.lease).clamp(0, now);
@@ -211,6 +242,9 @@ pub(crate) fn reclaim(
                 ])
             })
             .map_err(classify)?;
+            if let Some((key, pos)) = line {
+                lines::leave(conn, now, source, sub, key, *pos)?;
+            }
         } else {
             conn.prepare_cached(
                 "UPDATE deliveries SET state = 0, due = ?2, reclaims = ?3, requeue = 0, keep_until = ?4
@@ -273,6 +307,7 @@ pub(crate) fn route_finish(
         due: token,
         log_len,
         requeue,
+        line,
     }) = delivery_row(conn, source, sub, id)?
     else {
         return Ok(false);
@@ -324,5 +359,10 @@ pub(crate) fn route_finish(
         ])
     })
     .map_err(classify)?;
+    if let Some((key, pos)) = line
+        && (st == state::DELIVERED || st == state::DEAD)
+    {
+        lines::leave(conn, now, source, sub, &key, pos)?;
+    }
     Ok(true)
 }

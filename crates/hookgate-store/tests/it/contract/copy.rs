@@ -149,3 +149,80 @@ async fn a_redis_cluster_is_not_copied_out_and_says_so() {
         other => panic!("expected Unsupported, got {other:?}"),
     }
 }
+
+/// Lines of ordering keys move with their places: a held delivery stays
+/// behind its head, an event still to be fanned out keeps its place.
+async fn ordering_copies_between(from: Kind, to: Kind) {
+    let from = Fixture::open(from).await;
+    let src = &from.store;
+    let mk = |n: &str, key: &str| {
+        TestEvent::new("stripe", n, "payment.succeeded").ordered("ledger", key)
+    };
+    let (a1, a2, a3, b1) = (mk("a1", "A"), mk("a2", "A"), mk("a3", "A"), mk("b1", "B"));
+    for e in [&a1, &a2, &a3, &b1] {
+        assert_eq!(ingest(src, "stripe", &[e]).await.unwrap(), [true]);
+    }
+    let fanned: Vec<_> = [&a1, &a2, &b1]
+        .iter()
+        .map(|e| (e.id.clone(), vec!["ledger"]))
+        .collect();
+    bounded(src.fanout_commit("stripe", &fanned)).await.unwrap();
+
+    let to = Fixture::open(to).await;
+    let dst = &to.store;
+    let first = bounded(copy(src, dst, |_| {})).await.expect("copy");
+    assert_eq!(first.read, first.written, "{first:?}");
+    let second = bounded(copy(src, dst, |_| {})).await.expect("copy again");
+    assert_eq!(second.written, 0, "{second:?}");
+
+    let ids = |c: hookgate_store::RouteClaim| {
+        let mut ids: Vec<_> = c.deliveries.into_iter().map(|d| d.id).collect();
+        ids.sort();
+        ids
+    };
+    let mut heads = vec![a1.id.clone(), b1.id.clone()];
+    heads.sort();
+    let got = claim(dst, "stripe", "ledger", 10).await;
+    let leased = got.deliveries.clone();
+    assert_eq!(ids(got), heads, "only the heads are claimable");
+    for d in &leased {
+        assert!(finish(dst, "stripe", "ledger", d, 1, Finish::Delivered, Some(200)).await);
+    }
+    let next = claim(dst, "stripe", "ledger", 10).await;
+    assert_eq!(ids(next.clone()), std::slice::from_ref(&a2.id));
+    bounded(dst.fanout_commit("stripe", &[(a3.id.clone(), vec!["ledger"])]))
+        .await
+        .unwrap();
+    assert!(
+        claim(dst, "stripe", "ledger", 10)
+            .await
+            .deliveries
+            .is_empty(),
+        "a3 waits for a2"
+    );
+    assert!(
+        finish(
+            dst,
+            "stripe",
+            "ledger",
+            &next.deliveries[0],
+            1,
+            Finish::Delivered,
+            Some(200)
+        )
+        .await
+    );
+    assert_eq!(
+        ids(claim(dst, "stripe", "ledger", 10).await),
+        std::slice::from_ref(&a3.id)
+    );
+}
+async fn ordering_copies_from_the_embedded_store_into_every_backend(kind: Kind) {
+    ordering_copies_between(Kind::Sqlite, kind).await
+}
+conformance!(ordering_copies_from_the_embedded_store_into_every_backend);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordering_copies_from_one_redis_into_the_embedded_store() {
+    ordering_copies_between(Kind::Redis, Kind::Sqlite).await
+}

@@ -14,6 +14,8 @@
 //! - [`operators`]: replay (idempotent, paced, skipping expired events),
 //!   redeliver (also during an attempt), pause flags, route gauges, the
 //!   audit log, the admin listings, sources kept apart.
+//! - [`ordering`]: ordering keys: one delivery at a time per key and
+//!   route, in store order, held lines, blocked keys, replays to the back.
 //! - [`copy`]: moving a store's contents into another store (`hookgate
 //!   store copy`), once, between backends.
 
@@ -21,4 +23,5 @@ mod copy;
 mod fanout;
 mod ingest;
 mod operators;
+mod ordering;
 mod routes;

@@ -145,5 +145,146 @@ async fn v1_files_are_read_and_worked_on() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].1.action, "subscription.pause");
     assert!(bounded(store.audit_append(&audit[0].1)).await.unwrap() > audit[0].0);
+
+    // Migrated forward: ordering keys work on it.
+    let (k1, k2) = (
+        ev("evt_v1_then_k1").ordered("ledger", "k"),
+        ev("evt_v1_then_k2").ordered("ledger", "k"),
+    );
+    assert_eq!(
+        ingest(&store, "stripe", &[&k1, &k2]).await.unwrap(),
+        [true, true]
+    );
+    let items: Vec<_> = [&k2, &k1]
+        .iter()
+        .map(|e| (e.id.clone(), vec!["ledger"]))
+        .collect();
+    bounded(store.fanout_commit("stripe", &items))
+        .await
+        .unwrap();
+    let got = claim(&store, "stripe", "ledger", 10).await;
+    let ids: Vec<_> = got.deliveries.iter().map(|d| d.id.clone()).collect();
+    assert!(ids.contains(&k1.id) && !ids.contains(&k2.id), "{ids:?}");
+    drop(dir);
+}
+
+/// What `v2.db` holds (see the fixtures' README): lines of ordering key
+/// `pi_1` on `stripe`/`ledger`.
+fn v2_events() -> [TestEvent; 4] {
+    let ordered = |name: &str| ev(name).ordered("ledger", "pi_1");
+    [
+        ordered("evt_v2_head"),
+        ordered("evt_v2_held"),
+        ordered("evt_v2_unfanned"),
+        ev("evt_v2_plain"),
+    ]
+}
+
+/// Writes `v2.db` to `$HOOKGATE_FIXTURE_OUT` with this version (run by hand
+/// when the schema is 2: `HOOKGATE_FIXTURE_OUT=... cargo test -p
+/// hookgate-store --test it write_v2_fixture -- --ignored`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes the v2 fixture; run by hand"]
+async fn write_v2_fixture() {
+    let out = std::env::var("HOOKGATE_FIXTURE_OUT").expect("HOOKGATE_FIXTURE_OUT");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookgate.db");
+    let century = std::time::Duration::from_secs(100 * 365 * 86_400);
+    let settings = Settings {
+        retention: century,
+        ..Settings::default()
+    };
+    let store = Store::open(&sqlite_config(path.clone()), settings).unwrap();
+    let [head, held, unfanned, plain] = v2_events();
+    for e in [&head, &held, &unfanned, &plain] {
+        assert_eq!(
+            ingest_for(&store, "stripe", century, &[e]).await.unwrap(),
+            [true]
+        );
+    }
+    let fanned: Vec<_> = [&head, &held, &plain]
+        .iter()
+        .map(|e| (e.id.clone(), vec!["ledger"]))
+        .collect();
+    bounded(store.fanout_commit("stripe", &fanned))
+        .await
+        .unwrap();
+    for d in claim(&store, "stripe", "ledger", 10).await.deliveries {
+        let (how, code) = if d.id == head.id {
+            (Finish::Retry { due_ms: 0 }, 503)
+        } else {
+            (Finish::Delivered, 200)
+        };
+        assert!(finish(&store, "stripe", "ledger", &d, 1, how, Some(code)).await);
+    }
+    drop(store);
+    hookgate_store::sqlite::backup(&path, Path::new(&out), std::time::Duration::from_secs(5))
+        .expect("backup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_files_keep_their_ordering_lines() {
+    let (dir, store) = open_fixture(2);
+    let [head, held, unfanned, plain] = v2_events();
+    let rec = |e: &TestEvent| {
+        let (store, id) = (store.clone(), e.id.clone());
+        async move {
+            bounded(store.delivery("stripe", &id, "ledger"))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!(rec(&plain).await.status, DeliveryStatus::Delivered);
+    assert_eq!(rec(&held).await.status, DeliveryStatus::Pending);
+    let blocked = bounded(store.blocked_keys("stripe", "ledger", 10))
+        .await
+        .unwrap();
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_eq!(
+        (
+            blocked[0].key.as_str(),
+            &blocked[0].head,
+            blocked[0].waiting
+        ),
+        ("pi_1", &head.id, 2)
+    );
+    // The head's retry is due; the held one is not claimable before it.
+    let d = claim_one(&store, "stripe", "ledger").await;
+    assert_eq!((d.id.clone(), d.attempts), (head.id.clone(), 1));
+    assert!(
+        finish(
+            &store,
+            "stripe",
+            "ledger",
+            &d,
+            2,
+            Finish::Delivered,
+            Some(200)
+        )
+        .await
+    );
+    let d = claim_one(&store, "stripe", "ledger").await;
+    assert_eq!(d.id, held.id);
+    assert!(
+        finish(
+            &store,
+            "stripe",
+            "ledger",
+            &d,
+            1,
+            Finish::Delivered,
+            Some(200)
+        )
+        .await
+    );
+    assert_eq!(
+        bounded(store.fanout_due("stripe", 10)).await.unwrap(),
+        [(unfanned.id.clone(), unfanned.ty.clone())]
+    );
+    bounded(store.fanout_commit("stripe", &[(unfanned.id.clone(), vec!["ledger"])]))
+        .await
+        .unwrap();
+    assert_eq!(claim_one(&store, "stripe", "ledger").await.id, unfanned.id);
     drop(dir);
 }

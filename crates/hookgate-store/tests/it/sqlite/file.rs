@@ -56,7 +56,9 @@ async fn a_new_file_is_created_private_in_wal_mode_with_its_schema_version() {
     let status = bounded(store.check()).await.expect("check");
     assert_eq!(status.backend, "sqlite");
     assert!(
-        status.details.contains(&("schema", "1".to_owned())),
+        status
+            .details
+            .contains(&("schema", hookgate_store::sqlite::SCHEMA_VERSION.to_string())),
         "{status:?}"
     );
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
