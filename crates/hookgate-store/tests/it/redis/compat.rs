@@ -5,9 +5,10 @@
 //! delivery with a retry due, a dead letter, and an event waiting for
 //! fan-out. The current readers and queue operations must keep reading it.
 //! `fixtures/v2/` is the same states as the next layout writes them (no
-//! `lease` field in delivery records).
+//! `lease` field in delivery records). `fixtures/v3/` adds ordering keys:
+//! a line's retrying head (its key blocked) and a delivery held behind it.
 //! [`current_writer_matches_the_newest_layout`] fails when the current code
-//! writes another layout: then add `fixtures/v3/` (see the fixtures README)
+//! writes another layout: then add `fixtures/v4/` (see the fixtures README)
 //! and keep these tests passing.
 
 use crate::support::*;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 const V1: &str = include_str!("../../fixtures/v1/records.json");
 const V2: &str = include_str!("../../fixtures/v2/records.json");
+const V3: &str = include_str!("../../fixtures/v3/records.json");
 
 /// The v1 fixture: its event ids by role and its commands.
 struct Records {
@@ -34,10 +36,17 @@ impl Records {
         }
     }
 
-    /// The newest layout (v1 without the delivery's `lease` field).
+    /// v1 without the delivery's `lease` field.
     fn v2() -> Self {
         Records {
             doc: serde_json::from_str(V2).expect("v2 fixture is JSON"),
+        }
+    }
+
+    /// The newest layout: v2 and an ordering key's line.
+    fn v3() -> Self {
+        Records {
+            doc: serde_json::from_str(V3).expect("v3 fixture is JSON"),
         }
     }
 
@@ -55,8 +64,9 @@ impl Records {
     }
 
     fn roles(&self) -> Vec<(EventId, &'static str)> {
-        ["pending", "dead", "new"]
+        ["pending", "dead", "new", "head", "held"]
             .into_iter()
+            .filter(|r| self.doc["events"].get(r).is_some())
             .map(|r| (self.id(r), r))
             .collect()
     }
@@ -219,6 +229,58 @@ async fn v2_queues_are_claimed_and_finished_by_the_current_code() {
     queues_are_claimed_and_finished(Records::v2()).await;
 }
 
+#[tokio::test]
+async fn v3_lines_are_read_and_moved_on_by_the_current_code() {
+    let (_redis, store, fx) = loaded_from(Records::v3()).await;
+    let blocked = bounded(store.blocked_keys("stripe", "ledger", 10))
+        .await
+        .unwrap();
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    let k = &blocked[0];
+    assert_eq!((k.key.as_str(), &k.head), ("pi_3Ordered", &fx.id("head")));
+    assert_eq!((k.attempts, k.last_status_code), (1, Some(503)));
+    assert_eq!((k.since_ms, k.waiting), (1_735_787_048_100, 1));
+    let d = bounded(store.route_depths("stripe", "ledger"))
+        .await
+        .unwrap();
+    assert_eq!((d.queued, d.held, d.blocked_keys), (3, 1, 1), "{d:?}");
+    assert_eq!(d.oldest_blocked_ms, Some(1_735_787_048_100));
+
+    // The head's retry is due (with v2's pending one); the held one waits.
+    let got = claim(&store, "stripe", "ledger", 10).await.deliveries;
+    let head = got
+        .iter()
+        .find(|d| d.id == fx.id("head"))
+        .expect("the head is claimed");
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!((head.attempts, head.first_ms), (1, 1_735_787_048_100));
+    let before = hookgate_core::time::now_ms();
+    assert!(
+        finish(
+            &store,
+            "stripe",
+            "ledger",
+            head,
+            2,
+            Finish::Delivered,
+            Some(200)
+        )
+        .await
+    );
+    let next = claim_one(&store, "stripe", "ledger").await;
+    assert_eq!(next.id, fx.id("held"));
+    assert!(
+        next.first_ms >= before,
+        "its budget starts as it leaves the hold"
+    );
+    assert!(
+        bounded(store.blocked_keys("stripe", "ledger", 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 async fn queues_are_claimed_and_finished(fixture: Records) {
     let (redis, store, fx) = loaded_from(fixture).await;
     let mut c = redis.conn().await;
@@ -332,7 +394,7 @@ async fn layout(
 
 #[tokio::test]
 async fn current_writer_matches_the_newest_layout() {
-    let fx = Records::v2();
+    let fx = Records::v3();
     let roles = fx.roles();
 
     let old = RedisServer::start().await;
@@ -342,15 +404,20 @@ async fn current_writer_matches_the_newest_layout() {
     // The same three states, written by the current code.
     let redis = RedisServer::start().await;
     let store = open(&redis).await;
-    let events: Vec<TestEvent> = ["pending", "dead"]
+    let events: Vec<TestEvent> = ["pending", "dead", "head", "held"]
         .iter()
-        .map(|r| TestEvent::new("stripe", fx.provider_id(r), "payment.succeeded"))
+        .map(|r| {
+            let ev = TestEvent::new("stripe", fx.provider_id(r), "payment.succeeded");
+            match *r {
+                "head" | "held" => ev.ordered("ledger", "pi_3Ordered"),
+                _ => ev,
+            }
+        })
         .collect();
+    let refs: Vec<&TestEvent> = events.iter().collect();
     assert_eq!(
-        ingest(&store, "stripe", &[&events[0], &events[1]])
-            .await
-            .unwrap(),
-        [true, true]
+        ingest(&store, "stripe", &refs).await.unwrap(),
+        [true, true, true, true]
     );
     let claimed = bounded(store.fanout_due("stripe", 10)).await.unwrap();
     let items: Vec<(EventId, Vec<&str>)> = claimed
@@ -361,9 +428,9 @@ async fn current_writer_matches_the_newest_layout() {
         .await
         .unwrap();
     let leased = claim(&store, "stripe", "ledger", 10).await.deliveries;
-    assert_eq!(leased.len(), 2);
+    assert_eq!(leased.len(), 3, "the held one waits");
     for d in &leased {
-        let (how, code) = if d.id == fx.id("pending") {
+        let (how, code) = if d.id == fx.id("pending") || d.id == fx.id("head") {
             let due = hookgate_core::time::now_ms() + 60_000;
             (Finish::Retry { due_ms: due }, Some(503))
         } else {
@@ -378,7 +445,7 @@ async fn current_writer_matches_the_newest_layout() {
     let actual = layout(&mut redis.conn().await, &roles).await;
     assert_eq!(
         actual, expected,
-        "the current code writes a different layout than v2: add fixtures/v3 and keep v1 and v2 readable"
+        "the current code writes a different layout than v3: add fixtures/v4 and keep v1 to v3 readable"
     );
 }
 
