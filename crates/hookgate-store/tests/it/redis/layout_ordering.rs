@@ -3,8 +3,9 @@
 //! held deliveries (`ok`, `held`, the route's held set, never the queue),
 //! the blocked-keys set, a line moving on, dead first entries skipped,
 //! malformed or missing places read as unordered (records of earlier
-//! versions), and a copy between two Redis stores keeping lines and
-//! positions. (The behaviour itself is the contract's:
+//! versions), a copy between two Redis stores keeping lines and
+//! positions, and random workloads checked against the lines' invariants
+//! after every step. (The behaviour itself is the contract's:
 //! `contract::ordering`.)
 
 use crate::support::*;
@@ -324,4 +325,241 @@ async fn a_delivery_redelivered_before_its_fan_out_takes_its_events_place() {
         .await
     );
     assert_eq!(claim_one(&store, "stripe", "ledger").await.id, a2.id);
+}
+
+/// A small deterministic generator (xorshift64*): the same seed, the same
+/// workload.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    }
+}
+
+/// What the scripts must keep true after every step: per line, at most one
+/// delivery queued or leased; a held delivery is marked and never queued.
+/// Returns how many are held.
+async fn check_lines(c: &mut redis::aio::MultiplexedConnection, step: usize) -> usize {
+    let queued: BTreeSet<String> = zmembers(c, &key("q:", "ledger"))
+        .await
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    let leased: BTreeSet<String> = zmembers(c, &key("l:", "ledger"))
+        .await
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    for line in scan(c, "hg:{stripe}:o:ledger:*").await {
+        let waiting: Vec<String> = zmembers(c, &line)
+            .await
+            .into_iter()
+            .map(|(m, _)| m)
+            .filter(|m| queued.contains(m) || leased.contains(m))
+            .collect();
+        assert!(waiting.len() <= 1, "step {step}: {line} has {waiting:?}");
+    }
+    let held = zmembers(c, &key("h:", "ledger")).await;
+    for (id, _) in &held {
+        assert!(!queued.contains(id), "step {step}: held {id} is queued");
+        let x = hgetall(c, &key("x:", &format!("{id}:ledger"))).await;
+        assert_eq!(x.get("held").map(String::as_str), Some("1"), "step {step}");
+    }
+    held.len()
+}
+
+/// A random mix of ingests (ordered on three keys, or not), fan-outs in
+/// any order, claims and outcomes (and, `with_operators`, dead letters,
+/// replays and redelivers), checking the lines after every step; then a
+/// drain that must deliver everything and leave no line, hold or block
+/// behind. Without operators, each key is delivered in ingest order.
+async fn random_workload(seed: u64, with_operators: bool) {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let mut rng = Rng(seed);
+    let keys = ["A", "B", "C"];
+    let mut ingested: Vec<(TestEvent, Option<&str>)> = Vec::new();
+    let mut unfanned: Vec<usize> = Vec::new();
+    let mut fanned: Vec<usize> = Vec::new();
+    let mut leased = Vec::new();
+    let mut delivered: Vec<EventId> = Vec::new();
+    let mut most_held = 0;
+    for step in 0..250 {
+        match rng.below(6) {
+            0 => {
+                let n = 1 + rng.below(3);
+                let batch: Vec<(TestEvent, Option<&str>)> = (0..n)
+                    .map(|i| {
+                        let name = format!("s{seed}-{step}-{i}");
+                        let ev = TestEvent::new("stripe", &name, "payment.succeeded");
+                        match rng.below(4) {
+                            0 => (ev, None),
+                            k => (ev.ordered("ledger", keys[k - 1]), Some(keys[k - 1])),
+                        }
+                    })
+                    .collect();
+                let refs: Vec<&TestEvent> = batch.iter().map(|(e, _)| e).collect();
+                assert!(
+                    ingest(&store, "stripe", &refs)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .all(|s| *s)
+                );
+                for ev in batch {
+                    unfanned.push(ingested.len());
+                    ingested.push(ev);
+                }
+            }
+            1 if !unfanned.is_empty() => {
+                let i = unfanned.remove(rng.below(unfanned.len()));
+                fan_out(&store, &ingested[i].0, &["ledger"]).await;
+                fanned.push(i);
+            }
+            2 => leased.extend(claim(&store, "stripe", "ledger", 5).await.deliveries),
+            3 if !leased.is_empty() => {
+                let d: hookgate_store::ClaimedDelivery = leased.remove(rng.below(leased.len()));
+                let (how, code) = match rng.below(7) {
+                    0..=2 => (Finish::Delivered, Some(200)),
+                    3 | 4 => (Finish::Retry { due_ms: 0 }, Some(503)),
+                    5 if with_operators => (
+                        Finish::Dead {
+                            reason: "status 410".into(),
+                        },
+                        Some(410),
+                    ),
+                    _ => (Finish::Release, None),
+                };
+                let n = d.attempts + 1;
+                let done = how == Finish::Delivered;
+                if finish(&store, "stripe", "ledger", &d, n, how, code).await && done {
+                    delivered.push(d.id.clone());
+                }
+            }
+            4 if with_operators => {
+                let dead: Vec<EventId> = bounded(store.dead_letters("stripe", "ledger"))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                bounded(store.replay("stripe", "ledger", &dead, std::time::Duration::ZERO, 0))
+                    .await
+                    .unwrap();
+            }
+            5 if with_operators && !fanned.is_empty() => {
+                let i = fanned[rng.below(fanned.len())];
+                bounded(store.redeliver("stripe", "ledger", &ingested[i].0.id))
+                    .await
+                    .unwrap();
+            }
+            _ => {}
+        }
+        most_held = most_held.max(check_lines(&mut c, step).await);
+    }
+    assert!(most_held > 1, "the workload holds deliveries back");
+
+    // Drain: everything fanned out and delivered.
+    for i in std::mem::take(&mut unfanned) {
+        fan_out(&store, &ingested[i].0, &["ledger"]).await;
+    }
+    for d in std::mem::take(&mut leased) {
+        if finish(
+            &store,
+            "stripe",
+            "ledger",
+            &d,
+            d.attempts + 1,
+            Finish::Delivered,
+            Some(200),
+        )
+        .await
+        {
+            delivered.push(d.id.clone());
+        }
+    }
+    for round in 0.. {
+        assert!(round < 500, "the drain does not end");
+        if with_operators {
+            let dead: Vec<EventId> = bounded(store.dead_letters("stripe", "ledger"))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            bounded(store.replay("stripe", "ledger", &dead, std::time::Duration::ZERO, 0))
+                .await
+                .unwrap();
+        }
+        let got = claim(&store, "stripe", "ledger", 50).await.deliveries;
+        if got.is_empty() {
+            break;
+        }
+        for d in got {
+            assert!(
+                finish(
+                    &store,
+                    "stripe",
+                    "ledger",
+                    &d,
+                    d.attempts + 1,
+                    Finish::Delivered,
+                    Some(200)
+                )
+                .await
+            );
+            delivered.push(d.id.clone());
+        }
+        check_lines(&mut c, 10_000 + round).await;
+    }
+    for (ev, _) in &ingested {
+        let rec = bounded(store.delivery("stripe", &ev.id, "ledger"))
+            .await
+            .unwrap()
+            .expect("a delivery");
+        assert_eq!(
+            rec.status,
+            hookgate_store::DeliveryStatus::Delivered,
+            "{}",
+            ev.id
+        );
+    }
+    assert!(
+        scan(&mut c, "hg:{stripe}:o:*").await.is_empty(),
+        "lines left"
+    );
+    assert!(zmembers(&mut c, &key("h:", "ledger")).await.is_empty());
+    assert!(zmembers(&mut c, &key("ob:", "ledger")).await.is_empty());
+
+    if !with_operators {
+        // Each key's deliveries succeeded in the order the store took them.
+        for k in keys {
+            let want: Vec<&EventId> = ingested
+                .iter()
+                .filter(|(_, key)| *key == Some(k))
+                .map(|(e, _)| &e.id)
+                .collect();
+            let got: Vec<&EventId> = delivered.iter().filter(|id| want.contains(id)).collect();
+            assert_eq!(got, want, "key {k}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn random_workloads_keep_one_delivery_per_key_in_store_order() {
+    for seed in [1, 7, 42, 1234] {
+        random_workload(seed, false).await;
+    }
+}
+
+#[tokio::test]
+async fn random_workloads_with_replays_and_redelivers_keep_one_delivery_per_key() {
+    for seed in [3, 11, 99, 4321] {
+        random_workload(seed, true).await;
+    }
 }

@@ -16,7 +16,7 @@
 //! - [`layout_ordering`]: ordering keys: an event's places and positions,
 //!   held deliveries and blocked keys, a line moving on, dead first entries
 //!   skipped, unreadable or missing places delivered unordered, a copy
-//!   between two Redis stores.
+//!   between two Redis stores, random workloads checked step by step.
 //! - [`policy`]: the `maxmemory-policy` gate (`check`, `ready`, writes),
 //!   `allow_eviction`, a Redis without CONFIG, a refused login.
 //! - [`faults`]: out of memory, Redis down (also at start), slow, crashed
