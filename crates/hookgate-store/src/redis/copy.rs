@@ -450,12 +450,14 @@ impl RedisStore {
                         .key(k.order_seq(source))
                         .key(k.event(source, id))
                         .key(k.delivery(source, id, sub))
-                        .key(k.held(source, sub));
+                        .key(k.held(source, sub))
+                        .key(k.blocked(source, sub));
                     inv.arg("line")
                         .arg(now)
                         .arg(id.as_str())
                         .arg(*position)
-                        .arg(self.inner.settings.retention_ms());
+                        .arg(self.inner.settings.retention_ms())
+                        .arg(key.as_str());
                 }
                 Record::Paused { sub, at_ms } => {
                     let mut c = self.conn();

@@ -17,9 +17,13 @@
 --           ('' if none), [14] '1' if held (state pending, not queued),
 --           then the attempt log entries, oldest first.
 -- line:     KEYS[1] the line, KEYS[2] position counter, KEYS[3] event
---           hash, KEYS[4] delivery hash, KEYS[5] route's held deliveries;
---           ARGV[3] id, [4] position, [5] retention (ms).
---           Later positions of the store come after every imported one.
+--           hash, KEYS[4] delivery hash, KEYS[5] route's held deliveries,
+--           KEYS[6] route's blocked keys; ARGV[3] id, [4] position,
+--           [5] retention (ms), [6] the ordering key.
+--           Later positions of the store come after every imported one. A
+--           held delivery takes its place in the held set; a waiting one
+--           (only a head waits) that has failed marks its key blocked since
+--           its budget start, as its retry did in the source store.
 -- Returns 1 when written, 0 when already there (or already expired).
 local kind = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -84,8 +88,11 @@ elseif kind == 'line' then
   if redis.call('EXISTS', KEYS[3]) == 1 then
     redis.call('HSETNX', KEYS[3], 'op', ARGV[4])
   end
-  if redis.call('HGET', KEYS[4], 'held') then
+  local d = redis.call('HMGET', KEYS[4], 'st', 'held', 'n', 'first', 'ok')
+  if d[2] then
     redis.call('ZADD', KEYS[5], pos, ARGV[3])
+  elseif d[1] == 'pending' and d[5] == ARGV[6] and (tonumber(d[3]) or 0) > 0 and tonumber(d[4]) then
+    redis.call('ZADD', KEYS[6], 'NX', d[4], ARGV[6])
   end
   return 1
 end

@@ -264,6 +264,15 @@ async fn a_copy_between_two_redis_keeps_lines_positions_and_held_deliveries() {
         zmembers(&mut c, &key("h:", "ledger")).await,
         [(a2.id.to_string(), 2.0)]
     );
+    // The head's retry left its key blocked there too.
+    let blocked = bounded(dst.blocked_keys("stripe", "ledger", 10))
+        .await
+        .unwrap();
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_eq!(
+        (&blocked[0].head, blocked[0].since_ms, blocked[0].waiting),
+        (&a1.id, d1.first_ms, 2)
+    );
     // Later positions come after the copied ones.
     let a4 = ordered("a4", "K");
     assert_eq!(ingest(&dst, "stripe", &[&a4]).await.unwrap(), [true]);
