@@ -105,6 +105,21 @@ pub fn find_sent_at_ns(body: &[u8]) -> Option<u64> {
     std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
+/// The `order_key` and `order_seq` a keyed generator put in a payload.
+pub fn find_order(body: &[u8]) -> Option<(String, u64)> {
+    fn after<'a>(body: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+        let at = body.windows(key.len()).position(|w| w == key)? + key.len();
+        Some(&body[at..])
+    }
+    let rest = after(body, b"\"order_key\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let key = std::str::from_utf8(&rest[..end]).ok()?.to_owned();
+    let rest = after(body, b"\"order_seq\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let seq = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    Some((key, seq))
+}
+
 /// The signing scheme of generated requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -154,6 +169,8 @@ pub struct Signer {
     run: String,
     body_size: usize,
     pad: String,
+    /// Events share `keys` objects (`0`: one object per event).
+    keys: u64,
 }
 
 /// One generated request: extra headers and the body.
@@ -188,7 +205,17 @@ impl Signer {
             run: run.to_string(),
             body_size,
             pad: "x".repeat(body_size),
+            keys: 0,
         })
+    }
+
+    /// Events spread over `keys` provider objects (`data.object.id` =
+    /// `pi_lg_<run>_k<seq mod keys>`), each carrying `order_key` and
+    /// `order_seq` for the sink's order check; `0` gives every event its
+    /// own object.
+    pub fn with_keys(mut self, keys: u64) -> Self {
+        self.keys = keys;
+        self
     }
 
     /// The `seq`-th request, timestamped now.
@@ -200,6 +227,12 @@ impl Signer {
         // The body is built twice at most: once to measure, once padded.
         let build = |pad: &str| -> String {
             match self.scheme {
+                Scheme::Stripe if self.keys > 0 => {
+                    let k = seq % self.keys;
+                    format!(
+                        r#"{{"id":"evt_lg_{run}_{seq}","object":"event","type":"{ty}","created":{ts},"data":{{"object":{{"id":"pi_lg_{run}_k{k}","order_key":"k{k}","order_seq":{seq},"sent_at_ns":{sent},"pad":"{pad}"}}}}}}"#
+                    )
+                }
                 Scheme::Stripe => format!(
                     r#"{{"id":"evt_lg_{run}_{seq}","object":"event","type":"{ty}","created":{ts},"data":{{"object":{{"id":"pi_lg_{run}_{seq}","sent_at_ns":{sent},"pad":"{pad}"}}}}}}"#
                 ),
@@ -454,6 +487,25 @@ mod tests {
         );
         assert_eq!(find_sent_at_ns(br#"{"a":{"sent_at_ns":"45"}}"#), Some(45));
         assert_eq!(find_sent_at_ns(b"{}"), None);
+    }
+
+    #[test]
+    fn keyed_bodies_carry_their_key_and_sequence() {
+        let s = Signer::new(
+            Scheme::Stripe,
+            STRIPE_SECRET,
+            "payment_intent.succeeded",
+            "r1",
+            1024,
+        )
+        .unwrap()
+        .with_keys(10);
+        let b = s.sign(23);
+        assert_eq!(b.body.len(), 1024);
+        assert_eq!(find_order(&b.body), Some(("k3".to_owned(), 23)));
+        let v: serde_json::Value = serde_json::from_slice(&b.body).unwrap();
+        assert_eq!(v["data"]["object"]["id"], "pi_lg_r1_k3");
+        assert_eq!(find_order(b"{}"), None);
     }
 
     #[test]

@@ -26,14 +26,14 @@ use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hdrhistogram::Histogram;
 use hookgate_benches::load::{
-    self, Counts, MAX_REQUESTS, MAX_SECONDS, Scheme, Signer, Summary, find_sent_at_ns,
+    self, Counts, MAX_REQUESTS, MAX_SECONDS, Scheme, Signer, Summary, find_order, find_sent_at_ns,
     loopback_listen, loopback_target, unix_nanos,
 };
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -100,6 +100,11 @@ struct RunArgs {
     /// Body size in bytes (the JSON is padded to it).
     #[arg(long, default_value_t = 1024)]
     body_size: usize,
+    /// Stripe only: spread the events over this many objects
+    /// (`data.object.id`, the event's subject), for ordering keys; 0: one
+    /// object per event.
+    #[arg(long, default_value_t = 0)]
+    keys: u64,
     /// Stop after this many requests (cap 10,000,000).
     #[arg(long, default_value_t = 100_000)]
     requests: u64,
@@ -264,7 +269,11 @@ async fn run(args: RunArgs) -> Result<(), String> {
         .unwrap_or_else(|| scheme.default_type().to_string());
     // A run id keeps event ids unique across runs against the same store.
     let run_id = format!("{:x}", unix_nanos() ^ (rand::random::<u64>() >> 16));
-    let signer = Signer::new(scheme, &secret, &event_type, &run_id, args.body_size)?;
+    if args.keys > 0 && scheme != Scheme::Stripe {
+        return Err("--keys: stripe only".into());
+    }
+    let signer =
+        Signer::new(scheme, &secret, &event_type, &run_id, args.body_size)?.with_keys(args.keys);
     let path = uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
@@ -461,6 +470,10 @@ struct SinkStats {
     seen: HashSet<(String, String)>,
     duplicates: u64,
     no_timestamp: u64,
+    /// Highest `order_seq` seen per (subscription, `order_key`).
+    order: HashMap<(String, String), u64>,
+    /// Deliveries that came after a later event of their key.
+    out_of_order: u64,
 }
 
 async fn sink(args: SinkArgs) -> Result<(), String> {
@@ -484,6 +497,8 @@ async fn sink(args: SinkArgs) -> Result<(), String> {
             seen: HashSet::new(),
             duplicates: 0,
             no_timestamp: 0,
+            order: HashMap::new(),
+            out_of_order: 0,
         }),
         done: tokio::sync::Notify::new(),
         expect: args.expect,
@@ -547,9 +562,11 @@ async fn sink(args: SinkArgs) -> Result<(), String> {
         .map(|(p, c)| format!("{p}={c}"))
         .collect();
     let note = format!(
-        "stop={why} expected={} duplicates={} no_sent_at={} paths={} [{}]",
+        "stop={why} expected={} duplicates={} out_of_order={} keys={} no_sent_at={} paths={} [{}]",
         args.expect,
         stats.duplicates,
+        stats.out_of_order,
+        stats.order.len(),
         stats.no_timestamp,
         stats.per_path.len(),
         paths.join(" ")
@@ -622,6 +639,13 @@ async fn receive(
         }
         s.last = Some(now);
         *s.per_path.entry(path).or_insert(0) += 1;
+        if let Some((order_key, seq)) = find_order(&body) {
+            let last = s.order.entry((key.0.clone(), order_key)).or_insert(0);
+            if seq < *last {
+                s.out_of_order += 1;
+            }
+            *last = (*last).max(seq);
+        }
         if !key.1.is_empty() && !s.seen.insert(key) {
             s.duplicates += 1;
         }

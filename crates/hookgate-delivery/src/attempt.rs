@@ -381,7 +381,15 @@ async fn record_finish(
             )
             .await
         {
-            Ok(_) => return,
+            Ok(_) => {
+                // A delivery that left an ordering key's line moved the
+                // next one of its key up, due now: the driver may be idle
+                // with nothing else due, so it claims again at once.
+                if matches!(finish, Finish::Delivered | Finish::Dead { .. }) {
+                    route.wake.notify_one();
+                }
+                return;
+            }
             Err(err) => {
                 tracing::warn!(request_id, event_id = %d.id, subscription = %route.sub.id, error = %err, "recording attempt failed");
                 tokio::time::sleep(Duration::from_millis(pause)).await;
