@@ -108,7 +108,7 @@ while i <= #ARGV do
     for sub, key in pairs(ol) do
       local line = line_key(base, sub, key)
       if redis.call('ZREM', line, id) == 1 then
-        line_advance(base, sub, line, now)
+        line_advance(base, sub, key, now)
       end
     end
   end

@@ -65,19 +65,23 @@ local function line_place(base, sub, key, id, dk, due)
   end
 end
 
--- Moves `line` on after its head left: dead entries go; a held head is
--- queued due `now`, its budget starting now; a head that is waiting
--- (queued, leased) or not fanned out yet stays where it is.
-local function line_advance(base, sub, line, now)
+-- Moves the line of `key` on after its head left: dead entries go (and
+-- with them the key's blocked mark: a new head has not failed yet); a held
+-- head is queued due `now`, its budget starting now; a head that is
+-- waiting (queued, leased) or not fanned out yet stays where it is.
+local function line_advance(base, sub, key, now)
+  local line = line_key(base, sub, key)
   while true do
     local head = redis.call('ZRANGE', line, 0, 0)[1]
     if not head then
+      redis.call('ZREM', base .. 'ob:' .. sub, key)
       return
     end
     local dk = base .. 'x:' .. head .. ':' .. sub
     local d = redis.call('HMGET', dk, 'st', 'held')
     if line_dead(base, head, d[1]) then
       redis.call('ZREM', line, head)
+      redis.call('ZREM', base .. 'ob:' .. sub, key)
     else
       if d[1] == 'pending' and d[2] then
         redis.call('HDEL', dk, 'held')
@@ -86,6 +90,34 @@ local function line_advance(base, sub, line, now)
         redis.call('ZADD', base .. 'q:' .. sub, now, head)
       end
       return
+    end
+  end
+end
+
+-- Lines that a head left without moving them on would hold their
+-- deliveries forever: a worker of an earlier version, during an upgrade,
+-- finished a head without knowing of lines, or a head's event expired
+-- before its fan-out. Route claims call this: it looks at up to `n` held
+-- deliveries of the route, picked at random, and moves their lines on
+-- (nothing to do for a line whose head still waits). One command when the
+-- route holds none.
+local function line_sweep(base, sub, n, now)
+  local held = base .. 'h:' .. sub
+  for _, id in ipairs(redis.call('ZRANDMEMBER', held, n)) do
+    local dk = base .. 'x:' .. id .. ':' .. sub
+    local d = redis.call('HMGET', dk, 'ok', 'held', 'st')
+    if d[1] and d[2] then
+      line_advance(base, sub, d[1], now)
+    else
+      -- No longer held (its record expired, or was re-armed unordered);
+      -- a held mark without a key has no line to wait for.
+      redis.call('ZREM', held, id)
+      if d[2] then
+        redis.call('HDEL', dk, 'held')
+        if d[3] == 'pending' then
+          redis.call('ZADD', base .. 'q:' .. sub, now, id)
+        end
+      end
     end
   end
 end
@@ -103,7 +135,7 @@ local function line_leave(base, sub, key, id, now)
   redis.call('ZREM', line, id)
   redis.call('ZREM', base .. 'h:' .. sub, id)
   redis.call('HDEL', base .. 'x:' .. id .. ':' .. sub, 'held')
-  line_advance(base, sub, line, now)
+  line_advance(base, sub, key, now)
 end
 
 -- Delivery `id` (record `dk`) of route `sub` with ordering key `key` goes

@@ -58,6 +58,8 @@ for e = 1, #expired, 2 do
   redis.call('ZREM', KEYS[2], id)
   reclaim(r, id, tonumber(expired[e + 1]), 'the lease expired (the worker stopped or stalled)')
 end
+-- Lines left unmoved (see line_sweep in lines.lua), a few per claim.
+line_sweep(base, sub, 2, now)
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, id in ipairs(due) do

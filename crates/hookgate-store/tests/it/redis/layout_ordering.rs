@@ -572,3 +572,45 @@ async fn random_workloads_with_replays_and_redelivers_keep_one_delivery_per_key(
         random_workload(seed, true).await;
     }
 }
+
+#[tokio::test]
+async fn a_line_an_earlier_versions_worker_left_unmoved_moves_on_at_a_claim() {
+    let redis = RedisServer::start().await;
+    let store = open(&redis).await;
+    let mut c = redis.conn().await;
+    let (a1, a2) = (ordered("a1", "K"), ordered("a2", "K"));
+    assert_eq!(
+        ingest(&store, "stripe", &[&a1, &a2]).await.unwrap(),
+        [true, true]
+    );
+    fan_out(&store, &a1, &["ledger"]).await;
+    fan_out(&store, &a2, &["ledger"]).await;
+    let d1 = claim_one(&store, "stripe", "ledger").await;
+    let retry = Finish::Retry { due_ms: 0 };
+    assert!(finish(&store, "stripe", "ledger", &d1, 1, retry, Some(503)).await);
+    // An earlier version's worker claims and delivers the head: it knows
+    // nothing of lines, so a2 stays held and the key blocked.
+    let _: i64 = raw(&mut c, &["ZREM", &key("q:", "ledger"), a1.id.as_str()]).await;
+    let _: i64 = raw(
+        &mut c,
+        &[
+            "HSET",
+            &delivery_key(&a1.id, "ledger"),
+            "st",
+            "delivered",
+            "done_at",
+            "1",
+        ],
+    )
+    .await;
+
+    // The next claim finds the line's head gone and moves it on.
+    let d2 = claim_one(&store, "stripe", "ledger").await;
+    assert_eq!(d2.id, a2.id);
+    assert!(zmembers(&mut c, &key("h:", "ledger")).await.is_empty());
+    assert!(zmembers(&mut c, &key("ob:", "ledger")).await.is_empty());
+    assert_eq!(
+        zmembers(&mut c, &line_key("ledger", "K")).await,
+        [(a2.id.to_string(), 2.0)]
+    );
+}
