@@ -368,6 +368,12 @@ impl Admin {
                     subscription: &sub.id,
                     queue_depth: depth.queued + depth.in_flight,
                     breaker,
+                    blocked_keys: depth.blocked_keys,
+                    oldest_blocked: Duration::from_millis(
+                        depth
+                            .oldest_blocked_ms
+                            .map_or(0, |since| (now - since).max(0) as u64),
+                    ),
                 }
                 .emit();
             }
