@@ -131,8 +131,9 @@ fn subscription(
             if o.is_some() && max_in_flight == Some(1) {
                 ctx.warn_at(
                     &f,
-                    "max_in_flight = 1 already delivers one at a time: ordering adds \
-                     nothing but per-key bookkeeping here",
+                    "with max_in_flight = 1 only one delivery is in flight at a time, so \
+                     ordering keys cannot go in parallel: a slow answer for one key delays \
+                     every other key; raise max_in_flight to let keys go side by side",
                 );
             }
             o.map(Some)

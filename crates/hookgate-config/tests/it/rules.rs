@@ -1038,7 +1038,7 @@ fn ordering_with_one_in_flight_is_a_warning() {
         ok(text)
             .warnings
             .iter()
-            .filter(|w| w.message.contains("ordering adds nothing"))
+            .filter(|w| w.message.contains("ordering keys cannot go in parallel"))
             .map(|w| (w.key.clone(), w.line))
             .collect::<Vec<_>>()
     };
