@@ -5,6 +5,11 @@
 //! (`whsec_` + base64), and `SubscriptionConfig::secrets` holds the decoded
 //! key bytes, so a key that cannot sign is found by `check-config`, not by
 //! the first delivery.
+//!
+//! `ordering` is read into a typed [`Ordering`]: the pointer checked as
+//! RFC 6901 and the header name as HTTP allows, so a key that could never
+//! be found is refused here instead of silently leaving every event
+//! unordered.
 
 use crate::duration::{Zero, duration};
 use crate::model::{
