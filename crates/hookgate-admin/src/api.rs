@@ -100,6 +100,66 @@ pub struct RouteView {
     pub queue_depth: u64,
     /// `closed | open | half_open` on the instance that answered.
     pub breaker: String,
+    /// Of `queue_depth`, deliveries held behind an earlier event of their
+    /// ordering key (0 from a gateway without ordering keys).
+    #[serde(default)]
+    pub held: u64,
+    /// Ordering keys whose first delivery has failed and holds the key's
+    /// later events back.
+    #[serde(default)]
+    pub blocked_keys: u64,
+}
+
+/// A subscription's `ordering`, as configured: `"subject"`,
+/// `{"pointer": "/a/b"}` or `{"header": "x-name"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderingView {
+    /// The event's subject.
+    Subject,
+    /// A JSON pointer into the provider's payload.
+    Pointer(String),
+    /// A header of the provider's request (lowercase).
+    Header(String),
+}
+
+impl std::fmt::Display for OrderingView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OrderingView::Subject => f.write_str("subject"),
+            OrderingView::Pointer(p) => write!(f, "pointer {p}"),
+            OrderingView::Header(h) => write!(f, "header {h}"),
+        }
+    }
+}
+
+/// The delivery at the head of a blocked ordering key: it has failed at
+/// least once and waits for its retry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockedHeadView {
+    /// Its event.
+    pub event_id: String,
+    /// Attempts in its current budget.
+    pub attempts: u32,
+    /// The last attempt's status code, when the subscriber answered.
+    pub last_status_code: Option<u16>,
+    /// The last attempt's error, when there was one.
+    pub last_error: Option<String>,
+    /// Since when it is the key's head (its budget's start).
+    pub since: String,
+}
+
+/// A blocked ordering key of a subscription's route.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockedKeyView {
+    /// The route's source.
+    pub source: String,
+    /// The key (a key over 200 bytes is its first 128 and a hash).
+    pub key: String,
+    /// The delivery that goes first.
+    pub head: BlockedHeadView,
+    /// Deliveries of the key waiting behind it.
+    pub waiting: u64,
 }
 
 /// A subscription.
@@ -117,6 +177,9 @@ pub struct SubscriptionView {
     pub queue_depth: u64,
     /// Dead letters over its routes.
     pub dlq_depth: u64,
+    /// Where its ordering keys come from; `null` = unordered.
+    #[serde(default)]
+    pub ordering: Option<OrderingView>,
     /// Per source.
     pub routes: Vec<RouteView>,
 }

@@ -5,8 +5,8 @@
 //! (Prometheus text) and `/admin/v1/openapi.json` (this API's contract).
 //!
 //! Under `/admin/v1/`, with `Authorization: Bearer <token>`: events,
-//! subscriptions (pause, resume), dead letters (list, replay) and the audit
-//! log. Tokens carry a role — viewer reads, operator also replays, pauses
+//! subscriptions (pause, resume, blocked ordering keys), dead letters
+//! (list, replay) and the audit log. Tokens carry a role — viewer reads, operator also replays, pauses
 //! and redelivers, admin also reads the audit log — and optional tenants: a
 //! tenant-scoped token sees only its tenants' subscriptions (lists are
 //! filtered) and only events some of them receive; another tenant's
@@ -297,7 +297,7 @@ impl Admin {
         let segments: Vec<&str> = path.split('/').collect();
         let query = parts.uri.query();
         let method = parts.method.clone();
-        use routes::{audit, dlq, events, subscriptions};
+        use routes::{audit, dlq, events, ordering, subscriptions};
         match (segments.as_slice(), &method) {
             (["events"], &Method::GET) => events::list(&call, query).await,
             (["events", id], &Method::GET) => events::show(&call, id).await,
@@ -317,13 +317,17 @@ impl Admin {
             (["subscriptions", id, "dead-letters", "replay"], &Method::POST) => {
                 dlq::replay(&call, id, read_json(body).await?).await
             }
+            (["subscriptions", id, "ordering"], &Method::GET) => {
+                ordering::blocked(&call, id, query).await
+            }
             (["audit"], &Method::GET) => audit::list(&call, query).await,
             (
                 ["events"]
                 | ["events", _]
                 | ["subscriptions"]
                 | ["audit"]
-                | ["subscriptions", _, "dead-letters"],
+                | ["subscriptions", _, "dead-letters"]
+                | ["subscriptions", _, "ordering"],
                 _,
             ) => Err(ApiError::method_not_allowed("GET")),
             (
@@ -368,6 +372,12 @@ impl Admin {
                     subscription: &sub.id,
                     queue_depth: depth.queued + depth.in_flight,
                     breaker,
+                    blocked_keys: depth.blocked_keys,
+                    oldest_blocked: Duration::from_millis(
+                        depth
+                            .oldest_blocked_ms
+                            .map_or(0, |since| (now - since).max(0) as u64),
+                    ),
                 }
                 .emit();
             }

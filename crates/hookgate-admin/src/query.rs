@@ -56,13 +56,17 @@ impl Query {
 
     /// `limit`, bounded.
     pub fn limit(&self) -> Result<usize, ApiError> {
+        self.limit_up_to(MAX_LIMIT)
+    }
+
+    /// `limit`, at most `max` (a list whose items cost more to read than
+    /// a row each).
+    pub fn limit_up_to(&self, max: usize) -> Result<usize, ApiError> {
         match self.get("limit") {
-            None => Ok(DEFAULT_LIMIT),
+            None => Ok(DEFAULT_LIMIT.min(max)),
             Some(s) => match s.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-                _ => Err(ApiError::bad_request(format!(
-                    "limit must be 1..={MAX_LIMIT}"
-                ))),
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::bad_request(format!("limit must be 1..={max}"))),
             },
         }
     }

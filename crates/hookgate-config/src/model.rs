@@ -460,6 +460,26 @@ pub struct SubscriptionConfig {
     pub retry: RetryPolicy,
     /// `breaker`.
     pub breaker: BreakerConfig,
+    /// `ordering`: where an event's ordering key comes from; `None` (the
+    /// default) = deliveries go in any order.
+    pub ordering: Option<Ordering>,
+}
+
+/// `ordering = ...`: where a subscription finds an event's ordering key.
+/// The deliveries of one key on one route (source × subscription) go one
+/// at a time, in the order the gateway acknowledged the events; events
+/// whose key cannot be found are delivered unordered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ordering {
+    /// `"subject"`: the event's CloudEvent `subject`, as the source's
+    /// scheme extracts it.
+    Subject,
+    /// `{ pointer = "/a/b" }`: an RFC 6901 JSON pointer into the provider's
+    /// payload (the CloudEvent `data`); always starts with `/`.
+    Pointer(String),
+    /// `{ header = "Name" }`: a header of the provider's callback request
+    /// (names compare case-insensitively; this one is lowercase).
+    Header(http::HeaderName),
 }
 
 /// `retry = { ... }`.

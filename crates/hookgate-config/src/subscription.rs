@@ -5,11 +5,16 @@
 //! (`whsec_` + base64), and `SubscriptionConfig::secrets` holds the decoded
 //! key bytes, so a key that cannot sign is found by `check-config`, not by
 //! the first delivery.
+//!
+//! `ordering` is read into a typed [`Ordering`]: the pointer checked as
+//! RFC 6901 and the header name as HTTP allows, so a key that could never
+//! be found is refused here instead of silently leaving every event
+//! unordered.
 
 use crate::duration::{Zero, duration};
 use crate::model::{
     BreakerConfig, DEFAULT_SUBSCRIPTION_MAX_IN_FLIGHT, DEFAULT_SUBSCRIPTION_TIMEOUT,
-    MIN_SIGNING_KEY_BYTES, RetryPolicy, SHORT_SIGNING_KEY, SubscriptionConfig,
+    MIN_SIGNING_KEY_BYTES, Ordering, RetryPolicy, SHORT_SIGNING_KEY, SubscriptionConfig,
 };
 use crate::raw::{Ctx, Field};
 use crate::secret_ref::{self, decode_standard_webhooks_key};
@@ -30,7 +35,9 @@ const SUBSCRIPTION_KEYS: &[&str] = &[
     "rate_limit",
     "retry",
     "breaker",
+    "ordering",
 ];
+const ORDERING_KEYS: &[&str] = &["pointer", "header"];
 const RETRY_KEYS: &[&str] = &["max_attempts", "base_delay", "max_delay", "max_age"];
 const BREAKER_KEYS: &[&str] = &["failures", "cooldown"];
 
@@ -123,6 +130,21 @@ fn subscription(
         Some(f) => breaker(ctx, &f),
         None => Some(BreakerConfig::default()),
     };
+    let ordering = match t.get("ordering") {
+        Some(f) => {
+            let o = ordering(ctx, &f);
+            if o.is_some() && max_in_flight == Some(1) {
+                ctx.warn_at(
+                    &f,
+                    "with max_in_flight = 1 only one delivery is in flight at a time, so \
+                     ordering keys cannot go in parallel: a slow answer for one key delays \
+                     every other key; raise max_in_flight to let keys go side by side",
+                );
+            }
+            o.map(Some)
+        }
+        None => Some(None),
+    };
     let config = || {
         Some(SubscriptionConfig {
             id: id?,
@@ -135,6 +157,7 @@ fn subscription(
             rate_limit: rate?,
             retry: retry?,
             breaker: breaker?,
+            ordering: ordering?,
         })
     };
     (config(), timeout.map(|d| (d, timeout_line)))
@@ -298,6 +321,88 @@ fn breaker(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<BreakerConfig> {
         failures: failures?.map_or(defaults.failures, |n| n as u32),
         cooldown: cooldown?.unwrap_or(defaults.cooldown),
     })
+}
+
+/// `ordering = "subject"`, `{ pointer = "/json/pointer" }` or
+/// `{ header = "Name" }`.
+fn ordering(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Ordering> {
+    const WHAT: &str =
+        "\"subject\", { pointer = \"/json/pointer\" } or { header = \"Header-Name\" }";
+    if let Some(s) = field.node.as_str() {
+        if s == "subject" {
+            return Some(Ordering::Subject);
+        }
+        ctx.error_at(field, format!("expected {WHAT}, found {s:?}"));
+        return None;
+    }
+    if !field.node.is_table() {
+        let found = field.node.kind();
+        ctx.error_at(field, format!("expected {WHAT}, found {found}"));
+        return None;
+    }
+    let t = ctx.table_of(field, ORDERING_KEYS)?;
+    match (t.get("pointer"), t.get("header")) {
+        (Some(f), None) => {
+            let p = ctx.string(&f)?;
+            match json_pointer(&p) {
+                Ok(()) => Some(Ordering::Pointer(p)),
+                Err(message) => {
+                    ctx.error_at(&f, message);
+                    None
+                }
+            }
+        }
+        (None, Some(f)) => {
+            let name = ctx.nonempty_string(&f)?;
+            match http::HeaderName::from_bytes(name.as_bytes()) {
+                Ok(h) => Some(Ordering::Header(h)),
+                Err(_) => {
+                    ctx.error_at(
+                        &f,
+                        format!(
+                            "{name:?} is not a valid header name (letters, digits and \
+                             !#$%&'*+-.^_`|~ only)"
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+        (Some(_), Some(f)) => {
+            ctx.error_at(&f, "give either `pointer` or `header`, not both");
+            None
+        }
+        // Unknown keys were reported by `table_of`.
+        (None, None) if !t.all().is_empty() => None,
+        (None, None) => {
+            ctx.error(
+                t.line,
+                &field.path,
+                format!("expected {WHAT}, found an empty table"),
+            );
+            None
+        }
+    }
+}
+
+/// Checks an RFC 6901 JSON pointer: starts with `/` (the empty pointer,
+/// the whole payload, is refused: a payload is not a key), and `~` is
+/// only ever followed by `0` or `1`.
+fn json_pointer(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') {
+        return Err(format!(
+            "a JSON pointer (RFC 6901) starts with \"/\", e.g. \"/data/object/id\"; found {p:?}"
+        ));
+    }
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(format!(
+                "in a JSON pointer \"~\" must be followed by 0 (for ~) or 1 (for /); found {p:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses `s` as an absolute `http`/`https` URL with a host.

@@ -16,12 +16,15 @@
 //! 4. payload: 400 when it is not what the scheme requires;
 //! 5. the source's rate limit: 429 with `Retry-After`;
 //! 6. one atomic store call claims every idempotency key and stores every
-//!    event: 503 with `Retry-After` when the store cannot;
+//!    event, with its places in the lines of the subscriptions that order
+//!    their deliveries (`order`): 503 with `Retry-After` when the store cannot;
 //! 7. 200: accepted / duplicate, or the scheme's fixed acknowledgement.
 //!
 //! Nothing is acknowledged before step 6 returned. Ingest knows nothing of
-//! subscriptions or delivery: it writes only its source's keys, and the
-//! source's worker pool takes over from the store.
+//! delivery: it writes only its source's keys, and the source's worker
+//! pool takes over from the store. Of subscriptions it knows only which
+//! order their deliveries and where their keys are (`order`), because
+//! the order of acknowledgement is fixed by its store call.
 //!
 //! [`pipeline`] runs the steps in this order; `body` reads the body within
 //! its bounds; `source` holds what a source needs at run time and the
@@ -29,6 +32,7 @@
 //! answers, and the one place they become HTTP answers and metric labels.
 
 mod body;
+mod order;
 pub mod pipeline;
 pub mod respond;
 mod source;

@@ -13,7 +13,7 @@ use hookgate_core::event::{NormalizedEvent, normalized_type};
 use hookgate_core::time::{now_ms, rfc3339_ms};
 use hookgate_core::{EventId, idempotency_key, trace};
 use hookgate_http::Body;
-use hookgate_store::{NewEvent, Store};
+use hookgate_store::{NewEvent, OrderSlot, Store};
 use hookgate_telemetry::event::{IngestEventsStored, IngestFinished};
 use hookgate_telemetry::{Kind, SpanData, Tracer, otlp};
 use hookgate_verify::{ProviderEvent, RawRequest, SchemeError};
@@ -42,11 +42,13 @@ struct RequestFrame {
     started_at: SystemTime,
 }
 
-/// An event as stored: its id, normalized type and CloudEvent body.
+/// An event as stored: its id, normalized type, CloudEvent body and
+/// places in line (empty, unallocated, without ordering).
 struct StoredEvent {
     id: EventId,
     ty: String,
     cloudevent: Vec<u8>,
+    order: Vec<OrderSlot>,
 }
 
 impl Ingest {
@@ -56,7 +58,7 @@ impl Ingest {
         let mut sources = HashMap::new();
         let mut errors = Vec::new();
         for src in &cfg.sources {
-            match SourceRuntime::new(src, cfg.server.max_in_flight_per_source) {
+            match SourceRuntime::new(src, cfg.server.max_in_flight_per_source, &cfg.subscriptions) {
                 Ok(source) => {
                     sources.insert(src.id.clone(), source);
                 }
@@ -198,7 +200,7 @@ impl Ingest {
             Payload::Events(events) => events,
         };
         source.rate_limit(events.len())?;
-        let events = normalize(source, &events);
+        let events = normalize(source, &events, &parts.headers);
         let stored = self.store_write(source, &events, traceparent).await?;
         Ok(Answer::Stored {
             ack: source.verifier.ack(),
@@ -228,7 +230,7 @@ impl Ingest {
                 ty: &ev.ty,
                 cloudevent: &ev.cloudevent,
                 traceparent,
-                order: &[],
+                order: &ev.order,
             })
             .collect();
         let stored = self
@@ -289,9 +291,14 @@ fn raw_request<'a>(parts: &'a Parts, body: &'a [u8]) -> RawRequest<'a> {
 }
 
 /// Step 4's events as stored: the event id from the idempotency key,
-/// the normalized type, and the CloudEvent (the receive time when the
-/// provider gave none).
-fn normalize(source: &SourceRuntime, events: &[ProviderEvent<'_>]) -> Vec<StoredEvent> {
+/// the normalized type, the CloudEvent (the receive time when the
+/// provider gave none), and the ordering keys of the subscriptions that
+/// want it (from its subject, payload or the request's `headers`).
+fn normalize(
+    source: &SourceRuntime,
+    events: &[ProviderEvent<'_>],
+    headers: &HeaderMap,
+) -> Vec<StoredEvent> {
     let received = rfc3339_ms(now_ms()).unwrap_or_default();
     events
         .iter()
@@ -307,7 +314,13 @@ fn normalize(source: &SourceRuntime, events: &[ProviderEvent<'_>]) -> Vec<Stored
                 data_json: &ev.data_json,
             }
             .to_cloudevent_json();
-            StoredEvent { id, ty, cloudevent }
+            let order = source.ordered.slots(&ty, ev, headers);
+            StoredEvent {
+                id,
+                ty,
+                cloudevent,
+                order,
+            }
         })
         .collect()
 }

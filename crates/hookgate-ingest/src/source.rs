@@ -5,8 +5,9 @@
 //! list of docs/ingest.md; what a rejection answers is decided in
 //! [`crate::respond`], not here.
 
+use crate::order::OrderedSubs;
 use crate::respond::{Answer, Rejection};
-use hookgate_config::SourceConfig;
+use hookgate_config::{SourceConfig, SubscriptionConfig};
 use hookgate_core::rate_limit::TokenBucket;
 use hookgate_verify::{ProviderEvent, RawRequest, SchemeError, Verifier};
 use std::collections::BTreeMap;
@@ -28,6 +29,9 @@ pub struct SourceRuntime {
     /// speaks for the provider holds none (a slow or silent one would
     /// otherwise deny the provider its own source).
     in_flight: Arc<Semaphore>,
+    /// The subscriptions that order their deliveries (usually none), for
+    /// the events' places in line.
+    pub(crate) ordered: OrderedSubs,
 }
 
 /// What a verified callback carries.
@@ -40,8 +44,13 @@ pub enum Payload<'a> {
 
 impl SourceRuntime {
     /// Builds the source's verifier (a scheme error stops the gateway) with
-    /// `max_in_flight` slots.
-    pub fn new(src: &SourceConfig, max_in_flight: usize) -> Result<Self, SchemeError> {
+    /// `max_in_flight` slots; `subs` are the subscriptions (each a route
+    /// of every source).
+    pub fn new(
+        src: &SourceConfig,
+        max_in_flight: usize,
+        subs: &[SubscriptionConfig],
+    ) -> Result<Self, SchemeError> {
         Ok(SourceRuntime {
             id: src.id.clone(),
             verifier: Verifier::from_source(src)?,
@@ -50,6 +59,7 @@ impl SourceRuntime {
                 .rate_limit
                 .map(|r| TokenBucket::new(r.per_second, r.burst)),
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            ordered: OrderedSubs::new(subs),
         })
     }
 

@@ -288,10 +288,14 @@ pub struct RouteObserved<'a> {
     pub source: &'a str,
     /// The subscription.
     pub subscription: &'a str,
-    /// Deliveries waiting or in flight.
+    /// Deliveries waiting or in flight (held ones included).
     pub queue_depth: u64,
     /// 0 closed, 1 half-open, 2 open.
     pub breaker: u8,
+    /// Ordering keys whose head has failed and waits.
+    pub blocked_keys: u64,
+    /// How long the oldest of them has been blocked (zero when none).
+    pub oldest_blocked: Duration,
 }
 
 impl RouteObserved<'_> {
@@ -303,6 +307,9 @@ impl RouteObserved<'_> {
         ];
         metrics::gauge!(metric::QUEUE_DEPTH.name, &labels).set(self.queue_depth as f64);
         metrics::gauge!(metric::BREAKER_STATE.name, &labels).set(f64::from(self.breaker));
+        metrics::gauge!(metric::ORDERING_BLOCKED_KEYS.name, &labels).set(self.blocked_keys as f64);
+        metrics::gauge!(metric::ORDERING_OLDEST_BLOCKED.name, &labels)
+            .set(self.oldest_blocked.as_secs_f64());
     }
 }
 

@@ -96,6 +96,20 @@ pub const QUEUE_DEPTH: Metric = gauge(
     false,
     "Deliveries waiting or in flight on a route.",
 );
+/// Ordering keys whose head delivery has failed and waits for its retry,
+/// by `source` and `subscription`.
+pub const ORDERING_BLOCKED_KEYS: Metric = gauge(
+    "hookgate_ordering_blocked_keys",
+    false,
+    "Ordering keys of a route whose first waiting delivery has failed and holds back the key's later events.",
+);
+/// Age of the oldest blocked ordering key's head, by `source` and
+/// `subscription`; 0 when none is blocked.
+pub const ORDERING_OLDEST_BLOCKED: Metric = gauge(
+    "hookgate_ordering_oldest_blocked_seconds",
+    true,
+    "How long the oldest blocked ordering key of a route has been blocked (since its head became the key's first); 0 when none is.",
+);
 /// Age of the oldest due, unsent delivery, by `subscription`.
 pub const OLDEST_WAITING: Metric = gauge(
     "hookgate_oldest_waiting_seconds",
@@ -163,6 +177,8 @@ pub const ALL: &[Metric] = &[
     DELIVERY_DURATION,
     RETRIES_SCHEDULED,
     QUEUE_DEPTH,
+    ORDERING_BLOCKED_KEYS,
+    ORDERING_OLDEST_BLOCKED,
     OLDEST_WAITING,
     DLQ_DEPTH,
     BREAKER_STATE,

@@ -3,4 +3,5 @@
 pub(crate) mod audit;
 pub(crate) mod dlq;
 pub(crate) mod events;
+pub(crate) mod ordering;
 pub(crate) mod subscriptions;

@@ -1,10 +1,11 @@
-//! `/admin/v1/subscriptions`: list with backlog and breakers; pause, resume.
+//! `/admin/v1/subscriptions`: list with backlog, breakers and ordering;
+//! pause, resume.
 
-use crate::api::{Page, RouteView, SubscriptionView};
+use crate::api::{OrderingView, Page, RouteView, SubscriptionView};
 use crate::error::ApiError;
 use crate::query::{Query, SubscriptionCursor};
 use crate::{Call, ok};
-use hookgate_config::{Role, SubscriptionConfig};
+use hookgate_config::{Ordering, Role, SubscriptionConfig};
 use hookgate_http::Body;
 use http::Response;
 use serde_json::json;
@@ -18,6 +19,15 @@ fn masked(url: &http::Uri) -> String {
             text.replacen(auth, &format!("***@{host}"), 1)
         }
         _ => text,
+    }
+}
+
+/// A subscription's `ordering` on the wire.
+fn ordering_view(o: &Ordering) -> OrderingView {
+    match o {
+        Ordering::Subject => OrderingView::Subject,
+        Ordering::Pointer(p) => OrderingView::Pointer(p.clone()),
+        Ordering::Header(h) => OrderingView::Header(h.as_str().to_owned()),
     }
 }
 
@@ -80,6 +90,8 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
                     .as_ref()
                     .map_or("closed", |r| r.breaker(&src.id, &sub.id))
                     .to_owned(),
+                held: d.held,
+                blocked_keys: d.blocked_keys,
             });
         }
         items.push(SubscriptionView {
@@ -89,6 +101,7 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
             paused: paused.contains(&sub.id),
             queue_depth,
             dlq_depth,
+            ordering: sub.ordering.as_ref().map(ordering_view),
             routes,
         });
     }
@@ -119,7 +132,26 @@ pub(crate) async fn pause(
 
 #[cfg(test)]
 mod tests {
-    use super::masked;
+    use super::{masked, ordering_view};
+    use hookgate_config::Ordering;
+
+    #[test]
+    fn ordering_is_null_a_string_or_a_one_key_object_on_the_wire() {
+        let wire = |o: &Ordering| serde_json::to_value(ordering_view(o)).unwrap();
+        assert_eq!(wire(&Ordering::Subject), serde_json::json!("subject"));
+        assert_eq!(
+            wire(&Ordering::Pointer("/data/id".into())),
+            serde_json::json!({"pointer": "/data/id"})
+        );
+        assert_eq!(
+            wire(&Ordering::Header(http::HeaderName::from_static("x-key"))),
+            serde_json::json!({"header": "x-key"})
+        );
+        // The CLI reads what the server writes.
+        let back: crate::api::OrderingView =
+            serde_json::from_value(serde_json::json!({"pointer": "/a"})).unwrap();
+        assert_eq!(back, crate::api::OrderingView::Pointer("/a".into()));
+    }
 
     #[test]
     fn credentials_are_masked() {

@@ -950,3 +950,102 @@ secret = { value = "whsec_aGVsbG8=" }
         c.warnings
     );
 }
+
+#[test]
+fn ordering_is_subject_a_pointer_or_a_header_and_defaults_to_none() {
+    use hookgate_config::Ordering;
+    assert_eq!(ok(MINIMAL).subscriptions[0].ordering, None);
+    let sub = |extra: &str| ok(&with_sub(extra)).subscriptions[0].ordering.clone();
+    assert_eq!(sub("ordering = \"subject\""), Some(Ordering::Subject));
+    assert_eq!(
+        sub("ordering = { pointer = \"/data/object/id\" }"),
+        Some(Ordering::Pointer("/data/object/id".to_owned()))
+    );
+    // RFC 6901 escapes are fine.
+    assert_eq!(
+        sub("ordering = { pointer = \"/a~1b/c~0d\" }"),
+        Some(Ordering::Pointer("/a~1b/c~0d".to_owned()))
+    );
+    // Header names are kept lowercase: they compare case-insensitively.
+    assert_eq!(
+        sub("ordering = { header = \"X-Account-ID\" }"),
+        Some(Ordering::Header(http::HeaderName::from_static(
+            "x-account-id"
+        )))
+    );
+    // A table header writes the same thing.
+    assert_eq!(
+        sub("[subscriptions.ordering]\nheader = \"x-key\""),
+        Some(Ordering::Header(http::HeaderName::from_static("x-key")))
+    );
+}
+
+#[test]
+fn bad_ordering_values_name_the_key_and_the_line() {
+    let e = one_err(
+        &with_sub("ordering = \"type\""),
+        "subscriptions.sub.ordering",
+        "expected \"subject\", { pointer = \"/json/pointer\" } or { header = \"Header-Name\" }, found \"type\"",
+    );
+    assert_eq!(e.line, Some(11));
+    one_err(
+        &with_sub("ordering = true"),
+        "subscriptions.sub.ordering",
+        "found a boolean",
+    );
+    one_err(
+        &with_sub("ordering = { field = \"id\" }"),
+        "subscriptions.sub.ordering.field",
+        "unknown key; expected one of: pointer, header",
+    );
+    one_err(
+        &with_sub("ordering = {}"),
+        "subscriptions.sub.ordering",
+        "found an empty table",
+    );
+    one_err(
+        &with_sub("ordering = { pointer = \"/a\", header = \"b\" }"),
+        "subscriptions.sub.ordering.header",
+        "either `pointer` or `header`",
+    );
+    for bad in ["", "data/id", "#/data"] {
+        one_err(
+            &with_sub(&format!("ordering = {{ pointer = {bad:?} }}")),
+            "subscriptions.sub.ordering.pointer",
+            "starts with \"/\"",
+        );
+    }
+    one_err(
+        &with_sub("ordering = { pointer = \"/a~2\" }"),
+        "subscriptions.sub.ordering.pointer",
+        "must be followed by 0",
+    );
+    one_err(
+        &with_sub("ordering = { header = \"X Key\" }"),
+        "subscriptions.sub.ordering.header",
+        "not a valid header name",
+    );
+    one_err(
+        &with_sub("ordering = { header = \"\" }"),
+        "subscriptions.sub.ordering.header",
+        "must not be empty",
+    );
+}
+
+#[test]
+fn ordering_with_one_in_flight_is_a_warning() {
+    let warned = |text: &str| {
+        ok(text)
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("ordering keys cannot go in parallel"))
+            .map(|w| (w.key.clone(), w.line))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        warned(&with_sub("max_in_flight = 1\nordering = \"subject\"")),
+        [("subscriptions.sub.ordering".to_owned(), Some(12))]
+    );
+    assert!(warned(&with_sub("max_in_flight = 2\nordering = \"subject\"")).is_empty());
+    assert!(warned(&with_sub("max_in_flight = 1")).is_empty());
+}

@@ -909,3 +909,60 @@ async fn subscription_is_required_when_there_are_several() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(g.receiver.requests().len(), 1);
 }
+
+/// `subscriptions blocked`: a subscription's blocked ordering keys (none
+/// here: the table's rows are checked by the ordering end-to-end tests),
+/// the API's JSON with `--json`, and the usual errors.
+#[tokio::test]
+async fn subscriptions_blocked_lists_a_subscriptions_blocked_keys() {
+    let g = Gw::start().await;
+    // The only subscription need not be named.
+    for args in [
+        &["subscriptions", "blocked"][..],
+        &["subscriptions", "blocked", "--subscription", "ledger"],
+    ] {
+        let run = g.cli(args, VIEWER).await;
+        run.ok();
+        assert_eq!(run.stdout, "no blocked ordering keys for ledger\n");
+    }
+    let doc = g
+        .cli(
+            &[
+                "subscriptions",
+                "blocked",
+                "--source",
+                "stripe",
+                "--limit",
+                "500",
+                "--json",
+            ],
+            VIEWER,
+        )
+        .await
+        .json();
+    assert_eq!(doc, g.api("/admin/v1/subscriptions/ledger/ordering").await);
+    assert_eq!(doc, json!({"items": [], "next_cursor": null}));
+
+    let run = g
+        .cli(
+            &["subscriptions", "blocked", "--subscription", "nope"],
+            VIEWER,
+        )
+        .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no subscription \"nope\""),
+        "{}",
+        run.stderr
+    );
+    let run = g
+        .cli(&["subscriptions", "blocked", "--source", "nope"], VIEWER)
+        .await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no source \"nope\""), "{}", run.stderr);
+    // Beyond what the API serves: a usage error, before any call.
+    let run = g
+        .cli(&["subscriptions", "blocked", "--limit", "501"], VIEWER)
+        .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}

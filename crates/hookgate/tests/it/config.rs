@@ -433,3 +433,50 @@ fn short_standard_webhooks_keys_are_warnings() {
     assert!(ok, "{out}");
     assert!(!out.contains("shorter than 24 bytes"), "{out}");
 }
+
+/// A malformed `ordering` is refused with its key and line; `ordering`
+/// with `max_in_flight = 1` is accepted with a warning.
+#[test]
+fn check_config_reads_ordering() {
+    let with_ledger = |ledger_extra: &'static str| {
+        config_text(
+            "127.0.0.1:1",
+            "127.0.0.1:2",
+            &TestStore::sqlite(),
+            "http://127.0.0.1:4/e",
+            &Options {
+                ledger_extra,
+                ..Options::default()
+            },
+        )
+    };
+    let line_of = |text: &str, start: &str| {
+        text.lines()
+            .position(|l| l.starts_with(start))
+            .expect("the line")
+            + 1
+    };
+    let (ok, out) = check(&with_ledger("ordering = { pointer = \"data/id\" }"), &[]);
+    assert!(!ok, "{out}");
+    let text = with_ledger("ordering = { pointer = \"data/id\" }");
+    assert!(
+        out.contains(&format!(
+            "hookgate.toml:{}: subscriptions.ledger.ordering.pointer: a JSON pointer (RFC 6901) starts with \"/\"",
+            line_of(&text, "ordering")
+        )),
+        "{out}"
+    );
+    let text = with_ledger("max_in_flight = 1\nordering = \"subject\"");
+    let (ok, out) = check(&text, &[]);
+    assert!(ok, "a warning, not an error: {out}");
+    assert!(
+        out.contains(&format!(
+            "hookgate.toml:{}: subscriptions.ledger.ordering: with max_in_flight = 1",
+            line_of(&text, "ordering")
+        )),
+        "{out}"
+    );
+    let (ok, out) = check(&with_ledger("ordering = { header = \"X-Key\" }"), &[]);
+    assert!(ok, "{out}");
+    assert!(!out.contains("ordering"), "{out}");
+}

@@ -54,9 +54,14 @@ impl Admin {
             extra.push_str(&admin_token_toml(name, role, token));
             extra.push_str(&format!("{tenants}\n"));
         }
-        for (id, tenant) in [("alpha", "a"), ("beta", "b")] {
+        // Alpha orders its deliveries by a header (the acme events carry
+        // no subject): the admin API shows it.
+        for (id, tenant, ordering) in [
+            ("alpha", "a", "ordering = { header = \"Webhook-Id\" }\n"),
+            ("beta", "b", ""),
+        ] {
             extra.push_str(&format!(
-                "\n[[subscriptions]]\nid = \"{id}\"\ntenant = \"{tenant}\"\nurl = \"{}\"\nevents = [\"acme.{id}.*\"]\nsecret = {{ value = \"{LEDGER_SECRET}\" }}\ntimeout = \"2s\"\n",
+                "\n[[subscriptions]]\nid = \"{id}\"\ntenant = \"{tenant}\"\nurl = \"{}\"\nevents = [\"acme.{id}.*\"]\nsecret = {{ value = \"{LEDGER_SECRET}\" }}\ntimeout = \"2s\"\n{ordering}",
                 other.url(&format!("/{id}"))
             ));
         }
@@ -209,6 +214,12 @@ async fn role_by_route_matrix() {
             "/admin/v1/subscriptions/ledger/dead-letters/replay".into(),
             Some(json!({"event_ids": [id], "dry_run": true})),
             1,
+        ),
+        (
+            Method::GET,
+            "/admin/v1/subscriptions/ledger/ordering".into(),
+            None,
+            0,
         ),
         (Method::GET, "/admin/v1/audit".into(), None, 2),
     ];
@@ -759,6 +770,12 @@ async fn no_tenant_oracle(kind: StoreKind) {
             "/admin/v1/subscriptions/{sub}/dead-letters?type=acme.*&limit=5",
             None,
         ),
+        (Method::GET, "/admin/v1/subscriptions/{sub}/ordering", None),
+        (
+            Method::GET,
+            "/admin/v1/subscriptions/{sub}/ordering?source=acme&limit=5",
+            None,
+        ),
         (
             Method::POST,
             "/admin/v1/subscriptions/{sub}/dead-letters/replay",
@@ -1167,6 +1184,11 @@ async fn a_wrong_method_is_405_naming_the_allowed_ones() {
         (Method::DELETE, "/admin/v1/audit", "GET"),
         (Method::GET, "/admin/v1/subscriptions/ledger/pause", "POST"),
         (Method::PUT, "/admin/v1/events", "GET"),
+        (
+            Method::POST,
+            "/admin/v1/subscriptions/ledger/ordering",
+            "GET",
+        ),
         (Method::POST, "/healthz", "GET, HEAD"),
     ] {
         let r = a
@@ -1212,5 +1234,68 @@ async fn an_empty_filter_value_is_no_filter_in_the_list_and_in_replay() {
             .await;
         assert_eq!(r.status, 200, "{filter}: {}", r.text());
         assert_eq!(r.json(), json!({"matched": 1, "replayed": 0}), "{filter}");
+    }
+}
+
+/// A subscription's blocked ordering keys: read by any role, under the
+/// tenant rules of the other subscription routes, `limit` 1..=500, a
+/// `source` that exists; and the subscriptions list says how each one
+/// orders and what each route holds.
+#[tokio::test]
+async fn the_ordering_route_and_the_subscriptions_ordering_fields() {
+    let a = Admin::start().await;
+    for token in ["viewer-token-1", "tenant-a-viewer-token"] {
+        let r = a.get("/admin/v1/subscriptions/alpha/ordering", token).await;
+        assert_eq!(r.status, 200, "{token}: {}", r.text());
+        assert_eq!(r.json(), json!({"items": [], "next_cursor": null}));
+    }
+    // Another tenant's subscription, or one that exists nowhere: 403 to a
+    // tenant token, 404 to the others.
+    for (sub, token, status) in [
+        ("beta", "tenant-a-viewer-token", 403),
+        ("nope", "tenant-a-viewer-token", 403),
+        ("nope", "viewer-token-1", 404),
+    ] {
+        let r = a
+            .get(&format!("/admin/v1/subscriptions/{sub}/ordering"), token)
+            .await;
+        assert_eq!(r.status, status, "{sub} as {token}: {}", r.text());
+    }
+    for (query, status) in [
+        ("limit=500", 200),
+        ("limit=1", 200),
+        ("source=stripe&limit=10", 200),
+        ("limit=501", 400),
+        ("limit=0", 400),
+        ("source=nope", 400),
+        ("cursor=x", 400),
+    ] {
+        let r = a
+            .get(
+                &format!("/admin/v1/subscriptions/alpha/ordering?{query}"),
+                "viewer-token-1",
+            )
+            .await;
+        assert_eq!(r.status, status, "{query}: {}", r.text());
+    }
+
+    let list = a
+        .get("/admin/v1/subscriptions", "admin-token-1")
+        .await
+        .json();
+    let by_id = |id: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("ledger")["ordering"], Value::Null);
+    assert_eq!(by_id("alpha")["ordering"], json!({"header": "webhook-id"}));
+    for route in by_id("alpha")["routes"].as_array().unwrap() {
+        assert_eq!(route["held"], 0, "{route}");
+        assert_eq!(route["blocked_keys"], 0, "{route}");
     }
 }

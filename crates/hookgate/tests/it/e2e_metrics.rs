@@ -16,6 +16,8 @@ const DOCUMENTED: &[&str] = &[
     "hookgate_delivery_duration_seconds_bucket",
     "hookgate_retries_scheduled_total",
     "hookgate_queue_depth",
+    "hookgate_ordering_blocked_keys",
+    "hookgate_ordering_oldest_blocked_seconds",
     "hookgate_oldest_waiting_seconds",
     "hookgate_dlq_depth",
     "hookgate_breaker_state",
@@ -121,6 +123,21 @@ async fn counters_match_the_traffic_and_every_documented_metric_is_there() {
         ),
         0.0
     );
+    // No ordering configured: no blocked key, every route says 0.
+    for name in [
+        "hookgate_ordering_blocked_keys",
+        "hookgate_ordering_oldest_blocked_seconds",
+    ] {
+        assert_eq!(
+            value(
+                &before,
+                name,
+                &[("source", "stripe"), ("subscription", "ledger")]
+            ),
+            0.0,
+            "{name}"
+        );
+    }
     // Store down for one ingest: exactly one failed ingest store call.
     h.redis_mut().stop();
     assert_eq!(

@@ -11,6 +11,8 @@
 mod crash;
 #[path = "faults_isolation.rs"]
 mod isolation;
+#[path = "faults_ordering.rs"]
+mod ordering;
 #[path = "faults_store.rs"]
 mod store;
 #[path = "faults_support.rs"]

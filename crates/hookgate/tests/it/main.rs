@@ -16,6 +16,7 @@ mod e2e_cluster;
 mod e2e_delivery;
 mod e2e_ingest;
 mod e2e_metrics;
+mod e2e_ordering;
 mod e2e_store;
 mod e2e_trace;
 mod faults;
