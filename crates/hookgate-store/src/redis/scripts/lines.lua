@@ -30,10 +30,12 @@ local function line_dead(base, head, st)
   return redis.call('EXISTS', base .. 'e:' .. head) == 0
 end
 
--- Whether `id` is the first live entry of `line` (dropping the dead ones
--- before it). An id that is not in the line at all counts as first: a
--- delivery nothing stands before must never wait forever.
-local function line_first(base, sub, line, id)
+-- Whether `id` is the first live entry of the line of `key` (dropping the
+-- dead ones before it, and with them the key's blocked mark). An id that
+-- is not in the line at all counts as first: a delivery nothing stands
+-- before must never wait forever.
+local function line_first(base, sub, key, id)
+  local line = line_key(base, sub, key)
   if not redis.call('ZSCORE', line, id) then
     return true
   end
@@ -47,21 +49,21 @@ local function line_first(base, sub, line, id)
       return false
     end
     redis.call('ZREM', line, head)
+    redis.call('ZREM', base .. 'ob:' .. sub, key)
   end
 end
 
 -- Puts delivery `id` (record `dk`, ordering key `key`) where its line says:
 -- queued due `due` when it is the line's first entry, else held.
 local function line_place(base, sub, key, id, dk, due)
-  local line = line_key(base, sub, key)
-  if line_first(base, sub, line, id) then
+  if line_first(base, sub, key, id) then
     redis.call('HDEL', dk, 'held')
     redis.call('ZREM', base .. 'h:' .. sub, id)
     redis.call('ZADD', base .. 'q:' .. sub, due, id)
   else
     redis.call('HSET', dk, 'held', 1)
     redis.call('ZREM', base .. 'q:' .. sub, id)
-    redis.call('ZADD', base .. 'h:' .. sub, redis.call('ZSCORE', line, id), id)
+    redis.call('ZADD', base .. 'h:' .. sub, redis.call('ZSCORE', line_key(base, sub, key), id), id)
   end
 end
 
