@@ -64,7 +64,6 @@ fn nth_arrival(order: &[String], id: &str, n: usize) -> usize {
 }
 
 #[tokio::test]
-#[ignore = "needs the store's ordering"]
 async fn one_keys_events_go_one_at_a_time_in_order_while_other_keys_flow() {
     let h = Harness::start_with(ordered()).await;
     // The key's first delivery takes 1.5 s to answer.
@@ -103,7 +102,6 @@ async fn one_keys_events_go_one_at_a_time_in_order_while_other_keys_flow() {
 }
 
 #[tokio::test]
-#[ignore = "needs the store's ordering"]
 async fn a_retrying_head_holds_back_only_its_key_and_is_listed_as_blocked() {
     let h = Harness::start_with(ordered()).await;
     h.receiver.push(Reply::StatusWithHeaders(
@@ -187,7 +185,6 @@ async fn a_retrying_head_holds_back_only_its_key_and_is_listed_as_blocked() {
 }
 
 #[tokio::test]
-#[ignore = "needs the store's ordering"]
 async fn a_dead_letter_releases_its_key_and_its_replay_goes_to_the_back() {
     let h = Harness::start_with(ordered()).await;
     // The head is refused for good after 1 s; one behind it waits that long.
@@ -219,8 +216,7 @@ async fn a_dead_letter_releases_its_key_and_its_replay_goes_to_the_back() {
     h.wait_delivery_status("stripe", &a1, "delivered").await;
 }
 
-/// Holds today too (the stores ignore the keys until they order): kept on
-/// so that a store that orders never holds an event without a key.
+/// An event without a key is never held behind another.
 #[tokio::test]
 async fn events_without_a_key_are_not_held() {
     // `ledger` orders by a payload field these events lack.
@@ -254,7 +250,6 @@ async fn events_without_a_key_are_not_held() {
 /// A key from a header of the provider's request (any case) or from a
 /// payload field orders just as the subject does.
 #[tokio::test]
-#[ignore = "needs the store's ordering"]
 async fn a_header_or_a_payload_field_is_a_key_too() {
     for (extra, header) in [
         ("ordering = { header = \"X-Account\" }", true),
