@@ -641,9 +641,9 @@ async fn receive(
         *s.per_path.entry(path).or_insert(0) += 1;
         if let Some((order_key, seq)) = find_order(&body) {
             let last = s.order.entry((key.0.clone(), order_key)).or_insert(0);
-            let behind = seq < *last;
+            let late = seq < *last;
             *last = (*last).max(seq);
-            if behind {
+            if late {
                 s.out_of_order += 1;
             }
         }

@@ -64,7 +64,8 @@ enum Command {
     Dlq(cli::dlq::DlqArgs),
     /// Stored events: list, show, redeliver (admin API).
     Events(cli::events::EventsArgs),
-    /// Subscriptions: list with backlog and breakers, pause, resume (admin API).
+    /// Subscriptions: list with backlog and breakers, pause, resume, blocked
+    /// ordering keys (admin API).
     Subscriptions(cli::subscriptions::SubscriptionsArgs),
     /// The audit log of mutating admin calls (admin API, admin tokens).
     Audit(cli::audit::AuditArgs),

@@ -158,7 +158,8 @@ pub(crate) fn leave(
     advance(conn, now, source, sub, key)
 }
 
-/// The place of event `seq` in the line, if it has one.
+/// The place of event `seq` in the line, if it has one: where a fresh
+/// event's is (one lookup by the key), else found by a scan of the line.
 fn place_of(
     conn: &Connection,
     source: &str,
@@ -166,6 +167,19 @@ fn place_of(
     key: &str,
     seq: i64,
 ) -> Result<Option<i64>> {
+    let fresh = seq << POS_SHIFT;
+    let at_fresh: Option<i64> = conn
+        .prepare_cached(
+            "SELECT event FROM lines WHERE source = ?1 AND sub = ?2 AND okey = ?3 AND pos = ?4",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![source, sub, key, fresh], |r| r.get(0))
+                .optional()
+        })
+        .map_err(classify)?;
+    if at_fresh == Some(seq) {
+        return Ok(Some(fresh));
+    }
     conn.prepare_cached(
         "SELECT pos FROM lines WHERE source = ?1 AND sub = ?2 AND okey = ?3 AND event = ?4",
     )
