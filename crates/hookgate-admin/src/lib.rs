@@ -299,6 +299,7 @@ impl Admin {
         let method = parts.method.clone();
         use routes::{audit, dlq, events, subscriptions};
         match (segments.as_slice(), &method) {
+            (["whoami"], &Method::GET) => ok(&call.caller.whoami()),
             (["events"], &Method::GET) => events::list(&call, query).await,
             (["events", id], &Method::GET) => events::show(&call, id).await,
             (["events", id, "redeliver"], &Method::POST) => {
@@ -323,6 +324,7 @@ impl Admin {
                 | ["events", _]
                 | ["subscriptions"]
                 | ["audit"]
+                | ["whoami"]
                 | ["subscriptions", _, "dead-letters"],
                 _,
             ) => Err(ApiError::method_not_allowed("GET")),
