@@ -93,11 +93,18 @@ impl Console {
             .unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
-    /// Ingests a Stripe event with `data.object` = `object`; returns its id.
+    /// Ingests a Stripe `charge.succeeded` with `data.object` = `object`;
+    /// returns its id.
     async fn stripe(&self, provider_id: &str, object: Value) -> String {
+        self.stripe_of("charge.succeeded", provider_id, object)
+            .await
+    }
+
+    /// Ingests a Stripe event of type `ty`; returns its id.
+    async fn stripe_of(&self, ty: &str, provider_id: &str, object: Value) -> String {
         let body = json!({
             "id": provider_id, "object": "event", "created": 1_700_000_000,
-            "type": "charge.succeeded", "data": { "object": object },
+            "type": ty, "data": { "object": object },
         })
         .to_string();
         let sig = hookgate_testkit::sign::stripe_signature(
@@ -446,4 +453,67 @@ async fn whoami_answers_the_calling_token() {
         .call(Method::POST, "/admin/v1/whoami", ADMIN, json!({}))
         .await;
     assert_eq!(r.status, 405, "{}", r.text());
+}
+
+/// The events listing the console pages through reads the store's index by
+/// keyset: a type filter that matches few of many events pages across
+/// several store batches (200 entries each), in both orders, each event
+/// listed once and in order.
+#[tokio::test]
+async fn a_sparse_type_filter_pages_across_store_batches() {
+    let console = Console::start().await;
+    let c = &console;
+    let mut rare = Vec::new();
+    for chunk in 0..9 {
+        let calls = (0..50).map(|i| {
+            let n = chunk * 50 + i;
+            let object = json!({ "id": format!("ch_{n}") });
+            async move {
+                if n % 100 == 7 {
+                    Some(
+                        c.stripe_of("charge.refunded", &format!("evt_rare_{n}"), object)
+                            .await,
+                    )
+                } else {
+                    c.stripe(&format!("evt_many_{n}"), object).await;
+                    None
+                }
+            }
+        });
+        rare.extend(futures::future::join_all(calls).await.into_iter().flatten());
+    }
+    assert_eq!(rare.len(), 5);
+    for (order, query) in [("oldest", ""), ("newest", "&order=newest")] {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        let mut path = format!("/admin/v1/events?type=stripe.charge.refunded&limit=2{query}");
+        loop {
+            let r = c.call(Method::GET, &path, ADMIN, json!({})).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.text());
+            let page = r.json();
+            for e in page["items"].as_array().unwrap() {
+                let at = e["received_at"].as_str().unwrap().to_owned();
+                seen.push((at, e["id"].as_str().unwrap().to_owned()));
+            }
+            match page["next_cursor"].as_str() {
+                Some(cur) => {
+                    path = format!(
+                        "/admin/v1/events?type=stripe.charge.refunded&limit=2{query}&cursor={cur}"
+                    )
+                }
+                None => break,
+            }
+        }
+        let mut ids: Vec<String> = seen.iter().map(|(_, id)| id.clone()).collect();
+        let times: Vec<&String> = seen.iter().map(|(at, _)| at).collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        if order == "newest" {
+            sorted.reverse();
+        }
+        assert_eq!(times, sorted, "{order}: in receive order");
+        ids.sort();
+        let mut want = rare.clone();
+        want.sort();
+        assert_eq!(ids, want, "{order}: each rare event once");
+    }
 }
