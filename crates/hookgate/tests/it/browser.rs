@@ -43,6 +43,10 @@ pub fn screenshot_dir() -> PathBuf {
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// chromedriver's port and the session's id, to end the session from
+    /// `Drop` when a test panics before [`Browser::close`].
+    port: u16,
+    session: Option<String>,
     name: &'static str,
     _turn: MutexGuard<'static, ()>,
 }
@@ -102,9 +106,12 @@ impl Browser {
                 Err(e) => panic!("no WebDriver session from chromedriver at {url}: {e}"),
             }
         };
+        let session = client.session_id().await.ok().flatten();
         Browser {
             client,
             driver,
+            port,
+            session,
             name,
             _turn: turn,
         }
@@ -221,10 +228,42 @@ impl Browser {
             .unwrap_or(0)
     }
 
-    /// Ends the session and chromedriver.
+    /// Ends the session (and so Chromium) and chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
+        if let Some(session) = self.session.take() {
+            let port = self.port;
+            let _ = tokio::task::spawn_blocking(move || end_session(port, &session)).await;
+        }
         let _ = self.driver.kill().await;
+    }
+}
+
+impl Drop for Browser {
+    /// A test that panicked never reached [`Browser::close`]: end the
+    /// session here, or Chromium would outlive the killed chromedriver.
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            end_session(self.port, &session);
+        }
+    }
+}
+
+/// `DELETE /session/{id}` to chromedriver, blocking and bounded (5 s):
+/// chromedriver then quits that session's Chromium.
+fn end_session(port: u16, session: &str) {
+    use std::io::{Read, Write};
+    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(5)));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if conn.write_all(request.as_bytes()).is_ok() {
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer);
     }
 }
 

@@ -14,11 +14,13 @@
 //! - [`operators`]: replay (idempotent, paced, skipping expired events),
 //!   redeliver (also during an attempt), pause flags, route gauges, the
 //!   audit log, the admin listings, sources kept apart.
+//! - [`listing`]: keyset paging of the events listing.
 //! - [`copy`]: moving a store's contents into another store (`hookgate
 //!   store copy`), once, between backends.
 
 mod copy;
 mod fanout;
 mod ingest;
+mod listing;
 mod operators;
 mod routes;
