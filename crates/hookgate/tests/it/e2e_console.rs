@@ -265,9 +265,29 @@ async fn an_operator_signs_in_reads_an_event_and_replays_a_dead_letter() {
     b.wait_text("[data-field=status_code]", "200").await;
     b.shot("event-delivered").await;
 
-    // The audit log (admin) holds the replay.
+    // Redeliver from the event page: a third request at the subscriber.
+    b.click("[data-test=delivery][data-subscription=ledger] [data-test=redeliver]")
+        .await;
+    b.wait_text("[data-test=notice-info]", "Queued").await;
+    c.receiver.wait_for(3, DELIVERY_WAIT).await;
+
+    // Pause and resume from the subscriptions page.
+    b.click("nav a[data-nav=subscriptions]").await;
+    b.click("tr[data-subscription=ledger] [data-test=pause]")
+        .await;
+    b.wait_text("tr[data-subscription=ledger]", "paused").await;
+    b.shot("paused").await;
+    b.click("tr[data-subscription=ledger] [data-test=resume]")
+        .await;
+    b.wait_text("[data-test=notice-info]", "ledger: resumed")
+        .await;
+    b.wait_text("tr[data-subscription=ledger]", "active").await;
+
+    // The audit log (admin) holds every action taken.
     b.click("nav a[data-nav=audit]").await;
-    b.wait_text("[data-test=audit-table]", "replay").await;
+    for action in ["replay", "redeliver", "pause", "resume"] {
+        b.wait_text("[data-test=audit-table]", action).await;
+    }
     b.shot("audit").await;
     b.close().await;
 }
