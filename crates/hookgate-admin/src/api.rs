@@ -273,6 +273,17 @@ pub struct AuditView {
     pub at: String,
 }
 
+/// `GET /admin/v1/whoami`: the calling token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WhoAmI {
+    /// Token name (the audit actor).
+    pub name: String,
+    /// `viewer | operator | admin`.
+    pub role: String,
+    /// The tenants it is scoped to; `null` = every tenant.
+    pub tenants: Option<Vec<String>>,
+}
+
 /// Every error answer: `{"error": "...", "message": "..."}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {

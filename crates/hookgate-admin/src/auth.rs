@@ -31,6 +31,16 @@ impl Caller {
     pub fn role_name(&self) -> &'static str {
         role_name(self.role)
     }
+
+    /// What `GET /admin/v1/whoami` answers: the token's own name, role
+    /// and tenants, and nothing of other tokens.
+    pub fn whoami(&self) -> crate::api::WhoAmI {
+        crate::api::WhoAmI {
+            name: self.name.clone(),
+            role: self.role_name().to_owned(),
+            tenants: self.tenants.clone(),
+        }
+    }
 }
 
 /// Wire name of a role.

@@ -14,7 +14,14 @@
 //! (403 to a scoped token, outside its tenants), so the token learns
 //! nothing of what other tenants have. A role that does not allow the call
 //! is a 403, checked before any id.
-//! Every mutating call appends an audit record.
+//! Every mutating call appends an audit record. `GET /admin/v1/whoami`
+//! tells a token its own name, role and tenants (what the console shows
+//! and hides by).
+//!
+//! `/console/` serves the operator web console (`hookgate-console`,
+//! docs/console.md): static files, no token needed to load them; every
+//! call the console then makes is one of the API calls above, with the
+//! token the operator signed in with.
 //!
 //! # Layout
 //! - [`api`]: wire types shared with the CLI.
@@ -213,6 +220,13 @@ impl Admin {
                 }
                 self.unauthenticated(&path).await
             }
+            p if p == "/console" || p.starts_with(hookgate_console::PREFIX) => {
+                let etag = req
+                    .headers()
+                    .get(header::IF_NONE_MATCH)
+                    .and_then(|v| v.to_str().ok());
+                hookgate_console::respond(req.method(), p, etag)
+            }
             p if p.starts_with("/admin/v1/") => {
                 let request_id = hookgate_core::trace::new_request_id();
                 let mut resp = match self.api(req, &request_id).await {
@@ -299,6 +313,7 @@ impl Admin {
         let method = parts.method.clone();
         use routes::{audit, dlq, events, ordering, subscriptions};
         match (segments.as_slice(), &method) {
+            (["whoami"], &Method::GET) => ok(&call.caller.whoami()),
             (["events"], &Method::GET) => events::list(&call, query).await,
             (["events", id], &Method::GET) => events::show(&call, id).await,
             (["events", id, "redeliver"], &Method::POST) => {
@@ -326,6 +341,7 @@ impl Admin {
                 | ["events", _]
                 | ["subscriptions"]
                 | ["audit"]
+                | ["whoami"]
                 | ["subscriptions", _, "dead-letters"]
                 | ["subscriptions", _, "ordering"],
                 _,

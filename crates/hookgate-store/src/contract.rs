@@ -211,6 +211,20 @@ pub trait Backend: Send + Sync + 'static {
         count: usize,
     ) -> Result<Vec<(EventId, i64)>, StoreError>;
 
+    /// A page of a source's events received in `[min_ms, max_ms]`, in
+    /// `order`, strictly past `after` (receive ms, id) in that order: the
+    /// keyset form of [`Backend::event_index_range`]. A page costs its own
+    /// size plus the events received in the very millisecond of `after`,
+    /// never the events before it, however deep the listing goes.
+    async fn event_index_after(
+        &self,
+        source: &str,
+        range: (i64, i64),
+        order: ListOrder,
+        after: Option<(i64, EventId)>,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError>;
+
     /// A page of a route's dead letters by dead-at time (id, dead-at ms).
     async fn dead_letter_range(
         &self,

@@ -94,6 +94,26 @@ impl Store {
         .await
     }
 
+    /// A page of a source's event index in `order`: ids received in
+    /// `[min_ms, max_ms]` strictly past `after` (receive ms, id) in that
+    /// order (keyset paging: no offset to skip, see
+    /// [`crate::Backend::event_index_after`]).
+    pub async fn event_index_after(
+        &self,
+        source: &str,
+        range: (i64, i64),
+        order: ListOrder,
+        after: Option<(i64, &EventId)>,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        let after = after.map(|(ms, id)| (ms, id.clone()));
+        self.read(|| {
+            self.backend
+                .event_index_after(source, range, order, after.clone(), count)
+        })
+        .await
+    }
+
     /// A page of a route's dead letters by dead-at time.
     pub async fn dead_letter_range(
         &self,

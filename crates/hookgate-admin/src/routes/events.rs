@@ -123,22 +123,55 @@ impl Scan {
         idx: usize,
         source: &str,
     ) -> Result<Vec<(Cursor, EventId)>, ApiError> {
-        // Past the cursor: later times oldest first, earlier ones newest
-        // first (the cursor's own time again, for its ties).
-        let range = match (&self.after, self.order) {
-            (Some(c), ListOrder::NewestFirst) => (self.since, self.until.min(c.ms)),
-            (Some(c), ListOrder::OldestFirst) => (self.since.max(c.ms), self.until),
-            (None, _) => (self.since, self.until),
-        };
+        // Where this source's part of the listing resumes. The listing is
+        // ordered by (time, source index, id), so past the cursor are: for
+        // the cursor's own source, its (time, id) strictly past the
+        // cursor's; for a source after it in that order, the cursor's time
+        // again (all its ties); for one before it, the next millisecond.
+        let mut range = (self.since, self.until);
+        let mut after: Option<(i64, EventId)> = None;
+        if let Some(c) = &self.after {
+            let later = match self.order {
+                ListOrder::OldestFirst => idx > c.source,
+                ListOrder::NewestFirst => idx < c.source,
+            };
+            match (self.order, idx == c.source, later) {
+                (_, true, _) => {
+                    let id = EventId::parse(&c.id).ok_or_else(|| {
+                        ApiError::bad_request("cursor is not one this API returned")
+                    })?;
+                    after = Some((c.ms, id));
+                }
+                (ListOrder::OldestFirst, false, true) => range.0 = range.0.max(c.ms),
+                (ListOrder::OldestFirst, false, false) => {
+                    range.0 = range.0.max(c.ms.saturating_add(1));
+                }
+                (ListOrder::NewestFirst, false, true) => range.1 = range.1.min(c.ms),
+                (ListOrder::NewestFirst, false, false) => {
+                    range.1 = range.1.min(c.ms.saturating_sub(1));
+                }
+            }
+        }
         let store = &call.admin.store;
         let mut found = Vec::new();
-        let mut offset = 0;
+        if range.0 > range.1 {
+            return Ok(found);
+        }
+        // Keyset paging through the store's index: each batch resumes after
+        // the last entry read, so a deep page or a sparse type filter costs
+        // what it reads, never an offset skipped again.
         loop {
             let batch = store
-                .event_index_page(source, range, self.order, offset, SCAN_BATCH)
+                .event_index_after(
+                    source,
+                    range,
+                    self.order,
+                    after.as_ref().map(|(ms, id)| (*ms, id)),
+                    SCAN_BATCH,
+                )
                 .await?;
             let fetched = batch.len();
-            offset += fetched;
+            after = batch.last().cloned().map(|(id, ms)| (ms, id));
             let batch: Vec<(Cursor, EventId)> = batch
                 .into_iter()
                 .map(|(id, ms)| {

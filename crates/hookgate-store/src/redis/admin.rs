@@ -211,6 +211,55 @@ impl RedisStore {
         .await
     }
 
+    /// A page of a source's event index strictly past `after` (receive ms,
+    /// id) in `order`, without an offset: the members scored the cursor's
+    /// millisecond past its id (a zset orders ties by member, as the
+    /// listing does), then the range beyond that millisecond from its
+    /// start. Two `ZRANGE`s of O(log N + page + ties), however deep.
+    pub async fn event_index_after(
+        &self,
+        source: &str,
+        (min_ms, max_ms): (i64, i64),
+        order: ListOrder,
+        after: Option<(i64, &EventId)>,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        let oldest = now_ms().saturating_sub(self.inner.settings.retention_ms());
+        let key = self.keys().event_index(source);
+        let min_ms = min_ms.max(oldest);
+        let Some((at, id)) = after else {
+            return self
+                .zrange_by_score(&key, (min_ms, max_ms), order, 0, count)
+                .await;
+        };
+        let mut page = Vec::new();
+        if (min_ms..=max_ms).contains(&at) {
+            // Every tie (members are compared byte-wise, as Redis orders them).
+            let ties = self
+                .zrange_by_score(&key, (at, at), order, 0, i64::MAX as usize)
+                .await?;
+            page.extend(
+                ties.into_iter()
+                    .filter(|(member, _)| match order {
+                        ListOrder::OldestFirst => member.as_str() > id.as_str(),
+                        ListOrder::NewestFirst => member.as_str() < id.as_str(),
+                    })
+                    .take(count),
+            );
+        }
+        let rest = match order {
+            ListOrder::OldestFirst => (min_ms.max(at.saturating_add(1)), max_ms),
+            ListOrder::NewestFirst => (min_ms, max_ms.min(at.saturating_sub(1))),
+        };
+        if page.len() < count && rest.0 <= rest.1 {
+            let more = self
+                .zrange_by_score(&key, rest, order, 0, count - page.len())
+                .await?;
+            page.extend(more);
+        }
+        Ok(page)
+    }
+
     /// A page of a route's dead letters by dead-at time.
     pub async fn dead_letter_range(
         &self,

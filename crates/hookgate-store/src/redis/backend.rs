@@ -135,6 +135,18 @@ impl Backend for RedisStore {
         RedisStore::event_index_range(self, source, (min_ms, max_ms), order, offset, count).await
     }
 
+    async fn event_index_after(
+        &self,
+        source: &str,
+        range: (i64, i64),
+        order: ListOrder,
+        after: Option<(i64, EventId)>,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        let after = after.as_ref().map(|(ms, id)| (*ms, id));
+        RedisStore::event_index_after(self, source, range, order, after, count).await
+    }
+
     async fn dead_letter_range(
         &self,
         source: &str,

@@ -240,6 +240,22 @@ impl Backend for SqliteStore {
         .await
     }
 
+    async fn event_index_after(
+        &self,
+        source: &str,
+        range: (i64, i64),
+        order: ListOrder,
+        after: Option<(i64, EventId)>,
+        count: usize,
+    ) -> Result<Vec<(EventId, i64)>, StoreError> {
+        let source = source.to_owned();
+        self.read(move |conn, now| {
+            let after = after.as_ref().map(|(ms, id)| (*ms, id.as_str()));
+            read::event_index_after(conn, now, &source, range, order, after, count)
+        })
+        .await
+    }
+
     async fn dead_letter_range(
         &self,
         source: &str,

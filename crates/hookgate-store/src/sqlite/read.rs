@@ -189,6 +189,50 @@ pub(crate) fn event_index_range(
     ))
 }
 
+/// A page of a source's events by receive time strictly past `after`
+/// (receive ms, id) in `order`. The range is narrowed to the cursor's
+/// millisecond, so the `events_received (source, recv_ms)` index starts
+/// there, and only that millisecond's ties are compared by id: no offset.
+pub(crate) fn event_index_after(
+    conn: &Connection,
+    now: i64,
+    source: &str,
+    (min_ms, max_ms): (i64, i64),
+    order: ListOrder,
+    after: Option<(i64, &str)>,
+    count: usize,
+) -> Result<Vec<(EventId, i64)>> {
+    let (lo, hi) = match (order, after) {
+        (_, None) => (min_ms, max_ms),
+        (ListOrder::OldestFirst, Some((ms, _))) => (min_ms.max(ms), max_ms),
+        (ListOrder::NewestFirst, Some((ms, _))) => (min_ms, max_ms.min(ms)),
+    };
+    let sql = match order {
+        ListOrder::OldestFirst => {
+            "SELECT id, recv_ms FROM events
+             WHERE source = ?1 AND recv_ms BETWEEN ?2 AND ?3 AND keep_until > ?4 AND ce IS NOT NULL
+               AND (?6 IS NULL OR recv_ms <> ?6 OR id > ?7)
+             ORDER BY recv_ms, id LIMIT ?5"
+        }
+        ListOrder::NewestFirst => {
+            "SELECT id, recv_ms FROM events
+             WHERE source = ?1 AND recv_ms BETWEEN ?2 AND ?3 AND keep_until > ?4 AND ce IS NOT NULL
+               AND (?6 IS NULL OR recv_ms <> ?6 OR id < ?7)
+             ORDER BY recv_ms DESC, id DESC LIMIT ?5"
+        }
+    };
+    let (at, id) = match after {
+        Some((ms, id)) => (Some(ms), id),
+        None => (None, ""),
+    };
+    let mut stmt = conn.prepare_cached(sql).map_err(classify)?;
+    ids_with_times(
+        stmt.query_map(params![source, lo, hi, now, count as i64, at, id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        }),
+    )
+}
+
 /// A page of a route's dead letters by dead-at time.
 pub(crate) fn dead_letter_range(
     conn: &Connection,

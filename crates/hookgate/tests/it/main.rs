@@ -7,12 +7,14 @@
 //! `hostile_*` for what a hostile or unlucky caller does, `config` for the
 //! operator's first contact.
 
+mod browser;
 mod cli;
 mod common;
 mod config;
 mod e2e_admin;
 mod e2e_adyen;
 mod e2e_cluster;
+mod e2e_console;
 mod e2e_delivery;
 mod e2e_ingest;
 mod e2e_metrics;

@@ -16,12 +16,14 @@
 //!   audit log, the admin listings, sources kept apart.
 //! - [`ordering`]: ordering keys: one delivery at a time per key and
 //!   route, in store order, held lines, blocked keys, replays to the back.
+//! - [`listing`]: keyset paging of the events listing.
 //! - [`copy`]: moving a store's contents into another store (`hookgate
 //!   store copy`), once, between backends.
 
 mod copy;
 mod fanout;
 mod ingest;
+mod listing;
 mod operators;
 mod ordering;
 mod routes;
