@@ -56,6 +56,7 @@ async fn fill(store: &Store, total: usize) {
                     ty: "payment.succeeded",
                     cloudevent: ce,
                     traceparent: TRACEPARENT,
+                    order: &[],
                 })
                 .collect();
             async move { store.ingest(SOURCE, DEDUP, &batch).await }
