@@ -11,6 +11,16 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// row whose claim has lapsed (the provider sent the event again after
 /// its dedup window) is stored anew: new receive time, back in the fan-out
 /// queue.
+///
+/// Why `INSERT OR IGNORE` and then an `UPDATE`, not one upsert with
+/// `RETURNING seq`: inside the writer's shared transaction, a statement
+/// that may abort halfway (an upsert on a table with several indexes, a
+/// `RETURNING`, an `INSERT OR REPLACE` on an indexed table) opens a
+/// statement journal, which copies every page it touches before changing
+/// it; that copy, and `RETURNING`'s temporary table, were half the
+/// writer's instructions per event. An ignored insert cannot abort, its
+/// row's `seq` is the connection's last rowid, and the update runs only
+/// for a key already held (the dedup path).
 pub(crate) fn ingest(
     conn: &Connection,
     now: i64,
@@ -21,29 +31,27 @@ pub(crate) fn ingest(
 ) -> Result<Vec<bool>> {
     let keep = now.saturating_add(spans.retention);
     let claim = now.saturating_add(dedup_ms.max(1));
-    let mut stmt = conn
+    let mut insert = conn
         .prepare_cached(
-            "INSERT INTO events (source, id, type, ce, tp, recv_ms, keep_until, claim_until)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (source, id) DO UPDATE SET
-               type = excluded.type, ce = excluded.ce, tp = excluded.tp, recv_ms = excluded.recv_ms,
-               keep_until = excluded.keep_until, claim_until = excluded.claim_until
-             WHERE events.claim_until <= excluded.recv_ms
-             RETURNING seq",
+            "INSERT OR IGNORE INTO events
+               (source, id, type, ce, tp, recv_ms, keep_until, claim_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(classify)?;
     let mut queue = conn
-        .prepare_cached("INSERT OR REPLACE INTO fanout (seq, source, due) VALUES (?1, ?2, ?3)")
+        .prepare_cached(
+            "INSERT INTO fanout (seq, source, due) VALUES (?1, ?2, ?3)
+             ON CONFLICT (seq) DO UPDATE SET source = excluded.source, due = excluded.due",
+        )
         .map_err(classify)?;
     let mut out = Vec::with_capacity(events.len());
     for ev in events {
-        let stored: Option<i64> = stmt
-            .query_row(
-                params![source, ev.id, ev.ty, ev.ce, ev.tp, now, keep, claim],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(classify)?;
+        let row = params![source, ev.id, ev.ty, ev.ce, ev.tp, now, keep, claim];
+        let stored = if insert.execute(row).map_err(classify)? == 1 {
+            Some(conn.last_insert_rowid())
+        } else {
+            renew(conn, row)?
+        };
         if let Some(seq) = stored {
             queue.execute(params![seq, source, now]).map_err(classify)?;
             if !ev.order.is_empty() {
@@ -53,6 +61,26 @@ pub(crate) fn ingest(
         out.push(stored.is_some());
     }
     Ok(out)
+}
+
+/// The key is held already: stores the event anew if its claim has lapsed
+/// (`row` as `ingest` binds it), and returns its `seq`; None: a duplicate.
+fn renew(conn: &Connection, row: &[&dyn rusqlite::ToSql]) -> Result<Option<i64>> {
+    let renewed = conn
+        .prepare_cached(
+            "UPDATE events SET
+               type = ?3, ce = ?4, tp = ?5, recv_ms = ?6, keep_until = ?7, claim_until = ?8
+             WHERE source = ?1 AND id = ?2 AND claim_until <= ?6",
+        )
+        .and_then(|mut s| s.execute(row))
+        .map_err(classify)?;
+    if renewed == 0 {
+        return Ok(None);
+    }
+    conn.prepare_cached("SELECT seq FROM events WHERE source = ?1 AND id = ?2")
+        .and_then(|mut s| s.query_row(params![row[0], row[1]], |r| r.get(0)))
+        .optional()
+        .map_err(classify)
 }
 
 /// Takes events off the fan-out queue and creates their deliveries.
