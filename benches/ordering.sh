@@ -43,6 +43,7 @@ run() {
 }
 
 mkdir -p "$OUT"
+echo "label,gateway_cpu_us_per_delivery" >"$OUT/cpu.csv"
 : >"$RAW"
 : >"$CMDS"
 
@@ -76,6 +77,11 @@ write_config() { # file, ordering line ('' for none)
 write_config "$OUT/unordered.toml" ""
 write_config "$OUT/ordered.toml" 'ordering = "subject"'
 
+# CPU seconds (user + system) the gateway has used so far.
+gw_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$GW_PID/stat"
+}
+
 admin() { # method, path
     curl -sf -X "$1" -H "authorization: Bearer $TOKEN" "http://127.0.0.1:$ADMIN_PORT$2"
 }
@@ -105,8 +111,11 @@ one() { # mode, round
     local sink=$!
     ours "$sink"
     wait_for 10 grep -q listening "$TMP/sink-$label.log"
+    local cpu0
+    cpu0=$(gw_cpu)
     admin POST /admin/v1/subscriptions/sink0/resume >/dev/null
     wait "$sink" || true
+    echo "$label,$(awk -v a="$cpu0" -v b="$(gw_cpu)" -v n="$EVENTS" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }')" >>"$OUT/cpu.csv"
     stop_gateway
 }
 
@@ -115,7 +124,7 @@ for round in $(seq 1 "$ROUNDS"); do
     one ordered "$round"
 done
 
-python3 - "$RAW" "$OUT/summary.md" <<EOF
+python3 - "$RAW" "$OUT/summary.md" "$OUT/cpu.csv" <<EOF
 import csv, re, sys, statistics
 rows = [r for r in csv.reader(open(sys.argv[1])) if r and r[0] != "unix_time"]
 rate = {"unordered": [], "ordered": []}
@@ -127,6 +136,9 @@ for r in rows:
     rate[mode].append(float(r[9]))
     m = re.search(r"out_of_order=(\d+)", r[-1])
     late[mode].append(int(m.group(1)) if m else -1)
+cpu = {"unordered": [], "ordered": []}
+for r in list(csv.reader(open(sys.argv[3])))[1:]:
+    cpu[r[0].split("-")[0]].append(float(r[1]))
 u, o = statistics.mean(rate["unordered"]), statistics.mean(rate["ordered"])
 with open(sys.argv[2], "w") as f:
     f.write(f"""# Ordering keys on and off ($DATE, $MACHINE, store $STORE)
@@ -137,10 +149,10 @@ answers after $DELAY_MS ms, \`max_in_flight = $MAX_IN_FLIGHT\`; $ROUNDS
 interleaved rounds per mode. Raw rows: \`raw.csv\`; commands:
 \`commands.txt\`.
 
-| mode | deliveries/s per round | mean | out of order per key |
-| --- | --- | --- | --- |
-| unordered | {", ".join(f"{x:,.0f}" for x in rate["unordered"])} | {u:,.0f} | {", ".join(map(str, late["unordered"]))} |
-| \`ordering = "subject"\` | {", ".join(f"{x:,.0f}" for x in rate["ordered"])} | {o:,.0f} | {", ".join(map(str, late["ordered"]))} |
+| mode | deliveries/s per round | mean | gateway CPU per delivery (µs) | out of order per key |
+| --- | --- | --- | --- | --- |
+| unordered | {", ".join(f"{x:,.0f}" for x in rate["unordered"])} | {u:,.0f} | {", ".join(f"{x:.0f}" for x in cpu["unordered"])} | {", ".join(map(str, late["unordered"]))} |
+| \`ordering = "subject"\` | {", ".join(f"{x:,.0f}" for x in rate["ordered"])} | {o:,.0f} | {", ".join(f"{x:.0f}" for x in cpu["ordered"])} | {", ".join(map(str, late["ordered"]))} |
 
 Ordered is **{100 * o / u:.0f} %** of unordered (target: at least 80 %).
 """)
