@@ -13,19 +13,19 @@ import * as eventPage from './pages/event.js';
 import * as subscriptions from './pages/subscriptions.js';
 import * as deadLetters from './pages/dead_letters.js';
 import * as audit from './pages/audit.js';
+import * as ordering from './pages/ordering.js';
 
 const ROLES = ['viewer', 'operator', 'admin'];
 
 // The pages, in navigation order. `role` is the least role that may open
-// it (the API enforces the same; hiding only spares a 403). The "Ordering"
-// page for blocked ordering keys comes later: a module exporting
-// `render(ctx)` and one entry here, e.g.
-//   { path: 'ordering', title: 'Ordering', role: 'viewer', page: ordering },
+// it (the API enforces the same; hiding only spares a 403). A page is a
+// module exporting `render(ctx)` and one entry here.
 const PAGES = [
   { path: 'overview', title: 'Overview', role: 'viewer', page: overview },
   { path: 'events', title: 'Events', role: 'viewer', page: events },
   { path: 'subscriptions', title: 'Subscriptions', role: 'viewer', page: subscriptions },
   { path: 'dead-letters', title: 'Dead letters', role: 'viewer', page: deadLetters },
+  { path: 'ordering', title: 'Ordering', role: 'viewer', page: ordering },
   { path: 'audit', title: 'Audit log', role: 'admin', page: audit },
 ];
 

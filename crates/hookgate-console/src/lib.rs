@@ -85,6 +85,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("pages/subscriptions.js", "pages/subscriptions.js", JS),
     asset!("pages/dead_letters.js", "pages/dead_letters.js", JS),
     asset!("pages/audit.js", "pages/audit.js", JS),
+    asset!("pages/ordering.js", "pages/ordering.js", JS),
 ];
 
 /// FNV-1a 64 over `bytes` (a `const fn`, so every ETag is fixed at build).

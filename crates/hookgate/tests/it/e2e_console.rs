@@ -3,7 +3,9 @@
 //! binary on its SQLite store with real subscribers. Sign-in, an event
 //! with its payload and attempts, a dead letter replayed with a dry-run
 //! count and a confirmation, what a viewer and a tenant token see, a
-//! hostile payload shown as text, and the console's security headers.
+//! hostile payload shown as text, the Ordering page's blocked key (a
+//! hostile key shown as text) with its head redelivered, and the
+//! console's security headers.
 //! Screenshots land in `target/console-screenshots/`.
 
 use crate::browser::Browser;
@@ -39,6 +41,16 @@ struct Console {
 
 impl Console {
     async fn start() -> Self {
+        Self::start_with(Options {
+            max_attempts: 1,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// The console's gateway with the harness config's `o` (`ledger`'s
+    /// retry policy, its extra keys).
+    async fn start_with(o: Options) -> Self {
         let store = TestStore::sqlite();
         let receiver = Receiver::start().await;
         let other = Receiver::start().await;
@@ -57,10 +69,6 @@ impl Console {
                 other.url(&format!("/{id}"))
             ));
         }
-        let o = Options {
-            max_attempts: 1,
-            ..Options::default()
-        };
         let (config, ingest, admin) = local_config(&store, &receiver.url("/events"), &o);
         let config = config.replace("[admin]\n", "[admin]\nreplay_rate = 5000\n") + &extra;
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;
@@ -536,4 +544,124 @@ async fn a_sparse_type_filter_pages_across_store_batches() {
         want.sort();
         assert_eq!(ids, want, "{order}: each rare event once");
     }
+}
+
+/// The Ordering page: `ledger` is ordered by subject; its subscriber fails
+/// the first event of one key (a hostile Stripe object id) with a 503 and a
+/// retry 30 s away, so the key's two later events wait behind it while
+/// another key flows. A viewer sees the blocked key (as text) with no
+/// button; the Subscriptions page counts it; an operator redelivers the
+/// head, and the key's three events arrive in order.
+#[tokio::test]
+async fn the_ordering_page_shows_a_blocked_key_and_redelivers_its_head() {
+    let c = Console::start_with(Options {
+        max_attempts: 5,
+        base_delay: "30s",
+        max_delay: "30s",
+        ledger_extra: "ordering = \"subject\"",
+        ..Options::default()
+    })
+    .await;
+    let key = HOSTILE[1];
+    c.receiver
+        .push(Reply::StatusWithBody(503, "busy, try later".into()));
+    let head = c.stripe("evt_order_1", json!({"id": key, "n": 1})).await;
+    c.receiver.wait_for(1, DELIVERY_WAIT).await;
+    for n in 2..=3 {
+        c.stripe(&format!("evt_order_{n}"), json!({"id": key, "n": n}))
+            .await;
+    }
+    let free = c
+        .stripe("evt_order_free", json!({"id": "ch_free", "n": 0}))
+        .await;
+    c.wait_status(&free, "delivered").await;
+    // The API sees the key blocked with two behind it (bounded wait).
+    let deadline = std::time::Instant::now() + DELIVERY_WAIT;
+    loop {
+        let r = c
+            .call(
+                Method::GET,
+                "/admin/v1/subscriptions/ledger/ordering",
+                ADMIN,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let items = r.json()["items"].clone();
+        if items[0]["waiting"] == 2 {
+            assert_eq!(items[0]["key"], key);
+            assert_eq!(items[0]["head"]["event_id"], head.as_str());
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not blocked: {items}");
+        settle(Duration::from_millis(100)).await;
+    }
+
+    let b = Browser::start("ordering").await;
+    // A viewer: the blocked key as text, and no button.
+    c.sign_in(&b, VIEWER, "watcher · viewer").await;
+    b.click("nav a[data-nav=ordering]").await;
+    let row = "[data-test=ordering-subscription][data-subscription=ledger] [data-test=blocked-key]";
+    b.wait_text(&format!("{row} [data-field=key]"), key).await;
+    b.wait_text(&format!("{row} [data-field=waiting]"), "2")
+        .await;
+    b.wait_text(&format!("{row} [data-field=attempts]"), "1")
+        .await;
+    b.wait_text(&format!("{row} [data-field=last_status_code]"), "503")
+        .await;
+    b.wait_text(&format!("{row} [data-field=head]"), &head)
+        .await;
+    assert_eq!(b.count("[data-test=redeliver-head]").await, 0);
+    let state = b
+        .js(
+            "return [typeof window.__pwned, document.querySelectorAll('#app img, #app script').length]",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        state,
+        json!(["undefined", 0]),
+        "the key ran or became markup"
+    );
+    b.shot("viewer").await;
+    // The Subscriptions page counts the held deliveries and blocked key.
+    b.click("nav a[data-nav=subscriptions]").await;
+    b.wait_text(
+        "tr[data-subscription=ledger] [data-test=ordering-cell]",
+        "stripe: 2 held · 1 blocked",
+    )
+    .await;
+    b.shot("subscriptions").await;
+    b.click("[data-test=signout]").await;
+    b.wait_text("[data-test=signin]", "Sign in").await;
+
+    // An operator (admin) opens the head event from there, then redelivers it.
+    c.sign_in(&b, ADMIN, "ops · admin").await;
+    b.goto(&c.url("#/ordering?subscription=ledger")).await;
+    b.wait_text(&format!("{row} [data-field=waiting]"), "2")
+        .await;
+    b.shot("operator").await;
+    b.click(&format!("{row} [data-field=head]")).await;
+    b.wait_text("[data-test=delivery][data-subscription=ledger]", "pending")
+        .await;
+    b.wait_text("[data-attempt='1'] [data-field=status_code]", "503")
+        .await;
+    b.goto(&c.url("#/ordering")).await;
+    b.click(&format!("{row} [data-test=redeliver-head]")).await;
+    b.wait_text("[data-test=notice-info]", "Queued").await;
+    // The head, then the two behind it, in order: 1 failed + 1 free + 3.
+    let got = c.receiver.wait_for(5, DELIVERY_WAIT).await;
+    let ns: Vec<Value> = got[2..]
+        .iter()
+        .map(|r| r.json()["data"]["data"]["object"]["n"].clone())
+        .collect();
+    assert_eq!(ns, [json!(1), json!(2), json!(3)]);
+    b.click("[data-test=ordering-refresh]").await;
+    b.wait_text(
+        "[data-test=ordering-subscription][data-subscription=ledger] [data-test=ordering-table]",
+        "nothing here",
+    )
+    .await;
+    b.shot("unblocked").await;
+    b.close().await;
 }
