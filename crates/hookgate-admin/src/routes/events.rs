@@ -15,6 +15,12 @@ use serde_json::{Value, json};
 
 /// Index entries read per store round trip while scanning.
 const SCAN_BATCH: usize = 200;
+/// Index entries one listing call reads per source at most. A type filter
+/// (or a tenant's view) that matches few events would otherwise read the
+/// whole index in one call: past this, the page ends where the scan
+/// stopped, with fewer items than `limit` (even none) and a `next_cursor`
+/// to go on from there.
+const SCAN_BUDGET: usize = 1_000;
 
 fn envelope(ev: &StoredEvent) -> Value {
     serde_json::from_slice(&ev.cloudevent).unwrap_or(Value::Null)
@@ -68,16 +74,28 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
         after: q.get("cursor").map(Cursor::decode).transpose()?,
     };
     let mut found: Vec<(Cursor, EventId)> = Vec::new();
+    // The earliest point (in the listing's order) where a source's scan
+    // stopped on its budget: nothing past it is known complete.
+    let mut stopped: Option<Cursor> = None;
     for (idx, src) in cfg.sources.iter().enumerate() {
         if q.get("source").is_none_or(|s| s == src.id) {
-            found.extend(scan.source(call, idx, &src.id).await?);
+            let (part, stop) = scan.source(call, idx, &src.id).await?;
+            found.extend(part);
+            if let Some(stop) = stop
+                && stopped.as_ref().is_none_or(|s| scan.before(&stop, s))
+            {
+                stopped = Some(stop);
+            }
         }
     }
     found.sort();
     if scan.order == ListOrder::NewestFirst {
         found.reverse();
     }
-    let more = found.len() > scan.limit;
+    if let Some(stop) = &stopped {
+        found.retain(|(c, _)| !scan.before(stop, c));
+    }
+    let full = found.len() > scan.limit;
     found.truncate(scan.limit);
     let store = &call.admin.store;
     let mut items = Vec::with_capacity(found.len());
@@ -87,10 +105,10 @@ pub(crate) async fn list(call: &Call<'_>, raw: Option<&str>) -> Result<Response<
             items.push(summary(source, id, &ev));
         }
     }
-    let next_cursor = if more {
+    let next_cursor = if full {
         found.last().map(|(c, _)| c.encode())
     } else {
-        None
+        stopped.map(|c| c.encode())
     };
     ok(&Page { items, next_cursor })
 }
@@ -114,15 +132,24 @@ impl Scan {
         })
     }
 
+    /// Whether `a` comes before `b` in the listing's order.
+    fn before(&self, a: &Cursor, b: &Cursor) -> bool {
+        match self.order {
+            ListOrder::OldestFirst => a < b,
+            ListOrder::NewestFirst => a > b,
+        }
+    }
+
     /// Up to `limit + 1` events of source `idx` past the cursor that the
     /// caller may see and the type filter takes, read from the store's
-    /// index in the listing's order.
+    /// index in the listing's order; and, when the scan stopped on
+    /// [`SCAN_BUDGET`] first, the last index entry it read.
     async fn source(
         &self,
         call: &Call<'_>,
         idx: usize,
         source: &str,
-    ) -> Result<Vec<(Cursor, EventId)>, ApiError> {
+    ) -> Result<(Vec<(Cursor, EventId)>, Option<Cursor>), ApiError> {
         // Where this source's part of the listing resumes. The listing is
         // ordered by (time, source index, id), so past the cursor are: for
         // the cursor's own source, its (time, id) strictly past the
@@ -155,8 +182,9 @@ impl Scan {
         let store = &call.admin.store;
         let mut found = Vec::new();
         if range.0 > range.1 {
-            return Ok(found);
+            return Ok((found, None));
         }
+        let mut read = 0;
         // Keyset paging through the store's index: each batch resumes after
         // the last entry read, so a deep page or a sparse type filter costs
         // what it reads, never an offset skipped again.
@@ -171,7 +199,13 @@ impl Scan {
                 )
                 .await?;
             let fetched = batch.len();
+            read += fetched;
             after = batch.last().cloned().map(|(id, ms)| (ms, id));
+            let last = batch.last().map(|(id, ms)| Cursor {
+                ms: *ms,
+                source: idx,
+                id: id.to_string(),
+            });
             let batch: Vec<(Cursor, EventId)> = batch
                 .into_iter()
                 .map(|(id, ms)| {
@@ -194,7 +228,10 @@ impl Scan {
                 found.push((cursor, id));
             }
             if found.len() > self.limit || fetched < SCAN_BATCH {
-                return Ok(found);
+                return Ok((found, None));
+            }
+            if read >= SCAN_BUDGET {
+                return Ok((found, last));
             }
         }
     }

@@ -546,6 +546,65 @@ async fn a_sparse_type_filter_pages_across_store_batches() {
     }
 }
 
+/// A type filter that matches almost nothing never reads the whole index in
+/// one call: a call reads at most 1,000 index entries per source, and a
+/// page that stopped there holds what it found so far (maybe nothing) and
+/// a `next_cursor` to go on from; following the cursors lists every match
+/// once, in order, both ways.
+#[tokio::test]
+async fn a_filter_that_matches_almost_nothing_pages_in_bounded_reads() {
+    let console = Console::start().await;
+    let c = &console;
+    let mut rare = Vec::new();
+    for chunk in 0..25 {
+        let calls = (0..50).map(|i| {
+            let n = chunk * 50 + i;
+            let object = json!({ "id": format!("ch_{n}") });
+            async move {
+                if n == 3 || n == 1_240 {
+                    Some(
+                        c.stripe_of("charge.refunded", &format!("evt_rare_{n}"), object)
+                            .await,
+                    )
+                } else {
+                    c.stripe(&format!("evt_many_{n}"), object).await;
+                    None
+                }
+            }
+        });
+        rare.extend(futures::future::join_all(calls).await.into_iter().flatten());
+    }
+    for query in ["", "&order=newest"] {
+        let base = format!("/admin/v1/events?type=stripe.charge.refunded&limit=10{query}");
+        let (mut path, mut pages, mut seen) = (base.clone(), Vec::new(), Vec::new());
+        while pages.len() < 10 {
+            let r = c.call(Method::GET, &path, ADMIN, json!({})).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.text());
+            let page = r.json();
+            let items = page["items"].as_array().unwrap().clone();
+            pages.push(items.len());
+            seen.extend(items.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+            match page["next_cursor"].as_str() {
+                Some(cur) => path = format!("{base}&cursor={cur}"),
+                None => break,
+            }
+        }
+        assert!(
+            pages.len() >= 2,
+            "{query}: one call read the whole index: {pages:?}"
+        );
+        assert!(
+            pages[0] <= 1,
+            "{query}: the first call stopped early: {pages:?}"
+        );
+        let mut want = rare.clone();
+        if !query.is_empty() {
+            want.reverse();
+        }
+        assert_eq!(seen, want, "{query}: each match once, in order ({pages:?})");
+    }
+}
+
 /// The Ordering page: `ledger` is ordered by subject; its subscriber fails
 /// the first event of one key (a hostile Stripe object id) with a 503 and a
 /// retry 30 s away, so the key's two later events wait behind it while
