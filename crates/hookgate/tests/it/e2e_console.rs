@@ -532,7 +532,9 @@ async fn a_sparse_type_filter_pages_across_store_batches() {
             }
         }
         let mut ids: Vec<String> = seen.iter().map(|(_, id)| id.clone()).collect();
-        let times: Vec<&String> = seen.iter().map(|(at, _)| at).collect();
+        // RFC 3339 with trailing zeros of the fraction left out: ".5Z" is
+        // ".500Z", so compare the times, not the strings.
+        let times: Vec<String> = seen.iter().map(|(at, _)| sortable(at)).collect();
         let mut sorted = times.clone();
         sorted.sort();
         if order == "newest" {
@@ -543,6 +545,16 @@ async fn a_sparse_type_filter_pages_across_store_batches() {
         let mut want = rare.clone();
         want.sort();
         assert_eq!(ids, want, "{order}: each rare event once");
+    }
+}
+
+/// `at` (RFC 3339, UTC, `Z`) with its fraction padded to milliseconds, so
+/// that strings compare as times.
+fn sortable(at: &str) -> String {
+    let body = at.trim_end_matches('Z');
+    match body.split_once('.') {
+        Some((secs, frac)) => format!("{secs}.{frac:0<3}Z"),
+        None => format!("{body}.000Z"),
     }
 }
 
@@ -616,14 +628,18 @@ async fn the_ordering_page_shows_a_blocked_key_and_redelivers_its_head() {
     let c = Console::start_with(Options {
         max_attempts: 5,
         base_delay: "30s",
-        max_delay: "30s",
+        max_delay: "120s",
         ledger_extra: "ordering = \"subject\"",
         ..Options::default()
     })
     .await;
     let key = HOSTILE[1];
-    c.receiver
-        .push(Reply::StatusWithBody(503, "busy, try later".into()));
+    // `Retry-After` is honoured exactly (a jittered backoff could bring
+    // the retry within the test and unblock the key).
+    c.receiver.push(Reply::StatusWithHeaders(
+        503,
+        vec![("retry-after".into(), "120".into())],
+    ));
     let head = c.stripe("evt_order_1", json!({"id": key, "n": 1})).await;
     c.receiver.wait_for(1, DELIVERY_WAIT).await;
     for n in 2..=3 {
