@@ -261,10 +261,9 @@ fn keys(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-#[tokio::test]
-async fn keys_arrive_in_order_through_random_failures_and_a_stuck_key_holds_only_itself() {
+async fn keys_arrive_in_order_through_random_failures(kind: StoreKind) {
     let sub = KeyedSubscriber::start(30, &["pi_stuck"], Duration::ZERO).await;
-    let w = World::start(&[ordered_sub(&sub.url())]).await;
+    let w = World::start_on(kind, &[ordered_sub(&sub.url())], "").await;
     let flowing = keys(&["pi_a", "pi_b", "pi_c"]);
     // The stuck key first: its head fails for ever from the start.
     post_keys(std::slice::from_ref(&w.ingest), &keys(&["pi_stuck"]), 5).await;
@@ -307,6 +306,17 @@ async fn keys_arrive_in_order_through_random_failures_and_a_stuck_key_holds_only
         crate::common::event_id("stripe", "evt_pi_stuck_0")
     );
     assert_eq!(items[0]["head"]["last_status_code"], 500);
+}
+
+#[tokio::test]
+async fn keys_arrive_in_order_through_random_failures_and_a_stuck_key_holds_only_itself_on_sqlite()
+{
+    keys_arrive_in_order_through_random_failures(StoreKind::Sqlite).await
+}
+
+#[tokio::test]
+async fn keys_arrive_in_order_through_random_failures_and_a_stuck_key_holds_only_itself_on_redis() {
+    keys_arrive_in_order_through_random_failures(StoreKind::Redis).await
 }
 
 async fn order_survives_a_sigkill(kind: StoreKind) {
