@@ -10,13 +10,19 @@ use std::path::Path;
 
 /// A copy of fixture `v<n>.db` in a temp dir, opened.
 fn open_fixture(n: u32) -> (tempfile::TempDir, Store) {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/sqlite")
-        .join(format!("v{n}.db"));
+    open_copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/sqlite")
+            .join(format!("v{n}.db")),
+    )
+}
+
+/// A copy of the store file `file` in a temp dir, opened.
+fn open_copy(file: &Path) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hookgate.db");
-    std::fs::copy(&fixture, &path).expect("copy the fixture");
-    let store = Store::open(&sqlite_config(path), Settings::default()).expect("open the fixture");
+    std::fs::copy(file, &path).expect("copy the store file");
+    let store = Store::open(&sqlite_config(path), Settings::default()).expect("open the copy");
     (dir, store)
 }
 
@@ -180,13 +186,17 @@ fn v2_events() -> [TestEvent; 4] {
     ]
 }
 
-/// Writes `v2.db` to `$HOOKGATE_FIXTURE_OUT` with this version (run by hand
-/// when the schema is 2: `HOOKGATE_FIXTURE_OUT=... cargo test -p
-/// hookgate-store --test it write_v2_fixture -- --ignored`).
+/// Writes what `v2.db` holds with this version: to `$HOOKGATE_FIXTURE_OUT`
+/// when set (how the fixture was made, while the schema was 2:
+/// `HOOKGATE_FIXTURE_OUT=... cargo test -p hookgate-store --test it
+/// write_v2_fixture`), else to a temp file; either way the file written
+/// must pass the fixture's own checks, so the recipe stays true.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "writes the v2 fixture; run by hand"]
 async fn write_v2_fixture() {
-    let out = std::env::var("HOOKGATE_FIXTURE_OUT").expect("HOOKGATE_FIXTURE_OUT");
+    let scratch = tempfile::tempdir().unwrap();
+    let out = std::env::var("HOOKGATE_FIXTURE_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| scratch.path().join("v2.db"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hookgate.db");
     let century = std::time::Duration::from_secs(100 * 365 * 86_400);
@@ -218,13 +228,19 @@ async fn write_v2_fixture() {
         assert!(finish(&store, "stripe", "ledger", &d, 1, how, Some(code)).await);
     }
     drop(store);
-    hookgate_store::sqlite::backup(&path, Path::new(&out), std::time::Duration::from_secs(5))
-        .expect("backup");
+    hookgate_store::sqlite::backup(&path, &out, std::time::Duration::from_secs(5)).expect("backup");
+    let (_copy, store) = open_copy(&out);
+    check_v2(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_files_keep_their_ordering_lines() {
-    let (dir, store) = open_fixture(2);
+    let (_dir, store) = open_fixture(2);
+    check_v2(&store).await;
+}
+
+/// What a file with `v2.db`'s records must show and do.
+async fn check_v2(store: &Store) {
     let [head, held, unfanned, plain] = v2_events();
     let rec = |e: &TestEvent| {
         let (store, id) = (store.clone(), e.id.clone());
@@ -250,11 +266,11 @@ async fn v2_files_keep_their_ordering_lines() {
         ("pi_1", &head.id, 2)
     );
     // The head's retry is due; the held one is not claimable before it.
-    let d = claim_one(&store, "stripe", "ledger").await;
+    let d = claim_one(store, "stripe", "ledger").await;
     assert_eq!((d.id.clone(), d.attempts), (head.id.clone(), 1));
     assert!(
         finish(
-            &store,
+            store,
             "stripe",
             "ledger",
             &d,
@@ -264,11 +280,11 @@ async fn v2_files_keep_their_ordering_lines() {
         )
         .await
     );
-    let d = claim_one(&store, "stripe", "ledger").await;
+    let d = claim_one(store, "stripe", "ledger").await;
     assert_eq!(d.id, held.id);
     assert!(
         finish(
-            &store,
+            store,
             "stripe",
             "ledger",
             &d,
@@ -285,6 +301,5 @@ async fn v2_files_keep_their_ordering_lines() {
     bounded(store.fanout_commit("stripe", &[(unfanned.id.clone(), vec!["ledger"])]))
         .await
         .unwrap();
-    assert_eq!(claim_one(&store, "stripe", "ledger").await.id, unfanned.id);
-    drop(dir);
+    assert_eq!(claim_one(store, "stripe", "ledger").await.id, unfanned.id);
 }
