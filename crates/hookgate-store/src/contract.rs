@@ -200,20 +200,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Vec<BlockedKey>, StoreError>;
 
     /// A page of a source's events received in `[min_ms, max_ms]`, in
-    /// receive order or its reverse (id, receive ms), from `offset`.
-    async fn event_index_range(
-        &self,
-        source: &str,
-        min_ms: i64,
-        max_ms: i64,
-        order: ListOrder,
-        offset: usize,
-        count: usize,
-    ) -> Result<Vec<(EventId, i64)>, StoreError>;
-
-    /// A page of a source's events received in `[min_ms, max_ms]`, in
-    /// `order`, strictly past `after` (receive ms, id) in that order: the
-    /// keyset form of [`Backend::event_index_range`]. A page costs its own
+    /// `order`, strictly past `after` (receive ms, id) in that order (keyset
+    /// paging, no offset). A page costs its own
     /// size plus the events received in the very millisecond of `after`,
     /// never the events before it, however deep the listing goes.
     async fn event_index_after(

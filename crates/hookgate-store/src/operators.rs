@@ -57,43 +57,6 @@ impl Store {
         Ok(d.queued + d.in_flight)
     }
 
-    /// A page of a source's event index: ids received in `[min_ms, max_ms]`
-    /// in receive order, starting at `offset`.
-    pub async fn event_index_range(
-        &self,
-        source: &str,
-        min_ms: i64,
-        max_ms: i64,
-        offset: usize,
-        count: usize,
-    ) -> Result<Vec<(EventId, i64)>, StoreError> {
-        self.event_index_page(
-            source,
-            (min_ms, max_ms),
-            ListOrder::OldestFirst,
-            offset,
-            count,
-        )
-        .await
-    }
-
-    /// A page of a source's event index in `order`: ids received in
-    /// `[min_ms, max_ms]`, starting at `offset` from that end.
-    pub async fn event_index_page(
-        &self,
-        source: &str,
-        (min_ms, max_ms): (i64, i64),
-        order: ListOrder,
-        offset: usize,
-        count: usize,
-    ) -> Result<Vec<(EventId, i64)>, StoreError> {
-        self.read(|| {
-            self.backend
-                .event_index_range(source, min_ms, max_ms, order, offset, count)
-        })
-        .await
-    }
-
     /// A page of a source's event index in `order`: ids received in
     /// `[min_ms, max_ms]` strictly past `after` (receive ms, id) in that
     /// order (keyset paging: no offset to skip, see

@@ -188,29 +188,6 @@ impl RedisStore {
             .collect())
     }
 
-    /// A page of a source's event index: ids received in `[min_ms, max_ms]`
-    /// in receive order (or its reverse), starting at `offset`.
-    pub async fn event_index_range(
-        &self,
-        source: &str,
-        (min_ms, max_ms): (i64, i64),
-        order: ListOrder,
-        offset: usize,
-        count: usize,
-    ) -> Result<Vec<(EventId, i64)>, StoreError> {
-        // Entries past retention are trimmed lazily (by fan-out reads);
-        // their events have expired already: never list them.
-        let oldest = now_ms().saturating_sub(self.inner.settings.retention_ms());
-        self.zrange_by_score(
-            &self.keys().event_index(source),
-            (min_ms.max(oldest), max_ms),
-            order,
-            offset,
-            count,
-        )
-        .await
-    }
-
     /// A page of a source's event index strictly past `after` (receive ms,
     /// id) in `order`, without an offset: the members scored the cursor's
     /// millisecond past its id (a zset orders ties by member, as the

@@ -123,18 +123,6 @@ impl Backend for RedisStore {
         RedisStore::blocked_keys(self, source, sub, limit).await
     }
 
-    async fn event_index_range(
-        &self,
-        source: &str,
-        min_ms: i64,
-        max_ms: i64,
-        order: ListOrder,
-        offset: usize,
-        count: usize,
-    ) -> Result<Vec<(EventId, i64)>, StoreError> {
-        RedisStore::event_index_range(self, source, (min_ms, max_ms), order, offset, count).await
-    }
-
     async fn event_index_after(
         &self,
         source: &str,

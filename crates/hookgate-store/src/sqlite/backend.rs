@@ -224,22 +224,6 @@ impl Backend for SqliteStore {
             .await
     }
 
-    async fn event_index_range(
-        &self,
-        source: &str,
-        min_ms: i64,
-        max_ms: i64,
-        order: ListOrder,
-        offset: usize,
-        count: usize,
-    ) -> Result<Vec<(EventId, i64)>, StoreError> {
-        let source = source.to_owned();
-        self.read(move |conn, now| {
-            read::event_index_range(conn, now, &source, (min_ms, max_ms), order, offset, count)
-        })
-        .await
-    }
-
     async fn event_index_after(
         &self,
         source: &str,

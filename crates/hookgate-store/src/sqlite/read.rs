@@ -160,35 +160,6 @@ pub(crate) fn blocked_keys(
     Ok(out)
 }
 
-/// A page of a source's events by receive time.
-pub(crate) fn event_index_range(
-    conn: &Connection,
-    now: i64,
-    source: &str,
-    (min_ms, max_ms): (i64, i64),
-    order: ListOrder,
-    offset: usize,
-    count: usize,
-) -> Result<Vec<(EventId, i64)>> {
-    let sql = match order {
-        ListOrder::OldestFirst => {
-            "SELECT id, recv_ms FROM events
-             WHERE source = ?1 AND recv_ms BETWEEN ?2 AND ?3 AND keep_until > ?4 AND ce IS NOT NULL
-             ORDER BY recv_ms, id LIMIT ?5 OFFSET ?6"
-        }
-        ListOrder::NewestFirst => {
-            "SELECT id, recv_ms FROM events
-             WHERE source = ?1 AND recv_ms BETWEEN ?2 AND ?3 AND keep_until > ?4 AND ce IS NOT NULL
-             ORDER BY recv_ms DESC, id DESC LIMIT ?5 OFFSET ?6"
-        }
-    };
-    let mut stmt = conn.prepare_cached(sql).map_err(classify)?;
-    ids_with_times(stmt.query_map(
-        params![source, min_ms, max_ms, now, count as i64, offset as i64],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    ))
-}
-
 /// A page of a source's events by receive time strictly past `after`
 /// (receive ms, id) in `order`. The range is narrowed to the cursor's
 /// millisecond, so the `events_received (source, recv_ms)` index starts

@@ -495,3 +495,37 @@ pub fn assert_ttl_near(ttl_ms: i64, window: Duration, what: &str) {
         "{what}: PTTL {ttl_ms} ms, expected just under {window} ms"
     );
 }
+
+/// A source's event index received in `range`, in `order`, read to its end
+/// two entries at a time (each page after the last one read, as listings
+/// page).
+pub async fn event_index(
+    store: &Store,
+    source: &str,
+    range: (i64, i64),
+    order: hookgate_store::ListOrder,
+) -> Vec<(EventId, i64)> {
+    let mut all: Vec<(EventId, i64)> = Vec::new();
+    loop {
+        let after = all.last().map(|(id, ms)| (*ms, id));
+        let page = bounded(store.event_index_after(source, range, order, after, 2))
+            .await
+            .expect("event index");
+        let done = page.len() < 2;
+        all.extend(page);
+        if done {
+            return all;
+        }
+    }
+}
+
+/// Every event of a source's index, oldest first.
+pub async fn all_events(store: &Store, source: &str) -> Vec<(EventId, i64)> {
+    event_index(
+        store,
+        source,
+        (0, i64::MAX),
+        hookgate_store::ListOrder::OldestFirst,
+    )
+    .await
+}
