@@ -53,7 +53,10 @@ impl SqliteStore {
         take_back_leases(&conn, spans)?;
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        let writer = Writer::start(conn, PathBuf::from(wal), timeout)
+        let db = Arc::new(std::fs::File::open(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
+        })?);
+        let writer = Writer::start(conn, PathBuf::from(wal), timeout, db.clone())
             .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
         let readers = Arc::new(Readers {
             path: path.to_owned(),
@@ -65,7 +68,7 @@ impl SqliteStore {
         let maintenance = writer.clone();
         std::thread::Builder::new()
             .name("hg-sqlite-maint".into())
-            .spawn(move || maintain(checkpointer, maintenance, stopped))
+            .spawn(move || maintain(checkpointer, &db, maintenance, stopped))
             .map_err(|e| StoreError::Unavailable(format!("cannot start store maintenance: {e}")))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {

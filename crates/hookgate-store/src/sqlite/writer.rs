@@ -56,12 +56,6 @@ pub(crate) const PROBE: &str = "ping";
 /// The `op` of ingest: its commit clears the memory of a full disk.
 pub(crate) const INGEST: &str = "ingest";
 
-/// How often the writer finishes a checkpoint itself, between two
-/// transactions (see `maintain` in the module above): the background
-/// checkpoints have copied all but the last frames, so this is short, and
-/// the next transaction then starts the WAL over.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
 /// Writes per transaction, at most.
 const MAX_JOBS: usize = 512;
 /// Writes waiting before callers wait to enqueue (backpressure; callers
@@ -143,6 +137,9 @@ pub(crate) struct Writer {
     disk_full_at: Arc<AtomicI64>,
     /// Set when an fsync failed: every write fails from then on.
     broken: Arc<AtomicBool>,
+    /// Set by maintenance once it has copied and synced all but the last
+    /// frames of the WAL (see [`Writer::finish_checkpoint`]).
+    finish: Arc<AtomicBool>,
 }
 
 /// The error of every write after an fsync failed.
@@ -153,13 +150,16 @@ fn fsync_failed() -> StoreError {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn` (already set up: WAL, schema).
     /// Starts the writer thread on `conn` (already set up: WAL, schema) and
-    /// its syncer, which fsyncs `wal` (the database's `-wal` file).
+    /// its syncer, which fsyncs `wal` (the database's `-wal` file). The
+    /// writer thread holds `db` (maintenance's descriptor of the database
+    /// file) until its connection is closed: closing any descriptor of a
+    /// file drops the process's POSIX locks on it, SQLite's included.
     pub(crate) fn start(
         conn: Connection,
         wal: PathBuf,
         timeout: Duration,
+        db: Arc<std::fs::File>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let disk_full_at = Arc::new(AtomicI64::new(0));
@@ -170,15 +170,32 @@ impl Writer {
             .name("hg-sqlite-sync".into())
             .spawn(move || sync(&wal, &to_sync, &syncer_broken))?;
         let health = disk_full_at.clone();
+        let finish = Arc::new(AtomicBool::new(false));
+        let wanted = finish.clone();
         std::thread::Builder::new()
             .name("hg-sqlite-write".into())
-            .spawn(move || run(conn, rx, &health, &synced))?;
+            .spawn(move || {
+                run(conn, rx, &health, &synced, &wanted);
+                drop(db);
+            })?;
         Ok(Writer {
             tx,
             timeout,
             disk_full_at,
             broken,
+            finish,
         })
+    }
+
+    /// Asks the writer to finish a checkpoint between its next two
+    /// transactions: maintenance has copied the WAL into the database and
+    /// synced it, so only the frames written since are left to copy and
+    /// sync, and the next transaction then starts the WAL over. (A
+    /// checkpoint that finds nothing left lets the WAL start over; one that
+    /// runs beside the writer never does, as the writer keeps adding
+    /// frames. The stall is this short copy and sync, not the whole one.)
+    pub(crate) fn finish_checkpoint(&self) {
+        self.finish.store(true, Ordering::Relaxed);
     }
 
     /// When a write last failed for a full disk, if none committed data
@@ -262,12 +279,11 @@ fn run(
     mut rx: mpsc::Receiver<Box<dyn Work>>,
     disk_full_at: &AtomicI64,
     synced: &std::sync::mpsc::Sender<Vec<Box<dyn Work>>>,
+    finish: &AtomicBool,
 ) {
     let mut jobs: Vec<Box<dyn Work>> = Vec::with_capacity(MAX_JOBS);
-    let mut checkpointed = Instant::now();
     while let Some(first) = rx.blocking_recv() {
-        if checkpointed.elapsed() >= CHECKPOINT_EVERY {
-            checkpointed = Instant::now();
+        if finish.swap(false, Ordering::Relaxed) {
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         }
         jobs.push(first);
@@ -447,6 +463,10 @@ mod tests {
         (conn, path)
     }
 
+    fn file(path: &std::path::Path) -> Arc<std::fs::File> {
+        Arc::new(std::fs::File::open(path).unwrap())
+    }
+
     fn wal_of(path: &std::path::Path) -> PathBuf {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
@@ -466,7 +486,8 @@ mod tests {
     async fn a_write_that_fails_alone_is_undone_and_answered_and_the_others_commit() {
         let dir = tempfile::tempdir().unwrap();
         let (conn, path) = table(&dir);
-        let writer = Writer::start(conn, wal_of(&path), Duration::from_secs(5)).unwrap();
+        let writer =
+            Writer::start(conn, wal_of(&path), Duration::from_secs(5), file(&path)).unwrap();
         let insert = |v: &'static str| {
             move |conn: &Connection, _now: i64| {
                 conn.execute("INSERT INTO t VALUES (?1)", [v])
@@ -507,7 +528,8 @@ mod tests {
     async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let (conn, path) = table(&dir);
-        let writer = Writer::start(conn, wal_of(&path), Duration::from_secs(5)).unwrap();
+        let writer =
+            Writer::start(conn, wal_of(&path), Duration::from_secs(5), file(&path)).unwrap();
         let boom = writer
             .write("t", true, |_: &Connection, _| -> Result<(), StoreError> {
                 panic!("a bug in a write")
@@ -531,8 +553,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (conn, path) = table(&dir);
         // A WAL path the syncer cannot open: its "fsync" fails.
-        let writer =
-            Writer::start(conn, dir.path().join("no/such/wal"), Duration::from_secs(5)).unwrap();
+        let writer = Writer::start(
+            conn,
+            dir.path().join("no/such/wal"),
+            Duration::from_secs(5),
+            file(&path),
+        )
+        .unwrap();
         let insert = |v: &'static str| {
             move |conn: &Connection, _now: i64| {
                 conn.execute("INSERT INTO t VALUES (?1)", [v])
