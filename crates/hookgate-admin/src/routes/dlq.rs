@@ -16,6 +16,13 @@ use std::time::Duration;
 
 /// Dead letters read per store round trip while scanning.
 const SCAN_BATCH: usize = 500;
+/// Dead letters one listing call reads per route at most. A `type` or
+/// `reason` filter that matches few of a deep dead letter queue would
+/// otherwise read all of it in one call: past this, the page ends where
+/// the read stopped, with fewer items than `limit` (even none) and a
+/// `next_cursor` to go on from there. (Replay by filter reads on to
+/// [`MAX_FILTER_MATCHES`].)
+const SCAN_BUDGET: usize = 1_000;
 /// Most ids one replay call may name.
 const MAX_IDS: usize = 10_000;
 /// Most dead letters one replay-by-filter call handles, so memory stays
@@ -71,71 +78,122 @@ impl Matcher {
     }
 }
 
+/// What a scan found: the matches in (dead-at, source, id) order and, when
+/// a route's read stopped on the budget, the earliest point where one did
+/// (nothing past it is known complete).
+struct Found {
+    matches: Vec<(Cursor, DeadLetterView)>,
+    stopped: Option<Cursor>,
+}
+
 /// Scans a subscription's dead letters over its routes, in (dead-at,
-/// source, id) order after `after`, until `want` matched.
+/// source, id) order after `after`, until `want` matched on each route or
+/// `budget` entries of a route were read.
+///
+/// Reads by keyset: each round trip starts at the last dead-at time read,
+/// skipping only the entries of that millisecond already seen, so a deep
+/// queue costs each call what it reads, not everything before it.
 async fn scan(
     call: &Call<'_>,
     sub: &SubscriptionConfig,
     m: &Matcher,
     after: Option<&Cursor>,
     want: usize,
-) -> Result<Vec<(Cursor, DeadLetterView)>, ApiError> {
+    budget: usize,
+) -> Result<Found, ApiError> {
     let store = &call.admin.store;
-    let mut out = Vec::new();
+    let mut found = Found {
+        matches: Vec::new(),
+        stopped: None,
+    };
     for (idx, src) in call.admin.config.sources.iter().enumerate() {
         if m.source.as_ref().is_some_and(|s| s != &src.id) {
             continue;
         }
-        let min = m.since.max(after.map_or(0, |c| c.ms));
-        let mut offset = 0;
-        let mut kept = 0;
+        let mut from = m.since.max(after.map_or(0, |c| c.ms));
+        // Entries dead at `from` that earlier round trips returned.
+        let mut skip = 0;
+        let (mut read, mut kept) = (0, 0);
         loop {
             let batch = store
-                .dead_letter_range(&src.id, &sub.id, min, m.until, offset, SCAN_BATCH)
+                .dead_letter_range(&src.id, &sub.id, from, m.until, skip, SCAN_BATCH)
                 .await?;
             let fetched = batch.len();
-            offset += fetched;
+            read += fetched;
+            let Some(last) = batch.last().map(|(id, ms)| Cursor {
+                ms: *ms,
+                source: idx,
+                id: id.to_string(),
+            }) else {
+                break;
+            };
+            let at_last = batch.iter().rev().take_while(|(_, ms)| *ms == last.ms);
+            skip = at_last.count() + if last.ms == from { skip } else { 0 };
+            from = last.ms;
             let batch: Vec<(Cursor, EventId)> = batch
                 .into_iter()
                 .map(|(id, ms)| {
-                    (
-                        Cursor {
-                            ms,
-                            source: idx,
-                            id: id.to_string(),
-                        },
-                        id,
-                    )
+                    let cursor = Cursor {
+                        ms,
+                        source: idx,
+                        id: id.to_string(),
+                    };
+                    (cursor, id)
                 })
                 .filter(|(c, _)| after.is_none_or(|a| c > a))
                 .collect();
-            let ids: Vec<EventId> = batch.iter().map(|(_, id)| id.clone()).collect();
-            let records = store.delivery_records(&src.id, &ids, &sub.id).await?;
-            let types = store.event_types(&src.id, &ids).await?;
-            for (((cursor, id), record), ty) in batch.into_iter().zip(records).zip(types) {
-                let record = record.filter(|r| r.status == DeliveryStatus::Dead);
-                let Some(record) = record else { continue };
-                let view = DeadLetterView {
-                    event_id: id.to_string(),
-                    source: src.id.clone(),
-                    ty,
-                    reason: record.reason,
-                    last_status_code: record.last_status_code,
-                    attempts: record.attempts,
-                    dead_at: rfc3339_ms(record.dead_at_ms.unwrap_or(cursor.ms)),
-                };
-                if m.keeps(&view) {
-                    out.push((cursor, view));
-                    kept += 1;
-                }
-            }
+            kept += keep_dead(call, sub, &src.id, m, batch, &mut found.matches).await?;
             if kept >= want || fetched < SCAN_BATCH {
+                break;
+            }
+            if read >= budget {
+                if found.stopped.as_ref().is_none_or(|s| last < *s) {
+                    found.stopped = Some(last);
+                }
                 break;
             }
         }
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+    found.matches.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(stop) = &found.stopped {
+        found.matches.retain(|(c, _)| c <= stop);
+    }
+    Ok(found)
+}
+
+/// Adds the entries of `batch` that are dead now and pass the filter to
+/// `out`; answers how many it added.
+async fn keep_dead(
+    call: &Call<'_>,
+    sub: &SubscriptionConfig,
+    source: &str,
+    m: &Matcher,
+    batch: Vec<(Cursor, EventId)>,
+    out: &mut Vec<(Cursor, DeadLetterView)>,
+) -> Result<usize, ApiError> {
+    let store = &call.admin.store;
+    let ids: Vec<EventId> = batch.iter().map(|(_, id)| id.clone()).collect();
+    let records = store.delivery_records(source, &ids, &sub.id).await?;
+    let types = store.event_types(source, &ids).await?;
+    let mut kept = 0;
+    for (((cursor, id), record), ty) in batch.into_iter().zip(records).zip(types) {
+        let record = record.filter(|r| r.status == DeliveryStatus::Dead);
+        let Some(record) = record else { continue };
+        let view = DeadLetterView {
+            event_id: id.to_string(),
+            source: source.to_owned(),
+            ty,
+            reason: record.reason,
+            last_status_code: record.last_status_code,
+            attempts: record.attempts,
+            dead_at: rfc3339_ms(record.dead_at_ms.unwrap_or(cursor.ms)),
+        };
+        if m.keeps(&view) {
+            out.push((cursor, view));
+            kept += 1;
+        }
+    }
+    Ok(kept)
 }
 
 /// `GET /admin/v1/subscriptions/{id}/dead-letters?type&reason&source&since&until&limit&cursor`.
@@ -161,13 +219,16 @@ pub(crate) async fn list(
     };
     let m = Matcher::new(&filter, call)?;
     let after = q.get("cursor").map(Cursor::decode).transpose()?;
-    let mut found = scan(call, sub, &m, after.as_ref(), limit + 1).await?;
+    let Found {
+        matches: mut found,
+        stopped,
+    } = scan(call, sub, &m, after.as_ref(), limit + 1, SCAN_BUDGET).await?;
     let more = found.len() > limit;
     found.truncate(limit);
     let next_cursor = if more {
         found.last().map(|(c, _)| c.encode())
     } else {
-        None
+        stopped.map(|c| c.encode())
     };
     ok(&Page {
         items: found.into_iter().map(|(_, v)| v).collect(),
@@ -188,7 +249,10 @@ pub(crate) async fn replay(
         (Some(ids), None) => named(call, sub, ids).await?,
         (None, Some(filter)) => {
             let m = Matcher::new(filter, call)?;
-            let mut found = scan(call, sub, &m, None, MAX_FILTER_MATCHES).await?;
+            // No budget: a replay reads on to its own bound.
+            let mut found = scan(call, sub, &m, None, MAX_FILTER_MATCHES, usize::MAX)
+                .await?
+                .matches;
             found.truncate(MAX_FILTER_MATCHES);
             found
                 .into_iter()

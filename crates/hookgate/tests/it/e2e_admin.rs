@@ -112,7 +112,11 @@ impl Admin {
     }
 
     async fn stripe(&self, id: &str) {
-        let body = stripe_event(id, "charge.succeeded");
+        self.stripe_of(id, "charge.succeeded").await
+    }
+
+    async fn stripe_of(&self, id: &str, ty: &str) {
+        let body = stripe_event(id, ty);
         let sig = hookgate_testkit::sign::stripe_signature(
             STRIPE_SECRET,
             hookgate_testkit::sign::now_unix(),
@@ -586,6 +590,74 @@ async fn a_thousand_dead_letters_replayed_by_filter_arrive_exactly_once() {
             .as_str()
             .is_some_and(|s| !s.is_empty())
     );
+}
+
+/// A dead letter filter that matches almost nothing never reads the whole
+/// queue in one call: a listing reads at most 1,000 dead letters per route,
+/// and a page that stopped there holds what it found so far (maybe
+/// nothing) and a `next_cursor` to go on from; following the cursors lists
+/// every match once, in order. Replay by filter reads on and finds them all.
+#[tokio::test]
+async fn a_dead_letter_filter_that_matches_almost_nothing_pages_in_bounded_reads() {
+    let a = Admin::start().await;
+    a.receiver.set_default(Reply::Status(400));
+    let ids: Vec<String> = (0..1_250).map(|i| format!("evt_dlq_{i:04}")).collect();
+    let rare = |id: &&String| id.ends_with("0003") || id.ends_with("1240");
+    for chunk in ids.chunks(50) {
+        join_all(chunk.iter().map(|id| {
+            let ty = if rare(&id) {
+                "charge.refunded"
+            } else {
+                "charge.succeeded"
+            };
+            a.stripe_of(id, ty)
+        }))
+        .await;
+    }
+    hookgate_testkit::wait::assert_eventually(
+        "1,250 dead letters",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async { a.dead_count("ledger").await == 1_250 },
+    )
+    .await;
+    let base = "/admin/v1/subscriptions/ledger/dead-letters?type=stripe.charge.refunded&limit=10";
+    let (mut path, mut pages, mut seen) = (base.to_owned(), Vec::new(), Vec::new());
+    while pages.len() < 10 {
+        let r = a.get(&path, "admin-token-1").await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let page = r.json();
+        let items = page["items"].as_array().unwrap().clone();
+        pages.push(items.len());
+        seen.extend(
+            items
+                .iter()
+                .map(|d| d["event_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cur) => path = format!("{base}&cursor={cur}"),
+            None => break,
+        }
+    }
+    assert!(
+        pages.len() > 1 && pages.len() < 10,
+        "pages of {pages:?}: more than one call, and an end"
+    );
+    // Dead in the order they were sent: 0003 long before 1240.
+    let want: Vec<String> = ids
+        .iter()
+        .filter(rare)
+        .map(|id| event_id("stripe", id))
+        .collect();
+    assert_eq!(seen, want, "each match once, in order (pages of {pages:?})");
+    let r = a
+        .post(
+            "/admin/v1/subscriptions/ledger/dead-letters/replay",
+            "operator-token-1",
+            json!({"filter": {"type": "stripe.charge.refunded"}, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(r.json(), json!({"matched": 2, "replayed": 0}));
 }
 
 #[tokio::test]
