@@ -12,6 +12,10 @@
 //!   latency is measured from that scheduled time, not from when a
 //!   connection was free, so a stalled server shows in the percentiles
 //!   instead of slowing the generator down (no coordinated omission).
+//!   A pacer thread releases the requests as they fall due, waking every
+//!   [`PACE`]: tokio's timers tick in whole milliseconds and would add up
+//!   to a millisecond of the generator's own lateness to every latency
+//!   (bare hyper measured p50 1.2 ms, p99 4 ms at 7,000 req/s that way).
 //!
 //! `loadgen sink` is the other end: an HTTP server that answers 200 to
 //! every delivery and reports deliveries/s and the end-to-end latency from
@@ -231,7 +235,34 @@ struct Plan {
     deadline: Instant,
     /// Open loop: nanoseconds between scheduled sends.
     interval_ns: Option<f64>,
+    /// Open loop: one permit per request that fell due (see [`pace`]);
+    /// closed at the deadline.
+    due: tokio::sync::Semaphore,
     timeout: Duration,
+}
+
+/// How often the open loop's pacer releases the requests that fell due.
+const PACE: Duration = Duration::from_micros(200);
+
+/// The open loop's pacer, on a thread of its own: a permit for every
+/// request whose scheduled time has come, until the deadline or the last
+/// request. (`std::thread::sleep` wakes within tens of microseconds.)
+fn pace(plan: &Plan, interval_ns: f64) {
+    let mut released = 0u64;
+    loop {
+        let now = Instant::now();
+        if now >= plan.deadline || released >= plan.max_requests {
+            plan.due.close();
+            return;
+        }
+        let elapsed = now.duration_since(plan.start).as_nanos() as f64;
+        let due = ((elapsed / interval_ns) as u64 + 1).min(plan.max_requests);
+        if due > released {
+            plan.due.add_permits((due - released) as usize);
+            released = due;
+        }
+        std::thread::sleep(PACE);
+    }
 }
 
 struct WorkerResult {
@@ -294,8 +325,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
         start,
         deadline: start + duration,
         interval_ns,
+        due: tokio::sync::Semaphore::new(0),
         timeout,
     });
+    if let Some(ns) = interval_ns {
+        let plan = plan.clone();
+        std::thread::Builder::new()
+            .name("pacer".into())
+            .spawn(move || pace(&plan, ns))
+            .map_err(|e| format!("cannot start the pacer: {e}"))?;
+    }
     let mut tasks = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
         tasks.push(tokio::spawn(worker(plan.clone())));
@@ -389,19 +428,20 @@ async fn worker(plan: Arc<Plan>) -> WorkerResult {
     let mut sender: Option<Sender> = None;
     let mut first_error = true;
     loop {
+        if plan.interval_ns.is_some() {
+            // One permit per request due; none left once the pacer closed.
+            match plan.due.acquire().await {
+                Ok(permit) => permit.forget(),
+                Err(_) => break,
+            }
+        }
         let i = plan.next.fetch_add(1, Ordering::Relaxed);
         if i >= plan.max_requests {
             break;
         }
         let scheduled = match plan.interval_ns {
-            Some(ns) => {
-                let at = plan.start + Duration::from_nanos((i as f64 * ns) as u64);
-                if at >= plan.deadline {
-                    break;
-                }
-                tokio::time::sleep_until(at).await;
-                at
-            }
+            // Due already: its permit was released at or after this time.
+            Some(ns) => plan.start + Duration::from_nanos((i as f64 * ns) as u64),
             None => Instant::now(),
         };
         if Instant::now() >= plan.deadline {
