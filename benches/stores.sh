@@ -25,7 +25,8 @@
 # sustain.csv, rss.csv, summary.md, commands.txt, configs).
 # Knobs: ROUNDS (2), STEP_SECS (10), CONNS (64), BODY (1024), SUSTAIN_SECS
 # (30), SUSTAIN_STEPS (5), SUSTAIN_SLACK (5), WAITING_EVENTS (1000000; 0
-# skips 4), EXPIRED_EVENTS (1000000; 0 skips 5), ROUNDS=0 skips 1-3, RETENTION_SECS (60, of
+# skips 4), EXPIRED_EVENTS (1000000; 0 skips 5), EXPIRY_PASSES (2, of 5),
+# ROUNDS=0 skips 1-3, RETENTION_SECS (60, of
 # step 5), STORES ("sqlite
 # redis-everysec redis-always"), MACHINE, OUT.
 set -euo pipefail
@@ -43,6 +44,7 @@ SUSTAIN_SLACK=${SUSTAIN_SLACK:-5}
 WAITING_EVENTS=${WAITING_EVENTS:-1000000}
 EXPIRED_EVENTS=${EXPIRED_EVENTS:-1000000}
 RETENTION_SECS=${RETENTION_SECS:-60}
+EXPIRY_PASSES=${EXPIRY_PASSES:-2}
 STORES=${STORES:-"sqlite redis-everysec redis-always"}
 MACHINE=${MACHINE:-"$(nproc)core-$(free -g | awk '/^Mem:/{print $2}')g"}
 DATE=$(date -u +%F)
@@ -297,9 +299,9 @@ if [ "$EXPIRED_EVENTS" -gt 0 ] && [[ " $STORES " == *" sqlite "* ]]; then
     # dedup_window as short as the retention: every row can go (and a
     # tolerance under half of it, which check-config requires).
     sed -i "s/^workers = 128\$/workers = 128\ndedup_window = \"${RETENTION_SECS}s\"\ntolerance = \"$((RETENTION_SECS / 2 - 1))s\"/" "$CFG"
-    log "sqlite: $EXPIRED_EVENTS events past a $RETENTION_SECS s retention, twice"
+    log "sqlite: $EXPIRED_EVENTS events past a $RETENTION_SECS s retention, $EXPIRY_PASSES times"
     start_gateway "$CFG" expiry
-    for pass in 1 2; do
+    for pass in $(seq 1 "$EXPIRY_PASSES"); do
         ingest_only "sqlite.expiry-ingest-$pass" --connections "$CONNS" --duration 600 --requests "$EXPIRED_EVENTS"
         extra "sqlite.expiry.pass$pass.file_bytes_full" "$(du -cb "$DB"* | tail -n 1 | cut -f1)"
         sleep $((RETENTION_SECS + 15))

@@ -90,7 +90,7 @@ def main():
                 f"(peak while ingesting {max(ingest or [0]) / 1024:.0f} MB; store files "
                 f"{int(extra.get('sqlite.backlog.file_bytes', '0')) / 2**20:.0f} MiB)."
             )
-    for p in (1, 2):
+    for p in range(1, 100):
         full = extra.get(f"sqlite.expiry.pass{p}.file_bytes_full")
         after = extra.get(f"sqlite.expiry.pass{p}.file_bytes_after_retention")
         if full and after:
