@@ -127,9 +127,7 @@ async fn scan(
             }) else {
                 break;
             };
-            let at_last = batch.iter().rev().take_while(|(_, ms)| *ms == last.ms);
-            skip = at_last.count() + if last.ms == from { skip } else { 0 };
-            from = last.ms;
+            (from, skip) = advance(from, skip, &batch);
             let batch: Vec<(Cursor, EventId)> = batch
                 .into_iter()
                 .map(|(id, ms)| {
@@ -159,6 +157,18 @@ async fn scan(
         found.matches.retain(|(c, _)| c <= stop);
     }
     Ok(found)
+}
+
+/// Where the next read of a route starts, after `batch` was read from
+/// `from` skipping `skip` entries: at the batch's last dead-at time,
+/// skipping the entries of that millisecond read so far (all of the
+/// batch's, plus the earlier ones when the whole batch was of `from`).
+fn advance(from: i64, skip: usize, batch: &[(EventId, i64)]) -> (i64, usize) {
+    let Some(&(_, last)) = batch.last() else {
+        return (from, skip);
+    };
+    let at_last = batch.iter().rev().take_while(|(_, ms)| *ms == last).count();
+    (last, at_last + if last == from { skip } else { 0 })
 }
 
 /// Adds the entries of `batch` that are dead now and pass the filter to
@@ -332,4 +342,43 @@ async fn named(
         }
     }
     Ok(matched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(times: &[i64]) -> Vec<(EventId, i64)> {
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, ms)| (EventId::derive(&format!("s:{ms}:{i}")), *ms))
+            .collect()
+    }
+
+    #[test]
+    fn the_next_read_starts_at_the_last_time_read_skipping_what_was_read_of_it() {
+        // (from, skip, the batch's dead-at times) -> (from, skip) next.
+        type Case = (i64, usize, &'static [i64], (i64, usize));
+        let cases: &[Case] = &[
+            // Nothing read: unchanged.
+            (5, 3, &[], (5, 3)),
+            // Distinct times: start at the last, past its one entry.
+            (0, 0, &[1, 2, 3], (3, 1)),
+            // Several at the last time.
+            (0, 0, &[1, 3, 3, 3], (3, 3)),
+            // Moving past `from`: the old skip no longer applies.
+            (1, 2, &[1, 1, 2], (2, 1)),
+            // A whole batch of `from` (more than a batch share one
+            // millisecond): skip them as well as those read before.
+            (7, 500, &[7, 7, 7, 7], (7, 504)),
+        ];
+        for (from, skip, times, want) in cases {
+            assert_eq!(
+                advance(*from, *skip, &batch(times)),
+                *want,
+                "from {from}, skip {skip}, batch {times:?}"
+            );
+        }
+    }
 }
