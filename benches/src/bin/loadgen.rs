@@ -247,12 +247,22 @@ const PACE: Duration = Duration::from_micros(200);
 /// The open loop's pacer, on a thread of its own: a permit for every
 /// request whose scheduled time has come, until the deadline or the last
 /// request. (`std::thread::sleep` wakes within tens of microseconds.)
-fn pace(plan: &Plan, interval_ns: f64) {
+///
+/// At the deadline the semaphore is closed: what fell due but found no
+/// free connection by then is not sent. Once the last request is
+/// released it is not closed (a closed semaphore refuses the permits it
+/// still holds): every worker gets one more permit instead, and stops at
+/// the request count.
+fn pace(plan: &Plan, interval_ns: f64, workers: usize) {
     let mut released = 0u64;
     loop {
         let now = Instant::now();
-        if now >= plan.deadline || released >= plan.max_requests {
+        if now >= plan.deadline {
             plan.due.close();
+            return;
+        }
+        if released >= plan.max_requests {
+            plan.due.add_permits(workers);
             return;
         }
         let elapsed = now.duration_since(plan.start).as_nanos() as f64;
@@ -329,10 +339,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
         timeout,
     });
     if let Some(ns) = interval_ns {
-        let plan = plan.clone();
+        let (plan, connections) = (plan.clone(), args.connections);
         std::thread::Builder::new()
             .name("pacer".into())
-            .spawn(move || pace(&plan, ns))
+            .spawn(move || pace(&plan, ns, connections))
             .map_err(|e| format!("cannot start the pacer: {e}"))?;
     }
     let mut tasks = Vec::with_capacity(args.connections);
