@@ -17,15 +17,17 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 const RESTART_EVERY: Duration = Duration::from_millis(500);
 
 /// A PASSIVE checkpoint, then a sync of what it copied into the database.
-fn checkpoint(checkpointer: &Connection, db: &std::fs::File) {
-    let copied = checkpointer
-        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-        .map_err(|e| e.to_string())
-        .and_then(|()| db.sync_data().map_err(|e| e.to_string()));
-    if let Err(error) = copied {
-        // The next one tries again; a store that cannot write says so on
-        // the writes themselves (503) and on /readyz.
-        tracing::debug!(request_id = %hookgate_core::trace::new_request_id(), %error, "WAL checkpoint failed");
+/// A checkpoint that fails is tried again at the next tick (a store that
+/// cannot write says so on the writes themselves, 503, and on /readyz); a
+/// sync that fails refuses every write from then on, as a failed fsync of
+/// the WAL does.
+fn checkpoint(checkpointer: &Connection, db: &std::fs::File, writer: &Writer) {
+    if let Err(e) = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::debug!(request_id = %hookgate_core::trace::new_request_id(), error = %e, "WAL checkpoint failed");
+        return;
+    }
+    if let Err(e) = db.sync_data() {
+        writer.database_sync_failed(&e);
     }
 }
 
@@ -62,11 +64,11 @@ pub(super) fn maintain(
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
-        checkpoint(&checkpointer, db);
+        checkpoint(&checkpointer, db, &writer);
         if restarted.elapsed() >= RESTART_EVERY {
             restarted = Instant::now();
             // Again: the frames written during the first one.
-            checkpoint(&checkpointer, db);
+            checkpoint(&checkpointer, db, &writer);
             writer.finish_checkpoint();
         }
         if swept.elapsed() < SWEEP_EVERY {
@@ -82,6 +84,46 @@ pub(super) fn maintain(
                     break;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreError;
+
+    fn insert(conn: &Connection, _now: i64) -> Result<(), StoreError> {
+        conn.execute("INSERT INTO t VALUES (1)", [])
+            .map(drop)
+            .map_err(super::super::classify)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_sync_of_the_database_refuses_every_write_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER);")
+            .unwrap();
+        let wal = dir.path().join("m.db-wal");
+        let file = std::sync::Arc::new(std::fs::File::open(&path).unwrap());
+        let writer = Writer::start(conn, wal, Duration::from_secs(5), file.clone()).unwrap();
+        let checkpointer = Connection::open(&path).unwrap();
+        writer.write("t", true, insert).await.unwrap();
+        // The database file syncs: writes go on.
+        checkpoint(&checkpointer, &file, &writer);
+        writer.write("t", true, insert).await.unwrap();
+        // A descriptor whose sync fails (EINVAL on /dev/null), as a disk
+        // that returned an I/O error would.
+        let failing = std::fs::File::open("/dev/null").unwrap();
+        checkpoint(&checkpointer, &failing, &writer);
+        for durable in [true, false] {
+            let after = writer.write("t", durable, insert).await;
+            assert!(
+                matches!(after, Err(StoreError::Unavailable(ref m)) if m.contains("fsync")),
+                "{after:?}"
+            );
         }
     }
 }

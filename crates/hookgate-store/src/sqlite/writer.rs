@@ -198,6 +198,12 @@ impl Writer {
         self.finish.store(true, Ordering::Relaxed);
     }
 
+    /// Maintenance's sync of the database file failed: as after a failed
+    /// fsync of the WAL, every write fails from now on.
+    pub(crate) fn database_sync_failed(&self, e: &std::io::Error) {
+        refuse_writes(&self.broken, "the database", e);
+    }
+
     /// When a write last failed for a full disk, if none committed data
     /// since (Unix ms).
     pub(crate) fn disk_full_since(&self) -> Option<i64> {
@@ -379,12 +385,7 @@ fn sync(
                 }),
             };
             synced.map_err(|e| {
-                broken.store(true, Ordering::Relaxed);
-                tracing::error!(
-                    request_id = %hookgate_core::trace::new_request_id(),
-                    error = %e,
-                    "fsync of the store failed: writes refused until the gateway restarts"
-                );
+                refuse_writes(broken, "the WAL", &e);
                 if e.raw_os_error() == Some(28) {
                     StoreError::DiskFull
                 } else {
@@ -395,6 +396,21 @@ fn sync(
         for job in jobs {
             job.answer(result.clone());
         }
+    }
+}
+
+/// After a failed fsync of one of the store's files (`what`): every write
+/// fails from then on, and the first failure is logged. The kernel may
+/// have dropped the pages it could not write, so nothing that depends on
+/// them is acknowledged until a restart reads the file back from disk.
+fn refuse_writes(broken: &AtomicBool, what: &str, e: &std::io::Error) {
+    if !broken.swap(true, Ordering::Relaxed) {
+        tracing::error!(
+            request_id = %hookgate_core::trace::new_request_id(),
+            error = %e,
+            file = what,
+            "fsync of the store failed: writes refused until the gateway restarts"
+        );
     }
 }
 
