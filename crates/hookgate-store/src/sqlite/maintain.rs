@@ -125,5 +125,16 @@ mod tests {
                 "{after:?}"
             );
         }
+        // Maintenance's own writes (the sweep) too.
+        let sweep = {
+            let writer = writer.clone();
+            tokio::task::spawn_blocking(move || writer.write_blocking("sweep", insert))
+                .await
+                .unwrap()
+        };
+        assert!(
+            matches!(sweep, Err(StoreError::Unavailable(ref m)) if m.contains("fsync")),
+            "{sweep:?}"
+        );
     }
 }

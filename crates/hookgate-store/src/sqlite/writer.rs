@@ -262,6 +262,9 @@ impl Writer {
         T: Send + 'static,
         F: Fn(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
+        if self.broken.load(Ordering::Relaxed) {
+            return Err(fsync_failed());
+        }
         let (reply, answer) = oneshot::channel();
         let task = Box::new(Task {
             op,
