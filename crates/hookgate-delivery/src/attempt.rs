@@ -26,17 +26,23 @@ use hookgate_telemetry::{Kind, SpanData, otlp};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Response bytes kept in the attempt log.
 const RESPONSE_CAP: usize = 1024;
 
 /// One attempt, from send to the recorded outcome.
-/// `probe`: this is the half-open breaker's one probe.
+/// `probe`: this is the half-open breaker's one probe. `in_flight`: the
+/// subscription's permit, given back once the subscriber has answered and
+/// the breaker has heard of it (or when nothing was sent):
+/// `max_in_flight` bounds the requests a subscriber sees at once, and the
+/// wait for the store to record the outcome is not one of them.
 pub(crate) async fn attempt(
     store: &Store,
     route: &Route,
     d: ClaimedDelivery,
     probe: Option<Probe>,
+    in_flight: OwnedSemaphorePermit,
 ) {
     let sub = &route.sub;
     let n = d.attempts + 1;
@@ -44,6 +50,7 @@ pub(crate) async fn attempt(
     let request_id = hookgate_core::trace::new_request_id();
     let age = Duration::from_millis((now_ms() - d.first_ms).max(0) as u64);
     if let Some(reason) = decide::expired(d.attempts, age, &sub.retry) {
+        drop(in_flight);
         expire(store, route, &d, reason, &request_id).await;
         // Nothing was sent: a probe this was is given back, or the breaker
         // would wait for its outcome forever.
@@ -66,6 +73,8 @@ pub(crate) async fn attempt(
         response: sent.response.clone(),
     };
     tell_breaker(route, &sent.classified, probe, &request_id);
+    // Only once the breaker has heard: the next claim asks it first.
+    drop(in_flight);
     let now = now_ms();
     let age = Duration::from_millis((now - d.first_ms).max(0) as u64);
     let decision = decide::decide(&sent.classified, n, age, &sub.retry, backoff::full_jitter);

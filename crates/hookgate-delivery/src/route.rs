@@ -248,13 +248,16 @@ fn start_attempts(
     drain: &Drain,
 ) -> bool {
     let full = deliveries.len() == permits.len();
-    for (delivery, permit) in deliveries.into_iter().zip(permits.drain(..)) {
+    for (delivery, (in_flight, worker)) in deliveries.into_iter().zip(permits.drain(..)) {
         let store = store.clone();
         let route = route.clone();
         let probe = probe.take();
         drain.spawn(async move {
-            attempt(&store, &route, delivery, probe).await;
-            drop(permit);
+            // The subscription's permit goes back with the subscriber's
+            // answer; the source's worker stays busy until the outcome
+            // is recorded.
+            attempt(&store, &route, delivery, probe, in_flight).await;
+            drop(worker);
         });
     }
     full

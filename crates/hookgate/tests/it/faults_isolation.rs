@@ -331,3 +331,29 @@ async fn a_flood_from_one_provider_does_not_hold_back_another_providers_events()
          half of the flood"
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_never_sees_more_than_max_in_flight_requests_at_once() {
+    const N: usize = 60;
+    // Slow enough that the gateway always has more due than it may send.
+    let sub = Subscriber::start(None, Duration::from_millis(30)).await;
+    let w = World::start(&[SubSpec::new("capped", &sub.url("/events")).extra("max_in_flight = 3")])
+        .await;
+    w.admin_post("/admin/v1/subscriptions/capped/pause").await;
+    send_all(&w.ingest, "stripe", ids("cap", N), 8).await;
+    w.admin_post("/admin/v1/subscriptions/capped/resume").await;
+    assert_eventually(
+        "every event delivered",
+        Duration::from_secs(30),
+        POLL,
+        || async { sub.hits().len() >= N },
+    )
+    .await;
+    // The permit goes back with the answer, before the outcome is
+    // recorded: that must not let a fourth request in.
+    assert_eq!(
+        sub.peak_in_flight(),
+        3,
+        "at most 3 at once, and 3 were used"
+    );
+}

@@ -630,6 +630,9 @@ struct SubscriberState {
     delay: Duration,
     hits: Mutex<Vec<Hit>>,
     handshake_failures: AtomicUsize,
+    /// Requests being answered now, and the most there were at once.
+    open: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 /// An HTTP/1.1 (or HTTPS) subscriber that answers 500 to the events of one
@@ -674,6 +677,8 @@ impl Subscriber {
             delay,
             hits: Mutex::new(Vec::new()),
             handshake_failures: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
         });
         let https = tls.is_some();
         let accept = tokio::spawn(accept_loop(listener, state.clone(), tls));
@@ -696,6 +701,11 @@ impl Subscriber {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The most requests it was answering at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.peak.load(Ordering::SeqCst)
     }
 
     /// TLS handshakes that failed (the client rejected the certificate).
@@ -756,6 +766,9 @@ async fn handle(
     req: Request<Incoming>,
     state: Arc<SubscriberState>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    // Counted from the request's head to the end of its answer's delay.
+    let open = state.open.fetch_add(1, Ordering::SeqCst) + 1;
+    state.peak.fetch_max(open, Ordering::SeqCst);
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -791,6 +804,7 @@ async fn handle(
     if !state.delay.is_zero() {
         tokio::time::sleep(state.delay).await;
     }
+    state.open.fetch_sub(1, Ordering::SeqCst);
     let mut resp = hyper::Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = StatusCode::from_u16(status).expect("valid status");
     Ok(resp)
