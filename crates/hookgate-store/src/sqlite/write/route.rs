@@ -260,16 +260,28 @@ pub(crate) fn reclaim(
 /// Appends one entry to a delivery's attempt log, keeping the latest
 /// [`ATTEMPT_LOG_CAP`].
 fn append_log(conn: &Connection, row: i64, log_len: i64, entry: &AttemptRecord) -> Result<()> {
+    let line = log_line(entry)?;
+    make_room(conn, row, log_len)?;
+    conn.prepare_cached(
+        "UPDATE deliveries SET log = log || ?2, log_len = log_len + 1 WHERE rowid = ?1",
+    )
+    .and_then(|mut s| s.execute(params![row, line]))
+    .map(drop)
+    .map_err(classify)
+}
+
+/// One attempt log entry: a JSON line.
+fn log_line(entry: &AttemptRecord) -> Result<String> {
     let mut line = serde_json::to_string(entry).map_err(|e| StoreError::Protocol(e.to_string()))?;
     line.push('\n');
+    Ok(line)
+}
+
+/// Before one more entry: a log of `log_len` entries that is full drops
+/// its oldest, so that it holds [`ATTEMPT_LOG_CAP`] with the new one.
+fn make_room(conn: &Connection, row: i64, log_len: i64) -> Result<()> {
     if (log_len as usize) < ATTEMPT_LOG_CAP {
-        return conn
-            .prepare_cached(
-                "UPDATE deliveries SET log = log || ?2, log_len = log_len + 1 WHERE rowid = ?1",
-            )
-            .and_then(|mut s| s.execute(params![row, line]))
-            .map(drop)
-            .map_err(classify);
+        return Ok(());
     }
     let log: String = conn
         .prepare_cached("SELECT log FROM deliveries WHERE rowid = ?1")
@@ -277,9 +289,8 @@ fn append_log(conn: &Connection, row: i64, log_len: i64, entry: &AttemptRecord) 
         .map_err(classify)?;
     let lines: Vec<&str> = log.lines().collect();
     let keep_from = lines.len().saturating_sub(ATTEMPT_LOG_CAP - 1);
-    let mut kept: String = lines[keep_from..].iter().flat_map(|l| [*l, "\n"]).collect();
-    kept.push_str(&line);
-    let len = (lines.len() - keep_from + 1) as i64;
+    let kept: String = lines[keep_from..].iter().flat_map(|l| [*l, "\n"]).collect();
+    let len = (lines.len() - keep_from) as i64;
     conn.prepare_cached("UPDATE deliveries SET log = ?2, log_len = ?3 WHERE rowid = ?1")
         .and_then(|mut s| s.execute(params![row, kept, len]))
         .map(drop)
@@ -323,9 +334,14 @@ pub(crate) fn route_finish(
             .map_err(classify)?;
         return Ok(true);
     }
-    if let Some(record) = record {
-        append_log(conn, row, log_len, record)?;
-    }
+    // The entry goes in with the outcome, in one write of the row.
+    let entry = match record {
+        Some(record) => {
+            make_room(conn, row, log_len)?;
+            log_line(record)?
+        }
+        None => String::new(),
+    };
     let code = record.and_then(|r| r.status_code);
     let (mut st, mut due, mut reason) = match finish {
         Finish::Delivered => (state::DELIVERED, now, None),
@@ -344,7 +360,8 @@ pub(crate) fn route_finish(
     }
     conn.prepare_cached(
         "UPDATE deliveries SET state = ?2, due = ?3, attempts = ?4, code = ?5,
-           reason = COALESCE(?6, reason), requeue = 0, keep_until = ?7
+           reason = COALESCE(?6, reason), requeue = 0, keep_until = ?7,
+           log = log || ?8, log_len = log_len + ?9
          WHERE rowid = ?1",
     )
     .and_then(|mut s| {
@@ -355,7 +372,9 @@ pub(crate) fn route_finish(
             attempts,
             code,
             reason,
-            now.saturating_add(spans.retention)
+            now.saturating_add(spans.retention),
+            entry,
+            i64::from(record.is_some()),
         ])
     })
     .map_err(classify)?;
