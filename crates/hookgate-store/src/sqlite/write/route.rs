@@ -35,6 +35,11 @@ type DueRow = (
 /// Returns expired leases to the queue (or dead-letters them as poison),
 /// then leases up to `max` due deliveries. Returns them and the due time
 /// of the earliest one still waiting.
+///
+/// Deliveries due at the same millisecond go in the order they were
+/// created (`rowid`, the last column of every index entry): the index
+/// then yields them in order, where a tie broken by id needed a sort of
+/// each claim's rows in a temporary b-tree.
 pub(crate) fn route_claim(
     conn: &Connection,
     now: i64,
@@ -50,7 +55,7 @@ pub(crate) fn route_claim(
                 "SELECT d.rowid, d.id, d.attempts, d.first_ms, e.ce, e.tp, e.keep_until, d.okey, d.opos
                  FROM deliveries d LEFT JOIN events e ON e.seq = d.event
                  WHERE d.source = ?1 AND d.sub = ?2 AND d.state = 0 AND d.due <= ?3
-                 ORDER BY d.due, d.id LIMIT ?4",
+                 ORDER BY d.due, d.rowid LIMIT ?4",
             )
             .map_err(classify)?;
         stmt.query_map(params![source, sub, now, max as i64], |r| {
@@ -189,7 +194,7 @@ pub(crate) fn reclaim(
             .prepare_cached(
                 "SELECT rowid, due, attempts, reclaims, log_len, okey, opos FROM deliveries
                  WHERE source = ?1 AND sub = ?2 AND state = 1 AND due <= ?3
-                 ORDER BY due, id LIMIT ?4",
+                 ORDER BY due, rowid LIMIT ?4",
             )
             .map_err(classify)?;
         stmt.query_map(
