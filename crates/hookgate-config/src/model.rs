@@ -452,7 +452,8 @@ pub struct SubscriptionConfig {
     pub secrets: Vec<Secret>,
     /// `timeout`: per attempt, default `30s`.
     pub timeout: Duration,
-    /// `max_in_flight`: concurrent attempts across its routes, default 16.
+    /// `max_in_flight`: requests the subscriber is sent at once, across its
+    /// routes (an attempt gives its place back once answered), default 16.
     pub max_in_flight: usize,
     /// `rate_limit`: attempts per second across its routes; `None` = unlimited.
     pub rate_limit: Option<RateLimit>,
