@@ -386,6 +386,7 @@ async fn record_finish(
                     attempts,
                     finish,
                     record,
+                    row: d.row,
                 },
             )
             .await

@@ -90,6 +90,8 @@ pub struct Attempted<'a> {
     pub finish: &'a Finish,
     /// The attempt for the log (`None`: nothing was sent).
     pub record: Option<&'a AttemptRecord>,
+    /// The claim's [`ClaimedDelivery::row`](crate::ClaimedDelivery), if any.
+    pub row: Option<i64>,
 }
 
 /// What a store says of itself when the gateway starts, for the log.

@@ -70,6 +70,10 @@ pub struct ClaimedDelivery {
     pub cloudevent: bytes::Bytes,
     /// The stored traceparent (`""` when none).
     pub traceparent: String,
+    /// Where the store keeps the delivery, when it can say (SQLite: its
+    /// row): passed back in [`Attempted::row`](crate::Attempted), it saves
+    /// the finish a lookup by id.
+    pub row: Option<i64>,
 }
 
 /// What a route claim returned.

@@ -91,6 +91,7 @@ pub(crate) fn parse_route_claim(reply: Value) -> Result<RouteClaim, StoreError> 
             traceparent: as_bytes(&tp)
                 .and_then(|b| String::from_utf8(b).ok())
                 .unwrap_or_default(),
+            row: None,
         });
     }
     let next_due_ms = as_bytes(&next_due)

@@ -253,6 +253,7 @@ impl RedisStore {
             attempts: attempts_after,
             finish,
             record: attempt,
+            row: _,
         } = *done;
         let keys = &self.inner.keys;
         let job_keys = vec![

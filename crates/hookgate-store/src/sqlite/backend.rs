@@ -143,6 +143,7 @@ impl Backend for SqliteStore {
                     first_ms: c.first_ms,
                     cloudevent: bytes::Bytes::from(c.ce),
                     traceparent: c.tp,
+                    row: Some(c.row),
                 })
             })
             .collect::<Result<_, StoreError>>()?;
@@ -171,7 +172,7 @@ impl Backend for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (source, sub) = (source.to_owned(), sub.to_owned());
         let id = done.id.as_str().to_owned();
-        let (lease, attempts) = (done.lease, done.attempts);
+        let (lease, attempts, row) = (done.lease, done.attempts, done.row);
         let finish = done.finish.clone();
         let record = done.record.cloned();
         self.write("finish", false, move |conn, now, spans| {
@@ -181,7 +182,7 @@ impl Backend for SqliteStore {
                 &source,
                 &sub,
                 spans,
-                &id,
+                (&id, row),
                 lease,
                 attempts,
                 &finish,

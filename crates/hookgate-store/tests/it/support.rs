@@ -395,6 +395,7 @@ pub async fn finish(
             attempts: n,
             finish: &how,
             record,
+            row: d.row,
         },
     ))
     .await

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 /// A claimed delivery as the claim reads it.
 pub(crate) struct Claimed {
+    pub row: i64,
     pub id: String,
     pub lease: i64,
     pub attempts: u32,
@@ -81,6 +82,7 @@ pub(crate) fn route_claim(
             Some(ce) => {
                 set_state(conn, row, state::LEASED, token)?;
                 claimed.push(Claimed {
+                    row,
                     id,
                     lease: token,
                     attempts,
@@ -146,32 +148,49 @@ struct DeliveryRow {
     line: Option<(String, i64)>,
 }
 
-/// A delivery's row found by its event's id.
+/// A delivery's row, found by the rowid its claim gave (when that row is
+/// still this delivery's), else by its event's id.
 fn delivery_row(
     conn: &Connection,
     source: &str,
     sub: &str,
-    id: &str,
+    (id, rowid): (&str, Option<i64>),
 ) -> Result<Option<DeliveryRow>> {
+    if let Some(rowid) = rowid {
+        let found = conn
+            .prepare_cached(
+                "SELECT rowid, state, due, log_len, requeue, okey, opos FROM deliveries
+                 WHERE rowid = ?1 AND source = ?2 AND sub = ?3 AND id = ?4",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![rowid, source, sub, id], read_row)
+                    .optional()
+            })
+            .map_err(classify)?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
     conn.prepare_cached(
         "SELECT d.rowid, d.state, d.due, d.log_len, d.requeue, d.okey, d.opos
          FROM events e JOIN deliveries d ON d.event = e.seq AND d.sub = ?2
          WHERE e.source = ?1 AND e.id = ?3",
     )
-    .and_then(|mut s| {
-        s.query_row(params![source, sub, id], |r| {
-            Ok(DeliveryRow {
-                rowid: r.get(0)?,
-                state: r.get(1)?,
-                due: r.get(2)?,
-                log_len: r.get(3)?,
-                requeue: r.get(4)?,
-                line: place(r, 5)?,
-            })
-        })
-        .optional()
-    })
+    .and_then(|mut s| s.query_row(params![source, sub, id], read_row).optional())
     .map_err(classify)
+}
+
+/// A [`DeliveryRow`] from columns rowid, state, due, log_len, requeue,
+/// okey, opos.
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        rowid: r.get(0)?,
+        state: r.get(1)?,
+        due: r.get(2)?,
+        log_len: r.get(3)?,
+        requeue: r.get(4)?,
+        line: place(r, 5)?,
+    })
 }
 
 /// Takes back leases of a route that expired by `before` (all of them when
@@ -302,8 +321,9 @@ fn make_room(conn: &Connection, row: i64, log_len: i64) -> Result<()> {
         .map_err(classify)
 }
 
-/// Records an attempt's outcome on a leased delivery. False when the lease
-/// is no longer `lease` (taken over: nothing written).
+/// Records an attempt's outcome on a leased delivery (`delivery`: its
+/// event's id and, when the claim gave it, its rowid). False when the
+/// lease is no longer `lease` (taken over: nothing written).
 #[allow(clippy::too_many_arguments)] // one outcome's parts
 pub(crate) fn route_finish(
     conn: &Connection,
@@ -311,7 +331,7 @@ pub(crate) fn route_finish(
     source: &str,
     sub: &str,
     spans: Spans,
-    id: &str,
+    delivery: (&str, Option<i64>),
     lease: i64,
     attempts: u32,
     finish: &Finish,
@@ -324,7 +344,7 @@ pub(crate) fn route_finish(
         log_len,
         requeue,
         line,
-    }) = delivery_row(conn, source, sub, id)?
+    }) = delivery_row(conn, source, sub, delivery)?
     else {
         return Ok(false);
     };

@@ -945,3 +945,62 @@ async fn a_restarted_instance_takes_back_its_own_leases_and_never_another_instan
     );
 }
 conformance!(a_restarted_instance_takes_back_its_own_leases_and_never_another_instances);
+
+/// The claim's `row` only saves a lookup: a finish without it, or with
+/// another delivery's, still finishes the delivery its id names, and only
+/// that one.
+async fn a_finish_is_found_by_its_id_whatever_row_it_carries(kind: Kind) {
+    let fx = Fixture::open(kind).await;
+    let store = &fx.store;
+    ingest_and_fan_out(store, "stripe", "evt_row_a", &["ledger"]).await;
+    ingest_and_fan_out(store, "stripe", "evt_row_b", &["ledger"]).await;
+    let got = claim(store, "stripe", "ledger", 10).await;
+    assert_eq!(got.deliveries.len(), 2, "{got:?}");
+    let (a, b) = (&got.deliveries[0], &got.deliveries[1]);
+    let with_b_row = ClaimedDelivery {
+        row: b.row,
+        ..a.clone()
+    };
+    assert!(
+        finish(
+            store,
+            "stripe",
+            "ledger",
+            &with_b_row,
+            1,
+            Finish::Delivered,
+            Some(200)
+        )
+        .await
+    );
+    assert_eq!(
+        record(store, &a.id, "ledger").await.status,
+        DeliveryStatus::Delivered
+    );
+    assert_eq!(
+        record(store, &b.id, "ledger").await.status,
+        DeliveryStatus::Pending
+    );
+    let without_row = ClaimedDelivery {
+        row: None,
+        ..b.clone()
+    };
+    assert!(
+        finish(
+            store,
+            "stripe",
+            "ledger",
+            &without_row,
+            1,
+            Finish::Delivered,
+            Some(200)
+        )
+        .await
+    );
+    assert_eq!(
+        record(store, &b.id, "ledger").await.status,
+        DeliveryStatus::Delivered
+    );
+    assert_eq!(depths(store, "ledger").await, depth(0, 0, 0));
+}
+conformance!(a_finish_is_found_by_its_id_whatever_row_it_carries);
