@@ -84,6 +84,9 @@ impl std::fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
+/// How long a [`Client`] keeps an idle connection for reuse.
+const POOL_IDLE: Duration = Duration::from_millis(500);
+
 /// A client that keeps connections alive between requests (one pool per
 /// `Client`), with a deadline per request.
 #[derive(Debug, Clone)]
@@ -115,7 +118,11 @@ impl Client {
         let inner = HyperClient::builder(TokioExecutor::new())
             // Without a timer the idle timeout never fires.
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Shorter than any server's idle close (the test gateways'
+            // `header_read_timeout` of 1 s ends an idle keep-alive
+            // connection): a connection reused just as the server closes
+            // it fails with `IncompleteMessage`, so it is dropped first.
+            .pool_idle_timeout(POOL_IDLE)
             .pool_max_idle_per_host(max_idle)
             .build_http();
         Client { inner, timeout }
