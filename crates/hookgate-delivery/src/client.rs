@@ -9,13 +9,20 @@ use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long an idle connection to a subscriber is kept for the next
+/// delivery: under the 5 s after which Node's and uvicorn's servers close
+/// an idle keep-alive connection by default. An attempt sent on a
+/// connection the subscriber is closing at that moment fails unread (a
+/// transport error: a retry, and a failure for the breaker).
+pub const KEEP_IDLE: Duration = Duration::from_secs(4);
 
 /// The client type used for deliveries.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -59,7 +66,8 @@ pub fn build(timeout: Duration, max_idle: usize, tls: &rustls::ClientConfig) -> 
         .enable_http1()
         .wrap_connector(http);
     Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(KEEP_IDLE)
         .pool_max_idle_per_host(max_idle)
         .build(https)
 }

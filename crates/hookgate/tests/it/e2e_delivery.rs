@@ -123,6 +123,26 @@ async fn two_failures_then_success_is_delivered_on_attempt_three_with_one_id() {
 }
 
 #[tokio::test]
+async fn a_connection_idle_past_four_seconds_is_not_reused() {
+    // Subscribers' servers close idle keep-alive connections (Node and
+    // uvicorn after 5 s): a delivery sent on one as it closes fails
+    // unread. The gateway keeps an idle connection 4 s.
+    let h = Harness::start().await;
+    h.post_stripe(&stripe_event("evt_idle_1", "charge.succeeded"))
+        .await;
+    h.receiver.wait_for(1, Duration::from_secs(10)).await;
+    settle(Duration::from_millis(4_500)).await;
+    h.post_stripe(&stripe_event("evt_idle_2", "charge.succeeded"))
+        .await;
+    h.receiver.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(
+        h.receiver.connections(),
+        2,
+        "the second delivery came on a new connection"
+    );
+}
+
+#[tokio::test]
 async fn a_400_is_dead_lettered_after_one_attempt_with_its_reason() {
     let h = Harness::start().await;
     h.receiver.set_default(Reply::StatusWithBody(
