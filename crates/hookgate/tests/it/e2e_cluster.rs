@@ -38,8 +38,14 @@ impl ClusterGateway {
         }
         let store = TestStore::Cluster(cluster);
         let receiver = Receiver::start().await;
-        let (config, ingest_addr, admin_addr) =
-            local_config(&store, &receiver.url("/events"), &Options::default());
+        let (config, ingest_addr, admin_addr) = local_config(
+            &store,
+            &receiver.url("/events"),
+            &Options {
+                store_timeout: "500ms",
+                ..Options::default()
+            },
+        );
         let config = config + &admin_token_toml("viewer", "viewer", VIEWER_TOKEN);
         assert!(config.contains("cluster = true"));
         let mut gateway = GatewayProcess::start(bin(), &config, &[]).await;

@@ -262,6 +262,7 @@ async fn an_ingest_that_times_out_on_a_stalled_store_counts_as_a_store_error() {
     // running the call late (stalled with CLIENT PAUSE: on Redis).
     let h = Harness::start_with(Options {
         store: StoreKind::Redis,
+        store_timeout: "500ms",
         ..Options::default()
     })
     .await;
