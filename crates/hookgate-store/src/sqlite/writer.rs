@@ -30,16 +30,18 @@
 //!   503) is dropped unrun.
 //!
 //! Durability: transactions are committed with `synchronous = NORMAL` (the
-//! commit writes the WAL, it does not wait for the disk), and the callers
-//! of a transaction that holds an ingest (or an operator's write) are
-//! answered only once a syncer thread has fsynced the WAL after that
-//! commit. The writer meanwhile runs the next transaction: an fsync no
-//! longer stalls it, and one fsync serves every commit made while the one
-//! before it ran. A transaction that holds only delivery bookkeeping
-//! (fan-out, claims, outcomes, expiry) is answered at its commit: it
-//! survives a crash of the gateway but not a power loss, which at worst
-//! sends a delivery again (at-least-once); the next fsync makes it durable
-//! too, since the WAL is synced as a whole. An fsync that fails leaves the
+//! commit writes the WAL, it does not wait for the disk), and an ingest
+//! (or an operator's write) is answered only once a syncer thread has
+//! fsynced the WAL after its commit. The writer meanwhile runs the next
+//! transaction: an fsync no longer stalls it, and one fsync serves every
+//! commit made while the one before it ran. Delivery bookkeeping (fan-out,
+//! claims, outcomes, expiry) is answered at its commit, whatever shares
+//! its transaction: it survives a crash of the gateway but not a power
+//! loss, which at worst sends a delivery again (at-least-once); the next
+//! fsync makes it durable too, since the WAL is synced as a whole. (Held
+//! for the fsync of the callbacks beside it, a claim waited a millisecond
+//! or more, and a subscription's deliveries fell behind its callbacks.)
+//! An fsync that fails leaves the
 //! kernel free to drop what it did not write, so from then on every write
 //! fails (503) until the gateway is restarted and SQLite reads the file
 //! back from the disk.
@@ -358,14 +360,19 @@ fn run(
             _ => {}
         }
         match outcome {
-            // Answered by the syncer once the WAL holding it is on disk.
+            // The durable writes are answered by the syncer once the WAL
+            // holding them is on disk; the delivery bookkeeping beside them
+            // at once, as in a transaction of its own (a claim need not
+            // wait for a callback's fsync).
             Ok(_) if durable => {
-                if let Err(std::sync::mpsc::SendError(jobs)) =
-                    synced.send(std::mem::take(&mut jobs))
-                {
-                    for job in jobs {
+                let (later, now): (Vec<_>, Vec<_>) = jobs.drain(..).partition(|job| job.durable());
+                if let Err(std::sync::mpsc::SendError(later)) = synced.send(later) {
+                    for job in later {
                         job.answer(Err(fsync_failed()));
                     }
+                }
+                for job in now {
+                    job.answer(Ok(()));
                 }
             }
             Ok(_) => {
@@ -586,6 +593,67 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(values(&path), ["after"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bookkeeping_beside_a_callback_is_answered_at_the_commit_not_after_the_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, path) = table(&dir);
+        // The WAL path is a FIFO: the syncer's open blocks until someone
+        // opens it for writing, an fsync that does not end.
+        let wal = dir.path().join("stalled-wal");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &wal, rustix::fs::Mode::RWXU).unwrap();
+        let writer =
+            Writer::start(conn, wal.clone(), Duration::from_secs(30), file(&path)).unwrap();
+        let insert = |v: &'static str| {
+            move |conn: &Connection, _now: i64| {
+                conn.execute("INSERT INTO t VALUES (?1)", [v])
+                    .map(drop)
+                    .map_err(super::super::classify)
+            }
+        };
+        // While a first write holds the writer, a callback and a claim
+        // queue up: they share the next transaction.
+        let started = Arc::new(AtomicBool::new(false));
+        let holding = started.clone();
+        let w = writer.clone();
+        let first = tokio::spawn(async move {
+            w.write("t", false, move |conn: &Connection, _| {
+                holding.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(200));
+                conn.execute("INSERT INTO t VALUES ('first')", [])
+                    .map(drop)
+                    .map_err(super::super::classify)
+            })
+            .await
+        });
+        while !started.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let w = writer.clone();
+        let callback = tokio::spawn(async move { w.write("t", true, insert("callback")).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let claim = writer.write("t", false, insert("claim"));
+        tokio::time::timeout(Duration::from_secs(5), claim)
+            .await
+            .expect("the claim waited for the callback's fsync")
+            .unwrap();
+        first.await.unwrap().unwrap();
+        assert!(
+            !callback.is_finished(),
+            "the callback was answered before its fsync"
+        );
+        // The stalled "fsync" ends, failing (a FIFO cannot be synced): the
+        // callback is not acknowledged.
+        let _unblock = std::fs::OpenOptions::new().write(true).open(&wal).unwrap();
+        let callback = tokio::time::timeout(Duration::from_secs(5), callback)
+            .await
+            .expect("the callback's answer")
+            .unwrap();
+        assert!(
+            matches!(callback, Err(StoreError::Unavailable(ref m)) if m.contains("fsync")),
+            "{callback:?}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
