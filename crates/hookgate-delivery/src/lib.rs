@@ -30,6 +30,7 @@ mod client;
 pub mod decide;
 mod fanout;
 pub mod pool;
+mod rate;
 mod route;
 pub mod sign;
 

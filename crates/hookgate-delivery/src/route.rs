@@ -13,10 +13,10 @@ use crate::attempt::attempt;
 use crate::breaker::{Breaker, BreakerState, Permit, Probe};
 use crate::client::{self, HttpClient};
 use crate::pool::{STORE_BACKOFF, Settings, idle};
+use crate::rate::{Rate, TokenDue};
 use hookgate_config::{RetryPolicy, SubscriptionConfig};
 use hookgate_core::Secret;
 use hookgate_core::glob::Pattern;
-use hookgate_core::rate_limit::TokenBucket;
 use hookgate_core::shutdown::Drain;
 use hookgate_core::time::now_ms;
 use hookgate_store::{ClaimedDelivery, Store};
@@ -39,7 +39,7 @@ pub(crate) struct Subscription {
     pub(crate) retry: RetryPolicy,
     patterns: Vec<Pattern>,
     in_flight: Arc<Semaphore>,
-    rate: Option<TokenBucket>,
+    rate: Option<Rate>,
     pub(crate) client: HttpClient,
     pub(crate) user_agent: HeaderValue,
     pub(crate) sub_header: HeaderValue,
@@ -58,9 +58,7 @@ impl Subscription {
             retry: cfg.retry,
             patterns: cfg.events.clone(),
             in_flight: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
-            rate: cfg
-                .rate_limit
-                .map(|r| TokenBucket::new(r.per_second, r.burst)),
+            rate: cfg.rate_limit.map(|r| Rate::new(r.per_second, r.burst)),
             client: client::build(cfg.timeout, cfg.max_in_flight, tls),
             user_agent: HeaderValue::from_static(concat!("hookgate/", env!("CARGO_PKG_VERSION"))),
             // The config admits only `[A-Za-z0-9_-]` ids: always a valid
@@ -76,29 +74,22 @@ impl Subscription {
     }
 
     /// Takes rate tokens for a claim of up to `want` deliveries: how many
-    /// it may claim, or how long to wait when not even one token is there.
-    /// The unused ones are given back after the claim ([`Self::give_back`]).
-    fn take_tokens(&self, want: usize) -> Result<usize, Duration> {
-        let Some(rate) = &self.rate else {
-            return Ok(want);
-        };
-        rate.try_take(1.0)?;
-        // Extra deliveries only as far as the bucket allows.
-        let mut allowed = 1;
-        while allowed < want && rate.try_take(1.0).is_ok() {
-            allowed += 1;
+    /// it may claim, or a future that ends once one may be (see
+    /// [`Rate::take`]). The unused ones are given back after the claim
+    /// ([`Self::give_back`]).
+    fn take_tokens(&self, want: usize) -> Result<usize, TokenDue<'_>> {
+        match &self.rate {
+            None => Ok(want),
+            Some(rate) => rate.take(want),
         }
-        Ok(allowed)
     }
 
     /// Gives back the rate tokens a claim did not use: a subscription's
     /// routes poll while idle, and polls that find nothing must not spend
     /// the tokens of the route that has work.
     fn give_back(&self, unused: usize) {
-        if let Some(rate) = &self.rate
-            && unused > 0
-        {
-            rate.give_back(unused as f64);
+        if let Some(rate) = &self.rate {
+            rate.give_back(unused);
         }
     }
 }
@@ -187,11 +178,14 @@ pub(crate) async fn drive_route(
         // back after it.
         match sub.take_tokens(permits.len()) {
             Ok(allowed) => permits.truncate(allowed),
-            Err(wait) => {
+            Err(token_due) => {
                 drop(permits);
                 // Unsent: the probe is given back.
                 drop(probe);
-                idle(Instant::now() + wait, &Notify::new(), &drain).await;
+                tokio::select! {
+                    _ = token_due => {}
+                    _ = drain.cancelled() => {}
+                }
                 continue;
             }
         }
