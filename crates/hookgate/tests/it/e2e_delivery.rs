@@ -366,10 +366,15 @@ async fn no_retry_is_sent_after_max_age() {
     let id = event_id("stripe", "evt_max_age_1");
     let d = wait_dead(&h, &id, Duration::from_secs(6)).await;
     // The reason names the configured limit, not the age at the last
-    // attempt (it said "max_age: 1s" for a 2 s max_age).
+    // attempt (it said "max_age: 1s" for a 2 s max_age). Mostly the last
+    // attempt's outcome sees its retry would come too late; when that
+    // retry was due just before max_age but claimed just after it (a busy
+    // machine), the claim dead-letters it unsent: either way, no attempt
+    // goes out past max_age.
+    let reason = d.reason();
     assert!(
-        d.reason()
-            .starts_with("max_age: 2s would pass before attempt "),
+        reason.starts_with("max_age: 2s would pass before attempt ")
+            || reason.starts_with("max_age: 2s passed before attempt "),
         "{d:?}"
     );
     let times = attempt_times(&d);
