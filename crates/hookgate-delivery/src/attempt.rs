@@ -18,7 +18,7 @@ use bytes::Bytes;
 use hookgate_core::event::CLOUDEVENTS_CONTENT_TYPE;
 use hookgate_core::time::{now_ms, now_unix, rfc3339_ms};
 use hookgate_core::trace;
-use hookgate_store::{AttemptRecord, Attempted, ClaimedDelivery, Finish, Store};
+use hookgate_store::{AttemptRecord, Attempted, ClaimedDelivery, Finish, Store, StoreError};
 use hookgate_telemetry::event::{
     BreakerChanged, DeliveryAttempted, DeliveryExpired, RetryScheduled,
 };
@@ -361,6 +361,30 @@ fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
         Some(inner) => is_tls(inner),
         None => false,
     }
+}
+
+/// Gives a lease back unsent: due again at once, no attempt counted. Tried
+/// once: if the store fails, the lease runs out by itself.
+pub(crate) async fn release(
+    store: &Store,
+    route: &Route,
+    d: &ClaimedDelivery,
+) -> Result<(), StoreError> {
+    store
+        .route_finish(
+            &route.source,
+            &route.sub.id,
+            &Attempted {
+                id: &d.id,
+                lease: d.lease,
+                attempts: d.attempts,
+                finish: &Finish::Release,
+                record: None,
+                row: d.row,
+            },
+        )
+        .await
+        .map(drop)
 }
 
 /// Records an outcome; a store hiccup is retried briefly. If it still

@@ -29,6 +29,8 @@ pub(crate) const STORE_BACKOFF: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub(crate) poll_interval: Duration,
+    /// How long a lease holds (see `route::drive_route` on leasing ahead).
+    pub(crate) visibility_timeout: Duration,
 }
 
 /// A route's state, for operators.
@@ -64,6 +66,7 @@ impl Delivery {
         let tls = client::tls_config(cfg.delivery.ca_file.as_deref())?;
         let settings = Settings {
             poll_interval: cfg.delivery.poll_interval,
+            visibility_timeout: cfg.delivery.visibility_timeout,
         };
         let subs: Vec<Arc<Subscription>> = cfg
             .subscriptions

@@ -6,8 +6,10 @@
 //! and how much: pause, capacity (the subscription's `max_in_flight` and
 //! the source's `workers`), the breaker, the rate limit; then it leases
 //! that many due deliveries from the store and starts an attempt for each
-//! (`attempt.rs`). It lives apart from the attempt so that each of the two
-//! reads as one loop: what to claim here, what one send comes to there.
+//! (`attempt.rs`), and, when they filled its places, leases the next ones
+//! ahead (see [`drive_route`]). It lives apart from the attempt so that
+//! each of the two reads as one loop: what to claim here, what one send
+//! comes to there.
 
 use crate::attempt::attempt;
 use crate::breaker::{Breaker, BreakerState, Permit, Probe};
@@ -22,6 +24,7 @@ use hookgate_core::time::now_ms;
 use hookgate_store::{ClaimedDelivery, Store};
 use hookgate_telemetry::Tracer;
 use http::HeaderValue;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -39,6 +42,8 @@ pub(crate) struct Subscription {
     pub(crate) retry: RetryPolicy,
     patterns: Vec<Pattern>,
     in_flight: Arc<Semaphore>,
+    /// `max_in_flight`: also how many deliveries are leased ahead, at most.
+    max_in_flight: usize,
     rate: Option<Rate>,
     pub(crate) client: HttpClient,
     pub(crate) user_agent: HeaderValue,
@@ -58,6 +63,7 @@ impl Subscription {
             retry: cfg.retry,
             patterns: cfg.events.clone(),
             in_flight: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
+            max_in_flight: cfg.max_in_flight.max(1),
             rate: cfg.rate_limit.map(|r| Rate::new(r.per_second, r.burst)),
             client: client::build(cfg.timeout, cfg.max_in_flight, tls),
             user_agent: HeaderValue::from_static(concat!("hookgate/", env!("CARGO_PKG_VERSION"))),
@@ -137,6 +143,20 @@ async fn take_capacity(
 
 /// One route's driver: claims as many due deliveries as it has capacity
 /// for, and starts an attempt for each.
+///
+/// Leasing ahead: once a claim filled every permit it had, the driver
+/// leases the next batch at once, while those attempts are in flight, and
+/// starts it as permits come back, without a claim in between. A claim is
+/// a round trip to the store writer; made with the permits in hand, it
+/// kept them idle that long on every turn, and a subscription's
+/// deliveries fell behind its callbacks once claims slowed under load.
+/// The leases taken ahead are given back unsent (due at once, no attempt
+/// counted) when the subscription is paused, its breaker stops the flow,
+/// or the gateway drains. Not with a `rate_limit` (its tokens are taken
+/// per claim, and deliveries held back would go out later in a burst),
+/// and not when `visibility_timeout` is under twice the subscription's
+/// `timeout` (a lease taken ahead waits up to one attempt's time for a
+/// permit, then runs its own).
 pub(crate) async fn drive_route(
     store: Store,
     route: Arc<Route>,
@@ -145,8 +165,11 @@ pub(crate) async fn drive_route(
     drain: Drain,
 ) {
     let sub = route.sub.clone();
+    let may_lease_ahead = sub.rate.is_none() && settings.visibility_timeout >= sub.timeout * 2;
+    let mut ahead: VecDeque<ClaimedDelivery> = VecDeque::new();
     while !drain.is_cancelled() {
         if sub.paused.load(Ordering::Relaxed) {
+            give_back(&store, &route, &mut ahead).await;
             idle(Instant::now() + settings.poll_interval, &route.wake, &drain).await;
             continue;
         }
@@ -162,18 +185,44 @@ pub(crate) async fn drive_route(
             // The probe is this route's to send, unless an attempt still in
             // flight settled the breaker meanwhile (it is no longer
             // half-open then).
-            Permit::Probe => (
-                1,
-                (route.breaker.state(Instant::now()) == BreakerState::HalfOpen)
-                    .then(|| Probe::new(route.breaker.clone())),
-            ),
+            Permit::Probe => {
+                give_back(&store, &route, &mut ahead).await;
+                (
+                    1,
+                    (route.breaker.state(Instant::now()) == BreakerState::HalfOpen)
+                        .then(|| Probe::new(route.breaker.clone())),
+                )
+            }
             Permit::WaitUntil(t) => {
                 drop(permits);
+                give_back(&store, &route, &mut ahead).await;
                 idle(t, &Notify::new(), &drain).await;
                 continue;
             }
         };
         permits.truncate(max);
+        if probe.is_none() && !ahead.is_empty() {
+            // Paused while this driver waited for capacity: none goes out.
+            if sub.paused.load(Ordering::Relaxed) {
+                drop(permits);
+                give_back(&store, &route, &mut ahead).await;
+                continue;
+            }
+            let n = permits.len().min(ahead.len());
+            permits.truncate(n);
+            start_attempts(
+                &store,
+                &route,
+                ahead.drain(..n).collect(),
+                permits,
+                None,
+                &drain,
+            );
+            if ahead.is_empty() {
+                lease_ahead(&store, &route, &mut ahead).await;
+            }
+            continue;
+        }
         // Rate tokens are taken for the claim and the unused ones given
         // back after it.
         match sub.take_tokens(permits.len()) {
@@ -211,9 +260,38 @@ pub(crate) async fn drive_route(
             idle(deadline, &route.wake, &drain).await;
             continue;
         }
-        if !start_attempts(&store, &route, claim.deliveries, permits, probe, &drain) {
+        let probing = probe.is_some();
+        if start_attempts(&store, &route, claim.deliveries, permits, probe, &drain) {
+            // As many were due as we could carry: more may be.
+            if may_lease_ahead && !probing {
+                lease_ahead(&store, &route, &mut ahead).await;
+            }
+        } else {
             // Less was due than we could carry: nothing more right now.
             tokio::task::yield_now().await;
+        }
+    }
+    give_back(&store, &route, &mut ahead).await;
+}
+
+/// Leases the next batch while the last one's attempts are in flight: no
+/// more than `max_in_flight`, so that each waits at most for one attempt
+/// in flight to end. A failure leases nothing: the next turn claims as
+/// usual.
+async fn lease_ahead(store: &Store, route: &Route, ahead: &mut VecDeque<ClaimedDelivery>) {
+    let max = route.sub.max_in_flight.min(CLAIM_BATCH);
+    if let Ok(claim) = store.route_claim(&route.source, &route.sub.id, max).await {
+        ahead.extend(claim.deliveries);
+    }
+}
+
+/// Gives the leases taken ahead back unsent: due at once, no attempt
+/// counted. When the store fails, the rest run out by themselves.
+async fn give_back(store: &Store, route: &Route, ahead: &mut VecDeque<ClaimedDelivery>) {
+    while let Some(d) = ahead.pop_front() {
+        if let Err(err) = crate::attempt::release(store, route, &d).await {
+            tracing::warn!(request_id = %hookgate_core::trace::new_request_id(), source = %route.source, subscription = %route.sub.id, error = %err, left = ahead.len() + 1, "giving back leases taken ahead failed; they run out by themselves");
+            ahead.clear();
         }
     }
 }

@@ -357,3 +357,66 @@ async fn a_subscriber_never_sees_more_than_max_in_flight_requests_at_once() {
         "at most 3 at once, and 3 were used"
     );
 }
+
+#[tokio::test]
+async fn a_graceful_stop_gives_back_the_deliveries_leased_ahead_unsent() {
+    // max_in_flight = 3 and a slow subscriber: 3 attempts in flight, the
+    // next 3 deliveries leased ahead of them. A graceful stop lets the 3
+    // finish and gives the 3 back unsent: the next run sends them without
+    // the "no outcome" attempt that a lease taken back at start leaves.
+    const N: usize = 12;
+    let rx = Receiver::start().await;
+    rx.set_default(Reply::Delay(Duration::from_millis(700), 200));
+    let mut w =
+        World::start(&[SubSpec::new("slow", &rx.url("/events")).extra("max_in_flight = 3")]).await;
+    // Queued while paused, so the first claim fills its 3 permits.
+    assert_eq!(
+        w.admin_post("/admin/v1/subscriptions/slow/pause")
+            .await
+            .status,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pids = ids("ahead", N);
+    for p in &pids {
+        assert_eq!(w.stripe(p).await, 200);
+    }
+    let evs: Vec<String> = pids.iter().map(|p| event_id("stripe", p)).collect();
+    assert_eq!(
+        w.admin_post("/admin/v1/subscriptions/slow/resume")
+            .await
+            .status,
+        200
+    );
+    rx.wait_for(3, Duration::from_secs(10)).await;
+    w.gw.terminate();
+    assert!(
+        w.gw.wait_exit(Duration::from_secs(10)).await.is_some(),
+        "the gateway did not stop"
+    );
+    assert_eq!(rx.count(), 3, "only the attempts in flight were sent");
+
+    rx.set_default(Reply::Status(200));
+    w.start_again().await;
+    assert_eventually(
+        "every delivery delivered after the restart",
+        Duration::from_secs(15),
+        POLL,
+        || async {
+            for id in &evs {
+                let d = w.api.delivery("stripe", id, "slow").await;
+                if d.is_none_or(|d| d.status != "delivered") {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
+    assert_eq!(rx.count(), N, "each delivery sent once");
+    assert_eq!(
+        attempts_sum(&w, "stripe", &evs, "slow").await as usize,
+        N,
+        "an attempt counted that the subscriber never saw"
+    );
+}
