@@ -370,19 +370,28 @@ pub(crate) async fn release(
     route: &Route,
     d: &ClaimedDelivery,
 ) -> Result<(), StoreError> {
+    finish_once(store, route, d, d.attempts, &Finish::Release, None).await
+}
+
+/// One store call recording how the lease of `d` ends.
+async fn finish_once(
+    store: &Store,
+    route: &Route,
+    d: &ClaimedDelivery,
+    attempts: u32,
+    finish: &Finish,
+    record: Option<&AttemptRecord>,
+) -> Result<(), StoreError> {
+    let attempted = Attempted {
+        id: &d.id,
+        lease: d.lease,
+        attempts,
+        finish,
+        record,
+        row: d.row,
+    };
     store
-        .route_finish(
-            &route.source,
-            &route.sub.id,
-            &Attempted {
-                id: &d.id,
-                lease: d.lease,
-                attempts: d.attempts,
-                finish: &Finish::Release,
-                record: None,
-                row: d.row,
-            },
-        )
+        .route_finish(&route.source, &route.sub.id, &attempted)
         .await
         .map(drop)
 }
@@ -400,22 +409,8 @@ async fn record_finish(
     request_id: &str,
 ) {
     for pause in [50u64, 200, 1000] {
-        match store
-            .route_finish(
-                &route.source,
-                &route.sub.id,
-                &Attempted {
-                    id: &d.id,
-                    lease: d.lease,
-                    attempts,
-                    finish,
-                    record,
-                    row: d.row,
-                },
-            )
-            .await
-        {
-            Ok(_) => {
+        match finish_once(store, route, d, attempts, finish, record).await {
+            Ok(()) => {
                 // A delivery that left an ordering key's line moved the
                 // next one of its key up, due now: the driver may be idle
                 // with nothing else due, so it claims again at once.

@@ -113,6 +113,26 @@ async fn attempts_sum(w: &World, source: &str, ids: &[String], sub: &str) -> u32
     sum
 }
 
+/// Waits (15 s at most) until every Stripe event of `ids` is delivered
+/// to `sub`.
+async fn wait_all_delivered(w: &World, ids: &[String], sub: &str, when: &str) {
+    assert_eventually(
+        &format!("every delivery to {sub} delivered {when}"),
+        Duration::from_secs(15),
+        POLL,
+        || async {
+            for id in ids {
+                let d = w.api.delivery("stripe", id, sub).await;
+                if d.is_none_or(|d| d.status != "delivered") {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn breaker_opens_holds_probes_and_closes_without_burning_attempts() {
     const N: usize = 5;
@@ -162,21 +182,7 @@ async fn breaker_opens_holds_probes_and_closes_without_burning_attempts() {
     // The subscriber recovers: the next probe succeeds, the breaker closes
     // and the backlog drains.
     rx.set_default(Reply::Status(200));
-    assert_eventually(
-        "every delivery delivered once the probe succeeded",
-        Duration::from_secs(15),
-        POLL,
-        || async {
-            for id in &evs {
-                let d = w.api.delivery("stripe", id, "flaky").await;
-                if d.is_none_or(|d| d.status != "delivered") {
-                    return false;
-                }
-            }
-            true
-        },
-    )
-    .await;
+    wait_all_delivered(&w, &evs, "flaky", "once the probe succeeded").await;
     assert_eq!(w.breaker("stripe", "flaky").await, "closed");
     // 3 failures + 1 failed probe + 5 successes (the first one a probe).
     assert_eq!(rx.count(), 4 + N, "no attempt beyond the minimum");
@@ -398,21 +404,7 @@ async fn a_graceful_stop_gives_back_the_deliveries_leased_ahead_unsent() {
 
     rx.set_default(Reply::Status(200));
     w.start_again().await;
-    assert_eventually(
-        "every delivery delivered after the restart",
-        Duration::from_secs(15),
-        POLL,
-        || async {
-            for id in &evs {
-                let d = w.api.delivery("stripe", id, "slow").await;
-                if d.is_none_or(|d| d.status != "delivered") {
-                    return false;
-                }
-            }
-            true
-        },
-    )
-    .await;
+    wait_all_delivered(&w, &evs, "slow", "after the restart").await;
     assert_eq!(rx.count(), N, "each delivery sent once");
     assert_eq!(
         attempts_sum(&w, "stripe", &evs, "slow").await as usize,
