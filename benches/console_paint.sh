@@ -75,7 +75,7 @@ for size in $SIZES; do
     GW_PORT=$(free_port)
     ADMIN_PORT=$(free_port)
     DB="$TMP/hookgate-$size.db"
-    STORE_TOML=$(printf '[store]\nbackend = "sqlite"\npath = "%s"\n' "$DB")
+    STORE_TOML=$(sqlite_store_toml "$DB")
     log "filling $size events"
     run "$FILL" "$DB" "$size" "$FILL_MAX_S" | tee "$TMP/fill-$size.txt"
     reached=$(awk '/^filled/{print $2}' "$TMP/fill-$size.txt")

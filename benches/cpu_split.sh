@@ -36,7 +36,7 @@ LOADGEN=$RELEASE/loadgen
 STORE=${STORE:-redis}
 if [ "$STORE" = sqlite ]; then
     DB="$TMP/hookgate.db"
-    STORE_TOML=$(printf '[store]\nbackend = "sqlite"\npath = "%s"\n' "$DB")
+    STORE_TOML=$(sqlite_store_toml "$DB")
 fi
 start_redis none
 {

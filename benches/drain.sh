@@ -37,17 +37,13 @@ mkdir -p "$OUT"
 CSV="$OUT/drain.csv"
 [ -s "$CSV" ] || echo "build,round,n,mif,drain_s,per_s,gateway_us,writer_us,gateway_cores" >"$CSV"
 
-if [ -z "${BUILDS:-}" ]; then
-    log "building release binaries"
-    cargo build --release -p hookgate -p hookgate-benches --bins
-    BUILDS=$RELEASE
-fi
+default_builds
 
 GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 SINK_PORT=$(free_port)
 DB="$TMP/hookgate.db"
-STORE_TOML=$(printf '[store]\nbackend = "sqlite"\npath = "%s"\n' "$DB")
+STORE_TOML=$(sqlite_store_toml "$DB")
 CFG="$TMP/drain.toml"
 {
     config_head benches/drain.sh

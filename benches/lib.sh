@@ -90,6 +90,19 @@ stop_redis() {
     REDIS_PID=
 }
 
+# The [store] section of a gateway on the SQLite file $1.
+sqlite_store_toml() { printf '[store]\nbackend = "sqlite"\npath = "%s"\n' "$1"; }
+
+# BUILDS, the build directories a script alternates; unset, this checkout's
+# release build, built now (RELEASE must be set).
+default_builds() {
+    if [ -z "${BUILDS:-}" ]; then
+        log "building release binaries"
+        cargo build --release -p hookgate -p hookgate-benches --bins
+        BUILDS=$RELEASE
+    fi
+}
+
 # The admin token of the bench configs.
 TOKEN=bench-admin-token
 TOKEN_SHA=$(printf %s "$TOKEN" | sha256sum | awk '{print $1}')

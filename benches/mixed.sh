@@ -45,17 +45,13 @@ CSV="$OUT/mixed.csv"
 [ -s "$CSV" ] ||
     echo "build,nice,round,rate,mif,ingested_per_s,p50_ms,p99_ms,delivered_per_s,depth_start,depth_end,gateway_cores,writer_cores,ingest_cores,delivery_cores,loadgen_cores,sink_cores,idle_cores" >"$CSV"
 
-if [ -z "${BUILDS:-}" ]; then
-    log "building release binaries"
-    cargo build --release -p hookgate -p hookgate-benches --bins
-    BUILDS=$RELEASE
-fi
+default_builds
 
 GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 SINK_PORT=$(free_port)
 DB="$TMP/hookgate.db"
-STORE_TOML=$(printf '[store]\nbackend = "sqlite"\npath = "%s"\n' "$DB")
+STORE_TOML=$(sqlite_store_toml "$DB")
 CFG="$TMP/mixed.toml"
 write_config() { # nice
     {

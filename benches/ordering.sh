@@ -58,7 +58,7 @@ ADMIN_PORT=$(free_port)
 SINK_PORT=$(free_port)
 DB="$TMP/hookgate.db"
 case $STORE in
-    sqlite) STORE_TOML=$(printf '[store]\nbackend = "sqlite"\npath = "%s"\n' "$DB") ;;
+    sqlite) STORE_TOML=$(sqlite_store_toml "$DB") ;;
     redis)
         start_redis plain
         STORE_TOML=$(printf '[store]\nbackend = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$REDIS_PORT")

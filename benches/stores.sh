@@ -94,7 +94,7 @@ use_store() { # store
     stop_redis
     case $1 in
         sqlite)
-            STORE_TOML=$(printf '[store]\nbackend = "sqlite"\npath = "%s"\n' "$DB")
+            STORE_TOML=$(sqlite_store_toml "$DB")
             REDIS_PID=
             ;;
         redis-everysec | redis-always)

@@ -372,9 +372,11 @@ async fn a_graceful_stop_gives_back_the_deliveries_leased_ahead_unsent() {
     // the "no outcome" attempt that a lease taken back at start leaves.
     const N: usize = 12;
     let rx = Receiver::start().await;
-    rx.set_default(Reply::Delay(Duration::from_millis(700), 200));
-    let mut w =
-        World::start(&[SubSpec::new("slow", &rx.url("/events")).extra("max_in_flight = 3")]).await;
+    rx.set_default(Reply::Delay(Duration::from_millis(1000), 200));
+    let mut w = World::start(&[SubSpec::new("slow", &rx.url("/events"))
+        .timeout("1400ms")
+        .extra("max_in_flight = 3")])
+    .await;
     // Queued while paused, so the first claim fills its 3 permits.
     assert_eq!(
         w.admin_post("/admin/v1/subscriptions/slow/pause")
@@ -394,6 +396,10 @@ async fn a_graceful_stop_gives_back_the_deliveries_leased_ahead_unsent() {
             .status,
         200
     );
+    // Stopped well inside the 1 s the three attempts take (within their
+    // 1.4 s timeout and the 2 s grace; the world's 3 s visibility_timeout
+    // is over twice that timeout, so the route leases ahead): none of the
+    // three leased ahead has had a place yet.
     rx.wait_for(3, Duration::from_secs(10)).await;
     w.gw.terminate();
     assert!(
