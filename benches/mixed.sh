@@ -13,7 +13,7 @@
 #
 # Knobs: BUILDS (directories holding hookgate, loadgen; default: this
 # checkout's target/release, built first), NICES (`[delivery] nice` values
-# to alternate as well; default: the gateway's own, 10), ROUNDS (3), RATE
+# to alternate as well; default: the gateway's own, 5), ROUNDS (3), RATE
 # (4000), SECS (20), WINDOW (10), MIF (64), OUT.
 # Output: one CSV row per run in $OUT/mixed.csv, and a line each on stdout.
 set -euo pipefail
@@ -130,7 +130,7 @@ EOF
 
 for ((round = 1; round <= ROUNDS; round++)); do
     for dir in $BUILDS; do
-        for nice in ${NICES:-10}; do
+        for nice in ${NICES:-5}; do
             log "round $round: $dir, delivery nice $nice"
             mixed_once "$dir" "$nice" "$round"
         done

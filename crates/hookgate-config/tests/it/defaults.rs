@@ -33,7 +33,7 @@ fn gateway_wide_defaults() {
     assert_eq!(c.delivery.visibility_timeout, s(60));
     assert_eq!(c.delivery.retention, s(14 * 86400));
     assert_eq!(c.delivery.poll_interval, Duration::from_millis(500));
-    assert_eq!(c.delivery.nice, 10);
+    assert_eq!(c.delivery.nice, 5);
     assert_eq!(c.log.format, LogFormat::Text);
     assert_eq!(c.log.level, "info");
 }

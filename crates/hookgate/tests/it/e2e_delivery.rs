@@ -301,9 +301,9 @@ async fn deliveries_run_on_their_own_threads_below_the_ingest_path() {
     assert!(!ingest.is_empty() && !delivery.is_empty(), "{all:?}");
     let base = ingest[0];
     assert!(ingest.iter().all(|n| *n == base), "{all:?}");
-    // `[delivery] nice` defaults to 10 steps below (capped at 19).
+    // `[delivery] nice` defaults to 5 steps below (capped at 19).
     assert!(
-        delivery.iter().all(|n| *n == (base + 10).min(19)),
+        delivery.iter().all(|n| *n == (base + 5).min(19)),
         "delivery threads at nice {delivery:?}, ingest at {base}: {all:?}"
     );
 }
