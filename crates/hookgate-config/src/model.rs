@@ -291,9 +291,9 @@ pub struct DeliveryConfig {
     pub ca_file: Option<PathBuf>,
     /// `nice`: how many nice steps below the ingest path the delivery
     /// threads run (0..=19), default 5: when the CPU is short, ingest
-    /// (a provider waiting for its 2xx) is served first. (10 made
-    /// deliveries fall behind at rates 5 kept up with, and raised the
-    /// callbacks' p99 rather than lowering it: benches/results.)
+    /// (a provider waiting for its 2xx) is served first. (At 10,
+    /// deliveries fell behind more often and the callbacks' p99 was
+    /// higher, not lower: benches/results.)
     pub nice: u8,
 }
 
